@@ -1,0 +1,27 @@
+//! A streaming codec for elastickv snapshots.
+//!
+//! The crate is layered the way the format is:
+//!
+//! * [`container`] — the `EKVPBBL1` entry stream (and the runtime `EKVTHLC*` wrapper
+//!   with its CRC32C footer) with MVCC-framed keys and 9-byte value headers.
+//! * [`mvcc`] — which version of a user key is visible; the Go decoder ignores this.
+//! * [`sort`] — an external merge sort, so neither side ever needs the whole snapshot
+//!   in memory.
+//! * [`dispatch`] — the longest-prefix routing table and the Go decoder's counters.
+//! * [`tree`] — the dump-tree primitives shared by every adapter: file-name segments,
+//!   Go-compatible JSON, KEYMAP, MANIFEST, CHECKSUMS and safe file publication.
+//! * one module per adapter ([`redis`]), each with its decode and encode side.
+//! * [`decode`] and [`encode`] — the drivers that wire the layers together.
+#![forbid(unsafe_code)]
+
+pub mod container;
+pub mod decode;
+pub mod dispatch;
+pub mod encode;
+pub mod error;
+pub mod mvcc;
+pub mod redis;
+pub mod sort;
+pub mod tree;
+
+pub use error::{ErrorCode, ExitClass};

@@ -1,0 +1,1 @@
+//! MVCC visibility (filled in by the container work).

@@ -1,0 +1,1 @@
+//! External merge sort (filled in by the container work).

@@ -1,0 +1,1 @@
+//! `CHECKSUMS`, sha256sum(1)-compatible (FORMAT.md §4.3).

@@ -1,0 +1,1 @@
+//! Safe file publication (FORMAT.md §8.1, §8.3).

@@ -1,0 +1,1 @@
+//! `MANIFEST.json` (FORMAT.md §4.2).

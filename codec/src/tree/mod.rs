@@ -1,0 +1,9 @@
+//! Dump-tree primitives shared by every adapter (FORMAT.md §4–§5, §8).
+
+pub mod bsv;
+pub mod checksums;
+pub mod fs;
+pub mod json;
+pub mod keymap;
+pub mod manifest;
+pub mod segment;
