@@ -1,1 +1,298 @@
-//! Bench workloads.
+//! Deterministic bench workloads, shared by the criterion benches (and reusable by
+//! anything else that needs a realistic snapshot without a live cluster).
+//!
+//! A workload is a list of [`Record`]s — user keys under the real adapter prefixes,
+//! with a realistic mix of body sizes (many small Redis/hash rows, medium DynamoDB
+//! items and SQS messages, a few large S3 chunks), a few keys with several versions
+//! and some tombstones — sorted by encoded key like a real snapshot. Generation is
+//! seeded ([`SplitMix64`]) so every run measures the same bytes.
+
+use elastickv_codec::container::{FLAG_TOMBSTONE, SnapshotWriter, encode_key};
+
+/// Default snapshot size of the throughput benches.
+pub const DEFAULT_MIB: usize = 64;
+/// Snapshot size when the benches only run once as tests.
+pub const QUICK_MIB: usize = 2;
+/// The default seed.
+pub const SEED: u64 = 0x454B_5650_4242_4C31;
+
+/// Whether the bench binary runs in criterion's test mode (`cargo test --benches`, or
+/// `cargo bench -- --test`): each bench runs once, so workloads should be small.
+pub fn quick_mode() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    let bench = args.iter().any(|a| a == "--bench");
+    let test = args.iter().any(|a| a == "--test");
+    test || !bench
+}
+
+/// Workload size in bytes: `EKV_BENCH_MIB` if set, else [`DEFAULT_MIB`], or
+/// [`QUICK_MIB`] in [`quick_mode`].
+pub fn workload_bytes() -> usize {
+    let mib = std::env::var("EKV_BENCH_MIB")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(if quick_mode() { QUICK_MIB } else { DEFAULT_MIB });
+    mib << 20
+}
+
+/// A tiny seeded generator (SplitMix64).
+#[derive(Debug, Clone)]
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `lo..hi` (`lo < hi`), modulo bias ignored.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo)
+    }
+
+    /// `true` with probability `percent / 100`.
+    pub fn percent(&mut self, percent: u64) -> bool {
+        self.next_u64() % 100 < percent
+    }
+
+    /// `len` pseudo-random bytes (cheap: one draw per 8 bytes).
+    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(len + 8);
+        while out.len() < len {
+            out.extend_from_slice(&self.next_u64().to_le_bytes());
+        }
+        out.truncate(len);
+        out
+    }
+
+    /// Fisher–Yates shuffle.
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = (self.next_u64() % (i as u64 + 1)) as usize;
+            items.swap(i, j);
+        }
+    }
+}
+
+/// One version in a workload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The MVCC-stripped key.
+    pub user_key: Vec<u8>,
+    /// Commit timestamp (a realistic HLC).
+    pub commit_ts: u64,
+    /// Tombstone flag.
+    pub tombstone: bool,
+    /// Value body.
+    pub body: Vec<u8>,
+}
+
+impl Record {
+    /// `user_key ‖ BE64(!commit_ts)`.
+    pub fn encoded_key(&self) -> Vec<u8> {
+        let mut key = Vec::with_capacity(self.user_key.len() + 8);
+        encode_key(&self.user_key, self.commit_ts, &mut key);
+        key
+    }
+
+    /// `flags ‖ LE64 expireAt(0) ‖ body`.
+    pub fn encoded_value(&self) -> Vec<u8> {
+        let mut value = Vec::with_capacity(9 + self.body.len());
+        value.push(if self.tombstone { FLAG_TOMBSTONE } else { 0 });
+        value.extend_from_slice(&0u64.to_le_bytes());
+        value.extend_from_slice(&self.body);
+        value
+    }
+
+    /// Bytes the record takes in a stream.
+    pub fn stream_len(&self) -> usize {
+        16 + self.user_key.len() + 8 + 9 + self.body.len()
+    }
+}
+
+/// Base of the generated HLC timestamps (2026-ish milliseconds, shifted past the
+/// 16-bit logical counter).
+const HLC_BASE: u64 = 1_780_000_000_000 << 16;
+
+/// One key family of the mix: weight (per mille of keys), key head, body size range.
+struct Family {
+    weight: u64,
+    head: &'static str,
+    body: (u64, u64),
+}
+
+const MIX: &[Family] = &[
+    Family { weight: 400, head: "!redis|str|user:", body: (16, 256) },
+    Family { weight: 250, head: "!hs|fld|session:", body: (8, 64) },
+    Family { weight: 180, head: "!ddb|item|orders|1|", body: (200, 2_000) },
+    Family { weight: 148, head: "!sqs|msg|data|jobs|", body: (256, 4_096) },
+    Family { weight: 20, head: "!txn|lock|", body: (9, 32) },
+    Family { weight: 2, head: "!s3|blob|media|", body: (64 << 10, 256 << 10) },
+];
+
+/// Records totalling about `target_bytes` of snapshot, sorted by encoded key (unique).
+/// About 10% of keys have 2–3 versions, about 5% end in a tombstone.
+pub fn records(target_bytes: usize, seed: u64) -> Vec<Record> {
+    let mut rng = SplitMix64(seed);
+    let total_weight: u64 = MIX.iter().map(|f| f.weight).sum();
+    let mut out = Vec::new();
+    let mut bytes = 16;
+    let mut serial = 0u64;
+    while bytes < target_bytes {
+        let mut pick = rng.range(0, total_weight);
+        let family = MIX
+            .iter()
+            .find(|f| {
+                if pick < f.weight {
+                    true
+                } else {
+                    pick -= f.weight;
+                    false
+                }
+            })
+            .unwrap_or(&MIX[0]);
+        serial += 1;
+        let user_key = format!("{}{:016x}", family.head, serial.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .into_bytes();
+        let versions = if rng.percent(10) { rng.range(2, 4) } else { 1 };
+        let mut ts = HLC_BASE + rng.range(0, 1 << 40);
+        for v in 0..versions {
+            let body_len = rng.range(family.body.0, family.body.1) as usize;
+            let record = Record {
+                user_key: user_key.clone(),
+                commit_ts: ts,
+                tombstone: v == 0 && rng.percent(5),
+                body: rng.bytes(body_len),
+            };
+            bytes += record.stream_len();
+            out.push(record);
+            ts -= rng.range(1, 1 << 20);
+        }
+    }
+    sort_records(&mut out);
+    out
+}
+
+/// Sorts records ascending by encoded key.
+pub fn sort_records(records: &mut [Record]) {
+    records.sort_by_cached_key(Record::encoded_key);
+}
+
+/// Many small records with many versions per key and keys that extend each other:
+/// the worst case for visibility bookkeeping. Sorted by encoded key.
+pub fn versioned_records(count: usize, seed: u64) -> Vec<Record> {
+    let mut rng = SplitMix64(seed);
+    let mut out = Vec::with_capacity(count);
+    let mut serial = 0u64;
+    while out.len() < count {
+        serial += 1;
+        let mut user_key = format!("!redis|str|k{serial:012}").into_bytes();
+        if rng.percent(20) {
+            // An extension of the previous key: versions interleave (FORMAT.md §2).
+            user_key = format!("!redis|str|k{:012}", serial - 1).into_bytes();
+            user_key.push(0xFF);
+        }
+        let versions = rng.range(1, 6);
+        let mut ts = HLC_BASE + rng.range(0, 1 << 40);
+        for v in 0..versions {
+            let body_len = rng.range(8, 64) as usize;
+            out.push(Record {
+                user_key: user_key.clone(),
+                commit_ts: ts,
+                tombstone: v == 0 && rng.percent(10),
+                body: rng.bytes(body_len),
+            });
+            ts -= rng.range(1, 1 << 20);
+        }
+    }
+    out.truncate(count);
+    sort_records(&mut out);
+    out.dedup_by(|a, b| a.user_key == b.user_key && a.commit_ts == b.commit_ts);
+    out
+}
+
+/// Writes `records` in the given order as a native snapshot.
+///
+/// # Panics
+/// When writing to memory fails (it cannot).
+pub fn snapshot_bytes<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<u8> {
+    let mut writer = SnapshotWriter::new(Vec::new(), HLC_BASE + (1 << 41)).expect("memory");
+    for record in records {
+        writer
+            .write_entry(&record.encoded_key(), &record.encoded_value())
+            .expect("memory");
+    }
+    writer.finish().expect("memory")
+}
+
+/// `(encoded key, encoded value)` pairs, precomputed so a bench measures only what it
+/// is about.
+pub fn encoded(records: &[Record]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    records
+        .iter()
+        .map(|r| (r.encoded_key(), r.encoded_value()))
+        .collect()
+}
+
+/// Wraps a native stream like a live node: `EKVTHLC1 ‖ BE64 ceiling ‖ stream ‖ CRC32C`.
+pub fn wrap_runtime(native: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(native.len() + 20);
+    out.extend_from_slice(b"EKVTHLC1");
+    out.extend_from_slice(&(1_780_000_000_001u64).to_be_bytes());
+    out.extend_from_slice(native);
+    let crc = crc32c::crc32c(&out);
+    out.extend_from_slice(&crc.to_be_bytes());
+    out
+}
+
+/// Key sets for the file-name encoding benches: `(name, keys)`.
+pub fn segment_inputs(seed: u64) -> Vec<(&'static str, Vec<Vec<u8>>)> {
+    let mut rng = SplitMix64(seed);
+    let short: Vec<Vec<u8>> = (0..1000)
+        .map(|i| format!("user:{i:06}:profile").into_bytes())
+        .collect();
+    let escaped: Vec<Vec<u8>> = (0..1000)
+        .map(|i| format!("orders/2026-05-{:02} #{i} (copy).json", i % 28 + 1).into_bytes())
+        .collect();
+    let long: Vec<Vec<u8>> = (0..1000)
+        .map(|i| {
+            let mut key = format!("{i:08}/").into_bytes();
+            key.extend(std::iter::repeat_n(b'k', 300));
+            key
+        })
+        .collect();
+    let binary: Vec<Vec<u8>> = (0..1000).map(|_| rng.bytes(32)).collect();
+    vec![
+        ("short", short),
+        ("escaped", escaped),
+        ("long_sha", long),
+        ("binary", binary),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_sorted_unique_and_sized() {
+        let records = records(1 << 20, SEED);
+        let keys: Vec<Vec<u8>> = records.iter().map(Record::encoded_key).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        let bytes = snapshot_bytes(&records);
+        assert!(bytes.len() >= 1 << 20);
+        assert!(bytes.len() < 3 << 20, "{} bytes", bytes.len());
+        assert_eq!(records, super::records(1 << 20, SEED), "deterministic");
+    }
+
+    #[test]
+    fn versioned_records_are_sorted() {
+        let records = versioned_records(5000, SEED);
+        let keys: Vec<Vec<u8>> = records.iter().map(Record::encoded_key).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+    }
+}

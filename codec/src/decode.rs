@@ -1,8 +1,21 @@
 //! The decode driver: container → MVCC visibility → dispatch → adapters → tree.
+//!
+//! Unlike the Go decoder, which hands every version of every key to the adapters in
+//! file order, the driver decodes the snapshot's *visible state*: for each user key only
+//! the newest version, and nothing when that version is a tombstone. Sorted input (all
+//! a live node or an encoder writes) streams in one pass. Unsorted input is detected on
+//! the first out-of-order key; the driver then starts over from a sorted copy (an
+//! external sort in scratch space), so the result never depends on entry order.
 
-use crate::container::EntryRef;
-use crate::dispatch::{Adapter, Prefix};
-use crate::error::BoxError;
+use std::fs::File;
+use std::io::{Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use crate::container::{ContainerError, EntryRef, Footer, Header, SnapshotReader};
+use crate::dispatch::{self, Adapter, AdapterSet, Counters, Owner, Prefix};
+use crate::error::{BoxError, ErrorCode, ExitClass};
+use crate::mvcc::{MvccStats, Verdict, Visibility};
+use crate::sort::{ExternalSorter, SortOptions};
 
 /// A non-fatal finding, rendered like the Go tool's `encoder warning` log lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,4 +54,398 @@ pub trait AdapterDecoder {
 
     /// Writes everything buffered. Called once, after the last entry.
     fn finalize(&mut self, warnings: &mut Warnings) -> Result<(), BoxError>;
+}
+
+/// Why a decode failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The container could not be read.
+    #[error(transparent)]
+    Container(#[from] ContainerError),
+    /// An adapter rejected a record or could not write its files.
+    #[error("{adapter}: {inner}")]
+    Adapter {
+        /// Which adapter.
+        adapter: Adapter,
+        /// Its error.
+        inner: BoxError,
+    },
+    /// An adapter this build cannot decode yet was selected.
+    #[error("adapter {0} is not supported yet (select the supported ones with --adapter)")]
+    AdapterNotSupported(Adapter),
+    /// Unsorted input read from a stream that cannot be rewound.
+    #[error("snapshot entries are not sorted (first out-of-order entry at offset {offset}) and the input cannot be rewound to sort it; pass a regular file")]
+    UnsortedStream {
+        /// Offset of the first out-of-order entry.
+        offset: u64,
+    },
+    /// Reading, sorting or writing failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl DecodeError {
+    fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        DecodeError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+impl ErrorCode for DecodeError {
+    fn code(&self) -> &'static str {
+        match self {
+            DecodeError::Container(e) => e.code(),
+            DecodeError::Adapter { inner, .. } => inner.code(),
+            DecodeError::AdapterNotSupported(_) => "adapter-not-supported",
+            DecodeError::UnsortedStream { .. } => "snapshot-unsorted-stream",
+            DecodeError::Io { .. } => "io",
+        }
+    }
+
+    fn exit_class(&self) -> ExitClass {
+        match self {
+            DecodeError::Container(e) => e.exit_class(),
+            DecodeError::Adapter { inner, .. } => inner.exit_class(),
+            DecodeError::AdapterNotSupported(_) => ExitClass::Usage,
+            DecodeError::UnsortedStream { .. } => ExitClass::Data,
+            DecodeError::Io { .. } => ExitClass::Usage,
+        }
+    }
+}
+
+/// What a pass over the entries learned.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// The header.
+    pub header: Option<Header>,
+    /// How the stream ended.
+    pub footer: Option<Footer>,
+    /// The Go decoder's counters (every version counted).
+    pub counters: Counters,
+    /// Visibility statistics.
+    pub mvcc: MvccStats,
+    /// Raw store rows skipped (runtime snapshots).
+    pub raw_rows_skipped: u64,
+    /// Whether the input was unsorted and had to be sorted first.
+    pub sorted_in_scratch: bool,
+    /// Bytes of input consumed.
+    pub bytes: u64,
+}
+
+/// Receives progress while entries are read: `(bytes consumed, entries read)`.
+pub type ProgressFn<'a> = &'a mut dyn FnMut(u64, u64);
+
+/// Knobs of a scan that are not about adapters.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Adapters whose records count under their own counter (others count as internal).
+    pub enabled: AdapterSet,
+    /// Where the external sort of unsorted input spills.
+    pub scratch_dir: PathBuf,
+    /// Memory budget of that sort.
+    pub sort_memory_bytes: usize,
+}
+
+/// Reads every entry of `input`, counting and filtering visibility, and hands visible
+/// entries to `adapters`. Restarts from a sorted copy when the input is unsorted; the
+/// caller's `reset` then gets a chance to discard what the adapters did in the first pass.
+pub fn scan_file(
+    input: &Path,
+    options: &ScanOptions,
+    adapters: &mut Vec<Box<dyn AdapterDecoder>>,
+    warnings: &mut Warnings,
+    reset: &mut dyn FnMut(&mut Vec<Box<dyn AdapterDecoder>>) -> Result<(), DecodeError>,
+    progress: ProgressFn<'_>,
+) -> Result<Scan, DecodeError> {
+    let file = File::open(input)
+        .map_err(|e| DecodeError::io(format!("open {}", input.display()), e))?;
+    let mut reader = SnapshotReader::new(file)?;
+    let mut scan = Scan {
+        header: Some(reader.header()),
+        ..Scan::default()
+    };
+    match stream_pass(&mut reader, options, adapters, warnings, &mut scan, progress)? {
+        PassEnd::Complete => {
+            finish_scan(&mut scan, &reader);
+            finalize(adapters, warnings)?;
+            Ok(scan)
+        }
+        PassEnd::OutOfOrder { .. } => {
+            let mut file = reader.into_inner();
+            file.seek(SeekFrom::Start(0))
+                .map_err(|e| DecodeError::io(format!("rewind {}", input.display()), e))?;
+            reset(adapters)?;
+            *warnings = Warnings::default();
+            sorted_pass(file, options, adapters, warnings, progress)
+        }
+    }
+}
+
+/// Counts and checks visibility of one file without any adapter: what `inspect` shows.
+pub fn inspect_file(
+    input: &Path,
+    options: &ScanOptions,
+    progress: ProgressFn<'_>,
+) -> Result<Scan, DecodeError> {
+    let mut none = Vec::new();
+    scan_file(
+        input,
+        options,
+        &mut none,
+        &mut Warnings::default(),
+        &mut |_| Ok(()),
+        progress,
+    )
+}
+
+enum PassEnd {
+    Complete,
+    OutOfOrder { offset: u64 },
+}
+
+/// Where entries come from: the file itself, or its sorted copy.
+trait EntrySource {
+    fn next(&mut self) -> Result<Option<EntryRef<'_>>, DecodeError>;
+    fn position(&self) -> u64;
+}
+
+impl<R: std::io::Read> EntrySource for SnapshotReader<R> {
+    fn next(&mut self) -> Result<Option<EntryRef<'_>>, DecodeError> {
+        Ok(self.next_entry()?)
+    }
+
+    fn position(&self) -> u64 {
+        self.offset()
+    }
+}
+
+const PROGRESS_EVERY: u64 = 4096;
+
+fn stream_pass(
+    source: &mut dyn EntrySource,
+    options: &ScanOptions,
+    adapters: &mut [Box<dyn AdapterDecoder>],
+    warnings: &mut Warnings,
+    scan: &mut Scan,
+    progress: ProgressFn<'_>,
+) -> Result<PassEnd, DecodeError> {
+    let mut visibility = Visibility::new();
+    loop {
+        let position = source.position();
+        let Some(entry) = source.next()? else {
+            break;
+        };
+        let verdict = match visibility.observe(&entry) {
+            Ok(verdict) => verdict,
+            Err(out_of_order) => {
+                return Ok(PassEnd::OutOfOrder {
+                    offset: out_of_order.offset,
+                });
+            }
+        };
+        scan.counters
+            .count(dispatch::classify(entry.user_key, entry.tombstone, options.enabled));
+        if verdict == Verdict::Visible {
+            dispatch_entry(&entry, options.enabled, adapters, warnings)?;
+        }
+        if scan.counters.entries % PROGRESS_EVERY == 0 {
+            progress(position, scan.counters.entries);
+        }
+    }
+    scan.mvcc = visibility.stats();
+    progress(source.position(), scan.counters.entries);
+    Ok(PassEnd::Complete)
+}
+
+fn dispatch_entry(
+    entry: &EntryRef<'_>,
+    enabled: AdapterSet,
+    adapters: &mut [Box<dyn AdapterDecoder>],
+    warnings: &mut Warnings,
+) -> Result<(), DecodeError> {
+    let Some(prefix) = dispatch::route(entry.user_key) else {
+        return Ok(());
+    };
+    let Owner::Adapter(owner) = prefix.owner else {
+        return Ok(());
+    };
+    if !enabled.contains(owner) {
+        return Ok(());
+    }
+    let Some(adapter) = adapters.iter_mut().find(|a| a.adapter() == owner) else {
+        return Ok(());
+    };
+    adapter
+        .handle(prefix, entry, warnings)
+        .map_err(|inner| DecodeError::Adapter {
+            adapter: owner,
+            inner,
+        })
+}
+
+fn finalize(
+    adapters: &mut [Box<dyn AdapterDecoder>],
+    warnings: &mut Warnings,
+) -> Result<(), DecodeError> {
+    for adapter in adapters.iter_mut() {
+        let owner = adapter.adapter();
+        adapter
+            .finalize(warnings)
+            .map_err(|inner| DecodeError::Adapter {
+                adapter: owner,
+                inner,
+            })?;
+    }
+    Ok(())
+}
+
+fn finish_scan<R: std::io::Read>(scan: &mut Scan, reader: &SnapshotReader<R>) {
+    scan.footer = reader.footer();
+    scan.raw_rows_skipped = reader.raw_rows_skipped();
+    scan.bytes = reader.offset();
+}
+
+/// Sort value layout: the entry's value header and body, then the entry's file offset
+/// (so errors found after sorting still point into the original file).
+fn sort_value(entry: &EntryRef<'_>, out: &mut Vec<u8>) {
+    out.clear();
+    out.push(u8::from(entry.tombstone));
+    out.extend_from_slice(&entry.expire_at.to_le_bytes());
+    out.extend_from_slice(entry.body);
+    out.extend_from_slice(&entry.offset.to_le_bytes());
+}
+
+fn sorted_pass(
+    file: File,
+    options: &ScanOptions,
+    adapters: &mut [Box<dyn AdapterDecoder>],
+    warnings: &mut Warnings,
+    progress: ProgressFn<'_>,
+) -> Result<Scan, DecodeError> {
+    let mut reader = SnapshotReader::new(file)?;
+    let mut sorter = ExternalSorter::new(SortOptions {
+        memory_budget: options.sort_memory_bytes,
+        scratch_dir: options.scratch_dir.clone(),
+    });
+    let mut value = Vec::new();
+    while let Some(entry) = reader.next_entry()? {
+        sort_value(&entry, &mut value);
+        sorter
+            .push(entry.encoded_key, &value)
+            .map_err(|e| DecodeError::io("spill unsorted snapshot to scratch", e))?;
+    }
+    let mut scan = Scan {
+        header: Some(reader.header()),
+        sorted_in_scratch: true,
+        ..Scan::default()
+    };
+    finish_scan(&mut scan, &reader);
+    let bytes = scan.bytes;
+    let mut sorted = SortedSource {
+        records: sorter
+            .finish()
+            .map_err(|e| DecodeError::io("sort snapshot entries in scratch", e))?,
+        previous_key: Vec::new(),
+        duplicates: Counters::default(),
+        enabled: options.enabled,
+        position: 0,
+    };
+    if let PassEnd::OutOfOrder { offset } =
+        stream_pass(&mut sorted, options, adapters, warnings, &mut scan, progress)?
+    {
+        // SortedSource yields strictly ascending keys; anything else is a sorter bug,
+        // reported as data error rather than a panic.
+        return Err(DecodeError::UnsortedStream { offset });
+    }
+    scan.counters.absorb(&sorted.duplicates);
+    scan.mvcc.shadowed += sorted.duplicates.entries;
+    scan.bytes = bytes;
+    finalize(adapters, warnings)?;
+    Ok(scan)
+}
+
+/// The sorted copy of an unsorted snapshot. Entries with an identical encoded key (the
+/// same version written twice) are counted but only the first — the smallest value,
+/// so the choice does not depend on file order — is passed on.
+struct SortedSource {
+    records: crate::sort::SortedRecords,
+    previous_key: Vec<u8>,
+    duplicates: Counters,
+    enabled: AdapterSet,
+    position: u64,
+}
+
+impl EntrySource for SortedSource {
+    fn next(&mut self) -> Result<Option<EntryRef<'_>>, DecodeError> {
+        loop {
+            let advanced = self
+                .records
+                .advance()
+                .map_err(|e| DecodeError::io("read sorted snapshot entries", e))?;
+            let Some((key, value)) = self.records.current().filter(|_| advanced) else {
+                return Ok(None);
+            };
+            let (encoded_value, offset) = value.split_at(value.len().saturating_sub(8));
+            self.position = u64::from_le_bytes(offset.try_into().unwrap_or([0; 8]));
+            let entry = EntryRef::parse(self.position, key, encoded_value)?;
+            if key != self.previous_key.as_slice() {
+                self.previous_key.clear();
+                self.previous_key.extend_from_slice(key);
+                break;
+            }
+            let slot = dispatch::classify(entry.user_key, entry.tombstone, self.enabled);
+            self.duplicates.count(slot);
+        }
+        // The record stays current until the next advance; parse it again to hand out
+        // a borrow the loop above could not return.
+        let (key, value) = self.records.current().unwrap_or_default();
+        let encoded_value = &value[..value.len().saturating_sub(8)];
+        Ok(Some(EntryRef::parse(self.position, key, encoded_value)?))
+    }
+
+    fn position(&self) -> u64 {
+        self.position
+    }
+}
+
+/// The raft index a snapshot file name stands for.
+///
+/// Live nodes name snapshot files `%016x.fsm` (hexadecimal). The Go decoder parses the
+/// stem as *decimal*, so it drops names with `a`–`f` and misreads all-digit names
+/// (`0000000000000064.fsm` is index 100, not 64). Here a 16-digit stem is hexadecimal;
+/// any other all-digit stem keeps the Go reading, so hand-named files still work.
+pub fn snapshot_index_from_path(path: &Path) -> Option<u64> {
+    let name = path.file_name()?.to_str()?;
+    let stem = name.strip_suffix(".fsm")?;
+    if stem.len() == 16 && stem.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return u64::from_str_radix(stem, 16).ok();
+    }
+    if !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit()) {
+        return stem.parse().ok();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_index_reads_live_names_as_hex() {
+        let index = |name: &str| snapshot_index_from_path(Path::new(name));
+        assert_eq!(index("fsm-snap/0000000000000064.fsm"), Some(100));
+        assert_eq!(index("00000000000000ff.fsm"), Some(255));
+        assert_eq!(index("123.fsm"), Some(123));
+        assert_eq!(index("input.fsm"), None);
+        assert_eq!(index(".fsm"), None);
+        assert_eq!(index("+12.fsm"), None);
+        assert_eq!(index("12.snap"), None);
+    }
 }

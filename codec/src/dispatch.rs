@@ -324,6 +324,18 @@ impl Counters {
         };
         *field += 1;
     }
+
+    /// Adds every counter of `other`.
+    pub fn absorb(&mut self, other: &Counters) {
+        self.entries += other.entries;
+        self.tombstone += other.tombstone;
+        self.dynamodb += other.dynamodb;
+        self.s3 += other.s3;
+        self.redis += other.redis;
+        self.sqs += other.sqs;
+        self.internal += other.internal;
+        self.unknown += other.unknown;
+    }
 }
 
 #[cfg(test)]

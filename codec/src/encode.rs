@@ -1,9 +1,18 @@
 //! The encode driver: tree → adapters → sorted, stamped entry stream.
+//!
+//! Adapters only produce `(user key, value)` records; the driver stamps every key with
+//! the one commit timestamp, sorts through an external merge sort (so the tree may be
+//! larger than memory) and rejects duplicates.
 
-use crate::error::BoxError;
+use std::io::Write;
+use std::path::Path;
 
-/// Where adapter encoders put the records they produce. The driver stamps every key
-/// with the one commit timestamp and sorts; adapters only produce `(user key, value)`.
+use crate::container::{BuildError, BuildSummary, SnapshotBuilder};
+use crate::dispatch::{Adapter, AdapterSet};
+use crate::error::{BoxError, ErrorCode, ExitClass};
+use crate::sort::SortOptions;
+
+/// Where adapter encoders put the records they produce.
 pub trait EntrySink {
     /// Adds one record. `value` is the user value (the 9-byte header is added later).
     fn add(&mut self, user_key: &[u8], value: &[u8]) -> Result<(), BoxError>;
@@ -12,6 +21,113 @@ pub trait EntrySink {
 /// The encode side of an adapter.
 pub trait AdapterEncoder {
     /// Reads the adapter's subtree (e.g. `<root>/redis`) and emits its records.
-    fn encode(&mut self, adapter_root: &std::path::Path, sink: &mut dyn EntrySink)
-    -> Result<(), BoxError>;
+    fn encode(&mut self, adapter_root: &Path, sink: &mut dyn EntrySink) -> Result<(), BoxError>;
+}
+
+/// Why an encode failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    /// An adapter rejected its subtree (Go: `ErrEncodeAdapterData`).
+    #[error("{adapter} encoder: {inner}")]
+    Adapter {
+        /// Which adapter.
+        adapter: Adapter,
+        /// Its error.
+        inner: BoxError,
+    },
+    /// The adapter's top-level directory is a symlink or not a directory.
+    #[error("{path}: adapter root is not a directory (symlinks are refused)")]
+    AdapterRootNotDir {
+        /// The offending path.
+        path: String,
+    },
+    /// An adapter this build cannot encode yet was selected.
+    #[error("adapter {0} is not supported yet (select the supported ones with --adapter)")]
+    AdapterNotSupported(Adapter),
+    /// Building the entry stream failed.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+}
+
+impl ErrorCode for EncodeError {
+    fn code(&self) -> &'static str {
+        match self {
+            EncodeError::Adapter { inner, .. } => inner.code(),
+            EncodeError::AdapterRootNotDir { .. } => "encode-adapter-root-not-dir",
+            EncodeError::AdapterNotSupported(_) => "adapter-not-supported",
+            EncodeError::Build(e) => e.code(),
+        }
+    }
+
+    fn exit_class(&self) -> ExitClass {
+        match self {
+            EncodeError::Adapter { inner, .. } => inner.exit_class(),
+            EncodeError::AdapterRootNotDir { .. } => ExitClass::Data,
+            EncodeError::AdapterNotSupported(_) => ExitClass::Usage,
+            EncodeError::Build(e) => e.exit_class(),
+        }
+    }
+}
+
+/// The adapters this build can encode and decode.
+pub const SUPPORTED: &[Adapter] = &[Adapter::Redis];
+
+/// Fails loudly when `adapters` selects one this build cannot handle: silently skipping
+/// it would drop the operator's data.
+pub fn check_supported(adapters: AdapterSet) -> Result<(), Adapter> {
+    match adapters.iter().find(|a| !SUPPORTED.contains(a)) {
+        Some(unsupported) => Err(unsupported),
+        None => Ok(()),
+    }
+}
+
+fn encoder_for(adapter: Adapter) -> Option<Box<dyn AdapterEncoder>> {
+    match adapter {
+        Adapter::Redis => None,
+        Adapter::DynamoDb | Adapter::S3 | Adapter::Sqs => None,
+    }
+}
+
+/// Encodes the selected adapters' subtrees of `root` into a builder stamped with
+/// `commit_ts`. Missing subtrees are fine (nothing to restore); symlinked or
+/// non-directory ones are refused, as the Go encoder does.
+pub fn encode_tree(
+    root: &Path,
+    adapters: AdapterSet,
+    commit_ts: u64,
+    sort: SortOptions,
+) -> Result<SnapshotBuilder, EncodeError> {
+    check_supported(adapters).map_err(EncodeError::AdapterNotSupported)?;
+    let mut builder = SnapshotBuilder::new(commit_ts, sort);
+    for adapter in adapters.iter() {
+        let adapter_root = root.join(adapter.name());
+        match std::fs::symlink_metadata(&adapter_root) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Ok(meta) if meta.is_dir() => {}
+            _ => {
+                return Err(EncodeError::AdapterRootNotDir {
+                    path: adapter_root.display().to_string(),
+                });
+            }
+        }
+        let Some(mut encoder) = encoder_for(adapter) else {
+            return Err(EncodeError::AdapterNotSupported(adapter));
+        };
+        encoder
+            .encode(&adapter_root, &mut builder)
+            .map_err(|inner| EncodeError::Adapter { adapter, inner })?;
+    }
+    Ok(builder)
+}
+
+/// [`encode_tree`] then write the snapshot to `out`.
+pub fn encode_tree_to<W: Write>(
+    root: &Path,
+    adapters: AdapterSet,
+    commit_ts: u64,
+    sort: SortOptions,
+    out: W,
+) -> Result<BuildSummary, EncodeError> {
+    let builder = encode_tree(root, adapters, commit_ts, sort)?;
+    Ok(builder.write_to(out)?)
 }

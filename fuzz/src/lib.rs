@@ -1,1 +1,112 @@
-//! Fuzz oracles.
+//! Fuzz oracles for the snapshot codec.
+//!
+//! The layout follows wasm-tools (ANCHORS.md §A.1): every oracle lives in this library
+//! as `pub fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()>`, one multiplexed
+//! libFuzzer binary (`fuzz_targets/run.rs`) picks the oracle from the first input byte,
+//! and every oracle ends in a `#[test] fn smoke()` so plain `cargo test` runs each one
+//! 200 times from a fixed seed — no cargo-fuzz, no nightly.
+//!
+//! Oracles panic when the codec misbehaves; returning `Err` only means "the input ran
+//! out before the oracle could build its case" and is not a failure.
+
+use arbitrary::Unstructured;
+
+pub mod envelope;
+pub mod segment;
+pub mod snapshot_body;
+pub mod snapshot_raw;
+pub mod stream;
+pub mod visibility;
+
+/// The signature every oracle has.
+pub type Oracle = fn(&mut Unstructured<'_>) -> arbitrary::Result<()>;
+
+/// Every oracle with its name. The index is the selector byte: an input whose first
+/// byte is `i` (modulo the table length) runs `ORACLES[i]` on the remaining bytes.
+pub const ORACLES: &[(&str, Oracle)] = &[
+    ("snapshot_raw", snapshot_raw::run),
+    ("snapshot_body", snapshot_body::run),
+    ("envelope", envelope::run),
+    ("segment", segment::run),
+    ("visibility", visibility::run),
+];
+
+/// The selector byte of the oracle called `name`.
+pub fn selector(name: &str) -> Option<u8> {
+    ORACLES
+        .iter()
+        .position(|(n, _)| *n == name)
+        .and_then(|i| u8::try_from(i).ok())
+}
+
+/// The oracle an input selects: the first byte modulo the table length, unless
+/// `forced` names one (then the first byte is still skipped, so corpus files stay
+/// valid whichever way they are replayed). `None` for an empty input.
+pub fn select<'d>(data: &'d [u8], forced: Option<usize>) -> Option<(&'static str, Oracle, &'d [u8])> {
+    let (&first, rest) = data.split_first()?;
+    let index = forced.unwrap_or(usize::from(first) % ORACLES.len());
+    let (name, oracle) = ORACLES[index];
+    Some((name, oracle, rest))
+}
+
+/// Runs the oracle `data` selects. Panics (with the oracle's message) on a finding.
+pub fn run_input(data: &[u8], forced: Option<usize>) {
+    if let Some((_, oracle, rest)) = select(data, forced) {
+        let _ = oracle(&mut Unstructured::new(rest));
+    }
+}
+
+/// The oracle index named by the `FUZZER` environment variable, if set.
+///
+/// # Panics
+/// When `FUZZER` names no oracle: a typo should stop the run, not fuzz everything.
+pub fn forced_from_env() -> Option<usize> {
+    let name = std::env::var("FUZZER").ok()?;
+    match ORACLES.iter().position(|(n, _)| *n == name) {
+        Some(i) => Some(i),
+        None => panic!(
+            "FUZZER={name} names no oracle; known: {}",
+            ORACLES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// A tiny deterministic generator (SplitMix64), so smoke tests need no `rand`.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A value in `0..bound` (`bound > 0`); the slight modulo bias does not matter here.
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next_u64() % bound
+    }
+
+    /// Fills `buf` with random bytes.
+    pub fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let bytes = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
+}
+
+/// Runs `oracle` `iters` times on buffers of random length (up to 4 KiB) drawn from a
+/// fixed seed. Used by every oracle's `smoke` test.
+pub fn test_n_times(iters: u32, oracle: Oracle) {
+    let mut rng = SplitMix64(0x454B_5650_4242_4C31); // "EKVPBBL1"
+    let mut buf = vec![0u8; 4096];
+    for _ in 0..iters {
+        let len = 1 + rng.below(4096) as usize;
+        rng.fill(&mut buf[..len]);
+        let _ = oracle(&mut Unstructured::new(&buf[..len]));
+    }
+}

@@ -80,6 +80,17 @@ impl ContainerError {
         }
     }
 
+    /// A copy for a reader that keeps reporting its first failure. An I/O source cannot
+    /// be cloned, so the copy keeps only its text.
+    #[cold]
+    pub(crate) fn replay(&self) -> Self {
+        ContainerError::new(
+            self.inner.kind,
+            self.inner.offset,
+            self.inner.message.clone(),
+        )
+    }
+
     /// The kind of failure.
     pub fn kind(&self) -> ContainerErrorKind {
         self.inner.kind
@@ -98,7 +109,11 @@ impl ContainerError {
 
 impl fmt::Display for ContainerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (at offset {})", self.inner.message, self.inner.offset)
+        write!(
+            f,
+            "{} (at offset {})",
+            self.inner.message, self.inner.offset
+        )
     }
 }
 

@@ -8,14 +8,18 @@
 //! footer, and iterate raw (non-MVCC) store rows into it; [`SnapshotReader`] accepts all
 //! of that, where the Go decoder accepts only the bare stream (FORMAT.md §1.2).
 
+mod builder;
 mod error;
 mod reader;
 mod runtime;
 mod writer;
 
+pub use builder::{BuildError, BuildSummary, SnapshotBuilder};
 pub use error::{ContainerError, ContainerErrorKind};
 pub use reader::{EntryRef, SnapshotReader};
-pub use runtime::{Footer, Wrapper};
+pub use runtime::{
+    FOOTER_LEN, Footer, HLC_V1_MAGIC, HLC_V2_MAGIC, MVCC_STREAM_MAGIC, SST_INGEST_MAGIC, Wrapper,
+};
 pub use writer::SnapshotWriter;
 
 /// Magic of the native Pebble entry stream.
@@ -76,14 +80,28 @@ pub fn encode_live_value(body: &[u8], out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// FORMAT.md §1.1: Redis string `a` = `x` at T = 5.
+    pub(crate) const WORKED_EXAMPLE: [u8; 65] = [
+        0x45, 0x4b, 0x56, 0x50, 0x42, 0x42, 0x4c, 0x31, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, // header
+        0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // keyLen 20
+        0x21, 0x72, 0x65, 0x64, 0x69, 0x73, 0x7c, 0x73, 0x74, 0x72, 0x7c, 0x61, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xfa, // "!redis|str|a" ‖ BE(^5)
+        0x0d, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // valLen 13
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x01, 0x00, 0x78,
+    ];
 
     #[test]
     fn key_suffix_is_inverted_big_endian() {
         let mut key = Vec::new();
         encode_key(b"!redis|str|a", 5, &mut key);
-        assert_eq!(&key[12..], &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfa]);
+        assert_eq!(
+            &key[12..],
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfa]
+        );
         assert_eq!(split_key(&key), Some((&b"!redis|str|a"[..], 5)));
         assert_eq!(split_key(b"short"), None);
     }

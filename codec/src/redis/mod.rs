@@ -1,1 +1,28 @@
-//! The Redis adapter.
+//! The Redis adapter: the live Redis keyspace of a snapshot ↔ `redis/db_0/`.
+//!
+//! Layout knowledge is split by what it describes, each module with both directions:
+//! [`keys`] (store-key layouts), [`values`] (fixed-width value envelopes), [`proto`]
+//! (the two protobuf payloads) and [`docs`] (the JSON files of the tree). The decode
+//! side is [`RedisDecoder`] (with TTL routing in `ttl` and per-collection buffering in
+//! `collections`), the encode side [`RedisEncoder`].
+
+mod collections;
+mod decode;
+pub mod docs;
+mod encode;
+mod error;
+mod input;
+mod keymap;
+pub mod keys;
+mod output;
+pub mod proto;
+mod ttl;
+pub mod values;
+
+#[cfg(test)]
+mod conformance;
+
+pub use decode::{RedisDecodeOptions, RedisDecoder};
+pub use encode::RedisEncoder;
+pub use error::{Escaped, Fault, RedisError};
+pub use ttl::DEFAULT_PENDING_TTL_BYTES_CAP;

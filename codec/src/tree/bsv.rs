@@ -1,5 +1,22 @@
 //! The binary-safe value envelope: a JSON string when the bytes are UTF-8, otherwise
 //! `{"base64":"<base64url, no padding>"}`.
+//!
+//! Go renders the envelope with a nested `json.Marshal` and embeds the result as a
+//! `json.RawMessage`, so its strings are HTML-escaped even inside JSONL files that
+//! otherwise are not (FORMAT.md §4.0); [`Bsv`] reproduces that by handing the outer
+//! serializer a pre-rendered fragment.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde::ser::{Error as _, SerializeStruct};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+
+use super::json::{self, Style};
 
 /// Serializes borrowed bytes as a binary-safe value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -8,3 +25,251 @@ pub struct Bsv<'a>(pub &'a [u8]);
 /// A parsed binary-safe value.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BsvBuf(pub Vec<u8>);
+
+/// Go's `base64.RawURLEncoding` decoder: it skips CR/LF anywhere and ignores
+/// non-zero trailing bits, so a dump Go accepts must not fail here (ANCHORS.md §D.5).
+const GO_RAW_URL: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone),
+);
+
+/// base64url without padding, as Go's `RawURLEncoding.EncodeToString` writes it.
+pub fn encode_base64url(raw: &[u8]) -> String {
+    GO_RAW_URL.encode(raw)
+}
+
+/// Decodes base64url without padding with Go's `RawURLEncoding.DecodeString` leniency.
+pub fn decode_base64url(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    if text.bytes().any(|b| b == b'\r' || b == b'\n') {
+        let cleaned: Vec<u8> = text.bytes().filter(|&b| b != b'\r' && b != b'\n').collect();
+        GO_RAW_URL.decode(cleaned)
+    } else {
+        GO_RAW_URL.decode(text)
+    }
+}
+
+/// Whether a JSON member name selects Go struct field `field` (an ASCII lower-case
+/// name): Go matches exactly or, failing that, case-insensitively with Unicode
+/// simple folding, under which `ſ` folds to `s`, the Kelvin sign to `k`, `ı`/`İ` to `i`.
+pub fn go_name_matches(key: &str, field: &str) -> bool {
+    if key == field {
+        return true;
+    }
+    let mut want = field.bytes();
+    for c in key.chars() {
+        let folded = match c {
+            'ſ' => b's',
+            '\u{212A}' => b'k',
+            'ı' | 'İ' => b'i',
+            c if c.is_ascii() => (c as u8).to_ascii_lowercase(),
+            _ => return false,
+        };
+        if want.next() != Some(folded) {
+            return false;
+        }
+    }
+    want.next().is_none()
+}
+
+struct Envelope<'a> {
+    base64: &'a str,
+}
+
+impl Serialize for Envelope<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut st = serializer.serialize_struct("Envelope", 1)?;
+        st.serialize_field("base64", self.base64)?;
+        st.end()
+    }
+}
+
+impl Serialize for Bsv<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let rendered = match std::str::from_utf8(self.0) {
+            Ok(text) => json::try_to_vec(text, Style::MARSHAL),
+            Err(_) => {
+                let b64 = encode_base64url(self.0);
+                json::try_to_vec(&Envelope { base64: &b64 }, Style::MARSHAL)
+            }
+        }
+        .map_err(S::Error::custom)?;
+        let rendered = String::from_utf8(rendered).map_err(S::Error::custom)?;
+        let raw = RawValue::from_string(rendered).map_err(S::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
+impl Serialize for BsvBuf {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Bsv(&self.0).serialize(serializer)
+    }
+}
+
+impl BsvBuf {
+    /// Decodes the `base64` member of an envelope.
+    fn from_envelope<E: de::Error>(b64: Option<String>) -> Result<Self, E> {
+        let Some(b64) = b64 else {
+            return Err(E::custom(
+                "binary value is neither a string nor a base64 envelope",
+            ));
+        };
+        decode_base64url(&b64).map(BsvBuf).map_err(|e| {
+            E::custom(format_args!(
+                "invalid base64url in binary value envelope: {e}"
+            ))
+        })
+    }
+}
+
+struct BsvVisitor;
+
+impl<'de> Visitor<'de> for BsvVisitor {
+    type Value = BsvBuf;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or a {\"base64\": …} envelope")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<BsvBuf, E> {
+        Ok(BsvBuf(v.as_bytes().to_vec()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<BsvBuf, E> {
+        Ok(BsvBuf(v.into_bytes()))
+    }
+
+    /// Go decodes the envelope into `struct{ Base64 *string }`: members match
+    /// case-insensitively, the last one wins, `null` resets it, others are ignored.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BsvBuf, A::Error> {
+        let mut b64: Option<String> = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if go_name_matches(&key, "base64") {
+                b64 = map.next_value::<Option<String>>()?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        BsvBuf::from_envelope(b64)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<BsvBuf, E> {
+        BsvBuf::from_envelope(None)
+    }
+}
+
+impl<'de> Deserialize<'de> for BsvBuf {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(BsvVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(b: &[u8], style: Style) -> String {
+        String::from_utf8(json::to_vec(&Bsv(b), style)).unwrap()
+    }
+
+    #[test]
+    fn utf8_is_a_string_and_always_html_escaped() {
+        assert_eq!(
+            render(b"<b>&", Style::MARSHAL_INDENT),
+            "\"\\u003cb\\u003e\\u0026\""
+        );
+        // Nested json.Marshal escapes even inside SetEscapeHTML(false) files.
+        assert_eq!(
+            render(b"<b>&", Style::JSONL),
+            "\"\\u003cb\\u003e\\u0026\"\n"
+        );
+        assert_eq!(
+            render("é\u{2028}".as_bytes(), Style::JSONL),
+            "\"é\\u2028\"\n"
+        );
+        assert_eq!(render(b"", Style::MARSHAL), "\"\"");
+    }
+
+    #[test]
+    fn binary_is_an_envelope() {
+        assert_eq!(
+            render(&[0x00, 0x01, 0xFF], Style::MARSHAL),
+            "{\"base64\":\"AAH_\"}"
+        );
+        assert_eq!(render(&[0xFF], Style::JSONL), "{\"base64\":\"_w\"}\n");
+        #[derive(Serialize)]
+        struct Field<'a> {
+            name: Bsv<'a>,
+        }
+        let got = json::to_vec(&Field { name: Bsv(&[0xFE]) }, Style::MARSHAL_INDENT);
+        assert_eq!(
+            String::from_utf8(got).unwrap(),
+            "{\n  \"name\": {\n    \"base64\": \"_g\"\n  }\n}"
+        );
+    }
+
+    fn parse(text: &str) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::from_str::<BsvBuf>(text).map(|b| b.0)
+    }
+
+    #[test]
+    fn parses_strings_and_envelopes() {
+        assert_eq!(parse("\"a<b\"").unwrap(), b"a<b");
+        assert_eq!(parse("\"\\u003c\"").unwrap(), b"<");
+        assert_eq!(parse("{\"base64\":\"AAH_\"}").unwrap(), [0, 1, 0xFF]);
+        assert_eq!(
+            parse("{\"x\":[1,{}],\"base64\":\"AAH_\",\"y\":null}").unwrap(),
+            [0, 1, 0xFF]
+        );
+        assert_eq!(parse("{\"BASE64\":\"_w\"}").unwrap(), [0xFF]);
+        assert_eq!(parse("{\"ba\u{17f}e64\":\"_w\"}").unwrap(), [0xFF]);
+        assert_eq!(parse("{\"base64\":\"\"}").unwrap(), b"");
+        // Go's RawURLEncoding skips CR/LF and ignores non-canonical trailing bits.
+        assert_eq!(parse("{\"base64\":\"AA\\r\\nH_\"}").unwrap(), [0, 1, 0xFF]);
+        assert_eq!(parse("{\"base64\":\"_x\"}").unwrap(), [0xFF]);
+    }
+
+    #[test]
+    fn rejects_what_go_rejects() {
+        for bad in [
+            "{}",
+            "{\"base64\":null}",
+            "{\"base64\":\"AA\",\"Base64\":null}",
+            "{\"wrong\":\"x\"}",
+            "{\"base64\":\"AA==\"}",
+            "{\"base64\":\"A\"}",
+            "{\"base64\":\"A+\"}",
+            "{\"base64\":5}",
+            "null",
+            "5",
+            "[]",
+            "true",
+        ] {
+            assert!(parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        for v in [&b""[..], b"plain", b"\xff\x00bin", "ü\u{2028}<".as_bytes()] {
+            for style in [Style::MARSHAL, Style::MARSHAL_INDENT, Style::JSONL] {
+                let text = json::to_vec(&Bsv(v), style);
+                let back: BsvBuf = serde_json::from_slice(&text).unwrap();
+                assert_eq!(back.0, v);
+            }
+        }
+    }
+
+    #[test]
+    fn name_folding() {
+        assert!(go_name_matches("base64", "base64"));
+        assert!(go_name_matches("Base64", "base64"));
+        assert!(go_name_matches("\u{212A}ind", "kind"));
+        assert!(go_name_matches("Fİeld", "field"));
+        assert!(!go_name_matches("base6", "base64"));
+        assert!(!go_name_matches("base644", "base64"));
+        assert!(!go_name_matches("bäse64", "base64"));
+    }
+}

@@ -3,7 +3,10 @@
 pub mod bsv;
 pub mod checksums;
 pub mod fs;
+pub mod gojson;
 pub mod json;
 pub mod keymap;
+pub mod lines;
 pub mod manifest;
 pub mod segment;
+pub mod walltime;

@@ -1,0 +1,113 @@
+//! `inspect`: what a snapshot file is, without writing anything.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use elastickv_codec::container::{Footer, Wrapper};
+use elastickv_codec::decode::{self, Scan, ScanOptions};
+use elastickv_codec::dispatch::AdapterSet;
+use serde_json::json;
+
+use crate::failure::Failure;
+
+#[derive(Debug, Args)]
+pub struct Opts {
+    /// The snapshot file (.fsm).
+    file: PathBuf,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Where unsorted input is sorted (default: the system temp dir).
+    #[arg(long)]
+    scratch_root: Option<PathBuf>,
+}
+
+pub fn run(opts: Opts) -> Result<(), Failure> {
+    let options = ScanOptions {
+        enabled: AdapterSet::ALL,
+        scratch_dir: opts.scratch_root.clone().unwrap_or_else(std::env::temp_dir),
+        sort_memory_bytes: 256 << 20,
+    };
+    let scan = decode::inspect_file(&opts.file, &options, &mut |_, _| {})
+        .map_err(|e| Failure::from_error(&format!("inspect {}", opts.file.display()), &e))?;
+    let index = decode::snapshot_index_from_path(&opts.file);
+    let report = render_json(&scan, index);
+    if opts.json {
+        println!("{report:#}");
+    } else {
+        print_text(&opts, &scan, index);
+    }
+    Ok(())
+}
+
+fn wrapper_json(wrapper: Wrapper) -> serde_json::Value {
+    match wrapper {
+        Wrapper::Native => json!(null),
+        Wrapper::HlcV1 { ceiling_ms } => json!({"magic": "EKVTHLC1", "ceiling_ms": ceiling_ms}),
+        Wrapper::HlcV2 {
+            ceiling_ms,
+            cutover_index,
+        } => json!({"magic": "EKVTHLC2", "ceiling_ms": ceiling_ms, "cutover_index": cutover_index}),
+    }
+}
+
+fn footer_json(footer: Option<Footer>) -> serde_json::Value {
+    match footer {
+        None | Some(Footer::Absent) => json!(null),
+        Some(Footer::Verified { crc32c }) => json!({"crc32c": format!("{crc32c:08x}"), "verified": true}),
+    }
+}
+
+fn render_json(scan: &Scan, index: Option<u64>) -> serde_json::Value {
+    let header = scan.header.expect("inspect always reads a header");
+    json!({
+        "container": header.wrapper.magic(),
+        "wrapper": wrapper_json(header.wrapper),
+        "footer": footer_json(scan.footer),
+        "last_commit_ts": header.last_commit_ts,
+        "snapshot_index": index,
+        "bytes": scan.bytes,
+        "counters": scan.counters,
+        "mvcc": scan.mvcc,
+        "raw_store_rows": scan.raw_rows_skipped,
+        "sorted": !scan.sorted_in_scratch,
+    })
+}
+
+fn print_text(opts: &Opts, scan: &Scan, index: Option<u64>) {
+    let header = scan.header.expect("inspect always reads a header");
+    let c = &scan.counters;
+    println!("file            {}", opts.file.display());
+    println!("container       {}", header.wrapper.magic());
+    match header.wrapper {
+        Wrapper::Native => {}
+        Wrapper::HlcV1 { ceiling_ms } => println!("hlc ceiling ms  {ceiling_ms}"),
+        Wrapper::HlcV2 {
+            ceiling_ms,
+            cutover_index,
+        } => println!("hlc ceiling ms  {ceiling_ms}\ncutover index   {cutover_index}"),
+    }
+    match scan.footer {
+        Some(Footer::Verified { crc32c }) => println!("footer          crc32c {crc32c:08x} verified"),
+        _ => println!("footer          absent"),
+    }
+    println!("last_commit_ts  {}", header.last_commit_ts);
+    match index {
+        Some(i) => println!("snapshot index  {i}"),
+        None => println!("snapshot index  -"),
+    }
+    println!(
+        "entries         {} (tombstone {}, dynamodb {}, s3 {}, redis {}, sqs {}, internal {}, unknown {})",
+        c.entries, c.tombstone, c.dynamodb, c.s3, c.redis, c.sqs, c.internal, c.unknown
+    );
+    println!(
+        "visibility      {} visible, {} shadowed, {} deleted{}",
+        scan.mvcc.visible,
+        scan.mvcc.shadowed,
+        scan.mvcc.deleted,
+        if scan.sorted_in_scratch { " (input unsorted; sorted in scratch)" } else { "" }
+    );
+    if scan.raw_rows_skipped > 0 {
+        println!("raw store rows  {} skipped", scan.raw_rows_skipped);
+    }
+}

@@ -1,0 +1,365 @@
+//! Conformance against the Go reference vectors (`/work/shared/vectors`).
+//!
+//! Decode: each default-flag case's visible Redis entries must produce the case's
+//! `redis/` tree byte for byte (`mvcc/tree/` where the Go decoder got versions
+//! wrong), or fail with the sentinel of a malformed-Redis case. Encode: each case's
+//! `tree/redis` must yield exactly the Redis records of `reencoded.fsm`, or fail where
+//! the Go encoder's Redis side failed. Cases are skipped when the vectors are absent.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::container::{EntryRef, SnapshotReader};
+use crate::decode::{AdapterDecoder, Warnings};
+use crate::dispatch::{Adapter, Owner, route};
+use crate::encode::{AdapterEncoder, EntrySink};
+use crate::error::BoxError;
+use crate::mvcc::{Verdict, Visibility};
+
+use super::{RedisDecodeOptions, RedisDecoder, RedisEncoder};
+
+const VECTORS: &str = "/work/shared/vectors";
+
+/// An entry copied out of the reader.
+struct Owned {
+    offset: u64,
+    encoded_key: Vec<u8>,
+    user_len: usize,
+    commit_ts: u64,
+    tombstone: bool,
+    expire_at: u64,
+    body: Vec<u8>,
+}
+
+impl Owned {
+    fn entry(&self) -> EntryRef<'_> {
+        EntryRef {
+            offset: self.offset,
+            encoded_key: &self.encoded_key,
+            user_key: &self.encoded_key[..self.user_len],
+            commit_ts: self.commit_ts,
+            tombstone: self.tombstone,
+            expire_at: self.expire_at,
+            body: &self.body,
+        }
+    }
+}
+
+/// Every entry of `path`, sorted by encoded key (the driver sorts unsorted input too).
+fn read_sorted(path: &Path) -> Option<Vec<Owned>> {
+    let file = fs::File::open(path).ok()?;
+    let mut reader = SnapshotReader::new(std::io::BufReader::new(file)).ok()?;
+    let mut entries = Vec::new();
+    while let Some(e) = reader.next_entry().ok()? {
+        entries.push(Owned {
+            offset: e.offset,
+            encoded_key: e.encoded_key.to_vec(),
+            user_len: e.user_key.len(),
+            commit_ts: e.commit_ts,
+            tombstone: e.tombstone,
+            expire_at: e.expire_at,
+            body: e.body.to_vec(),
+        });
+    }
+    entries.sort_by(|a, b| a.encoded_key.cmp(&b.encoded_key));
+    Some(entries)
+}
+
+fn is_redis(user_key: &[u8]) -> bool {
+    route(user_key).is_some_and(|p| p.owner == Owner::Adapter(Adapter::Redis))
+}
+
+fn cases() -> Vec<PathBuf> {
+    let Ok(dir) = fs::read_dir(VECTORS) else {
+        return Vec::new();
+    };
+    let mut cases: Vec<PathBuf> = dir
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("case-"))
+        })
+        .collect();
+    cases.sort();
+    cases
+}
+
+/// `ErrRedisInvalidHashKey` → `redis-invalid-hash-key`.
+fn sentinel_code(sentinel: &str) -> String {
+    let name = sentinel
+        .trim()
+        .trim_start_matches("Err")
+        .replace("ZSet", "Zset");
+    let mut out = String::new();
+    let chars: Vec<char> = name.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let boundary = i > 0
+            && c.is_ascii_uppercase()
+            && (chars[i - 1].is_ascii_lowercase()
+                || chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase()));
+        if boundary {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+/// The Redis sentinel a malformed case expects, if it is a Redis failure.
+fn expected_redis_error(case: &Path) -> Option<Option<String>> {
+    let text = fs::read_to_string(case.join("expected_error.txt")).ok()?;
+    let sentinels = text
+        .lines()
+        .find_map(|l| l.strip_prefix("sentinels:"))?
+        .trim()
+        .to_owned();
+    let redis = sentinels.starts_with("ErrRedis") || sentinels.starts_with("ErrPendingTTL");
+    Some(redis.then(|| sentinel_code(sentinels.split_whitespace().next().unwrap_or(""))))
+}
+
+fn decode_case(entries: &[Owned], out: &Path) -> Result<Warnings, BoxError> {
+    let mut decoder = RedisDecoder::new(out, RedisDecodeOptions::default());
+    let mut warnings = Warnings::default();
+    let mut visibility = Visibility::new();
+    for owned in entries {
+        let entry = owned.entry();
+        let verdict = visibility
+            .observe(&entry)
+            .map_err(|e| Box::new(e) as BoxError)?;
+        if verdict != Verdict::Visible || !is_redis(entry.user_key) {
+            continue;
+        }
+        let Some(prefix) = route(entry.user_key) else {
+            continue;
+        };
+        decoder.handle(prefix, &entry, &mut warnings)?;
+    }
+    decoder.finalize(&mut warnings)?;
+    Ok(warnings)
+}
+
+/// `path → Some(sha256)` for files, `None` for directories, relative to `root`.
+type Listing = BTreeMap<String, Option<String>>;
+
+fn walk(root: &Path, rel: &str, out: &mut Listing) {
+    let Ok(dir) = fs::read_dir(root.join(rel)) else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let child = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            out.insert(child.clone(), None);
+            walk(root, &child, out);
+        } else {
+            let bytes = fs::read(entry.path()).unwrap_or_default();
+            out.insert(child, Some(hex::encode(Sha256::digest(&bytes))));
+        }
+    }
+}
+
+/// The expected `redis/` listing: from `tree.listing` (which keeps empty directories),
+/// or by walking `mvcc/tree` (where git dropped them, so only files are compared).
+fn expected_listing(case: &Path) -> (Listing, bool) {
+    let mvcc = case.join("mvcc/tree");
+    if mvcc.is_dir() {
+        let mut listing = Listing::new();
+        walk(&mvcc, "redis", &mut listing);
+        return (listing, false);
+    }
+    let mut listing = Listing::new();
+    for line in fs::read_to_string(case.join("tree.listing"))
+        .unwrap_or_default()
+        .lines()
+    {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let path = v["path"].as_str().unwrap_or_default();
+        if path != "redis" && !path.starts_with("redis/") {
+            continue;
+        }
+        let sha = (v["type"] == "f").then(|| v["sha256"].as_str().unwrap_or_default().to_owned());
+        listing.insert(path.to_owned(), sha);
+    }
+    (listing, true)
+}
+
+#[test]
+fn decode_matches_go_vectors() {
+    let (mut passed, mut errors_matched, mut failures) = (0, 0, Vec::new());
+    for case in cases() {
+        let flags = fs::read_to_string(case.join("flags.txt")).unwrap_or_default();
+        if !flags.trim().is_empty() {
+            continue;
+        }
+        let expected_error = expected_redis_error(&case);
+        if matches!(expected_error, Some(None)) {
+            continue; // fails for a non-Redis reason
+        }
+        let Some(entries) = read_sorted(&case.join("input.fsm")) else {
+            continue;
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let result = decode_case(&entries, tmp.path());
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        if let Some(Some(code)) = expected_error {
+            match result {
+                Err(e) if e.code() == code => errors_matched += 1,
+                Err(e) => failures.push(format!("{name}: want {code}, got {}: {e}", e.code())),
+                Ok(_) => failures.push(format!("{name}: want {code}, decode succeeded")),
+            }
+            continue;
+        }
+        if let Err(e) = result {
+            failures.push(format!("{name}: decode failed: {}: {e}", e.code()));
+            continue;
+        }
+        let (expected, with_dirs) = expected_listing(&case);
+        let mut got = Listing::new();
+        if tmp.path().join("redis").is_dir() {
+            got.insert("redis".into(), None);
+            walk(tmp.path(), "redis", &mut got);
+        }
+        if !with_dirs {
+            got.retain(|path, sha| sha.is_some() || expected.contains_key(path));
+        }
+        if got == expected {
+            passed += 1;
+        } else {
+            let diff: Vec<_> = got
+                .iter()
+                .filter(|(k, v)| expected.get(*k) != Some(v))
+                .map(|(k, _)| format!("+{k}"))
+                .chain(
+                    expected
+                        .iter()
+                        .filter(|(k, v)| got.get(*k) != Some(v))
+                        .map(|(k, _)| format!("-{k}")),
+                )
+                .take(8)
+                .collect();
+            failures.push(format!("{name}: tree differs: {diff:?}"));
+        }
+    }
+    eprintln!(
+        "redis decode conformance: {passed} trees identical, {errors_matched} errors matched, {} failed",
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Collects records like the snapshot builder would, flagging duplicates.
+#[derive(Default)]
+struct Collect {
+    records: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl EntrySink for Collect {
+    fn add(&mut self, user_key: &[u8], value: &[u8]) -> Result<(), BoxError> {
+        self.records.push((user_key.to_vec(), value.to_vec()));
+        Ok(())
+    }
+}
+
+/// Whether the Go encoder failed inside its Redis side.
+fn go_redis_encode_failed(case: &Path) -> bool {
+    fs::read_to_string(case.join("reencode_result.txt")).is_ok_and(|t| {
+        t.lines()
+            .any(|l| l.starts_with("error:") && l.contains("redis encoder"))
+    })
+}
+
+#[test]
+fn encode_matches_go_vectors() {
+    let (mut passed, mut errors_matched, mut failures) = (0, 0, Vec::new());
+    for case in cases() {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let tree = case.join("tree/redis");
+        let mut sink = Collect::default();
+        let result = RedisEncoder::new().encode(&tree, &mut sink);
+        if go_redis_encode_failed(&case) {
+            match result {
+                Err(e) if e.code() == "redis-encode-invalid-json" => errors_matched += 1,
+                Err(e) => failures.push(format!(
+                    "{name}: want redis-encode-invalid-json, got {}: {e}",
+                    e.code()
+                )),
+                Ok(()) => {
+                    failures.push(format!("{name}: Go's Redis encoder failed, ours succeeded"))
+                }
+            }
+            continue;
+        }
+        let Some(reencoded) = read_sorted(&case.join("reencoded.fsm")) else {
+            continue;
+        };
+        if let Err(e) = result {
+            failures.push(format!("{name}: encode failed: {}: {e}", e.code()));
+            continue;
+        }
+        let mut want: Vec<(Vec<u8>, Vec<u8>)> = reencoded
+            .iter()
+            .filter(|o| is_redis(&o.encoded_key[..o.user_len]))
+            .map(|o| (o.encoded_key[..o.user_len].to_vec(), o.body.clone()))
+            .collect();
+        want.sort();
+        let mut got = sink.records;
+        got.sort();
+        if got.windows(2).any(|w| w[0].0 == w[1].0) {
+            failures.push(format!("{name}: duplicate keys emitted"));
+        } else if got == want {
+            passed += 1;
+        } else {
+            let missing = want
+                .iter()
+                .find(|r| !got.contains(r))
+                .map(|r| super::Escaped(&r.0).to_string());
+            let extra = got
+                .iter()
+                .find(|r| !want.contains(r))
+                .map(|r| super::Escaped(&r.0).to_string());
+            failures.push(format!("{name}: records differ ({} vs {}); first missing {missing:?}, first extra {extra:?}", got.len(), want.len()));
+        }
+    }
+    eprintln!(
+        "redis encode conformance: {passed} record sets identical, {errors_matched} errors matched, {} failed",
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn sentinel_names_become_codes() {
+    assert_eq!(
+        sentinel_code("ErrRedisInvalidHashKey"),
+        "redis-invalid-hash-key"
+    );
+    assert_eq!(
+        sentinel_code("ErrRedisInvalidHLLValue"),
+        "redis-invalid-hll-value"
+    );
+    assert_eq!(
+        sentinel_code("ErrRedisInvalidZSetLegacyBlob"),
+        "redis-invalid-zset-legacy-blob"
+    );
+    assert_eq!(
+        sentinel_code("ErrRedisInvalidTTLValue"),
+        "redis-invalid-ttl-value"
+    );
+    assert_eq!(
+        sentinel_code("ErrPendingTTLBufferFull"),
+        "pending-ttl-buffer-full"
+    );
+    assert_eq!(
+        sentinel_code("ErrRedisEncodeMultiDBUnsupported"),
+        "redis-encode-multi-db-unsupported"
+    );
+}

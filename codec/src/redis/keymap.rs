@@ -1,0 +1,40 @@
+//! The encoder's view of `KEYMAP.jsonl`: SHA-fallback names back to key bytes.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::tree::keymap::read_keymap_from;
+
+use super::error::{RedisError, Result};
+use super::input;
+
+/// Original key bytes by file-name segment; the last record for a name wins.
+#[derive(Debug, Default)]
+pub struct Keymap {
+    originals: HashMap<String, Vec<u8>>,
+}
+
+impl Keymap {
+    /// The key a SHA-fallback segment stands for.
+    pub fn original(&self, encoded: &str) -> Option<&[u8]> {
+        self.originals.get(encoded).map(Vec::as_slice)
+    }
+}
+
+/// Loads `path` if it exists. Every record must be valid, whatever its kind: a
+/// damaged KEYMAP is reported even if no file name needs it.
+pub fn load(path: &Path) -> Result<Keymap> {
+    let Some(bytes) = input::read_optional_sidecar(path)? else {
+        return Ok(Keymap::default());
+    };
+    let tree_error = |e: crate::tree::keymap::KeymapError| RedisError::Tree {
+        path: path.to_path_buf(),
+        cause: Box::new(e),
+    };
+    let mut originals = HashMap::new();
+    for record in read_keymap_from(bytes.as_slice(), path).map_err(tree_error)? {
+        let original = record.original_bytes().map_err(tree_error)?;
+        originals.insert(record.encoded, original);
+    }
+    Ok(Keymap { originals })
+}

@@ -1,0 +1,680 @@
+//! Reading JSON the way Go's `encoding/json` (v1) `Unmarshal` reads it.
+//!
+//! Dump-tree control files (MANIFEST.json, KEYMAP.jsonl) must be accepted exactly when
+//! the Go tools accept them, and serde's derive differs from Go in ways a hand-edited
+//! or foreign-produced file can hit: Go matches member names case-insensitively, lets
+//! the last duplicate win, treats `null` as "leave unchanged" for scalars, replaces
+//! invalid UTF-8 and lone surrogates with U+FFFD instead of failing, and nests 10 000
+//! levels deep. [`GoValue`] keeps members in order and numbers as their literal text
+//! so the decoding helpers can apply Go's rules exactly.
+
+use std::fmt;
+
+use super::bsv::go_name_matches;
+
+/// Go's `maxNestingDepth`.
+const MAX_DEPTH: usize = 10_000;
+
+/// A parsed JSON value with object members in document order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GoValue {
+    /// `null`.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// A number, as its literal text.
+    Number(String),
+    /// A string, with Go's U+FFFD replacements applied.
+    String(String),
+    /// An array.
+    Array(Vec<GoValue>),
+    /// An object; duplicate names are kept.
+    Object(Vec<(String, GoValue)>),
+}
+
+impl GoValue {
+    /// The JSON type name, as Go's type errors call it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            GoValue::Null => "null",
+            GoValue::Bool(_) => "bool",
+            GoValue::Number(_) => "number",
+            GoValue::String(_) => "string",
+            GoValue::Array(_) => "array",
+            GoValue::Object(_) => "object",
+        }
+    }
+
+    /// The last member named exactly `name` (what a Go `map[string]…` decode keeps).
+    pub fn exact_member(&self, name: &str) -> Option<&GoValue> {
+        match self {
+            GoValue::Object(members) => members
+                .iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+}
+
+/// A syntax error, with the byte offset where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoJsonError {
+    /// Byte offset into the input.
+    pub offset: usize,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl fmt::Display for GoJsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (at byte {})", self.message, self.offset)
+    }
+}
+
+impl std::error::Error for GoJsonError {}
+
+/// Parses exactly one JSON value surrounded by optional whitespace (`json.Unmarshal`).
+pub fn parse(input: &[u8]) -> Result<GoValue, GoJsonError> {
+    let (value, end) = parse_prefix(input)?;
+    let end = skip_ws(input, end);
+    if end != input.len() {
+        return Err(err(end, "invalid character after top-level value"));
+    }
+    Ok(value)
+}
+
+/// Parses one JSON value after optional whitespace; returns it and the offset just
+/// past it (what a `json.Decoder` consumes).
+pub fn parse_prefix(input: &[u8]) -> Result<(GoValue, usize), GoJsonError> {
+    Parser { input, pos: 0 }.value()
+}
+
+fn err(offset: usize, message: impl Into<String>) -> GoJsonError {
+    GoJsonError {
+        offset,
+        message: message.into(),
+    }
+}
+
+fn skip_ws(input: &[u8], mut pos: usize) -> usize {
+    while pos < input.len() && matches!(input[pos], b' ' | b'\t' | b'\n' | b'\r') {
+        pos += 1;
+    }
+    pos
+}
+
+enum Frame {
+    Array(Vec<GoValue>),
+    Object(Vec<(String, GoValue)>, String),
+}
+
+struct Parser<'a> {
+    input: &'a [u8],
+    pos: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.input.get(self.pos).copied()
+    }
+
+    fn ws(&mut self) {
+        self.pos = skip_ws(self.input, self.pos);
+    }
+
+    fn eof_or(&self, what: &str) -> GoJsonError {
+        if self.pos >= self.input.len() {
+            err(self.pos, "unexpected end of JSON input")
+        } else {
+            err(
+                self.pos,
+                format!(
+                    "invalid character {:?} {what}",
+                    self.input[self.pos] as char
+                ),
+            )
+        }
+    }
+
+    fn object_key(&mut self) -> Result<String, GoJsonError> {
+        self.ws();
+        if self.peek() != Some(b'"') {
+            return Err(self.eof_or("looking for beginning of object key string"));
+        }
+        let key = self.string()?;
+        self.ws();
+        if self.peek() != Some(b':') {
+            return Err(self.eof_or("after object key"));
+        }
+        self.pos += 1;
+        Ok(key)
+    }
+
+    /// Iterative so that 10 000 levels of nesting cannot overflow the stack.
+    fn value(mut self) -> Result<(GoValue, usize), GoJsonError> {
+        let mut stack: Vec<Frame> = Vec::new();
+        'value: loop {
+            self.ws();
+            let mut done = match self.peek() {
+                Some(open @ (b'{' | b'[')) => {
+                    if stack.len() >= MAX_DEPTH {
+                        return Err(err(self.pos, "exceeded max depth"));
+                    }
+                    self.pos += 1;
+                    self.ws();
+                    if open == b'[' {
+                        if self.peek() == Some(b']') {
+                            self.pos += 1;
+                            GoValue::Array(Vec::new())
+                        } else {
+                            stack.push(Frame::Array(Vec::new()));
+                            continue 'value;
+                        }
+                    } else if self.peek() == Some(b'}') {
+                        self.pos += 1;
+                        GoValue::Object(Vec::new())
+                    } else {
+                        let key = self.object_key()?;
+                        stack.push(Frame::Object(Vec::new(), key));
+                        continue 'value;
+                    }
+                }
+                Some(b'"') => GoValue::String(self.string()?),
+                Some(b't') => self.literal(b"true", GoValue::Bool(true))?,
+                Some(b'f') => self.literal(b"false", GoValue::Bool(false))?,
+                Some(b'n') => self.literal(b"null", GoValue::Null)?,
+                Some(b'-' | b'0'..=b'9') => GoValue::Number(self.number()?),
+                _ => return Err(self.eof_or("looking for beginning of value")),
+            };
+            loop {
+                let Some(mut frame) = stack.pop() else {
+                    return Ok((done, self.pos));
+                };
+                self.ws();
+                let close = match &mut frame {
+                    Frame::Array(items) => {
+                        items.push(done);
+                        b']'
+                    }
+                    Frame::Object(members, key) => {
+                        members.push((std::mem::take(key), done));
+                        b'}'
+                    }
+                };
+                match self.peek() {
+                    Some(b',') => {
+                        self.pos += 1;
+                        if let Frame::Object(_, key) = &mut frame {
+                            *key = self.object_key()?;
+                        }
+                        stack.push(frame);
+                        continue 'value;
+                    }
+                    Some(c) if c == close => {
+                        self.pos += 1;
+                        done = match frame {
+                            Frame::Array(items) => GoValue::Array(items),
+                            Frame::Object(members, _) => GoValue::Object(members),
+                        };
+                    }
+                    _ => {
+                        let what = if close == b']' {
+                            "after array element"
+                        } else {
+                            "after object key:value pair"
+                        };
+                        return Err(self.eof_or(what));
+                    }
+                }
+            }
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], value: GoValue) -> Result<GoValue, GoJsonError> {
+        let end = self.pos + word.len();
+        if self.input.get(self.pos..end) == Some(word) {
+            self.pos = end;
+            Ok(value)
+        } else {
+            let bad = (self.pos..end.min(self.input.len()))
+                .find(|&i| self.input[i] != word[i - self.pos]);
+            match bad {
+                Some(i) => Err(err(
+                    i,
+                    format!("invalid character {:?} in literal", self.input[i] as char),
+                )),
+                None => Err(err(self.input.len(), "unexpected end of JSON input")),
+            }
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    fn number(&mut self) -> Result<String, GoJsonError> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(self.eof_or("in numeric literal")),
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if self.digits() == 0 {
+                return Err(self.eof_or("after decimal point in numeric literal"));
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return Err(self.eof_or("in exponent of numeric literal"));
+            }
+        }
+        Ok(String::from_utf8_lossy(&self.input[start..self.pos]).into_owned())
+    }
+
+    fn hex4(&self, at: usize) -> Option<u32> {
+        let digits = self.input.get(at..at + 4)?;
+        let mut v = 0u32;
+        for &d in digits {
+            v = v << 4 | (d as char).to_digit(16)?;
+        }
+        Some(v)
+    }
+
+    /// Go's `unquote`: invalid UTF-8 becomes one U+FFFD per bad byte, and a surrogate
+    /// that does not form a pair becomes U+FFFD.
+    fn string(&mut self) -> Result<String, GoJsonError> {
+        self.pos += 1; // opening quote
+        let mut out = String::new();
+        loop {
+            let Some(c) = self.peek() else {
+                return Err(err(self.pos, "unexpected end of JSON input"));
+            };
+            match c {
+                b'"' => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                b'\\' => {
+                    let Some(e) = self.input.get(self.pos + 1).copied() else {
+                        return Err(err(self.input.len(), "unexpected end of JSON input"));
+                    };
+                    self.pos += 2;
+                    match e {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let Some(first) = self.hex4(self.pos) else {
+                                return Err(err(
+                                    self.pos,
+                                    "invalid character in \\u hexadecimal character escape",
+                                ));
+                            };
+                            self.pos += 4;
+                            if (0xD800..0xDC00).contains(&first)
+                                && self.input.get(self.pos..self.pos + 2) == Some(b"\\u")
+                                && let Some(second) = self.hex4(self.pos + 2)
+                                && (0xDC00..0xE000).contains(&second)
+                            {
+                                self.pos += 6;
+                                let cp = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00);
+                                out.push(char::from_u32(cp).unwrap_or('\u{FFFD}'));
+                            } else {
+                                out.push(char::from_u32(first).unwrap_or('\u{FFFD}'));
+                            }
+                        }
+                        _ => {
+                            return Err(err(
+                                self.pos - 1,
+                                "invalid character in string escape code",
+                            ));
+                        }
+                    }
+                }
+                0..=0x1F => return Err(err(self.pos, "invalid character in string literal")),
+                0x20..=0x7F => {
+                    out.push(c as char);
+                    self.pos += 1;
+                }
+                _ => {
+                    let width = utf8_char_width(&self.input[self.pos..]);
+                    if width == 0 {
+                        out.push('\u{FFFD}');
+                        self.pos += 1;
+                    } else {
+                        // Checked valid by utf8_char_width.
+                        out.push_str(
+                            std::str::from_utf8(&self.input[self.pos..self.pos + width])
+                                .unwrap_or("\u{FFFD}"),
+                        );
+                        self.pos += width;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Length of the valid UTF-8 sequence starting `bytes`, or 0 if it is invalid (Go's
+/// `utf8.DecodeRune` returning `RuneError, 1`).
+pub(crate) fn utf8_char_width(bytes: &[u8]) -> usize {
+    let width = match bytes.first() {
+        Some(0x00..=0x7F) => 1,
+        Some(0xC2..=0xDF) => 2,
+        Some(0xE0..=0xEF) => 3,
+        Some(0xF0..=0xF4) => 4,
+        _ => return 0,
+    };
+    match bytes.get(..width) {
+        Some(seq) if std::str::from_utf8(seq).is_ok() => width,
+        _ => 0,
+    }
+}
+
+/// Why a [`GoValue`] does not fit the Go type it is decoded into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoTypeError {
+    /// The JSON member path, e.g. `exclusions.include_orphans`.
+    pub field: String,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl fmt::Display for GoTypeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "field {}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for GoTypeError {}
+
+fn type_error(field: &str, value: &GoValue, want: &str) -> GoTypeError {
+    GoTypeError {
+        field: field.to_owned(),
+        message: format!("cannot unmarshal {} into {want}", value.type_name()),
+    }
+}
+
+/// Go's struct-field lookup: an exact match first, then a case-insensitive one.
+pub fn match_field<'f>(key: &str, fields: &[&'f str]) -> Option<&'f str> {
+    fields
+        .iter()
+        .find(|f| **f == key)
+        .or_else(|| fields.iter().find(|f| go_name_matches(key, f)))
+        .copied()
+}
+
+/// Decodes into a Go string field: `null` leaves it unchanged.
+pub fn set_string(slot: &mut String, value: &GoValue, field: &str) -> Result<(), GoTypeError> {
+    match value {
+        GoValue::Null => Ok(()),
+        GoValue::String(s) => {
+            slot.clone_from(s);
+            Ok(())
+        }
+        other => Err(type_error(field, other, "string")),
+    }
+}
+
+/// Decodes into a Go bool field: `null` leaves it unchanged.
+pub fn set_bool(slot: &mut bool, value: &GoValue, field: &str) -> Result<(), GoTypeError> {
+    match value {
+        GoValue::Null => Ok(()),
+        GoValue::Bool(b) => {
+            *slot = *b;
+            Ok(())
+        }
+        other => Err(type_error(field, other, "bool")),
+    }
+}
+
+/// Go's `strconv.ParseUint(literal, 10, 64)` plus the field's range check.
+fn parse_uint(literal: &str, max: u64) -> Option<u64> {
+    if literal.is_empty() || !literal.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    literal.parse::<u64>().ok().filter(|&v| v <= max)
+}
+
+/// Decodes into a Go `uint64` field: `null` leaves it unchanged.
+pub fn set_u64(slot: &mut u64, value: &GoValue, field: &str) -> Result<(), GoTypeError> {
+    match value {
+        GoValue::Null => Ok(()),
+        GoValue::Number(n) => match parse_uint(n, u64::MAX) {
+            Some(v) => {
+                *slot = v;
+                Ok(())
+            }
+            None => Err(GoTypeError {
+                field: field.to_owned(),
+                message: format!("cannot unmarshal number {n} into uint64"),
+            }),
+        },
+        other => Err(type_error(field, other, "uint64")),
+    }
+}
+
+/// Decodes into a Go `uint32` field: `null` leaves it unchanged.
+pub fn set_u32(slot: &mut u32, value: &GoValue, field: &str) -> Result<(), GoTypeError> {
+    match value {
+        GoValue::Null => Ok(()),
+        GoValue::Number(n) => match parse_uint(n, u64::from(u32::MAX)) {
+            Some(v) => {
+                *slot = v as u32;
+                Ok(())
+            }
+            None => Err(GoTypeError {
+                field: field.to_owned(),
+                message: format!("cannot unmarshal number {n} into uint32"),
+            }),
+        },
+        other => Err(type_error(field, other, "uint32")),
+    }
+}
+
+/// Decodes into a Go pointer-to-struct field: `null` sets it to nil, an object is
+/// merged into the existing value (Go reuses a non-nil pointer).
+pub fn set_struct<T: Default>(
+    slot: &mut Option<T>,
+    value: &GoValue,
+    field: &str,
+    apply: impl FnOnce(&mut T, &[(String, GoValue)], &str) -> Result<(), GoTypeError>,
+) -> Result<(), GoTypeError> {
+    match value {
+        GoValue::Null => {
+            *slot = None;
+            Ok(())
+        }
+        GoValue::Object(members) => apply(slot.get_or_insert_with(T::default), members, field),
+        other => Err(type_error(field, other, "struct")),
+    }
+}
+
+/// Decodes into a Go slice field: `null` empties it, an array replaces it.
+pub fn set_vec<T: Default>(
+    slot: &mut Vec<T>,
+    value: &GoValue,
+    field: &str,
+    mut elem: impl FnMut(&mut T, &GoValue, &str) -> Result<(), GoTypeError>,
+) -> Result<(), GoTypeError> {
+    match value {
+        GoValue::Null => {
+            slot.clear();
+            Ok(())
+        }
+        GoValue::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let mut v = T::default();
+                elem(&mut v, item, &format!("{field}[{i}]"))?;
+                out.push(v);
+            }
+            *slot = out;
+            Ok(())
+        }
+        other => Err(type_error(field, other, "slice")),
+    }
+}
+
+/// Joins a parent path and a member name for error messages.
+pub fn child_field(parent: &str, name: &str) -> String {
+    if parent.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{parent}.{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(text: &str) -> GoValue {
+        GoValue::String(text.to_owned())
+    }
+
+    #[test]
+    fn parses_values() {
+        let v = parse(b" {\"a\": [1, -0.5e+3, true, false, null, \"x\"], \"a\": {}, \"b\": []} ")
+            .unwrap();
+        let GoValue::Object(members) = &v else {
+            panic!("object")
+        };
+        assert_eq!(members.len(), 3);
+        assert_eq!(
+            members[0].1,
+            GoValue::Array(vec![
+                GoValue::Number("1".into()),
+                GoValue::Number("-0.5e+3".into()),
+                GoValue::Bool(true),
+                GoValue::Bool(false),
+                GoValue::Null,
+                s("x")
+            ])
+        );
+        assert_eq!(v.exact_member("a"), Some(&GoValue::Object(vec![])));
+        assert_eq!(v.exact_member("b"), Some(&GoValue::Array(vec![])));
+    }
+
+    #[test]
+    fn strings_follow_go_unquote() {
+        assert_eq!(parse(br#""\u00e9\n\/\"\\""#).unwrap(), s("é\n/\"\\"));
+        assert_eq!(parse(br#""\ud83d\ude00""#).unwrap(), s("😀"));
+        assert_eq!(parse(br#""\ud800x""#).unwrap(), s("\u{FFFD}x"));
+        assert_eq!(
+            parse(br#""\udc00\ud800\u0041""#).unwrap(),
+            s("\u{FFFD}\u{FFFD}A")
+        );
+        assert_eq!(
+            parse(b"\"a\xffb\xe2\x80c\"").unwrap(),
+            s("a\u{FFFD}b\u{FFFD}\u{FFFD}c")
+        );
+        assert_eq!(
+            parse(b"\"\xed\xa0\x80\"").unwrap(),
+            s("\u{FFFD}\u{FFFD}\u{FFFD}")
+        );
+        assert_eq!(parse("\"\u{7f}é😀\"".as_bytes()).unwrap(), s("\u{7f}é😀"));
+    }
+
+    #[test]
+    fn rejects_invalid_json() {
+        for bad in [
+            &b""[..],
+            b" ",
+            b"{",
+            b"{\"a\"}",
+            b"{\"a\":1,}",
+            b"[1,]",
+            b"[1 2]",
+            b"01",
+            b"1.",
+            b"1e",
+            b"-",
+            b"+1",
+            b".5",
+            b"tru",
+            b"nul",
+            b"\"\\x\"",
+            b"\"\\u12\"",
+            b"\"a\nb\"",
+            b"\"abc",
+            b"{} {}",
+            b"{}x",
+            b"{'a':1}",
+            b"NaN",
+        ] {
+            assert!(parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn depth_limit_matches_go() {
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse(ok.as_bytes()).is_ok());
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert!(parse(deep.as_bytes()).is_err());
+        let deep = "{\"a\":".repeat(MAX_DEPTH + 1);
+        assert!(parse(deep.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn prefix_reports_end() {
+        let (v, end) = parse_prefix(b"  {\"a\":1} \n{").unwrap();
+        assert_eq!(
+            v,
+            GoValue::Object(vec![("a".into(), GoValue::Number("1".into()))])
+        );
+        assert_eq!(end, 9);
+    }
+
+    #[test]
+    fn scalar_setters() {
+        let mut n = 7u32;
+        set_u32(&mut n, &GoValue::Null, "f").unwrap();
+        assert_eq!(n, 7);
+        set_u32(&mut n, &GoValue::Number("4294967295".into()), "f").unwrap();
+        assert_eq!(n, u32::MAX);
+        for bad in ["4294967296", "-0", "-1", "1.0", "1e0"] {
+            assert!(
+                set_u32(&mut n, &GoValue::Number(bad.into()), "f").is_err(),
+                "{bad}"
+            );
+        }
+        assert!(set_u32(&mut n, &s("1"), "f").is_err());
+        let mut text = String::from("keep");
+        set_string(&mut text, &GoValue::Null, "f").unwrap();
+        assert_eq!(text, "keep");
+        assert!(set_string(&mut text, &GoValue::Bool(true), "f").is_err());
+        let mut b = true;
+        set_bool(&mut b, &GoValue::Null, "f").unwrap();
+        assert!(b);
+        assert!(set_bool(&mut b, &GoValue::Number("0".into()), "f").is_err());
+        assert_eq!(
+            match_field("PHASE", &["format_version", "phase"]),
+            Some("phase")
+        );
+        assert_eq!(match_field("phas", &["phase"]), None);
+    }
+}
