@@ -2,14 +2,51 @@
 //! `SnapshotWriter` → `SnapshotReader`, sorted or not, bare or runtime-wrapped, and the
 //! writer's bytes are exactly the format's.
 
-use elastickv_codec::container::{Footer, Header, Wrapper};
-use elastickv_proptests::config::config;
+use elastickv_codec::container::{BuildError, Footer, Header, SnapshotBuilder, Wrapper};
+use elastickv_codec::sort::SortOptions;
+use elastickv_proptests::config::{config, config_scaled};
 use elastickv_proptests::model::{
     Entry, EntrySet, read_snapshot, reference_bytes, wrap_runtime_v1, write_shuffled,
     write_snapshot, write_sorted,
 };
-use elastickv_proptests::strategy::{entry_set, shuffled_entry_set};
+use elastickv_proptests::strategy::{Shape, commit_ts, entry_set, key_family, shuffled_entry_set};
+use proptest::collection::vec;
 use proptest::prelude::*;
+use proptest::sample::Index;
+
+/// What the encoder feeds the builder: a commit timestamp and distinct user keys with
+/// values, in random order.
+fn builder_input() -> impl Strategy<Value = (u64, Vec<(Vec<u8>, Vec<u8>)>)> {
+    (commit_ts(), key_family(Shape::DEFAULT))
+        .prop_flat_map(|(ts, keys)| {
+            let n = keys.len();
+            (Just(ts), Just(keys), vec(vec(any::<u8>(), 0..48), n))
+        })
+        .prop_flat_map(|(ts, keys, values)| {
+            let records: Vec<_> = keys.into_iter().zip(values).collect();
+            (Just(ts), Just(records).prop_shuffle())
+        })
+}
+
+fn build(
+    ts: u64,
+    records: &[(Vec<u8>, Vec<u8>)],
+    scratch: &std::path::Path,
+) -> Result<Vec<u8>, BuildError> {
+    // A tiny budget so the builder's sort spills and merges.
+    let mut builder = SnapshotBuilder::new(
+        ts,
+        SortOptions { memory_budget: 256, scratch_dir: scratch.to_path_buf() },
+    );
+    for (key, value) in records {
+        builder.add(key, value)?;
+    }
+    let mut out = Vec::new();
+    let summary = builder.write_to(&mut out)?;
+    assert_eq!(summary.bytes, out.len() as u64, "summary bytes");
+    assert_eq!(summary.entries, records.len() as u64, "summary entries");
+    Ok(out)
+}
 
 fn owned(entries: &[&Entry]) -> Vec<Entry> {
     entries.iter().map(|e| (*e).clone()).collect()
@@ -70,6 +107,44 @@ proptest! {
         let bytes = write_shuffled(&set, &order);
         let read = read_snapshot(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert!(write_snapshot(read.header.last_commit_ts, &read.entries) == bytes);
+    }
+}
+
+proptest! {
+    #![proptest_config(config_scaled("container.txt", 2))]
+
+    /// The builder writes exactly the sorted snapshot of its records, every key
+    /// stamped with the one commit timestamp, whatever order they were added in.
+    #[test]
+    fn builder_writes_the_sorted_snapshot((ts, records) in builder_input()) {
+        let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let got = build(ts, &records, dir.path()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let set = EntrySet {
+            last_commit_ts: ts,
+            entries: records
+                .iter()
+                .map(|(key, value)| Entry {
+                    user_key: key.clone(),
+                    commit_ts: ts,
+                    tombstone: false,
+                    expire_at: 0,
+                    body: value.clone(),
+                })
+                .collect(),
+        };
+        prop_assert!(got == reference_bytes(ts, set.sorted()), "builder output differs");
+    }
+
+    /// A user key added twice is refused (one commit timestamp: same encoded key).
+    #[test]
+    fn builder_refuses_duplicate_keys((ts, mut records) in builder_input(), which in any::<Index>(), value in vec(any::<u8>(), 0..8)) {
+        let key = records[which.index(records.len())].0.clone();
+        records.push((key.clone(), value));
+        let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        match build(ts, &records, dir.path()) {
+            Err(BuildError::DuplicateKey { user_key }) => prop_assert_eq!(user_key, key),
+            other => prop_assert!(false, "expected DuplicateKey, got {:?}", other.map(|b| b.len())),
+        }
     }
 }
 

@@ -98,12 +98,12 @@ impl DbWriter {
     /// time, as Go does; the reader keeps the last record, which is the same.
     fn name_for(&mut self, user_key: &[u8]) -> Result<String> {
         let encoded = encode_segment(user_key);
-        if is_sha_fallback(&encoded) {
-            if let Some(keymap) = self.keymap.as_mut() {
-                keymap
-                    .write_original(&encoded, user_key, KIND_SHA_FALLBACK)
-                    .map_err(|e| keymap_error(&self.db_dir, e))?;
-            }
+        if is_sha_fallback(&encoded)
+            && let Some(keymap) = self.keymap.as_mut()
+        {
+            keymap
+                .write_original(&encoded, user_key, KIND_SHA_FALLBACK)
+                .map_err(|e| keymap_error(&self.db_dir, e))?;
         }
         Ok(encoded)
     }

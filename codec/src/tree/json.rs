@@ -100,6 +100,8 @@ where
 }
 
 /// Go's `encoding/json` rendering of a finite float64 (`1`, `0.000001`, `1e-7`, `1e+21`, `-0`).
+///
+/// Go refuses NaN and ±Inf; this returns `null` for them, as [`to_vec`] writes.
 pub fn format_f64(value: f64) -> String {
     let mut buf = GoFloat::new();
     String::from_utf8_lossy(buf.format_f64(value)).into_owned()
@@ -386,25 +388,25 @@ impl GoFloat {
     fn format_f64(&mut self, value: f64) -> &[u8] {
         let abs = value.abs();
         let sci = abs != 0.0 && !(1e-6..1e21).contains(&abs);
+        if !value.is_finite() {
+            self.len = 0;
+            self.push_all(b"null");
+            return &self.buf[..self.len];
+        }
         let mut ryu_buf = ryu::Buffer::new();
-        let shortest = if value.is_finite() {
-            ryu_buf.format_finite(value)
-        } else {
-            "0"
-        };
-        self.layout(value.is_sign_negative(), shortest, sci)
+        self.layout(value.is_sign_negative(), ryu_buf.format_finite(value), sci)
     }
 
     fn format_f32(&mut self, value: f32) -> &[u8] {
         let abs = value.abs();
         let sci = abs != 0.0 && !(1e-6..1e21).contains(&abs);
+        if !value.is_finite() {
+            self.len = 0;
+            self.push_all(b"null");
+            return &self.buf[..self.len];
+        }
         let mut ryu_buf = ryu::Buffer::new();
-        let shortest = if value.is_finite() {
-            ryu_buf.format_finite(value)
-        } else {
-            "0"
-        };
-        self.layout(value.is_sign_negative(), shortest, sci)
+        self.layout(value.is_sign_negative(), ryu_buf.format_finite(value), sci)
     }
 
     /// Re-lays out ryu's shortest digits the way `strconv.FormatFloat(f, 'f'|'e', -1, _)`
@@ -526,6 +528,9 @@ mod tests {
         assert_eq!(format_f32(0.1), "0.1");
         assert_eq!(format_f32(16777216.0), "16777216");
         assert_eq!(format_f32(1e21), "1e+21");
+        assert_eq!(format_f64(f64::NAN), "null");
+        assert_eq!(format_f64(f64::NEG_INFINITY), "null");
+        assert_eq!(to_vec(&[f64::INFINITY], Style::MARSHAL), b"[null]");
     }
 
     #[test]
