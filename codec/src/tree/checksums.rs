@@ -433,15 +433,15 @@ mod tests {
 
     use super::*;
 
-    const VECTOR_TREE: &str = "/work/shared/vectors/case-0001/tree";
+    const VECTOR_TREE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/vectors/case-0001/tree"
+    );
 
     #[test]
     fn matches_go_on_vector_tree() {
         let root = Path::new(VECTOR_TREE);
-        let Ok(want) = fs::read(root.join(CHECKSUMS_FILE_NAME)) else {
-            eprintln!("skipping: {VECTOR_TREE} not available");
-            return;
-        };
+        let want = fs::read(root.join(CHECKSUMS_FILE_NAME)).unwrap();
         let mut got = Vec::new();
         for (rel, full) in regular_files(root).unwrap() {
             got.extend_from_slice(&checksum_line(&sha256_file(&full).unwrap().0, &rel));

@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn vector_names() {
-        // Names from /work/shared/vectors/case-0001/tree.
+        // Names from the case-0001 reference tree.
         assert_eq!(encode_segment(b"]"), "%5D");
         assert_eq!(encode_segment(b"x:33354"), "x%3A33354");
         assert_eq!(
