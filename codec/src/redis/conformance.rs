@@ -1,10 +1,12 @@
-//! Conformance against the Go reference vectors (`/work/shared/vectors`).
+//! Conformance against the Go reference vectors.
 //!
 //! Decode: each default-flag case's visible Redis entries must produce the case's
 //! `redis/` tree byte for byte (`mvcc/tree/` where the Go decoder got versions
 //! wrong), or fail with the sentinel of a malformed-Redis case. Encode: each case's
 //! `tree/redis` must yield exactly the Redis records of `reencoded.fsm`, or fail where
-//! the Go encoder's Redis side failed. Cases are skipped when the vectors are absent.
+//! the Go encoder's Redis side failed. The full set is `$ELASTICKV_VECTORS` or
+//! `../shared/vectors` beside the checkout; without it, the few cases bundled under
+//! `codec/tests/fixtures/vectors` are used.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -21,7 +23,18 @@ use crate::mvcc::{Verdict, Visibility};
 
 use super::{RedisDecodeOptions, RedisDecoder, RedisEncoder};
 
-const VECTORS: &str = "/work/shared/vectors";
+/// The vector directory: the full shared set when present, else the bundled copies.
+fn vectors_dir() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shared = std::env::var_os("ELASTICKV_VECTORS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("../../shared/vectors"));
+    if shared.join("INDEX.json").is_file() {
+        shared
+    } else {
+        manifest.join("tests/fixtures/vectors")
+    }
+}
 
 /// An entry copied out of the reader.
 struct Owned {
@@ -73,7 +86,7 @@ fn is_redis(user_key: &[u8]) -> bool {
 }
 
 fn cases() -> Vec<PathBuf> {
-    let Ok(dir) = fs::read_dir(VECTORS) else {
+    let Ok(dir) = fs::read_dir(vectors_dir()) else {
         return Vec::new();
     };
     let mut cases: Vec<PathBuf> = dir

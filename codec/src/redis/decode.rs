@@ -72,8 +72,8 @@ impl RedisDecoder {
         let key = entry.user_key;
         let value = entry.body;
         match family {
-            Family::RedisString => self.string(rest, key, value),
-            Family::RedisHll => self.hll(rest, key, value),
+            Family::RedisString => self.simple(rest, key, value, SimpleType::String),
+            Family::RedisHll => self.simple(rest, key, value, SimpleType::Hll),
             Family::RedisTtl => self.ttl(rest, key, value),
             Family::HashMeta => self.hash_meta(rest, key, value),
             Family::HashField => self.hash_field(rest, key, value),
@@ -100,14 +100,6 @@ impl RedisDecoder {
     }
 
     // --- strings, HLLs, TTL rows -------------------------------------------------
-
-    fn string(&mut self, user_key: &[u8], key: &[u8], value: &[u8]) -> Result<()> {
-        self.simple(user_key, key, value, SimpleType::String)
-    }
-
-    fn hll(&mut self, user_key: &[u8], key: &[u8], value: &[u8]) -> Result<()> {
-        self.simple(user_key, key, value, SimpleType::Hll)
-    }
 
     /// Writes a string/HLL blob now, with its inline TTL (if any) as a sidecar line.
     fn simple(&mut self, user_key: &[u8], key: &[u8], value: &[u8], ty: SimpleType) -> Result<()> {

@@ -21,6 +21,8 @@ pub mod values;
 
 #[cfg(test)]
 mod conformance;
+#[cfg(test)]
+mod scenarios;
 
 pub use decode::{RedisDecodeOptions, RedisDecoder};
 pub use encode::RedisEncoder;
