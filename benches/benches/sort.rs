@@ -11,7 +11,10 @@ fn sort(c: &mut Criterion) {
     let size = if quick_mode() { 1 << 20 } else { 16 << 20 };
     let mut pairs = encoded(&records(size, SEED));
     SplitMix64(SEED ^ 1).shuffle(&mut pairs);
-    let bytes: u64 = pairs.iter().map(|(k, v)| (k.len() + v.len() + 16) as u64).sum();
+    let bytes: u64 = pairs
+        .iter()
+        .map(|(k, v)| (k.len() + v.len() + 16) as u64)
+        .sum();
     let scratch = tempfile::tempdir().expect("scratch dir");
 
     let mut group = c.benchmark_group("external_sort");

@@ -126,12 +126,36 @@ struct Family {
 }
 
 const MIX: &[Family] = &[
-    Family { weight: 400, head: "!redis|str|user:", body: (16, 256) },
-    Family { weight: 250, head: "!hs|fld|session:", body: (8, 64) },
-    Family { weight: 180, head: "!ddb|item|orders|1|", body: (200, 2_000) },
-    Family { weight: 148, head: "!sqs|msg|data|jobs|", body: (256, 4_096) },
-    Family { weight: 20, head: "!txn|lock|", body: (9, 32) },
-    Family { weight: 2, head: "!s3|blob|media|", body: (64 << 10, 256 << 10) },
+    Family {
+        weight: 400,
+        head: "!redis|str|user:",
+        body: (16, 256),
+    },
+    Family {
+        weight: 250,
+        head: "!hs|fld|session:",
+        body: (8, 64),
+    },
+    Family {
+        weight: 180,
+        head: "!ddb|item|orders|1|",
+        body: (200, 2_000),
+    },
+    Family {
+        weight: 148,
+        head: "!sqs|msg|data|jobs|",
+        body: (256, 4_096),
+    },
+    Family {
+        weight: 20,
+        head: "!txn|lock|",
+        body: (9, 32),
+    },
+    Family {
+        weight: 2,
+        head: "!s3|blob|media|",
+        body: (64 << 10, 256 << 10),
+    },
 ];
 
 /// Records totalling about `target_bytes` of snapshot, sorted by encoded key (unique).
@@ -156,8 +180,12 @@ pub fn records(target_bytes: usize, seed: u64) -> Vec<Record> {
             })
             .unwrap_or(&MIX[0]);
         serial += 1;
-        let user_key = format!("{}{:016x}", family.head, serial.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-            .into_bytes();
+        let user_key = format!(
+            "{}{:016x}",
+            family.head,
+            serial.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        )
+        .into_bytes();
         let versions = if rng.percent(10) { rng.range(2, 4) } else { 1 };
         let mut ts = HLC_BASE + rng.range(0, 1 << 40);
         for v in 0..versions {

@@ -3,17 +3,11 @@
 //! a reference model written from FORMAT.md §1.1–§1.2.
 
 use arbitrary::Unstructured;
-use elastickv_codec::container::{
-    ContainerErrorKind, EntryRef, MAGIC, SnapshotReader, Wrapper,
-};
+use elastickv_codec::container::{ContainerErrorKind, EntryRef, MAGIC, SnapshotReader, Wrapper};
 
 /// The oracle: half the inputs go to each parser.
 pub fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
-    if u.arbitrary()? {
-        entry(u)
-    } else {
-        header(u)
-    }
+    if u.arbitrary()? { entry(u) } else { header(u) }
 }
 
 /// What the Go `decodeSnapshotEntry` does with a key and a value, in its check order.
@@ -48,7 +42,10 @@ fn entry(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
     let rest = u.int_in_range(0usize..=24)?;
     value.extend_from_slice(u.bytes(rest.min(u.len()))?);
 
-    match (EntryRef::parse(offset, key, &value), expected_entry_error(key, &value)) {
+    match (
+        EntryRef::parse(offset, key, &value),
+        expected_entry_error(key, &value),
+    ) {
         (Ok(entry), None) => {
             let split = key.len() - 8;
             assert_eq!(entry.offset, offset);
@@ -64,7 +61,11 @@ fn entry(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
             assert_eq!(entry.body, &value[9..]);
         }
         (Err(e), Some(kind)) => {
-            assert_eq!(e.kind(), kind, "wrong error for key {key:?} value {value:?}: {e}");
+            assert_eq!(
+                e.kind(),
+                kind,
+                "wrong error for key {key:?} value {value:?}: {e}"
+            );
             assert_eq!(e.offset(), offset, "error offset");
         }
         (Ok(entry), Some(kind)) => panic!("accepted an entry Go rejects with {kind:?}: {entry:?}"),
@@ -76,8 +77,7 @@ fn entry(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
 /// What reading the header of `b` must give (FORMAT.md §1.1 step 2–4, §1.2).
 fn expected_header(b: &[u8]) -> Result<(Wrapper, u64), ContainerErrorKind> {
     use ContainerErrorKind::{
-        BadMagic, HeaderInvalidLength, HeaderTruncated, HeaderUnknownMagic,
-        UnsupportedInnerFormat,
+        BadMagic, HeaderInvalidLength, HeaderTruncated, HeaderUnknownMagic, UnsupportedInnerFormat,
     };
     let be64 = |s: &[u8]| {
         let mut a = [0u8; 8];
@@ -89,7 +89,12 @@ fn expected_header(b: &[u8]) -> Result<(Wrapper, u64), ContainerErrorKind> {
             if b.len() < 16 {
                 return Err(HeaderTruncated);
             }
-            (Wrapper::HlcV1 { ceiling_ms: be64(&b[8..]) }, 16)
+            (
+                Wrapper::HlcV1 {
+                    ceiling_ms: be64(&b[8..]),
+                },
+                16,
+            )
         }
         Some(b"EKVTHLC2") => {
             if b.len() < 10 {
@@ -132,7 +137,13 @@ fn expected_header(b: &[u8]) -> Result<(Wrapper, u64), ContainerErrorKind> {
 }
 
 const MAGICS: &[&[u8; 8]] = &[
-    b"EKVPBBL1", b"EKVTHLC1", b"EKVTHLC2", b"EKVTHLC3", b"EKVTHLC\0", b"EKVSSTI1", b"EKVMVCC2",
+    b"EKVPBBL1",
+    b"EKVTHLC1",
+    b"EKVTHLC2",
+    b"EKVTHLC3",
+    b"EKVTHLC\0",
+    b"EKVSSTI1",
+    b"EKVMVCC2",
     b"EKVPBBL2",
 ];
 
@@ -146,7 +157,11 @@ fn header(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
             b.extend_from_slice(u.bytes(8.min(u.len()))?);
         }
         if b.ends_with(b"EKVTHLC2") && u.ratio(3u8, 4)? {
-            let len: u16 = if u.ratio(3u8, 4)? { u.int_in_range(16..=40)? } else { u.arbitrary()? };
+            let len: u16 = if u.ratio(3u8, 4)? {
+                u.int_in_range(16..=40)?
+            } else {
+                u.arbitrary()?
+            };
             b.extend_from_slice(&len.to_be_bytes());
             b.extend_from_slice(u.bytes(usize::from(len).min(u.len()))?);
         } else {
@@ -188,13 +203,34 @@ mod tests {
         let mut native = b"EKVPBBL1".to_vec();
         native.extend_from_slice(&5u64.to_le_bytes());
         assert_eq!(expected_header(&native), Ok((Wrapper::Native, 5)));
-        assert_eq!(expected_header(&native[..9]), Err(ContainerErrorKind::HeaderTruncated));
-        assert_eq!(expected_header(b"EKVTHLC9xxxxxxxx"), Err(ContainerErrorKind::HeaderUnknownMagic));
-        assert_eq!(expected_header(b"EKVTHLC1\0\0\0\0\0\0\0\x01EKVSSTI1"), Err(ContainerErrorKind::UnsupportedInnerFormat));
-        assert_eq!(expected_header(b"EKVSSTI1xxxxxxxx"), Err(ContainerErrorKind::BadMagic));
-        assert_eq!(expected_entry_error(b"short", b""), Some(ContainerErrorKind::ShortKey));
-        assert_eq!(expected_entry_error(b"12345678", b"\x02........"), Some(ContainerErrorKind::EncryptedEntry));
-        assert_eq!(expected_entry_error(b"12345678", b"\x04........"), Some(ContainerErrorKind::EncryptedReserved));
+        assert_eq!(
+            expected_header(&native[..9]),
+            Err(ContainerErrorKind::HeaderTruncated)
+        );
+        assert_eq!(
+            expected_header(b"EKVTHLC9xxxxxxxx"),
+            Err(ContainerErrorKind::HeaderUnknownMagic)
+        );
+        assert_eq!(
+            expected_header(b"EKVTHLC1\0\0\0\0\0\0\0\x01EKVSSTI1"),
+            Err(ContainerErrorKind::UnsupportedInnerFormat)
+        );
+        assert_eq!(
+            expected_header(b"EKVSSTI1xxxxxxxx"),
+            Err(ContainerErrorKind::BadMagic)
+        );
+        assert_eq!(
+            expected_entry_error(b"short", b""),
+            Some(ContainerErrorKind::ShortKey)
+        );
+        assert_eq!(
+            expected_entry_error(b"12345678", b"\x02........"),
+            Some(ContainerErrorKind::EncryptedEntry)
+        );
+        assert_eq!(
+            expected_entry_error(b"12345678", b"\x04........"),
+            Some(ContainerErrorKind::EncryptedReserved)
+        );
         assert_eq!(expected_entry_error(b"12345678", b"\x01........"), None);
     }
 }

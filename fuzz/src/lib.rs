@@ -42,7 +42,7 @@ pub fn selector(name: &str) -> Option<u8> {
 /// The oracle an input selects: the first byte modulo the table length, unless
 /// `forced` names one (then the first byte is still skipped, so corpus files stay
 /// valid whichever way they are replayed). `None` for an empty input.
-pub fn select<'d>(data: &'d [u8], forced: Option<usize>) -> Option<(&'static str, Oracle, &'d [u8])> {
+pub fn select(data: &[u8], forced: Option<usize>) -> Option<(&'static str, Oracle, &[u8])> {
     let (&first, rest) = data.split_first()?;
     let index = forced.unwrap_or(usize::from(first) % ORACLES.len());
     let (name, oracle) = ORACLES[index];
@@ -66,7 +66,11 @@ pub fn forced_from_env() -> Option<usize> {
         Some(i) => Some(i),
         None => panic!(
             "FUZZER={name} names no oracle; known: {}",
-            ORACLES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            ORACLES
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -108,5 +112,28 @@ pub fn test_n_times(iters: u32, oracle: Oracle) {
         let len = 1 + rng.below(4096) as usize;
         rng.fill(&mut buf[..len]);
         let _ = oracle(&mut Unstructured::new(&buf[..len]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selector_byte_routes_and_forcing_overrides_it() {
+        for (i, (name, _)) in ORACLES.iter().enumerate() {
+            let byte = selector(name).expect("known oracle");
+            assert_eq!(usize::from(byte), i);
+            let data = [byte, 1, 2, 3];
+            assert_eq!(
+                select(&data, None).map(|(n, _, rest)| (n, rest.len())),
+                Some((*name, 3))
+            );
+            let wrapped = [byte + ORACLES.len() as u8, 9];
+            assert_eq!(select(&wrapped, None).map(|(n, ..)| n), Some(*name));
+            assert_eq!(select(&[200, 0], Some(i)).map(|(n, ..)| n), Some(*name));
+        }
+        assert!(select(&[], None).is_none());
+        assert_eq!(selector("nope"), None);
     }
 }

@@ -35,7 +35,11 @@ fn raw_bytes(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u8>> {
     let unreserved = u.ratio(1u8, 2)?;
     for _ in 0..len {
         let b: u8 = u.arbitrary()?;
-        raw.push(if unreserved { UNRESERVED[usize::from(b) % UNRESERVED.len()] } else { b });
+        raw.push(if unreserved {
+            UNRESERVED[usize::from(b) % UNRESERVED.len()]
+        } else {
+            b
+        });
     }
     Ok(raw)
 }
@@ -69,7 +73,11 @@ pub fn looks_sha(s: &str) -> bool {
 /// On any disagreement.
 pub fn check_encode(raw: &[u8]) {
     let got = encode_segment(raw);
-    assert!(got.len() <= KEY_SEGMENT_MAX_BYTES, "segment of {} bytes", got.len());
+    assert!(
+        got.len() <= KEY_SEGMENT_MAX_BYTES,
+        "segment of {} bytes",
+        got.len()
+    );
     let pct = percent_encode(raw);
     let fallback = raw.len() > KEY_SEGMENT_MAX_BYTES
         || pct.len() > KEY_SEGMENT_MAX_BYTES
@@ -78,19 +86,32 @@ pub fn check_encode(raw: &[u8]) {
     if !fallback {
         assert_eq!(got, pct, "plain segment of {raw:?}");
         assert!(!is_sha_fallback(&got));
-        assert_eq!(decode_segment(&got).as_deref(), Ok(raw), "decode of {got:?}");
+        assert_eq!(
+            decode_segment(&got).as_deref(),
+            Ok(raw),
+            "decode of {got:?}"
+        );
         return;
     }
     assert!(is_sha_fallback(&got), "{got:?} should be a SHA fallback");
     let (digest, tail) = got.split_at(34);
     assert!(
-        digest[..32].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        digest[..32]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
         "digest of {got:?} is not lowercase hex"
     );
     assert_eq!(&digest[32..], "__");
-    assert_eq!(tail, percent_encode(&raw[..raw.len().min(64)]), "fallback tail");
+    assert_eq!(
+        tail,
+        percent_encode(&raw[..raw.len().min(64)]),
+        "fallback tail"
+    );
     assert!(
-        matches!(decode_segment(&got), Err(SegmentError::ShaFallbackNeedsKeymap { .. })),
+        matches!(
+            decode_segment(&got),
+            Err(SegmentError::ShaFallbackNeedsKeymap { .. })
+        ),
         "SHA fallback {got:?} must be refused"
     );
 }
@@ -104,14 +125,24 @@ pub fn check_binary(raw: &[u8]) {
     assert!(got.len() <= KEY_SEGMENT_MAX_BYTES);
     if raw.len() < 178 {
         assert!(got.starts_with("b64."), "binary segment {got:?}");
-        assert_eq!(got.len(), 4 + (raw.len() * 4).div_ceil(3), "unpadded base64url length");
+        assert_eq!(
+            got.len(),
+            4 + (raw.len() * 4).div_ceil(3),
+            "unpadded base64url length"
+        );
         assert!(
-            got[4..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            got[4..]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
             "base64url alphabet"
         );
         assert_eq!(decode_segment(&got).as_deref(), Ok(raw));
     } else {
-        assert!(is_sha_fallback(&got), "binary segment of {} bytes", raw.len());
+        assert!(
+            is_sha_fallback(&got),
+            "binary segment of {} bytes",
+            raw.len()
+        );
         assert!(matches!(
             decode_segment(&got),
             Err(SegmentError::ShaFallbackNeedsKeymap { .. })
@@ -128,7 +159,10 @@ pub fn check_binary(raw: &[u8]) {
 pub fn check_decode(text: &str) {
     let decoded = decode_segment(text);
     if text.len() > KEY_SEGMENT_MAX_BYTES {
-        assert!(matches!(decoded, Err(SegmentError::Invalid { .. })), "{text:?}");
+        assert!(
+            matches!(decoded, Err(SegmentError::Invalid { .. })),
+            "{text:?}"
+        );
         return;
     }
     if looks_sha(text) {
@@ -142,7 +176,10 @@ pub fn check_decode(text: &str) {
         return;
     };
     if text.starts_with("b64.") {
-        assert_eq!(decode_segment(&encode_binary_segment(&raw)).as_deref(), Ok(&raw[..]));
+        assert_eq!(
+            decode_segment(&encode_binary_segment(&raw)).as_deref(),
+            Ok(&raw[..])
+        );
         return;
     }
     let again = encode_segment(&raw);
@@ -175,7 +212,14 @@ mod tests {
             format!("61e1921fd2d8dd4cbc277fab8715cc0d__{}", "K".repeat(64))
         );
         assert_eq!(encode_binary_segment(&[0x00, 0x01, 0xFF]), "b64.AAH_");
-        for raw in [&b""[..], b"a b/c", b"~", &[0xFF; 80], &[b'x'; 240], &[b'x'; 241]] {
+        for raw in [
+            &b""[..],
+            b"a b/c",
+            b"~",
+            &[0xFF; 80],
+            &[b'x'; 240],
+            &[b'x'; 241],
+        ] {
             check_encode(raw);
             check_binary(raw);
         }

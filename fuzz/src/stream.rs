@@ -109,7 +109,11 @@ pub fn read_all(bytes: &[u8]) -> Result<ReadAll, ContainerError> {
             Ok(None) => break,
             Err(e) => return Err(check_err(e)),
         };
-        assert!(entry.offset < len, "entry offset {} past end {len}", entry.offset);
+        assert!(
+            entry.offset < len,
+            "entry offset {} past end {len}",
+            entry.offset
+        );
         if let Some(previous) = entries.last() {
             assert!(
                 entry.offset > previous.offset,
@@ -167,12 +171,26 @@ pub fn assert_round_trip(original: &[u8], read: &ReadAll) {
     };
     assert_eq!(again.header.wrapper, Wrapper::Native);
     assert_eq!(again.header.last_commit_ts, read.header.last_commit_ts);
-    assert_eq!(again.footer, Some(Footer::Absent), "native stream ends without footer");
-    assert_eq!(again.raw_rows_skipped, 0, "re-written entries read as raw rows");
+    assert_eq!(
+        again.footer,
+        Some(Footer::Absent),
+        "native stream ends without footer"
+    );
+    assert_eq!(
+        again.raw_rows_skipped, 0,
+        "re-written entries read as raw rows"
+    );
     assert_eq!(again.consumed, rewritten.len() as u64);
-    assert_eq!(again.entries.len(), read.entries.len(), "entry count changed");
+    assert_eq!(
+        again.entries.len(),
+        read.entries.len(),
+        "entry count changed"
+    );
     for (a, b) in read.entries.iter().zip(&again.entries) {
-        assert!(a.same_content(b), "entry changed in round trip:\n{a:?}\n{b:?}");
+        assert!(
+            a.same_content(b),
+            "entry changed in round trip:\n{a:?}\n{b:?}"
+        );
     }
     let twice = write_native(again.header.last_commit_ts, &again.entries);
     assert_eq!(twice, rewritten, "native encoding is not a fixed point");
@@ -181,6 +199,9 @@ pub fn assert_round_trip(original: &[u8], read: &ReadAll) {
         && read.footer == Some(Footer::Absent)
         && read.consumed == original.len() as u64;
     if canonical {
-        assert_eq!(rewritten, original, "decode→encode of a native stream changed bytes");
+        assert_eq!(
+            rewritten, original,
+            "decode→encode of a native stream changed bytes"
+        );
     }
 }

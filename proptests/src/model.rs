@@ -110,7 +110,11 @@ impl EntrySet {
     pub fn counters(&self, enabled: AdapterSet) -> Counters {
         let mut counters = Counters::default();
         for entry in &self.entries {
-            counters.count(dispatch::classify(&entry.user_key, entry.tombstone, enabled));
+            counters.count(dispatch::classify(
+                &entry.user_key,
+                entry.tombstone,
+                enabled,
+            ));
         }
         counters
     }

@@ -84,12 +84,11 @@ pub fn routed_key() -> impl Strategy<Value = Vec<u8>> {
 /// arbitrary bytes (including the empty key).
 pub fn unrouted_key() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        select(UNROUTED_HEADS)
-            .prop_flat_map(|head| vec(any::<u8>(), 0..8).prop_map(move |tail| {
-                let mut key = head.to_vec();
-                key.extend_from_slice(&tail);
-                key
-            })),
+        select(UNROUTED_HEADS).prop_flat_map(|head| vec(any::<u8>(), 0..8).prop_map(move |tail| {
+            let mut key = head.to_vec();
+            key.extend_from_slice(&tail);
+            key
+        })),
         vec(any::<u8>(), 0..24),
     ]
 }
@@ -116,7 +115,11 @@ pub fn commit_ts() -> impl Strategy<Value = u64> {
 pub fn body(max: usize, large: bool) -> impl Strategy<Value = Vec<u8>> {
     // Large bodies are a repeated pattern: cheap to generate, and the point is their
     // length (the reader reads fields past its buffer size directly).
-    let (lo, hi) = if large { (65_000, 140_000) } else { (0, max + 1) };
+    let (lo, hi) = if large {
+        (65_000, 140_000)
+    } else {
+        (0, max + 1)
+    };
     prop_oneof![
         20 => vec(any::<u8>(), 0..=max),
         1 => (lo..hi, any::<u8>())
@@ -176,7 +179,10 @@ pub fn entry_set_with(shape: Shape) -> impl Strategy<Value = EntrySet> {
     key_family(shape)
         .prop_flat_map(move |keys| {
             let per_key: Vec<_> = keys.into_iter().map(|k| versions_of(k, shape)).collect();
-            (per_key, prop_oneof![Just(None), any::<u64>().prop_map(Some)])
+            (
+                per_key,
+                prop_oneof![Just(None), any::<u64>().prop_map(Some)],
+            )
         })
         .prop_map(|(per_key, last)| {
             let entries: Vec<Entry> = per_key.into_iter().flatten().collect();

@@ -14,9 +14,12 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
 
+/// `(user key, value)` records as adapters hand them to the builder.
+type Records = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// What the encoder feeds the builder: a commit timestamp and distinct user keys with
 /// values, in random order.
-fn builder_input() -> impl Strategy<Value = (u64, Vec<(Vec<u8>, Vec<u8>)>)> {
+fn builder_input() -> impl Strategy<Value = (u64, Records)> {
     (commit_ts(), key_family(Shape::DEFAULT))
         .prop_flat_map(|(ts, keys)| {
             let n = keys.len();
@@ -36,7 +39,10 @@ fn build(
     // A tiny budget so the builder's sort spills and merges.
     let mut builder = SnapshotBuilder::new(
         ts,
-        SortOptions { memory_budget: 256, scratch_dir: scratch.to_path_buf() },
+        SortOptions {
+            memory_budget: 256,
+            scratch_dir: scratch.to_path_buf(),
+        },
     );
     for (key, value) in records {
         builder.add(key, value)?;
@@ -176,9 +182,15 @@ fn worked_example_bytes() {
     };
     let bytes = write_sorted(&set);
     let expected = hex::decode(concat!(
-        "454b565042424c31", "0500000000000000",
-        "1400000000000000", "2172656469737c7374727c61", "fffffffffffffffa",
-        "0d00000000000000", "00", "0000000000000000", "ff010078",
+        "454b565042424c31",
+        "0500000000000000",
+        "1400000000000000",
+        "2172656469737c7374727c61",
+        "fffffffffffffffa",
+        "0d00000000000000",
+        "00",
+        "0000000000000000",
+        "ff010078",
     ))
     .unwrap();
     assert_eq!(bytes, expected);

@@ -3,9 +3,7 @@
 //! must read as exactly that prefix), and byte flips or forged length fields never
 //! panic and never yield entries that do not round-trip.
 
-use elastickv_codec::container::{
-    ContainerErrorKind, Footer, MAX_ENCODED_KEY, MAX_ENCODED_VALUE,
-};
+use elastickv_codec::container::{ContainerErrorKind, Footer, MAX_ENCODED_KEY, MAX_ENCODED_VALUE};
 use elastickv_proptests::config::{config, config_scaled};
 use elastickv_proptests::model::{
     Entry, boundaries, read_snapshot, wrap_runtime_v1, write_snapshot, write_sorted,
@@ -16,25 +14,37 @@ use proptest::sample::Index;
 
 /// Checks every prefix of `bytes`, a valid file whose native stream starts at
 /// `header_len - 16` and holds `entries`. `runtime` files end with a CRC32C footer.
-fn check_truncations(bytes: &[u8], header_len: usize, entries: &[&Entry], runtime: bool) -> Result<(), TestCaseError> {
+fn check_truncations(
+    bytes: &[u8],
+    header_len: usize,
+    entries: &[&Entry],
+    runtime: bool,
+) -> Result<(), TestCaseError> {
     let shift = header_len - 16;
-    let bounds: Vec<usize> = boundaries(entries.iter().copied()).into_iter().map(|b| b + shift).collect();
+    let bounds: Vec<usize> = boundaries(entries.iter().copied())
+        .into_iter()
+        .map(|b| b + shift)
+        .collect();
     for len in 0..bytes.len() {
         let complete = bounds.iter().rposition(|&b| b <= len);
         match read_snapshot(&bytes[..len]) {
             Ok(read) => {
                 let Some(k) = complete else {
-                    return Err(TestCaseError::fail(format!("{len}-byte prefix inside the header read OK")));
+                    return Err(TestCaseError::fail(format!(
+                        "{len}-byte prefix inside the header read OK"
+                    )));
                 };
                 let at_boundary = bounds[k] == len;
                 // 4 bytes past a boundary could only pass as a footer if they happened to be
                 // the CRC32C of everything before them.
-                let lucky_footer = len == bounds[k] + 4
-                    && matches!(read.footer, Some(Footer::Verified { .. }));
+                let lucky_footer =
+                    len == bounds[k] + 4 && matches!(read.footer, Some(Footer::Verified { .. }));
                 prop_assert!(
                     at_boundary || lucky_footer,
                     "{}-byte prefix (boundaries {:?}) read OK with {} entries",
-                    len, bounds, read.entries.len()
+                    len,
+                    bounds,
+                    read.entries.len()
                 );
                 let want: Vec<Entry> = entries[..k].iter().map(|e| (*e).clone()).collect();
                 prop_assert_eq!(read.entries, want, "prefix of {} bytes", len);
@@ -43,16 +53,39 @@ fn check_truncations(bytes: &[u8], header_len: usize, entries: &[&Entry], runtim
             Err(e) => {
                 let kind = e.kind();
                 if len < header_len {
-                    prop_assert_eq!(kind, ContainerErrorKind::HeaderTruncated, "{}-byte prefix: {}", len, e);
+                    prop_assert_eq!(
+                        kind,
+                        ContainerErrorKind::HeaderTruncated,
+                        "{}-byte prefix: {}",
+                        len,
+                        e
+                    );
                 } else if runtime {
                     prop_assert!(
-                        matches!(kind, ContainerErrorKind::Truncated | ContainerErrorKind::FooterMismatch),
-                        "{}-byte prefix: {:?} {}", len, kind, e
+                        matches!(
+                            kind,
+                            ContainerErrorKind::Truncated | ContainerErrorKind::FooterMismatch
+                        ),
+                        "{}-byte prefix: {:?} {}",
+                        len,
+                        kind,
+                        e
                     );
                 } else {
-                    prop_assert_eq!(kind, ContainerErrorKind::Truncated, "{}-byte prefix: {}", len, e);
+                    prop_assert_eq!(
+                        kind,
+                        ContainerErrorKind::Truncated,
+                        "{}-byte prefix: {}",
+                        len,
+                        e
+                    );
                 }
-                prop_assert!(e.offset() <= len as u64, "error offset {} past {}", e.offset(), len);
+                prop_assert!(
+                    e.offset() <= len as u64,
+                    "error offset {} past {}",
+                    e.offset(),
+                    len
+                );
             }
         }
     }
@@ -63,7 +96,8 @@ fn check_truncations(bytes: &[u8], header_len: usize, entries: &[&Entry], runtim
 fn check_round_trip(bytes: &[u8]) -> Result<(), TestCaseError> {
     if let Ok(read) = read_snapshot(bytes) {
         let again = write_snapshot(read.header.last_commit_ts, &read.entries);
-        let reread = read_snapshot(&again).map_err(|e| TestCaseError::fail(format!("re-written stream: {e}")))?;
+        let reread = read_snapshot(&again)
+            .map_err(|e| TestCaseError::fail(format!("re-written stream: {e}")))?;
         prop_assert_eq!(reread.entries, read.entries);
     }
     Ok(())

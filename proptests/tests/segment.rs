@@ -33,7 +33,11 @@ fn looks_sha(s: &str) -> bool {
 
 fn sha_fallback(raw: &[u8]) -> String {
     let digest = hex::encode(Sha256::digest(raw));
-    format!("{}__{}", &digest[..32], percent_encode(&raw[..raw.len().min(64)]))
+    format!(
+        "{}__{}",
+        &digest[..32],
+        percent_encode(&raw[..raw.len().min(64)])
+    )
 }
 
 /// `EncodeSegment` as FORMAT.md §5.1 describes it.
@@ -52,7 +56,10 @@ fn base64url(raw: &[u8]) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in raw.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
         for i in 0..=chunk.len() {
             out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
         }
@@ -120,17 +127,26 @@ proptest! {
 fn spec_examples() {
     assert_eq!(encode_segment(b""), "");
     assert_eq!(decode_segment(""), Ok(Vec::new()));
-    assert_eq!(encode_segment(b"b64.x"), "261e3e281e06e9789437999358e26046__b64.x");
+    assert_eq!(
+        encode_segment(b"b64.x"),
+        "261e3e281e06e9789437999358e26046__b64.x"
+    );
     assert_eq!(
         encode_segment(&[b'K'; 300]),
         format!("61e1921fd2d8dd4cbc277fab8715cc0d__{}", "K".repeat(64))
     );
     assert_eq!(encode_binary_segment(&[0x00, 0x01, 0xFF]), "b64.AAH_");
     assert_eq!(base64url(&[0x00, 0x01, 0xFF]), "AAH_");
-    assert_eq!(reference_encode(b"b64.x"), "261e3e281e06e9789437999358e26046__b64.x");
+    assert_eq!(
+        reference_encode(b"b64.x"),
+        "261e3e281e06e9789437999358e26046__b64.x"
+    );
     // 177 bytes is the last length that fits "b64." + 236 characters.
     assert!(encode_binary_segment(&[7; 177]).starts_with("b64."));
     assert!(is_sha_fallback(&encode_binary_segment(&[7; 178])));
-    assert!(matches!(decode_segment(&"a".repeat(241)), Err(SegmentError::Invalid { .. })));
+    assert!(matches!(
+        decode_segment(&"a".repeat(241)),
+        Err(SegmentError::Invalid { .. })
+    ));
     assert_eq!(decode_segment("%41%2f"), Ok(b"A/".to_vec()));
 }

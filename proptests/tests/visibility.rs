@@ -10,9 +10,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 use elastickv_codec::container::{EntryRef, Header, SnapshotReader, Wrapper};
-use elastickv_codec::decode::{
-    self, AdapterDecoder, DecodeError, Scan, ScanOptions, Warnings,
-};
+use elastickv_codec::decode::{self, AdapterDecoder, DecodeError, Scan, ScanOptions, Warnings};
 use elastickv_codec::dispatch::{self, Adapter, AdapterSet, Owner, Prefix};
 use elastickv_codec::error::BoxError;
 use elastickv_codec::mvcc::{Verdict, Visibility};
@@ -32,7 +30,10 @@ const SCAN_SHAPE: Shape = Shape {
     large_bodies: false,
 };
 
-fn expected_verdict(set_newest: &std::collections::BTreeMap<Vec<u8>, &Entry>, e: &Entry) -> Verdict {
+fn expected_verdict(
+    set_newest: &std::collections::BTreeMap<Vec<u8>, &Entry>,
+    e: &Entry,
+) -> Verdict {
     let newest = set_newest[&e.user_key];
     if newest.commit_ts != e.commit_ts {
         Verdict::Shadowed
@@ -72,8 +73,15 @@ impl AdapterDecoder for Recorder {
         entry: &EntryRef<'_>,
         _warnings: &mut Warnings,
     ) -> Result<(), BoxError> {
-        assert!(!entry.tombstone, "tombstone handed to an adapter: {entry:?}");
-        assert_eq!(dispatch::route(entry.user_key), Some(prefix), "wrong prefix");
+        assert!(
+            !entry.tombstone,
+            "tombstone handed to an adapter: {entry:?}"
+        );
+        assert_eq!(
+            dispatch::route(entry.user_key),
+            Some(prefix),
+            "wrong prefix"
+        );
         assert_eq!(prefix.owner, Owner::Adapter(self.adapter), "wrong adapter");
         self.log.borrow_mut().push(Seen {
             adapter: self.adapter,
@@ -100,7 +108,11 @@ fn options(scratch: &Path, enabled: AdapterSet) -> ScanOptions {
 }
 
 /// Runs `scan_file` with one recorder per enabled adapter.
-fn scan(path: &Path, scratch: &Path, enabled: AdapterSet) -> Result<(Scan, Vec<Seen>), DecodeError> {
+fn scan(
+    path: &Path,
+    scratch: &Path,
+    enabled: AdapterSet,
+) -> Result<(Scan, Vec<Seen>), DecodeError> {
     let log: Log = Rc::default();
     let finalized = Rc::new(RefCell::new(0));
     let mut adapters: Vec<Box<dyn AdapterDecoder>> = enabled
@@ -126,7 +138,11 @@ fn scan(path: &Path, scratch: &Path, enabled: AdapterSet) -> Result<(Scan, Vec<S
         &mut reset,
         &mut |_, _| {},
     )?;
-    assert_eq!(*finalized.borrow() as usize, adapters.len(), "finalize once per adapter");
+    assert_eq!(
+        *finalized.borrow() as usize,
+        adapters.len(),
+        "finalize once per adapter"
+    );
     let seen = log.borrow().clone();
     Ok((scan, seen))
 }
@@ -162,7 +178,11 @@ fn adapter_subset() -> impl Strategy<Value = AdapterSet> {
 /// duplicate body that extends the original is the interesting case).
 fn duplicates() -> impl Strategy<Value = Vec<(Index, bool, Vec<u8>)>> {
     prop::collection::vec(
-        (any::<Index>(), any::<bool>(), prop::collection::vec(any::<u8>(), 0..3)),
+        (
+            any::<Index>(),
+            any::<bool>(),
+            prop::collection::vec(any::<u8>(), 0..3),
+        ),
         1..4,
     )
 }
@@ -195,7 +215,14 @@ fn scan_list(
     name: &str,
     last_commit_ts: u64,
     list: &[Entry],
-) -> Result<(Vec<Seen>, elastickv_codec::mvcc::MvccStats, dispatch::Counters), TestCaseError> {
+) -> Result<
+    (
+        Vec<Seen>,
+        elastickv_codec::mvcc::MvccStats,
+        dispatch::Counters,
+    ),
+    TestCaseError,
+> {
     let path = dir.join(format!("{name}.fsm"));
     std::fs::write(&path, write_snapshot(last_commit_ts, list)).map_err(fail)?;
     let (scan, seen) = scan(&path, dir, AdapterSet::ALL).map_err(fail)?;
@@ -304,4 +331,63 @@ proptest! {
         prop_assert_eq!(m.versions, list.len() as u64, "every version observed: {:?}", m);
         prop_assert_eq!(m.versions, m.visible + m.shadowed + m.deleted, "{:?}", m);
     }
+}
+
+fn live(user_key: &[u8], commit_ts: u64, body: &[u8]) -> Entry {
+    Entry {
+        user_key: user_key.to_vec(),
+        commit_ts,
+        tombstone: false,
+        expire_at: 0,
+        body: body.to_vec(),
+    }
+}
+
+/// The same version twice with bodies `x` and `x 05`: which one adapters get must
+/// not depend on where the entries sit in the file. (The sort value appends the
+/// entry's file offset to the body, so when one body extends the other, the offset's
+/// low byte is compared with the longer body's next byte.)
+#[test]
+fn duplicate_choice_ignores_file_offsets() {
+    let key = b"!redis|str|a";
+    let short = live(key, 7, b"x");
+    let long = live(key, 7, b"x\x05");
+    // 47 + 193 bytes after the 16-byte header: the `x` copy lands at offset 256,
+    // whose low byte (0x00) sorts before 0x05; at offset 16 (0x10) it sorts after.
+    let filler = live(b"!redis|str|f", 7, &[b'f'; 148]);
+    assert_eq!(16 + long.stream_len() + filler.stream_len(), 256);
+    let dir = tempfile::tempdir().unwrap();
+    let mut seen = Vec::new();
+    for (name, list) in [
+        (
+            "x-at-256",
+            vec![long.clone(), filler.clone(), short.clone()],
+        ),
+        ("x-at-16", vec![short.clone(), filler.clone(), long.clone()]),
+    ] {
+        let path = dir.path().join(format!("{name}.fsm"));
+        std::fs::write(&path, write_snapshot(7, &list)).unwrap();
+        let (_, got) = scan(&path, dir.path(), AdapterSet::ALL).unwrap();
+        let body = got
+            .iter()
+            .find(|s| s.encoded_key.starts_with(key))
+            .map(|s| s.body.clone());
+        seen.push((name, body));
+    }
+    assert_eq!(seen[0].1, seen[1].1, "{seen:?}");
+}
+
+/// A version stored twice is two entries: both are counted, and the statistics add up.
+#[test]
+fn duplicate_version_is_counted_once_per_entry() {
+    let entry = live(b"!redis|str|a", 7, b"x");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dup.fsm");
+    std::fs::write(&path, write_snapshot(7, &[entry.clone(), entry])).unwrap();
+    let (scan, seen) = scan(&path, dir.path(), AdapterSet::ALL).unwrap();
+    assert_eq!(seen.len(), 1, "one visible entry");
+    assert_eq!(scan.counters.entries, 2);
+    let m = scan.mvcc;
+    assert_eq!((m.visible, m.shadowed, m.deleted), (1, 1, 0));
+    assert_eq!(m.versions, 2, "{m:?}");
 }

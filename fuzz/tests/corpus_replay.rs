@@ -1,0 +1,93 @@
+//! Replays the committed seed corpus and every saved regression through the oracles,
+//! under plain `cargo test` (no libFuzzer). A file in a directory named after an oracle
+//! (`corpus/envelope/…`, `regressions/segment/…`) runs with that oracle pinned, as
+//! `FUZZER=<oracle>` does; any other file is routed by its first byte.
+
+use std::path::{Path, PathBuf};
+
+use elastickv_fuzz::{ORACLES, run_input, select};
+
+fn files_under(dir: &Path) -> Vec<(PathBuf, Option<usize>)> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let forced = ORACLES.iter().position(|(n, _)| *n == name);
+            for file in sorted_files(&path) {
+                out.push((file, forced));
+            }
+        } else if path.is_file() && !is_doc(&path) {
+            out.push((path, None));
+        }
+    }
+    out
+}
+
+fn sorted_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.is_file() && !is_doc(p));
+    files.sort();
+    files
+}
+
+fn is_doc(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "md")
+}
+
+/// Runs every file, collecting failures so one run reports all of them.
+fn replay(dir: &str) -> usize {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let files = files_under(&root);
+    let mut failures = Vec::new();
+    for (file, forced) in &files {
+        let data = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let oracle = select(&data, *forced).map_or("(empty)", |(name, ..)| name);
+        if std::panic::catch_unwind(|| run_input(&data, *forced)).is_err() {
+            failures.push(format!("{oracle}: {}", file.display()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "failing inputs:\n{}",
+        failures.join("\n")
+    );
+    files.len()
+}
+
+#[test]
+fn seed_corpus_replays() {
+    let n = replay("corpus");
+    assert!(n >= 20, "the seed corpus should not be empty ({n} files)");
+}
+
+#[test]
+fn regressions_replay() {
+    replay("regressions");
+}
+
+/// Every oracle has seeds in the committed corpus.
+#[test]
+fn every_oracle_has_seeds() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let files = files_under(&root);
+    for (i, (name, _)) in ORACLES.iter().enumerate() {
+        let seeded = files.iter().any(|(file, forced)| {
+            *forced == Some(i)
+                || std::fs::read(file)
+                    .ok()
+                    .and_then(|d| select(&d, None).map(|(n, ..)| n == *name))
+                    .unwrap_or(false)
+        });
+        assert!(seeded, "no seed for oracle {name}");
+    }
+}
