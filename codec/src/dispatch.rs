@@ -344,7 +344,11 @@ mod tests {
 
     #[test]
     fn table_is_sorted_longest_first() {
-        assert!(TABLE.windows(2).all(|w| w[0].bytes.len() >= w[1].bytes.len()));
+        assert!(
+            TABLE
+                .windows(2)
+                .all(|w| w[0].bytes.len() >= w[1].bytes.len())
+        );
     }
 
     #[test]
@@ -360,9 +364,15 @@ mod tests {
 
     #[test]
     fn longest_prefix_wins() {
-        assert_eq!(route(b"!hs|meta|d|x").unwrap().family, Family::HashMetaDelta);
+        assert_eq!(
+            route(b"!hs|meta|d|x").unwrap().family,
+            Family::HashMetaDelta
+        );
         assert_eq!(route(b"!hs|meta|x").unwrap().family, Family::HashMeta);
-        assert_eq!(route(b"!lst|meta|d|").unwrap().family, Family::ListMetaDelta);
+        assert_eq!(
+            route(b"!lst|meta|d|").unwrap().family,
+            Family::ListMetaDelta
+        );
         assert_eq!(route(b"!redis|hash|x"), None);
         assert_eq!(route(b"zzz"), None);
     }

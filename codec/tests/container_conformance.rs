@@ -3,9 +3,9 @@
 
 mod support;
 
+use elastickv_codec::ErrorCode;
 use elastickv_codec::decode::{self, ScanOptions};
 use elastickv_codec::dispatch::AdapterSet;
-use elastickv_codec::ErrorCode;
 
 fn scan_options(enabled: AdapterSet) -> ScanOptions {
     ScanOptions {
@@ -24,8 +24,12 @@ fn counters_and_header_match_go() {
         if case.sentinels.is_some() || case.summary.is_null() {
             continue;
         }
-        let scan = decode::inspect_file(&case.input(), &scan_options(case.enabled_adapters()), &mut |_, _| {})
-            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        let scan = decode::inspect_file(
+            &case.input(),
+            &scan_options(case.enabled_adapters()),
+            &mut |_, _| {},
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", case.name));
         let c = scan.counters;
         let ours = [
             ("entries", c.entries),
@@ -36,7 +40,10 @@ fn counters_and_header_match_go() {
             ("sqs", c.sqs),
             ("internal", c.internal),
             ("unknown", c.unknown),
-            ("last_commit_ts", scan.header.expect("header").last_commit_ts),
+            (
+                "last_commit_ts",
+                scan.header.expect("header").last_commit_ts,
+            ),
         ];
         for (name, value) in ours {
             assert_eq!(
@@ -72,16 +79,27 @@ fn malformed_containers_fail_with_the_go_kind() {
         let Some(sentinels) = &case.sentinels else {
             continue;
         };
-        let expected = match sentinels.iter().find(|s| CONTAINER_SENTINELS.contains(&s.as_str())) {
+        let expected = match sentinels
+            .iter()
+            .find(|s| CONTAINER_SENTINELS.contains(&s.as_str()))
+        {
             Some(sentinel) => support::code_for_sentinel(sentinel),
-            None if matches!(case.library_error.as_deref(), Some("EOF" | "unexpected EOF")) => {
+            None if matches!(
+                case.library_error.as_deref(),
+                Some("EOF" | "unexpected EOF")
+            ) =>
+            {
                 "snapshot-header-truncated".to_owned()
             }
             None => continue,
         };
-        let error = decode::inspect_file(&case.input(), &scan_options(AdapterSet::ALL), &mut |_, _| {})
-            .err()
-            .unwrap_or_else(|| panic!("{}: expected {expected}, decoded fine", case.name));
+        let error = decode::inspect_file(
+            &case.input(),
+            &scan_options(AdapterSet::ALL),
+            &mut |_, _| {},
+        )
+        .err()
+        .unwrap_or_else(|| panic!("{}: expected {expected}, decoded fine", case.name));
         assert_eq!(error.code(), expected, "{}: {error}", case.name);
         assert_eq!(error.exit_class().exit_code(), 2, "{}", case.name);
         checked += 1;

@@ -859,5 +859,4 @@ mod tests {
         );
         assert_eq!(e.exit_class(), ExitClass::Data);
     }
-
 }

@@ -41,7 +41,10 @@ impl Case {
         list.split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(|s| s.parse::<Adapter>().expect("vector flags name known adapters"))
+            .map(|s| {
+                s.parse::<Adapter>()
+                    .expect("vector flags name known adapters")
+            })
             .collect()
     }
 
@@ -108,7 +111,12 @@ fn load_case(dir: &Path) -> Case {
         .map(|s| serde_json::from_str(&s).expect("summary.json parses"))
         .unwrap_or(serde_json::Value::Null);
     let flags = read("flags.txt")
-        .map(|s| s.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect())
+        .map(|s| {
+            s.lines()
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     let sentinels = read("expected_error.txt").map(|text| {
         text.lines()
@@ -138,7 +146,10 @@ fn load_case(dir: &Path) -> Case {
 /// kebab-case, with `ZSet` and acronyms kept as one word (`ErrRedisInvalidZSetMember`
 /// → `redis-invalid-zset-member`, `ErrDDBMalformedKey` → `ddb-malformed-key`).
 pub fn code_for_sentinel(sentinel: &str) -> String {
-    let name = sentinel.strip_prefix("Err").unwrap_or(sentinel).replace("ZSet", "Zset");
+    let name = sentinel
+        .strip_prefix("Err")
+        .unwrap_or(sentinel)
+        .replace("ZSet", "Zset");
     let chars: Vec<char> = name.chars().collect();
     let mut out = String::new();
     for (i, &c) in chars.iter().enumerate() {
@@ -157,10 +168,22 @@ pub fn code_for_sentinel(sentinel: &str) -> String {
 
 #[test]
 fn sentinel_codes_are_kebab_case() {
-    assert_eq!(code_for_sentinel("ErrSnapshotTruncated"), "snapshot-truncated");
-    assert_eq!(code_for_sentinel("ErrRedisInvalidZSetLegacyBlob"), "redis-invalid-zset-legacy-blob");
+    assert_eq!(
+        code_for_sentinel("ErrSnapshotTruncated"),
+        "snapshot-truncated"
+    );
+    assert_eq!(
+        code_for_sentinel("ErrRedisInvalidZSetLegacyBlob"),
+        "redis-invalid-zset-legacy-blob"
+    );
     assert_eq!(code_for_sentinel("ErrDDBMalformedKey"), "ddb-malformed-key");
     assert_eq!(code_for_sentinel("ErrS3MalformedKey"), "s3-malformed-key");
-    assert_eq!(code_for_sentinel("ErrSQSInvalidQueueMeta"), "sqs-invalid-queue-meta");
-    assert_eq!(code_for_sentinel("ErrRedisInvalidHLLValue"), "redis-invalid-hll-value");
+    assert_eq!(
+        code_for_sentinel("ErrSQSInvalidQueueMeta"),
+        "sqs-invalid-queue-meta"
+    );
+    assert_eq!(
+        code_for_sentinel("ErrRedisInvalidHLLValue"),
+        "redis-invalid-hll-value"
+    );
 }
