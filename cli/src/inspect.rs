@@ -8,7 +8,10 @@ use elastickv_codec::decode::{self, Scan, ScanOptions};
 use elastickv_codec::dispatch::AdapterSet;
 use serde_json::json;
 
+use elastickv_codec::dump::Progress;
+
 use crate::failure::Failure;
+use crate::progress::Bar;
 
 #[derive(Debug, Args)]
 pub struct Opts {
@@ -28,7 +31,14 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
         scratch_dir: opts.scratch_root.clone().unwrap_or_else(std::env::temp_dir),
         sort_memory_bytes: 256 << 20,
     };
-    let scan = decode::inspect_file(&opts.file, &options, &mut |_, _| {})
+    let mut bar = Bar::for_stderr();
+    let total = std::fs::metadata(&opts.file).ok().map(|m| m.len());
+    bar.phase("reading", total);
+    let scanned = decode::inspect_file(&opts.file, &options, &mut |bytes, entries| {
+        bar.update(bytes, entries)
+    });
+    bar.finish();
+    let scan = scanned
         .map_err(|e| Failure::from_error(&format!("inspect {}", opts.file.display()), &e))?;
     let index = decode::snapshot_index_from_path(&opts.file);
     let report = render_json(&scan, index);
@@ -54,7 +64,9 @@ fn wrapper_json(wrapper: Wrapper) -> serde_json::Value {
 fn footer_json(footer: Option<Footer>) -> serde_json::Value {
     match footer {
         None | Some(Footer::Absent) => json!(null),
-        Some(Footer::Verified { crc32c }) => json!({"crc32c": format!("{crc32c:08x}"), "verified": true}),
+        Some(Footer::Verified { crc32c }) => {
+            json!({"crc32c": format!("{crc32c:08x}"), "verified": true})
+        }
     }
 }
 
@@ -88,7 +100,9 @@ fn print_text(opts: &Opts, scan: &Scan, index: Option<u64>) {
         } => println!("hlc ceiling ms  {ceiling_ms}\ncutover index   {cutover_index}"),
     }
     match scan.footer {
-        Some(Footer::Verified { crc32c }) => println!("footer          crc32c {crc32c:08x} verified"),
+        Some(Footer::Verified { crc32c }) => {
+            println!("footer          crc32c {crc32c:08x} verified")
+        }
         _ => println!("footer          absent"),
     }
     println!("last_commit_ts  {}", header.last_commit_ts);
@@ -105,7 +119,11 @@ fn print_text(opts: &Opts, scan: &Scan, index: Option<u64>) {
         scan.mvcc.visible,
         scan.mvcc.shadowed,
         scan.mvcc.deleted,
-        if scan.sorted_in_scratch { " (input unsorted; sorted in scratch)" } else { "" }
+        if scan.sorted_in_scratch {
+            " (input unsorted; sorted in scratch)"
+        } else {
+            ""
+        }
     );
     if scan.raw_rows_skipped > 0 {
         println!("raw store rows  {} skipped", scan.raw_rows_skipped);

@@ -11,7 +11,9 @@ use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use crate::container::{ContainerError, EntryRef, Footer, Header, SnapshotReader};
+use crate::container::{
+    ContainerError, EntryRef, Footer, Header, SnapshotReader, VALUE_HEADER_SIZE,
+};
 use crate::dispatch::{self, Adapter, AdapterSet, Counters, Owner, Prefix};
 use crate::error::{BoxError, ErrorCode, ExitClass};
 use crate::mvcc::{MvccStats, Verdict, Visibility};
@@ -74,7 +76,9 @@ pub enum DecodeError {
     #[error("adapter {0} is not supported yet (select the supported ones with --adapter)")]
     AdapterNotSupported(Adapter),
     /// Unsorted input read from a stream that cannot be rewound.
-    #[error("snapshot entries are not sorted (first out-of-order entry at offset {offset}) and the input cannot be rewound to sort it; pass a regular file")]
+    #[error(
+        "snapshot entries are not sorted (first out-of-order entry at offset {offset}) and the input cannot be rewound to sort it; pass a regular file"
+    )]
     UnsortedStream {
         /// Offset of the first out-of-order entry.
         offset: u64,
@@ -139,8 +143,42 @@ pub struct Scan {
     pub bytes: u64,
 }
 
+/// Called when unsorted input forces a restart: discards what the adapters wrote in
+/// the first pass and replaces them with fresh ones.
+pub type ResetFn<'a> =
+    &'a mut dyn FnMut(&mut Vec<Box<dyn AdapterDecoder>>) -> Result<(), DecodeError>;
+
 /// Receives progress while entries are read: `(bytes consumed, entries read)`.
 pub type ProgressFn<'a> = &'a mut dyn FnMut(u64, u64);
+
+/// Which pass over the input a scan is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanPhase {
+    /// Streaming the file as it is (the only pass for sorted input).
+    Stream,
+    /// The input turned out unsorted: copying it into the external sort.
+    Spill,
+    /// Streaming the sorted copy.
+    Merge,
+}
+
+/// Follows a scan: which pass it is in and how far that pass got.
+///
+/// In every phase `bytes` counts from 0 up to the input's size (in the merge phase it
+/// is the framed size of the entries handed on so far), so a progress display can
+/// show each pass against the file size.
+pub trait ScanObserver {
+    /// A new pass starts; counters restart from zero.
+    fn phase(&mut self, _phase: ScanPhase) {}
+    /// `bytes` of input and `entries` consumed so far in the current pass.
+    fn progress(&mut self, bytes: u64, entries: u64);
+}
+
+impl<F: FnMut(u64, u64)> ScanObserver for F {
+    fn progress(&mut self, bytes: u64, entries: u64) {
+        self(bytes, entries)
+    }
+}
 
 /// Knobs of a scan that are not about adapters.
 #[derive(Debug, Clone)]
@@ -161,17 +199,38 @@ pub fn scan_file(
     options: &ScanOptions,
     adapters: &mut Vec<Box<dyn AdapterDecoder>>,
     warnings: &mut Warnings,
-    reset: &mut dyn FnMut(&mut Vec<Box<dyn AdapterDecoder>>) -> Result<(), DecodeError>,
+    reset: ResetFn<'_>,
     progress: ProgressFn<'_>,
 ) -> Result<Scan, DecodeError> {
-    let file = File::open(input)
-        .map_err(|e| DecodeError::io(format!("open {}", input.display()), e))?;
+    let mut observer = progress;
+    scan_file_observed(input, options, adapters, warnings, reset, &mut observer)
+}
+
+/// [`scan_file`] reporting phases as well as progress.
+pub fn scan_file_observed(
+    input: &Path,
+    options: &ScanOptions,
+    adapters: &mut Vec<Box<dyn AdapterDecoder>>,
+    warnings: &mut Warnings,
+    reset: ResetFn<'_>,
+    observer: &mut dyn ScanObserver,
+) -> Result<Scan, DecodeError> {
+    let file =
+        File::open(input).map_err(|e| DecodeError::io(format!("open {}", input.display()), e))?;
     let mut reader = SnapshotReader::new(file)?;
     let mut scan = Scan {
         header: Some(reader.header()),
         ..Scan::default()
     };
-    match stream_pass(&mut reader, options, adapters, warnings, &mut scan, progress)? {
+    observer.phase(ScanPhase::Stream);
+    match stream_pass(
+        &mut reader,
+        options,
+        adapters,
+        warnings,
+        &mut scan,
+        observer,
+    )? {
         PassEnd::Complete => {
             finish_scan(&mut scan, &reader);
             finalize(adapters, warnings)?;
@@ -183,7 +242,7 @@ pub fn scan_file(
                 .map_err(|e| DecodeError::io(format!("rewind {}", input.display()), e))?;
             reset(adapters)?;
             *warnings = Warnings::default();
-            sorted_pass(file, options, adapters, warnings, progress)
+            sorted_pass(file, options, adapters, warnings, observer)
         }
     }
 }
@@ -214,6 +273,10 @@ enum PassEnd {
 trait EntrySource {
     fn next(&mut self) -> Result<Option<EntryRef<'_>>, DecodeError>;
     fn position(&self) -> u64;
+    /// Bytes consumed, monotonic; what progress shows.
+    fn consumed(&self) -> u64 {
+        self.position()
+    }
 }
 
 impl<R: std::io::Read> EntrySource for SnapshotReader<R> {
@@ -234,11 +297,11 @@ fn stream_pass(
     adapters: &mut [Box<dyn AdapterDecoder>],
     warnings: &mut Warnings,
     scan: &mut Scan,
-    progress: ProgressFn<'_>,
+    observer: &mut dyn ScanObserver,
 ) -> Result<PassEnd, DecodeError> {
     let mut visibility = Visibility::new();
     loop {
-        let position = source.position();
+        let position = source.consumed();
         let Some(entry) = source.next()? else {
             break;
         };
@@ -250,17 +313,20 @@ fn stream_pass(
                 });
             }
         };
-        scan.counters
-            .count(dispatch::classify(entry.user_key, entry.tombstone, options.enabled));
+        scan.counters.count(dispatch::classify(
+            entry.user_key,
+            entry.tombstone,
+            options.enabled,
+        ));
         if verdict == Verdict::Visible {
             dispatch_entry(&entry, options.enabled, adapters, warnings)?;
         }
-        if scan.counters.entries % PROGRESS_EVERY == 0 {
-            progress(position, scan.counters.entries);
+        if scan.counters.entries.is_multiple_of(PROGRESS_EVERY) {
+            observer.progress(position, scan.counters.entries);
         }
     }
     scan.mvcc = visibility.stats();
-    progress(source.position(), scan.counters.entries);
+    observer.progress(source.consumed(), scan.counters.entries);
     Ok(PassEnd::Complete)
 }
 
@@ -312,14 +378,34 @@ fn finish_scan<R: std::io::Read>(scan: &mut Scan, reader: &SnapshotReader<R>) {
     scan.bytes = reader.offset();
 }
 
-/// Sort value layout: the entry's value header and body, then the entry's file offset
-/// (so errors found after sorting still point into the original file).
+/// Sort value layout: `BE64(len) ‖ encoded value ‖ LE64(file offset)`.
+///
+/// The sorter orders equal keys by this value, and the first of equal keys wins, so
+/// the part that is compared must not depend on where the entry sat in the file: the
+/// length prefix makes the value self-delimiting, so the offset can only break ties
+/// between byte-identical entries. The offset lets errors found after sorting still
+/// point into the original file.
 fn sort_value(entry: &EntryRef<'_>, out: &mut Vec<u8>) {
+    let value_len = VALUE_HEADER_SIZE + entry.body.len();
     out.clear();
+    out.extend_from_slice(&(value_len as u64).to_be_bytes());
     out.push(u8::from(entry.tombstone));
     out.extend_from_slice(&entry.expire_at.to_le_bytes());
     out.extend_from_slice(entry.body);
     out.extend_from_slice(&entry.offset.to_le_bytes());
+}
+
+/// Splits a [`sort_value`] back into the encoded value and the file offset.
+fn split_sort_value(value: &[u8]) -> (&[u8], u64) {
+    let inner = value
+        .get(8..value.len().saturating_sub(8))
+        .unwrap_or_default();
+    let offset = value
+        .len()
+        .checked_sub(8)
+        .and_then(|at| value[at..].try_into().ok())
+        .map_or(0, u64::from_le_bytes);
+    (inner, offset)
 }
 
 fn sorted_pass(
@@ -327,20 +413,31 @@ fn sorted_pass(
     options: &ScanOptions,
     adapters: &mut [Box<dyn AdapterDecoder>],
     warnings: &mut Warnings,
-    progress: ProgressFn<'_>,
+    observer: &mut dyn ScanObserver,
 ) -> Result<Scan, DecodeError> {
+    observer.phase(ScanPhase::Spill);
     let mut reader = SnapshotReader::new(file)?;
     let mut sorter = ExternalSorter::new(SortOptions {
         memory_budget: options.sort_memory_bytes,
         scratch_dir: options.scratch_dir.clone(),
     });
     let mut value = Vec::new();
-    while let Some(entry) = reader.next_entry()? {
+    let mut spilled = 0u64;
+    loop {
+        let position = reader.offset();
+        let Some(entry) = reader.next_entry()? else {
+            break;
+        };
         sort_value(&entry, &mut value);
         sorter
             .push(entry.encoded_key, &value)
             .map_err(|e| DecodeError::io("spill unsorted snapshot to scratch", e))?;
+        spilled += 1;
+        if spilled.is_multiple_of(PROGRESS_EVERY) {
+            observer.progress(position, spilled);
+        }
     }
+    observer.progress(reader.offset(), spilled);
     let mut scan = Scan {
         header: Some(reader.header()),
         sorted_in_scratch: true,
@@ -356,15 +453,23 @@ fn sorted_pass(
         duplicates: Counters::default(),
         enabled: options.enabled,
         position: 0,
+        consumed: 0,
     };
-    if let PassEnd::OutOfOrder { offset } =
-        stream_pass(&mut sorted, options, adapters, warnings, &mut scan, progress)?
-    {
+    observer.phase(ScanPhase::Merge);
+    if let PassEnd::OutOfOrder { offset } = stream_pass(
+        &mut sorted,
+        options,
+        adapters,
+        warnings,
+        &mut scan,
+        observer,
+    )? {
         // SortedSource yields strictly ascending keys; anything else is a sorter bug,
         // reported as data error rather than a panic.
         return Err(DecodeError::UnsortedStream { offset });
     }
     scan.counters.absorb(&sorted.duplicates);
+    scan.mvcc.versions += sorted.duplicates.entries;
     scan.mvcc.shadowed += sorted.duplicates.entries;
     scan.bytes = bytes;
     finalize(adapters, warnings)?;
@@ -380,6 +485,8 @@ struct SortedSource {
     duplicates: Counters,
     enabled: AdapterSet,
     position: u64,
+    /// Framed size of the records read so far (duplicates included).
+    consumed: u64,
 }
 
 impl EntrySource for SortedSource {
@@ -392,8 +499,10 @@ impl EntrySource for SortedSource {
             let Some((key, value)) = self.records.current().filter(|_| advanced) else {
                 return Ok(None);
             };
-            let (encoded_value, offset) = value.split_at(value.len().saturating_sub(8));
-            self.position = u64::from_le_bytes(offset.try_into().unwrap_or([0; 8]));
+            let (encoded_value, offset) = split_sort_value(value);
+            // keyLen ‖ key ‖ valLen ‖ value, as the entry was framed in the file.
+            self.consumed += 16 + key.len() as u64 + encoded_value.len() as u64;
+            self.position = offset;
             let entry = EntryRef::parse(self.position, key, encoded_value)?;
             if key != self.previous_key.as_slice() {
                 self.previous_key.clear();
@@ -406,12 +515,16 @@ impl EntrySource for SortedSource {
         // The record stays current until the next advance; parse it again to hand out
         // a borrow the loop above could not return.
         let (key, value) = self.records.current().unwrap_or_default();
-        let encoded_value = &value[..value.len().saturating_sub(8)];
+        let (encoded_value, _) = split_sort_value(value);
         Ok(Some(EntryRef::parse(self.position, key, encoded_value)?))
     }
 
     fn position(&self) -> u64 {
         self.position
+    }
+
+    fn consumed(&self) -> u64 {
+        self.consumed
     }
 }
 

@@ -83,8 +83,46 @@ pub fn check_supported(adapters: AdapterSet) -> Result<(), Adapter> {
 
 fn encoder_for(adapter: Adapter) -> Option<Box<dyn AdapterEncoder>> {
     match adapter {
-        Adapter::Redis => None,
+        Adapter::Redis => Some(Box::new(crate::redis::RedisEncoder::new())),
         Adapter::DynamoDb | Adapter::S3 | Adapter::Sqs => None,
+    }
+}
+
+/// Size in the container of one entry with a `key_len`-byte user key and a
+/// `value_len`-byte user value: both length words, the timestamp suffix and the value
+/// header included.
+pub fn framed_entry_len(key_len: usize, value_len: usize) -> u64 {
+    (16 + crate::container::TS_SIZE + crate::container::VALUE_HEADER_SIZE) as u64
+        + key_len as u64
+        + value_len as u64
+}
+
+/// Receives `(records, framed bytes)` while adapters read the tree; the bytes are what
+/// the records will occupy in the snapshot, so their final value plus the 16-byte
+/// header is the exact output size.
+pub type RecordProgressFn<'a> = &'a mut dyn FnMut(u64, u64);
+
+const RECORD_PROGRESS_EVERY: u64 = 4096;
+
+/// An [`EntrySink`] that counts what passes through it.
+struct CountingSink<'a> {
+    inner: &'a mut SnapshotBuilder,
+    records: u64,
+    bytes: u64,
+    progress: RecordProgressFn<'a>,
+}
+
+impl EntrySink for CountingSink<'_> {
+    fn add(&mut self, user_key: &[u8], value: &[u8]) -> Result<(), BoxError> {
+        self.inner
+            .add(user_key, value)
+            .map_err(|e| Box::new(e) as BoxError)?;
+        self.records += 1;
+        self.bytes += framed_entry_len(user_key.len(), value.len());
+        if self.records.is_multiple_of(RECORD_PROGRESS_EVERY) {
+            (self.progress)(self.records, self.bytes);
+        }
+        Ok(())
     }
 }
 
@@ -97,8 +135,25 @@ pub fn encode_tree(
     commit_ts: u64,
     sort: SortOptions,
 ) -> Result<SnapshotBuilder, EncodeError> {
+    encode_tree_observed(root, adapters, commit_ts, sort, &mut |_, _| {})
+}
+
+/// [`encode_tree`] reporting `(records, framed bytes)` as adapters emit records.
+pub fn encode_tree_observed(
+    root: &Path,
+    adapters: AdapterSet,
+    commit_ts: u64,
+    sort: SortOptions,
+    progress: RecordProgressFn<'_>,
+) -> Result<SnapshotBuilder, EncodeError> {
     check_supported(adapters).map_err(EncodeError::AdapterNotSupported)?;
     let mut builder = SnapshotBuilder::new(commit_ts, sort);
+    let mut sink = CountingSink {
+        inner: &mut builder,
+        records: 0,
+        bytes: 0,
+        progress,
+    };
     for adapter in adapters.iter() {
         let adapter_root = root.join(adapter.name());
         match std::fs::symlink_metadata(&adapter_root) {
@@ -114,9 +169,10 @@ pub fn encode_tree(
             return Err(EncodeError::AdapterNotSupported(adapter));
         };
         encoder
-            .encode(&adapter_root, &mut builder)
+            .encode(&adapter_root, &mut sink)
             .map_err(|inner| EncodeError::Adapter { adapter, inner })?;
     }
+    (sink.progress)(sink.records, sink.bytes);
     Ok(builder)
 }
 

@@ -12,11 +12,14 @@
 //!   Go-compatible JSON, KEYMAP, MANIFEST, CHECKSUMS and safe file publication.
 //! * one module per adapter ([`redis`]), each with its decode and encode side.
 //! * [`decode`] and [`encode`] — the drivers that wire the layers together.
+//! * [`dump`] — the operator pipelines the CLIs run: decode to a complete tree,
+//!   encode with atomic publish and self-test, verify.
 #![forbid(unsafe_code)]
 
 pub mod container;
 pub mod decode;
 pub mod dispatch;
+pub mod dump;
 pub mod encode;
 pub mod error;
 pub mod mvcc;

@@ -1,0 +1,145 @@
+//! `decode`: snapshot → dump tree (MANIFEST.json and CHECKSUMS written last).
+
+use std::path::PathBuf;
+
+use clap::Args;
+use elastickv_codec::dump::adapters::{DEFAULT_ADAPTERS, parse_decode_adapters};
+use elastickv_codec::dump::{self, DecodeOutcome, DecodeRequest, DumpError};
+use elastickv_codec::tree::manifest::Exclusions;
+use serde_json::json;
+
+use crate::failure::Failure;
+use crate::progress::Bar;
+use crate::render;
+
+#[derive(Debug, Args)]
+pub struct Opts {
+    /// The snapshot file (.fsm).
+    #[arg(long)]
+    input: PathBuf,
+    /// The output root; must not exist or be an empty directory.
+    #[arg(long)]
+    output: PathBuf,
+    /// Comma-separated adapters to decode, or `all` (this build decodes redis).
+    #[arg(long, default_value = DEFAULT_ADAPTERS)]
+    adapter: String,
+    /// Stamped into MANIFEST.json `cluster_id`.
+    #[arg(long, default_value = "")]
+    cluster_id: String,
+    /// S3: emit in-flight multipart uploads (recorded in MANIFEST exclusions).
+    #[arg(long)]
+    include_incomplete_uploads: bool,
+    /// S3: emit pre-generation orphan blobs (recorded in MANIFEST exclusions).
+    #[arg(long)]
+    include_orphans: bool,
+    /// SQS: keep visibility-state fields (recorded in MANIFEST exclusions).
+    #[arg(long)]
+    preserve_sqs_visibility: bool,
+    /// SQS: emit side records (recorded in MANIFEST exclusions).
+    #[arg(long)]
+    include_sqs_side_records: bool,
+    /// S3: rename colliding user keys instead of failing (recorded in MANIFEST exclusions).
+    #[arg(long)]
+    rename_collisions: bool,
+    /// DynamoDB item layout: per-item | jsonl.
+    #[arg(long, default_value = "per-item")]
+    dynamodb_bundle_mode: String,
+    /// Where unsorted input is sorted (default: <output>/.scratch, removed afterwards).
+    #[arg(long)]
+    scratch_root: Option<PathBuf>,
+    /// Memory budget of that sort (e.g. 256MiB).
+    #[arg(long, default_value = "256MiB", value_parser = crate::parse_size)]
+    sort_memory: usize,
+    /// Print a JSON summary on stdout instead of the text line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `--dynamodb-bundle-mode`: `per-item` or empty → per item, `jsonl` → bundled.
+pub fn parse_bundle_mode(mode: &str) -> Result<bool, DumpError> {
+    match mode {
+        "per-item" | "" => Ok(false),
+        "jsonl" => Ok(true),
+        other => Err(DumpError::usage(
+            "bundle-mode-invalid",
+            format!("{other}: invalid --dynamodb-bundle-mode"),
+        )),
+    }
+}
+
+/// The flags both decode front ends share, as a library request.
+#[allow(clippy::too_many_arguments)]
+pub fn request(
+    input: PathBuf,
+    output: PathBuf,
+    adapter_csv: &str,
+    cluster_id: String,
+    exclusions: Exclusions,
+    bundle_mode: &str,
+    scratch_root: Option<PathBuf>,
+    sort_memory: usize,
+) -> Result<DecodeRequest, DumpError> {
+    let adapters = parse_decode_adapters(adapter_csv)?;
+    let bundle = parse_bundle_mode(bundle_mode)?;
+    let mut request = DecodeRequest::new(input, output, adapters);
+    request.cluster_id = cluster_id;
+    request.exclusions = exclusions;
+    request.dynamodb_bundle_jsonl = bundle;
+    request.scratch_root = scratch_root;
+    request.sort_memory_bytes = sort_memory;
+    Ok(request)
+}
+
+pub fn run(opts: Opts) -> Result<(), Failure> {
+    let exclusions = Exclusions {
+        include_incomplete_uploads: opts.include_incomplete_uploads,
+        include_orphans: opts.include_orphans,
+        preserve_sqs_visibility: opts.preserve_sqs_visibility,
+        include_sqs_side_records: opts.include_sqs_side_records,
+        rename_s3_collisions: opts.rename_collisions,
+    };
+    let request = request(
+        opts.input,
+        opts.output,
+        &opts.adapter,
+        opts.cluster_id,
+        exclusions,
+        &opts.dynamodb_bundle_mode,
+        opts.scratch_root,
+        opts.sort_memory,
+    )
+    .map_err(|e| Failure::from_dump(&e))?;
+    let mut bar = Bar::for_stderr();
+    let outcome = dump::decode_to_tree(&request, &mut bar).map_err(|e| Failure::from_dump(&e))?;
+    drop(bar);
+    render::print_warnings(&outcome.warnings);
+    if opts.json {
+        println!("{:#}", summary_json(&request, &outcome));
+    } else {
+        println!(
+            "decoded {} -> {}: {}; {} files; last_commit_ts {}; {}",
+            request.input.display(),
+            request.output.display(),
+            render::counters_text(&outcome.scan),
+            outcome.files,
+            outcome.manifest.last_commit_ts,
+            render::seconds(outcome.elapsed)
+        );
+    }
+    Ok(())
+}
+
+fn summary_json(request: &DecodeRequest, outcome: &DecodeOutcome) -> serde_json::Value {
+    let m = &outcome.manifest;
+    json!({
+        "command": "decode",
+        "input": request.input.to_string_lossy(),
+        "output": request.output.to_string_lossy(),
+        "adapters": elastickv_codec::dump::adapters::names(request.adapters),
+        "snapshot_index": (m.snapshot_index != 0).then_some(m.snapshot_index),
+        "scan": render::scan_json(&outcome.scan),
+        "files": outcome.files,
+        "warnings": render::warnings_json(&outcome.warnings),
+        "elapsed_ms": outcome.elapsed.as_millis() as u64,
+    })
+}

@@ -1,0 +1,218 @@
+//! Goldens of the self-test report and Go's `mismatch.txt`, one per kind of
+//! mismatch, on hand-built input/decoded tree pairs (no adapter involved).
+
+use std::fs;
+use std::path::Path;
+
+use elastickv_codec::dispatch::{Adapter, AdapterSet};
+use elastickv_codec::dump::NoProgress;
+use elastickv_codec::dump::compare::{CompareOptions, compare_trees};
+use elastickv_codec::dump::report::{Report, Verdict};
+
+fn write(root: &Path, rel: &str, data: &[u8]) {
+    let p = root.join(rel);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, data).unwrap();
+}
+
+/// Builds both trees with `build`, compares their `redis/` subtrees and renders
+/// Go's `mismatch.txt` and the report.
+fn golden(cap: usize, build: impl FnOnce(&Path, &Path)) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, decoded) = (dir.path().join("input"), dir.path().join("decoded"));
+    fs::create_dir_all(&input).unwrap();
+    fs::create_dir_all(&decoded).unwrap();
+    build(&input, &decoded);
+    let options = CompareOptions {
+        sort_memory_bytes: 1 << 20,
+        scratch_dir: dir.path().to_path_buf(),
+        keep: cap,
+    };
+    let adapters: AdapterSet = [Adapter::Redis].into_iter().collect();
+    let comparison = compare_trees(&input, &decoded, adapters, &options, &mut NoProgress).unwrap();
+    let report = Report::from_comparison(&comparison, cap).unwrap();
+    format!(
+        "=== mismatch.txt\n{}=== report\n{}",
+        String::from_utf8(comparison.go_mismatch_text()).unwrap(),
+        report.render()
+    )
+}
+
+macro_rules! assert_golden {
+    ($name:literal, $value:expr) => {
+        insta::with_settings!({
+            snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../snapshots"),
+            prepend_module_to_snapshot => false,
+        }, {
+            insta::assert_snapshot!($name, $value);
+        });
+    };
+}
+
+const HASH_A: &str = "{\n  \"format_version\": 1,\n  \"fields\": [\n    {\n      \"name\": \"f\",\n      \"value\": \"1\"\n    }\n  ],\n  \"expire_at_ms\": null\n}";
+
+#[test]
+fn report_json_diff() {
+    assert_golden!(
+        "report_json_diff",
+        golden(64, |a, b| {
+            write(a, "redis/db_0/hashes/h.json", HASH_A.as_bytes());
+            write(
+                b,
+                "redis/db_0/hashes/h.json",
+                HASH_A
+                    .replace("\"1\"", "\"2\"")
+                    .replace("null", "0")
+                    .as_bytes(),
+            );
+        })
+    );
+}
+
+#[test]
+fn report_jsonl_diff() {
+    assert_golden!(
+        "report_jsonl_diff",
+        golden(64, |a, b| {
+            let meta =
+                "{\"_meta\":true,\"length\":2,\"last_ms\":5,\"last_seq\":1,\"expire_at_ms\":0}\n";
+            let e1 = "{\"id\":\"5-0\",\"fields\":[{\"name\":\"k\",\"value\":\"v\"}]}\n";
+            let e2 = "{\"id\":\"5-1\",\"fields\":[{\"name\":\"k\",\"value\":\"w\"}]}\n";
+            write(
+                a,
+                "redis/db_0/streams/s.jsonl",
+                format!("{meta}{e1}{e2}").as_bytes(),
+            );
+            write(
+                b,
+                "redis/db_0/streams/s.jsonl",
+                format!("{}{e1}{e2}", meta.replace(":0}", ":null}")).as_bytes(),
+            );
+        })
+    );
+}
+
+#[test]
+fn report_multiset_lines() {
+    assert_golden!(
+        "report_multiset_lines",
+        golden(64, |a, b| {
+            write(a, "redis/db_0/strings_ttl.jsonl", b"{\"key\":\"a\",\"expire_at_ms\":1}\n{\"key\":\"b\",\"expire_at_ms\":2}\n{\"key\":\"c\",\"expire_at_ms\":3}\n");
+            // Reordered (fine) plus one changed line (not fine).
+            write(b, "redis/db_0/strings_ttl.jsonl", b"{\"key\":\"c\",\"expire_at_ms\":3}\n{\"key\":\"b\",\"expire_at_ms\":20}\n{\"key\":\"a\",\"expire_at_ms\":1}\n");
+            // Merely reordered: equal.
+            write(
+                a,
+                "redis/db_0/hll_ttl.jsonl",
+                b"{\"key\":\"x\",\"expire_at_ms\":1}\n{\"key\":\"y\",\"expire_at_ms\":2}\n",
+            );
+            write(
+                b,
+                "redis/db_0/hll_ttl.jsonl",
+                b"{\"key\":\"y\",\"expire_at_ms\":2}\n{\"key\":\"x\",\"expire_at_ms\":1}\n",
+            );
+        })
+    );
+}
+
+#[test]
+fn report_multiset_keymap() {
+    assert_golden!(
+        "report_multiset_keymap",
+        golden(64, |a, b| {
+            write(a, "redis/db_0/KEYMAP.jsonl", b"{\"encoded\":\"k1\",\"original\":\"YQ\",\"kind\":\"sha-fallback\"}\n{\"encoded\":\"k2\",\"original\":\"Yg\",\"kind\":\"sha-fallback\"}\n");
+            write(
+                b,
+                "redis/db_0/KEYMAP.jsonl",
+                b"{\"encoded\":\"k2\",\"original\":\"Yg\",\"kind\":\"sha-fallback\"}\n",
+            );
+        })
+    );
+}
+
+#[test]
+fn report_binary() {
+    assert_golden!(
+        "report_binary",
+        golden(64, |a, b| {
+            write(a, "redis/db_0/strings/k.bin", b"\x00\x01\x02\x03\x04");
+            write(b, "redis/db_0/strings/k.bin", b"\x00\x01\x02\xff\x04\x05");
+            // JSON too large for a diff is reported like binary.
+            let big = format!("[{}1]", "1,".repeat(600_000));
+            write(a, "redis/db_0/lists/big.json", big.as_bytes());
+            write(
+                b,
+                "redis/db_0/lists/big.json",
+                big.replace("[1,", "[2,").as_bytes(),
+            );
+        })
+    );
+}
+
+#[test]
+fn report_only_in_input() {
+    assert_golden!(
+        "report_only_in_input",
+        golden(64, |a, b| {
+            write(a, "redis/db_0/strings/k.bin", b"v");
+            write(b, "redis/db_0/strings/k.bin", b"v");
+            write(a, "redis/db_0/notes.txt", b"hand-written");
+            write(a, "redis/db_0/sets/s\nnewline.json", b"{}");
+        })
+    );
+}
+
+#[test]
+fn report_only_in_decoded() {
+    assert_golden!(
+        "report_only_in_decoded",
+        golden(64, |_, b| {
+            write(b, "redis/db_0/zsets/z.json", b"{\"format_version\":1}");
+        })
+    );
+}
+
+#[test]
+fn report_truncated() {
+    assert_golden!(
+        "report_truncated",
+        golden(3, |a, _| {
+            for i in 0..70 {
+                write(a, &format!("redis/db_0/strings/{i:03}.bin"), b"x");
+            }
+        })
+    );
+}
+
+#[test]
+fn report_matched() {
+    assert_golden!(
+        "report_matched",
+        golden(64, |a, b| {
+            write(a, "redis/db_0/strings/k.bin", b"v");
+            write(b, "redis/db_0/strings/k.bin", b"v");
+        })
+    );
+}
+
+#[test]
+fn report_decode_rejected() {
+    let report = Report::early(
+        Verdict::DecodeRejected {
+            error: "snapshot truncated at offset 16: entry key length".into(),
+        },
+        vec!["redis"],
+        64,
+    );
+    assert_golden!("report_decode_rejected", report.render());
+}
+
+#[test]
+fn report_header_mismatch() {
+    let report = Report::early(
+        Verdict::HeaderMismatch { want: 7, got: 5 },
+        vec!["redis"],
+        64,
+    );
+    assert_golden!("report_header_mismatch", report.render());
+}

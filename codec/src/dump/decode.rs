@@ -1,0 +1,300 @@
+//! Snapshot → complete dump tree.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::decode::{self, AdapterDecoder, DecodeError, Scan, ScanOptions, Warnings};
+use crate::dispatch::{Adapter, AdapterSet};
+use crate::tree::checksums::{CHECKSUMS_FILE_NAME, write_checksums};
+use crate::tree::fs::DIR_MODE;
+use crate::tree::manifest::{self, Adapters, Exclusions, Manifest, Source};
+use crate::tree::walltime::WallTime;
+
+use super::adapters::{decoders_for, require_supported};
+use super::progress::ScanProgress;
+use super::{DEFAULT_SORT_MEMORY, DumpError, PRODUCER_VERSION, Progress};
+
+/// Name of the default scratch directory inside the output root (the Go decoder's).
+pub(crate) const SCRATCH_DIR_NAME: &str = ".scratch";
+
+/// What to decode, and how.
+#[derive(Debug, Clone)]
+pub struct DecodeRequest {
+    /// The snapshot file.
+    pub input: PathBuf,
+    /// The output root: must not exist or be an empty directory.
+    pub output: PathBuf,
+    /// Adapters to decode.
+    pub adapters: AdapterSet,
+    /// Stamped into MANIFEST `cluster_id`.
+    pub cluster_id: String,
+    /// Producer flags, stamped into MANIFEST `exclusions`.
+    pub exclusions: Exclusions,
+    /// `--dynamodb-bundle-mode jsonl`.
+    pub dynamodb_bundle_jsonl: bool,
+    /// Where unsorted input is sorted; default `<output>/.scratch` (removed afterwards).
+    pub scratch_root: Option<PathBuf>,
+    /// Memory budget of that sort.
+    pub sort_memory_bytes: usize,
+}
+
+impl DecodeRequest {
+    /// A request with the Go decoder's defaults for everything but the paths and adapters.
+    pub fn new(
+        input: impl Into<PathBuf>,
+        output: impl Into<PathBuf>,
+        adapters: AdapterSet,
+    ) -> Self {
+        DecodeRequest {
+            input: input.into(),
+            output: output.into(),
+            adapters,
+            cluster_id: String::new(),
+            exclusions: Exclusions::default(),
+            dynamodb_bundle_jsonl: false,
+            scratch_root: None,
+            sort_memory_bytes: DEFAULT_SORT_MEMORY,
+        }
+    }
+}
+
+/// What a successful decode produced.
+#[derive(Debug, Clone)]
+pub struct DecodeOutcome {
+    /// Counters, visibility statistics, header and footer.
+    pub scan: Scan,
+    /// Non-fatal findings, in the order they were raised.
+    pub warnings: Warnings,
+    /// The MANIFEST.json that was written.
+    pub manifest: Manifest,
+    /// Files listed in CHECKSUMS.
+    pub files: u64,
+    /// Wall-clock time of the whole decode.
+    pub elapsed: Duration,
+}
+
+/// Decodes `request.input` into a complete tree at `request.output`: the adapters'
+/// files, then MANIFEST.json, then CHECKSUMS (both fsync'd), so a tree with CHECKSUMS
+/// is complete. On failure the partial tree is left for inspection without either.
+pub fn decode_to_tree(
+    request: &DecodeRequest,
+    progress: &mut dyn Progress,
+) -> Result<DecodeOutcome, DumpError> {
+    let started = Instant::now();
+    require_supported(request.adapters)?;
+    prepare_output(&request.output)?;
+    let default_scratch = request.output.join(SCRATCH_DIR_NAME);
+    let scratch = request
+        .scratch_root
+        .clone()
+        .unwrap_or_else(|| default_scratch.clone());
+    let decoded = decode_into(
+        &request.input,
+        &request.output,
+        request.adapters,
+        &scratch,
+        request.sort_memory_bytes,
+        progress,
+        "",
+    );
+    if request.scratch_root.is_none() {
+        // Only anonymous run files ever lived there; an error means it never existed.
+        let _ = fs::remove_dir(&default_scratch);
+    }
+    let (scan, warnings) = decoded.map_err(|source| {
+        progress.finish();
+        DumpError::Decode {
+            input: request.input.clone(),
+            output: request.output.clone(),
+            source,
+        }
+    })?;
+    let manifest = build_manifest(request, &scan);
+    progress.phase("writing MANIFEST.json and CHECKSUMS", None);
+    let written = manifest
+        .write_file(&request.output)
+        .map_err(DumpError::WriteManifest)
+        .and_then(|()| write_checksums(&request.output).map_err(DumpError::WriteChecksums));
+    progress.finish();
+    written?;
+    let files = count_lines(&request.output.join(CHECKSUMS_FILE_NAME))?;
+    Ok(DecodeOutcome {
+        scan,
+        warnings,
+        manifest,
+        files,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// `--output` must not exist (it is created, mode 0755) or be an empty directory.
+/// Merging into an old tree, as the Go decoder does, would list stale files in
+/// CHECKSUMS as if this snapshot had produced them.
+fn prepare_output(output: &Path) -> Result<(), DumpError> {
+    let not_empty = |reason: &str| DumpError::OutputNotEmpty {
+        path: output.to_path_buf(),
+        reason: reason.to_owned(),
+    };
+    match fs::symlink_metadata(output) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(output)
+            .map_err(|e| DumpError::io(format!("create {}", output.display()), e)),
+        Err(e) => Err(DumpError::io(format!("stat {}", output.display()), e)),
+        Ok(meta) if meta.file_type().is_symlink() => Err(not_empty("it is a symbolic link")),
+        Ok(meta) if !meta.is_dir() => Err(not_empty("it exists and is not a directory")),
+        Ok(_) => {
+            let mut entries = fs::read_dir(output)
+                .map_err(|e| DumpError::io(format!("read {}", output.display()), e))?;
+            match entries.next() {
+                None => Ok(()),
+                Some(_) => Err(not_empty("it is a non-empty directory")),
+            }
+        }
+    }
+}
+
+/// Removes everything below `root` (never following links), keeping `root` itself.
+pub(crate) fn empty_dir(root: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(root)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            fs::remove_dir_all(entry.path())?;
+        } else {
+            fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the adapters over `input` into `out_root` (which must exist and be empty),
+/// restarting from an external sort when the input is unsorted. No MANIFEST, no
+/// CHECKSUMS: shared by [`decode_to_tree`] and the self-test.
+pub(crate) fn decode_into(
+    input: &Path,
+    out_root: &Path,
+    adapters: AdapterSet,
+    scratch: &Path,
+    sort_memory_bytes: usize,
+    progress: &mut dyn Progress,
+    label_prefix: &'static str,
+) -> Result<(Scan, Warnings), DecodeError> {
+    let fresh = |root: &Path| -> Result<Vec<Box<dyn AdapterDecoder>>, DecodeError> {
+        decoders_for(adapters, root).map_err(|e| match e {
+            DumpError::AdapterNotSupported(a) => DecodeError::AdapterNotSupported(a),
+            other => DecodeError::Io {
+                context: "create adapter decoders".into(),
+                source: io::Error::other(other.to_string()),
+            },
+        })
+    };
+    let mut decoders = fresh(out_root)?;
+    let options = ScanOptions {
+        enabled: adapters,
+        scratch_dir: scratch.to_path_buf(),
+        sort_memory_bytes,
+    };
+    let mut warnings = Warnings::default();
+    let total_bytes = fs::metadata(input).ok().map(|m| m.len());
+    let mut observer = ScanProgress {
+        progress,
+        total_bytes,
+        prefix: label_prefix,
+    };
+    let scratch_inside = scratch.strip_prefix(out_root).is_ok();
+    let mut reset = |decoders: &mut Vec<Box<dyn AdapterDecoder>>| -> Result<(), DecodeError> {
+        // Close every file the first pass opened before deleting what it wrote.
+        decoders.clear();
+        let emptied = if scratch_inside {
+            empty_dir_except(out_root, scratch)
+        } else {
+            empty_dir(out_root)
+        };
+        emptied.map_err(|source| DecodeError::Io {
+            context: format!(
+                "empty {} before decoding the sorted copy",
+                out_root.display()
+            ),
+            source,
+        })?;
+        *decoders = fresh(out_root)?;
+        Ok(())
+    };
+    let scan = decode::scan_file_observed(
+        input,
+        &options,
+        &mut decoders,
+        &mut warnings,
+        &mut reset,
+        &mut observer,
+    )?;
+    Ok((scan, warnings))
+}
+
+/// [`empty_dir`], sparing the top-level entry that holds `keep` (the scratch space).
+fn empty_dir_except(root: &Path, keep: &Path) -> io::Result<()> {
+    let kept = keep
+        .strip_prefix(root)
+        .ok()
+        .and_then(|rel| rel.components().next())
+        .map(|c| root.join(c));
+    for entry in fs::read_dir(root)? {
+        let entry = entry?;
+        if Some(entry.path()) == kept {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            fs::remove_dir_all(entry.path())?;
+        } else {
+            fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+fn build_manifest(request: &DecodeRequest, scan: &Scan) -> Manifest {
+    let mut m = Manifest::new_phase0(WallTime::now());
+    m.elastickv_version = PRODUCER_VERSION.to_owned();
+    m.cluster_id = request.cluster_id.clone();
+    m.last_commit_ts = scan.header.map(|h| h.last_commit_ts).unwrap_or(0);
+    m.snapshot_index = decode::snapshot_index_from_path(&request.input).unwrap_or(0);
+    m.source = Some(Source {
+        fsm_path: request.input.to_string_lossy().into_owned(),
+        ..Source::default()
+    });
+    let mut adapters = Adapters::default();
+    for adapter in request.adapters.iter() {
+        let slot = match adapter {
+            Adapter::DynamoDb => &mut adapters.dynamodb,
+            Adapter::S3 => &mut adapters.s3,
+            Adapter::Redis => &mut adapters.redis,
+            Adapter::Sqs => &mut adapters.sqs,
+        };
+        *slot = Some(manifest::Adapter::default());
+    }
+    m.adapters = Some(adapters);
+    m.exclusions = Some(request.exclusions.clone());
+    if request.dynamodb_bundle_jsonl {
+        m.dynamodb_layout = manifest::DYNAMODB_LAYOUT_JSONL.to_owned();
+    }
+    m
+}
+
+fn count_lines(path: &Path) -> Result<u64, DumpError> {
+    let fail = |e| DumpError::io(format!("read {}", path.display()), e);
+    let mut file = fs::File::open(path).map_err(fail)?;
+    let mut buf = vec![0u8; 64 << 10];
+    let mut lines = 0u64;
+    loop {
+        match io::Read::read(&mut file, &mut buf) {
+            Ok(0) => return Ok(lines),
+            Ok(n) => lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(fail(e)),
+        }
+    }
+}

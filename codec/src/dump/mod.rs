@@ -1,0 +1,50 @@
+//! The operator pipelines: snapshot → complete dump tree, dump tree → published
+//! snapshot (with self-test), and dump verification.
+//!
+//! The CLI binaries (ours and the Go-compatible entry points) are thin shells over
+//! this module, so tests exercise the same code an operator runs:
+//!
+//! * [`decode_to_tree`] writes the adapters' files, then `MANIFEST.json`, then
+//!   `CHECKSUMS`, so a tree with a `CHECKSUMS` file is complete; a failed decode
+//!   writes neither.
+//! * [`encode_to_file`] streams the tree through the external sort into
+//!   `<output>.tmp-<hex>`, optionally decodes that file back from disk and compares
+//!   the result with the input ([`compare`]), and only then renames it into place and
+//!   writes the `ENCODE_INFO` sidecar ([`encode_info`]).
+//! * [`verify_tree`] checks a dump: MANIFEST, CHECKSUMS, unlisted files and optionally
+//!   the encode → decode round trip.
+//!
+//! Self-test and round-trip mismatches produce Go's `mismatch.txt` text and a richer
+//! [`report::Report`] (diffs, first differing byte, one-side-only files).
+
+pub mod adapters;
+pub mod compare;
+mod decode;
+mod encode;
+pub mod encode_info;
+mod error;
+mod progress;
+pub mod report;
+mod selftest;
+mod verify;
+
+pub use decode::{DecodeOutcome, DecodeRequest, decode_to_tree};
+pub use encode::{
+    EncodeHooks, EncodeOutcome, EncodeRequest, encode_to_file, encode_to_file_with_hooks,
+    parse_last_commit_ts,
+};
+pub use error::{DumpError, SelfTestFailure};
+pub use progress::{NoProgress, Progress};
+pub use selftest::SelfTestOutcome;
+pub use verify::{VerifyOutcome, VerifyRequest, verify_tree};
+
+/// What the Go tools stamp as their version when built without `-ldflags`; the Go
+/// reference trees carry it, and ours must match them.
+pub const PRODUCER_VERSION: &str = "dev";
+
+/// Default memory budget of the external sorts (encode, unsorted decode input, the
+/// self-test's multiset comparisons).
+pub const DEFAULT_SORT_MEMORY: usize = crate::sort::DEFAULT_MEMORY_BUDGET;
+
+/// Default number of differing files the rich report details.
+pub const DEFAULT_REPORT_CAP: usize = 64;

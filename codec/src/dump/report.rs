@@ -1,0 +1,375 @@
+//! The rich self-test report: what differs and how, for a human.
+//!
+//! Go's `mismatch.txt` only names paths. The report adds, per differing file (the
+//! first `cap` by path): a unified diff for JSON/JSONL files, the first differing
+//! byte and both lengths for anything else (or anything large), the lines only one
+//! side has for files compared as multisets, and the size of files only one side has.
+//! Everything in it is computed while the decoded tree still exists; the report
+//! itself is plain owned data.
+
+use std::fmt::Write as _;
+use std::fs;
+
+use similar::TextDiff;
+
+use super::DumpError;
+use super::compare::{DiffKind, FileDiff, Method, TreeComparison, first_difference};
+
+/// Largest file (each side) shown as a unified diff.
+pub const TEXT_DIFF_MAX_BYTES: u64 = 1 << 20;
+/// Diff lines shown per file before the rest is summarised.
+pub const TEXT_DIFF_MAX_LINES: usize = 200;
+
+/// The overall verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The round trip reproduced the tree.
+    Matched,
+    /// The produced snapshot could not be decoded.
+    DecodeRejected {
+        /// The decoder's error.
+        error: String,
+    },
+    /// The produced snapshot's header carries another commit timestamp.
+    HeaderMismatch {
+        /// The timestamp the encoder was asked to write.
+        want: u64,
+        /// The one the decoder read.
+        got: u64,
+    },
+    /// Some files differ.
+    Differs,
+}
+
+/// What differs about one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detail {
+    /// Only the input tree has the file.
+    OnlyInInput {
+        /// Its size.
+        len: u64,
+    },
+    /// Only the decoded tree has the file.
+    OnlyInDecoded {
+        /// Its size.
+        len: u64,
+    },
+    /// A unified diff of a JSON/JSONL file.
+    TextDiff {
+        /// The diff, `---`/`+++` headers included, possibly cut.
+        diff: String,
+        /// Diff lines cut off.
+        omitted_lines: usize,
+    },
+    /// A file compared as a multiset of lines or records.
+    Multiset {
+        /// `lines` or `records`.
+        unit: &'static str,
+        /// Items only the input has.
+        only_in_input: u64,
+        /// Items only the decoded tree has.
+        only_in_decoded: u64,
+        /// The first few of the former.
+        input_samples: Vec<String>,
+        /// The first few of the latter.
+        decoded_samples: Vec<String>,
+    },
+    /// Anything else: where the bytes start to differ.
+    Binary {
+        /// Offset of the first differing byte.
+        offset: u64,
+        /// Input size.
+        input_len: u64,
+        /// Decoded size.
+        decoded_len: u64,
+    },
+}
+
+/// One differing file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// `<adapter>/<path>` (lossy UTF-8, control characters escaped).
+    pub path: String,
+    /// How it differs.
+    pub detail: Detail,
+}
+
+/// A self-test report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Adapters compared.
+    pub adapters: Vec<&'static str>,
+    /// Files compared (0 when the comparison did not run).
+    pub files_compared: u64,
+    /// Files that differ.
+    pub differing: u64,
+    /// The first `cap` of them, by path.
+    pub entries: Vec<Entry>,
+    /// The cap.
+    pub cap: usize,
+}
+
+/// Renders a path for one line of text: lossy UTF-8 with control characters escaped.
+pub fn display_path(raw: &[u8]) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in String::from_utf8_lossy(raw).chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn lossy_line(raw: &[u8]) -> String {
+    display_path(raw)
+}
+
+fn is_text_name(path: &[u8]) -> bool {
+    path.ends_with(b".json") || path.ends_with(b".jsonl")
+}
+
+fn size(path: Option<&std::path::PathBuf>) -> u64 {
+    path.and_then(|p| fs::symlink_metadata(p).ok())
+        .map(|m| m.len())
+        .unwrap_or(0)
+}
+
+fn text_diff(diff: &FileDiff, path: &str) -> Result<Option<Detail>, DumpError> {
+    let (Some(a), Some(b)) = (&diff.input, &diff.decoded) else {
+        return Ok(None);
+    };
+    if !is_text_name(&diff.rel)
+        || size(Some(a)) > TEXT_DIFF_MAX_BYTES
+        || size(Some(b)) > TEXT_DIFF_MAX_BYTES
+    {
+        return Ok(None);
+    }
+    let read = |p: &std::path::Path| {
+        fs::read(p).map_err(|e| DumpError::io(format!("read {}", p.display()), e))
+    };
+    let (Ok(old), Ok(new)) = (String::from_utf8(read(a)?), String::from_utf8(read(b)?)) else {
+        return Ok(None);
+    };
+    let rendered = TextDiff::from_lines(&old, &new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("input/{path}"), &format!("decoded/{path}"))
+        .to_string();
+    let lines: Vec<&str> = rendered.lines().collect();
+    let shown = lines.len().min(TEXT_DIFF_MAX_LINES);
+    let mut text = lines[..shown].join("\n");
+    text.push('\n');
+    Ok(Some(Detail::TextDiff {
+        diff: text,
+        omitted_lines: lines.len() - shown,
+    }))
+}
+
+fn detail_of(diff: &FileDiff, path: &str) -> Result<Detail, DumpError> {
+    match diff.kind {
+        DiffKind::MissingInDecoded => Ok(Detail::OnlyInInput {
+            len: size(diff.input.as_ref()),
+        }),
+        DiffKind::MissingInInput => Ok(Detail::OnlyInDecoded {
+            len: size(diff.decoded.as_ref()),
+        }),
+        DiffKind::Differs => {
+            if let Some(delta) = &diff.multiset {
+                let unit = if diff.method == Method::KeymapMultiset {
+                    "records"
+                } else {
+                    "lines"
+                };
+                return Ok(Detail::Multiset {
+                    unit,
+                    only_in_input: delta.only_in_input,
+                    only_in_decoded: delta.only_in_decoded,
+                    input_samples: delta.input_samples.iter().map(|s| lossy_line(s)).collect(),
+                    decoded_samples: delta
+                        .decoded_samples
+                        .iter()
+                        .map(|s| lossy_line(s))
+                        .collect(),
+                });
+            }
+            if let Some(detail) = text_diff(diff, path)? {
+                return Ok(detail);
+            }
+            let (Some(a), Some(b)) = (&diff.input, &diff.decoded) else {
+                return Ok(Detail::Binary {
+                    offset: 0,
+                    input_len: 0,
+                    decoded_len: 0,
+                });
+            };
+            Ok(Detail::Binary {
+                offset: first_difference(a, b)?.unwrap_or(0),
+                input_len: size(Some(a)),
+                decoded_len: size(Some(b)),
+            })
+        }
+    }
+}
+
+impl Report {
+    /// A report for a comparison that ran; reads the files it names, so call it while
+    /// both trees exist.
+    pub fn from_comparison(comparison: &TreeComparison, cap: usize) -> Result<Report, DumpError> {
+        let mut entries = Vec::new();
+        for diff in comparison.diffs.iter().take(cap) {
+            let path = display_path(&diff.path());
+            let detail = detail_of(diff, &path)?;
+            entries.push(Entry { path, detail });
+        }
+        Ok(Report {
+            verdict: if comparison.matched() {
+                Verdict::Matched
+            } else {
+                Verdict::Differs
+            },
+            adapters: comparison.adapters.iter().map(|a| a.name()).collect(),
+            files_compared: comparison.files_compared,
+            differing: comparison.differing,
+            entries,
+            cap,
+        })
+    }
+
+    /// A report for a self-test that stopped before comparing files.
+    pub fn early(verdict: Verdict, adapters: Vec<&'static str>, cap: usize) -> Report {
+        Report {
+            verdict,
+            adapters,
+            files_compared: 0,
+            differing: 0,
+            entries: Vec::new(),
+            cap,
+        }
+    }
+
+    /// Whether the round trip matched.
+    pub fn matched(&self) -> bool {
+        self.verdict == Verdict::Matched
+    }
+
+    /// One line for logs.
+    pub fn summary(&self) -> String {
+        match &self.verdict {
+            Verdict::Matched => format!("matched ({} files compared)", self.files_compared),
+            Verdict::DecodeRejected { error } => {
+                format!("the produced snapshot could not be decoded: {error}")
+            }
+            Verdict::HeaderMismatch { want, got } => {
+                format!("the produced snapshot's header has last_commit_ts {got}, expected {want}")
+            }
+            Verdict::Differs => {
+                format!("{} of {} files differ", self.differing, self.files_compared)
+            }
+        }
+    }
+
+    /// The report as text.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let adapters = self.adapters.join(",");
+        let _ = match &self.verdict {
+            Verdict::Matched => writeln!(
+                out,
+                "self-test: matched ({} files compared; adapters: {adapters})",
+                self.files_compared
+            ),
+            Verdict::DecodeRejected { error } => writeln!(
+                out,
+                "self-test: MISMATCH: the produced snapshot could not be decoded (adapters: {adapters})\n  {error}"
+            ),
+            Verdict::HeaderMismatch { want, got } => writeln!(
+                out,
+                "self-test: MISMATCH: the produced snapshot's header has last_commit_ts {got}, expected {want} (adapters: {adapters})"
+            ),
+            Verdict::Differs => writeln!(
+                out,
+                "self-test: MISMATCH: {} of {} files differ (adapters: {adapters})",
+                self.differing, self.files_compared
+            ),
+        };
+        for (i, entry) in self.entries.iter().enumerate() {
+            out.push('\n');
+            let n = i + 1;
+            let path = &entry.path;
+            let _ = match &entry.detail {
+                Detail::OnlyInInput { len } => {
+                    writeln!(out, "[{n}] {path}: only in input ({len} bytes)")
+                }
+                Detail::OnlyInDecoded { len } => {
+                    writeln!(out, "[{n}] {path}: only in decoded output ({len} bytes)")
+                }
+                Detail::TextDiff {
+                    diff,
+                    omitted_lines,
+                } => {
+                    let _ = writeln!(out, "[{n}] {path}: contents differ");
+                    out.push_str(diff);
+                    if *omitted_lines > 0 {
+                        let _ = writeln!(out, "... {omitted_lines} more diff lines not shown");
+                    }
+                    Ok(())
+                }
+                Detail::Multiset {
+                    unit,
+                    only_in_input,
+                    only_in_decoded,
+                    input_samples,
+                    decoded_samples,
+                } => {
+                    let _ = writeln!(
+                        out,
+                        "[{n}] {path}: contents differ (compared as a multiset of {unit}): {only_in_input} only in input, {only_in_decoded} only in decoded output"
+                    );
+                    for (label, count, samples) in [
+                        ("only in input", only_in_input, input_samples),
+                        ("only in decoded output", only_in_decoded, decoded_samples),
+                    ] {
+                        if samples.is_empty() {
+                            continue;
+                        }
+                        let more = *count - samples.len() as u64;
+                        let _ = writeln!(
+                            out,
+                            "  {label}{}:",
+                            if more > 0 {
+                                format!(" (first {})", samples.len())
+                            } else {
+                                String::new()
+                            }
+                        );
+                        for s in samples {
+                            let _ = writeln!(out, "    {s}");
+                        }
+                    }
+                    Ok(())
+                }
+                Detail::Binary {
+                    offset,
+                    input_len,
+                    decoded_len,
+                } => writeln!(
+                    out,
+                    "[{n}] {path}: contents differ: first difference at byte {offset}; input {input_len} bytes, decoded {decoded_len} bytes"
+                ),
+            };
+        }
+        let hidden = self.differing.saturating_sub(self.entries.len() as u64);
+        if hidden > 0 {
+            let _ = writeln!(
+                out,
+                "\n... {hidden} more differing files not shown (report cap {})",
+                self.cap
+            );
+        }
+        out
+    }
+}

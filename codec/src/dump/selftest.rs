@@ -1,0 +1,133 @@
+//! The self-test: decode a produced snapshot (from disk) into scratch space and
+//! compare the result with the tree it was encoded from (FORMAT.md §6.6).
+
+use std::path::Path;
+
+use crate::decode::{Scan, Warnings};
+use crate::dispatch::AdapterSet;
+
+use super::compare::{CompareOptions, compare_trees};
+use super::decode::decode_into;
+use super::report::{Report, Verdict};
+use super::{DumpError, Progress, adapters};
+
+/// What a self-test found.
+#[derive(Debug, Clone)]
+pub struct SelfTestOutcome {
+    /// Go's `mismatch.txt` contents; empty when matched.
+    pub mismatch_txt: Vec<u8>,
+    /// The rich report.
+    pub report: Report,
+    /// The scratch decode's counters (absent when it failed).
+    pub scan: Option<Scan>,
+    /// The scratch decode's warnings.
+    pub warnings: Warnings,
+}
+
+impl SelfTestOutcome {
+    /// Whether the round trip reproduced the tree.
+    pub fn matched(&self) -> bool {
+        self.report.matched()
+    }
+
+    /// One line for logs.
+    pub fn summary(&self) -> String {
+        self.report.summary()
+    }
+}
+
+/// Knobs of a self-test.
+pub(crate) struct SelfTestPlan<'a> {
+    pub(crate) fsm: &'a Path,
+    pub(crate) input_root: &'a Path,
+    pub(crate) adapters: AdapterSet,
+    pub(crate) last_commit_ts: u64,
+    pub(crate) scratch_root: &'a Path,
+    pub(crate) sort_memory_bytes: usize,
+    pub(crate) report_cap: usize,
+}
+
+/// Decodes `plan.fsm` into a fresh `encode-self-test-*` directory under the scratch
+/// root and compares it with `plan.input_root`. A snapshot that does not decode or
+/// carries another timestamp is a mismatch, not an error; only failing to run the
+/// test (scratch space, reading the trees) is an error.
+pub(crate) fn run_self_test(
+    plan: &SelfTestPlan<'_>,
+    progress: &mut dyn Progress,
+) -> Result<SelfTestOutcome, DumpError> {
+    let names = adapters::names(plan.adapters);
+    let scratch = tempfile::Builder::new()
+        .prefix("encode-self-test-")
+        .tempdir_in(plan.scratch_root)
+        .map_err(|e| {
+            DumpError::io(
+                format!(
+                    "create self-test scratch dir in {}",
+                    plan.scratch_root.display()
+                ),
+                e,
+            )
+        })?;
+    let decoded = decode_into(
+        plan.fsm,
+        scratch.path(),
+        plan.adapters,
+        plan.scratch_root,
+        plan.sort_memory_bytes,
+        progress,
+        "self-test: ",
+    );
+    let (scan, warnings) = match decoded {
+        Ok(done) => done,
+        Err(e) => {
+            let error = e.to_string();
+            return Ok(SelfTestOutcome {
+                mismatch_txt: format!(
+                    "self-test failed: DecodeSnapshot rejected the produced .fsm: {error}"
+                )
+                .into_bytes(),
+                report: Report::early(Verdict::DecodeRejected { error }, names, plan.report_cap),
+                scan: None,
+                warnings: Warnings::default(),
+            });
+        }
+    };
+    let got = scan.header.map(|h| h.last_commit_ts).unwrap_or(0);
+    if got != plan.last_commit_ts {
+        let want = plan.last_commit_ts;
+        return Ok(SelfTestOutcome {
+            mismatch_txt: format!(
+                "self-test failed: header.LastCommitTS mismatch (want {want}, got {got})\n"
+            )
+            .into_bytes(),
+            report: Report::early(
+                Verdict::HeaderMismatch { want, got },
+                names,
+                plan.report_cap,
+            ),
+            scan: Some(scan),
+            warnings,
+        });
+    }
+    progress.phase("self-test: comparing trees", None);
+    let options = CompareOptions {
+        sort_memory_bytes: plan.sort_memory_bytes,
+        scratch_dir: plan.scratch_root.to_path_buf(),
+        keep: plan.report_cap,
+    };
+    let comparison = compare_trees(
+        plan.input_root,
+        scratch.path(),
+        plan.adapters,
+        &options,
+        progress,
+    )?;
+    // Built while the scratch tree still exists: the report reads both sides.
+    let report = Report::from_comparison(&comparison, plan.report_cap)?;
+    Ok(SelfTestOutcome {
+        mismatch_txt: comparison.go_mismatch_text(),
+        report,
+        scan: Some(scan),
+        warnings,
+    })
+}
