@@ -81,17 +81,25 @@ pub fn names(adapters: AdapterSet) -> Vec<&'static str> {
     adapters.iter().map(Adapter::name).collect()
 }
 
-/// Fresh decoders writing under `out_root`, one per selected adapter.
+/// Fresh decoders writing under `out_root`, one per selected adapter. Adapters that
+/// spill (Redis collections, TTL joins) do so under `scratch` within `memory_budget`,
+/// never in the system temp dir, which is often RAM-backed.
 pub(crate) fn decoders_for(
     adapters: AdapterSet,
     out_root: &Path,
+    scratch: &Path,
+    memory_budget: usize,
 ) -> Result<Vec<Box<dyn AdapterDecoder>>, DumpError> {
     let mut out: Vec<Box<dyn AdapterDecoder>> = Vec::new();
     for adapter in adapters.iter() {
         match adapter {
             Adapter::Redis => out.push(Box::new(RedisDecoder::new(
                 out_root,
-                RedisDecodeOptions::default(),
+                RedisDecodeOptions {
+                    memory_budget,
+                    scratch_dir: scratch.to_path_buf(),
+                    ..RedisDecodeOptions::default()
+                },
             ))),
             other => return Err(DumpError::AdapterNotSupported(other)),
         }

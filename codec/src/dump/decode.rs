@@ -184,7 +184,7 @@ pub(crate) fn decode_into(
     label_prefix: &'static str,
 ) -> Result<(Scan, Warnings), DecodeError> {
     let fresh = |root: &Path| -> Result<Vec<Box<dyn AdapterDecoder>>, DecodeError> {
-        decoders_for(adapters, root).map_err(|e| match e {
+        decoders_for(adapters, root, scratch, sort_memory_bytes).map_err(|e| match e {
             DumpError::AdapterNotSupported(a) => DecodeError::AdapterNotSupported(a),
             other => DecodeError::Io {
                 context: "create adapter decoders".into(),

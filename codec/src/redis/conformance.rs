@@ -133,8 +133,12 @@ fn expected_redis_error(case: &Path) -> Option<Option<String>> {
     Some(redis.then(|| sentinel_code(sentinels.split_whitespace().next().unwrap_or(""))))
 }
 
-fn decode_case(entries: &[Owned], out: &Path) -> Result<Warnings, BoxError> {
-    let mut decoder = RedisDecoder::new(out, RedisDecodeOptions::default());
+fn decode_case(
+    entries: &[Owned],
+    out: &Path,
+    options: RedisDecodeOptions,
+) -> Result<Warnings, BoxError> {
+    let mut decoder = RedisDecoder::new(out, options);
     let mut warnings = Warnings::default();
     let mut visibility = Visibility::new();
     for owned in entries {
@@ -277,50 +281,59 @@ fn decode_matches_go_vectors() {
         let Some(entries) = read_sorted(&case.join("input.fsm")) else {
             continue;
         };
-        let tmp = tempfile::tempdir().unwrap();
-        let result = decode_case(&entries, tmp.path());
-        let name = case.file_name().unwrap().to_string_lossy().into_owned();
-        if let Some(Some(code)) = expected_error {
-            match result {
-                Err(e) if e.code() == code => errors_matched += 1,
-                Err(e) => failures.push(format!("{name}: want {code}, got {}: {e}", e.code())),
-                Ok(_) => failures.push(format!("{name}: want {code}, decode succeeded")),
+        // In memory, and with every record spilled to scratch.
+        let scratch = tempfile::tempdir().unwrap();
+        for (budget, label) in [(usize::MAX, ""), (1, " (spilled)")] {
+            let options = RedisDecodeOptions {
+                memory_budget: budget,
+                scratch_dir: scratch.path().to_path_buf(),
+                ..RedisDecodeOptions::default()
+            };
+            let tmp = tempfile::tempdir().unwrap();
+            let result = decode_case(&entries, tmp.path(), options);
+            let name = format!("{}{label}", case.file_name().unwrap().to_string_lossy());
+            if let Some(Some(code)) = &expected_error {
+                match result {
+                    Err(e) if e.code() == code => errors_matched += 1,
+                    Err(e) => failures.push(format!("{name}: want {code}, got {}: {e}", e.code())),
+                    Ok(_) => failures.push(format!("{name}: want {code}, decode succeeded")),
+                }
+                continue;
             }
-            continue;
-        }
-        if let Err(e) = &result {
-            failures.push(format!("{name}: decode failed: {}: {e}", e.code()));
-            continue;
-        }
-        let (expected, with_dirs) = expected_listing(&case);
-        let mut got = Listing::new();
-        if tmp.path().join("redis").is_dir() {
-            got.insert("redis".into(), None);
-            walk(tmp.path(), "redis", &mut got);
-        }
-        if !with_dirs {
-            got.retain(|path, sha| sha.is_some() || expected.contains_key(path));
-        }
-        let warnings = result.map(|w| redis_warnings(&w)).unwrap_or_default();
-        // Go's warnings depend on entry order; ours are those of the sorted input.
-        if with_dirs && input_sorted(&case) && warnings != go_redis_warnings(&case) {
-            failures.push(format!("{name}: warnings differ: {warnings:?}"));
-        } else if got == expected {
-            passed += 1;
-        } else {
-            let diff: Vec<_> = got
-                .iter()
-                .filter(|(k, v)| expected.get(*k) != Some(v))
-                .map(|(k, _)| format!("+{k}"))
-                .chain(
-                    expected
-                        .iter()
-                        .filter(|(k, v)| got.get(*k) != Some(v))
-                        .map(|(k, _)| format!("-{k}")),
-                )
-                .take(8)
-                .collect();
-            failures.push(format!("{name}: tree differs: {diff:?}"));
+            if let Err(e) = &result {
+                failures.push(format!("{name}: decode failed: {}: {e}", e.code()));
+                continue;
+            }
+            let (expected, with_dirs) = expected_listing(&case);
+            let mut got = Listing::new();
+            if tmp.path().join("redis").is_dir() {
+                got.insert("redis".into(), None);
+                walk(tmp.path(), "redis", &mut got);
+            }
+            if !with_dirs {
+                got.retain(|path, sha| sha.is_some() || expected.contains_key(path));
+            }
+            let warnings = result.map(|w| redis_warnings(&w)).unwrap_or_default();
+            // Go's warnings depend on entry order; ours are those of the sorted input.
+            if with_dirs && input_sorted(&case) && warnings != go_redis_warnings(&case) {
+                failures.push(format!("{name}: warnings differ: {warnings:?}"));
+            } else if got == expected {
+                passed += 1;
+            } else {
+                let diff: Vec<_> = got
+                    .iter()
+                    .filter(|(k, v)| expected.get(*k) != Some(v))
+                    .map(|(k, _)| format!("+{k}"))
+                    .chain(
+                        expected
+                            .iter()
+                            .filter(|(k, v)| got.get(*k) != Some(v))
+                            .map(|(k, _)| format!("-{k}")),
+                    )
+                    .take(8)
+                    .collect();
+                failures.push(format!("{name}: tree differs: {diff:?}"));
+            }
         }
     }
     eprintln!(

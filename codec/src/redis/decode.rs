@@ -1,75 +1,150 @@
 //! Snapshot records → `redis/db_0/` (FORMAT.md §3.4, §4.6).
 //!
-//! Strings and HLLs are written as their records arrive; collections are buffered
-//! and written at [`RedisDecoder::finalize`], in user-key order per type. The driver
-//! hands over only visible versions in ascending key order, so each store key comes
-//! once; every order-dependent rule of the Go decoder (TTL routing, legacy vs wide
-//! zsets) is reproduced for that order.
+//! Strings and HLLs are written as their records arrive. Everything else waits for
+//! rows that come later in key order, and waits in scratch, not in memory: collection
+//! rows in one external sort written out key by key at finalize (`collections`), TTL
+//! rows in external joins on the user key (`ttl`). Memory is bounded by
+//! [`RedisDecodeOptions::memory_budget`] whatever the size of the snapshot.
+//!
+//! The driver hands over only visible versions in ascending key order, so each store
+//! key comes once, and every order-dependent rule of the Go decoder (TTL routing and
+//! its byte budget, legacy vs wide zsets, sidecar and KEYMAP line order) is
+//! reproduced for that order. Rows arriving out of that order are refused.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::container::EntryRef;
 use crate::decode::{AdapterDecoder, Warnings};
 use crate::dispatch::{Adapter, Family, Prefix};
 use crate::error::BoxError;
 
-use super::collections::{
-    Buffered, Collection, Expiry, HashState, ListState, SetState, StreamHead, StreamState,
-    ZSetState,
-};
+use super::collections::{Collections, Type};
 use super::error::{Fault, RedisError, Result, escape_key};
 use super::keys::{self, KeyError};
 use super::output::{DbWriter, TtlSidecar};
 use super::proto;
-use super::ttl::{DEFAULT_PENDING_TTL_BYTES_CAP, KeyIndex, Kind, PendingTtls};
+use super::spill::Scratch;
+use super::ttl::{DEFAULT_PENDING_TTL_BYTES_CAP, Kind, TtlRouter};
 use super::values::{self, SimpleType};
 
+/// Default memory budget of the Redis decoder's external sorts, all together.
+pub const DEFAULT_MEMORY_BUDGET: usize = 128 << 20;
+
 /// Knobs of the Redis decoder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisDecodeOptions {
     /// Byte budget for TTL rows parked until their key shows up (key length + 8 per
-    /// row). Exceeding it fails the decode; 0 counts such rows as orphans instead.
+    /// row), as in Go. Exceeding it fails the decode; 0 counts such rows as orphans
+    /// instead. Parked rows wait in scratch, so this is a semantic limit, not memory.
     pub pending_ttl_bytes_cap: usize,
+    /// Bytes of records the decoder's external sorts keep in memory before spilling,
+    /// all sorts together (half for collections, the rest for TTL routing). Sort
+    /// buffers can transiently reach about twice this while they grow.
+    pub memory_budget: usize,
+    /// Directory for spilled runs (anonymous files; created if missing).
+    pub scratch_dir: PathBuf,
 }
 
 impl Default for RedisDecodeOptions {
     fn default() -> Self {
         RedisDecodeOptions {
             pending_ttl_bytes_cap: DEFAULT_PENDING_TTL_BYTES_CAP,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+            scratch_dir: std::env::temp_dir(),
         }
     }
+}
+
+/// Where a family sorts relative to `!redis|ttl|`: routing relies on every row of an
+/// earlier phase arriving before any row of a later one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    /// `!hs|`, `!lst|`, `!redis|hll|`, `!redis|str|`.
+    BeforeTtl,
+    /// `!redis|ttl|`.
+    Ttl,
+    /// `!redis|zset|`, `!st|`, `!stream|`, `!zs|`.
+    AfterTtl,
+}
+
+fn phase_of(family: Family) -> Option<Phase> {
+    Some(match family {
+        Family::RedisString
+        | Family::RedisHll
+        | Family::HashMeta
+        | Family::HashField
+        | Family::HashMetaDelta
+        | Family::ListMeta
+        | Family::ListItem
+        | Family::ListMetaDelta
+        | Family::ListClaim => Phase::BeforeTtl,
+        Family::RedisTtl => Phase::Ttl,
+        Family::SetMeta
+        | Family::SetMember
+        | Family::SetMetaDelta
+        | Family::ZSetMeta
+        | Family::ZSetMember
+        | Family::ZSetMetaDelta
+        | Family::ZSetScore
+        | Family::RedisZSetLegacy
+        | Family::StreamMeta
+        | Family::StreamEntry => Phase::AfterTtl,
+        _ => return None,
+    })
 }
 
 /// The Redis side of a decode: writes `<out_root>/redis/db_0/`.
 #[derive(Debug)]
 pub struct RedisDecoder {
     out: DbWriter,
-    keys: KeyIndex,
-    pending: PendingTtls,
-    hashes: Buffered<HashState>,
-    lists: Buffered<ListState>,
-    sets: Buffered<SetState>,
-    zsets: Buffered<ZSetState>,
-    streams: Buffered<StreamState>,
+    ttl: TtlRouter,
+    collections: Collections,
+    /// Arrival number of the current Redis row (from 1).
+    seq: u64,
+    /// The latest phase a row came from.
+    phase: Phase,
+    scratch: Scratch,
 }
 
 impl RedisDecoder {
     /// A decoder writing under `out_root` (nothing is created until needed).
     pub fn new(out_root: &Path, options: RedisDecodeOptions) -> Self {
+        let budget = options.memory_budget;
+        let scratch = Scratch::new(&options.scratch_dir);
         RedisDecoder {
             out: DbWriter::new(out_root, 0),
-            keys: KeyIndex::default(),
-            pending: PendingTtls::new(options.pending_ttl_bytes_cap),
-            hashes: Buffered::default(),
-            lists: Buffered::default(),
-            sets: Buffered::default(),
-            zsets: Buffered::default(),
-            streams: Buffered::default(),
+            // At most three TTL sorts hold memory at once, next to the collections.
+            ttl: TtlRouter::new(options.pending_ttl_bytes_cap, &scratch, budget / 6),
+            collections: Collections::new(&scratch, budget / 2),
+            seq: 0,
+            phase: Phase::BeforeTtl,
+            scratch,
         }
     }
 
+    /// Sorted runs the decoder spilled to scratch so far (0: everything fit in
+    /// memory). Counted when each sort finishes, so complete after finalize.
+    pub fn runs_spilled(&self) -> u64 {
+        self.scratch.runs_spilled()
+    }
+
     fn route(&mut self, family: Family, rest: &[u8], entry: &EntryRef<'_>) -> Result<()> {
+        let Some(phase) = phase_of(family) else {
+            // Not a Redis family; the driver never routes one here.
+            return Ok(());
+        };
         let key = entry.user_key;
+        if phase < self.phase {
+            return Err(RedisError::Unsorted {
+                key: escape_key(key),
+            });
+        }
+        if phase == Phase::AfterTtl && !self.ttl.merged() {
+            // Every TTL row and every key they can refer to by type went by.
+            self.ttl.merge(&mut self.out, &mut self.collections)?;
+        }
+        self.phase = phase;
+        self.seq += 1;
         let value = entry.body;
         match family {
             Family::RedisString => self.simple(rest, key, value, SimpleType::String),
@@ -88,13 +163,6 @@ impl RedisDecoder {
             Family::StreamEntry => self.stream_entry(rest, key, value),
             // Deltas, list claims and the score index are derived data: the element
             // rows are the source of truth.
-            Family::HashMetaDelta
-            | Family::ListMetaDelta
-            | Family::ListClaim
-            | Family::SetMetaDelta
-            | Family::ZSetMetaDelta
-            | Family::ZSetScore => Ok(()),
-            // Not a Redis family; the driver never routes one here.
             _ => Ok(()),
         }
     }
@@ -112,13 +180,10 @@ impl RedisDecoder {
             ),
             SimpleType::Hll => (Kind::Hll, Fault::HllValue, "hll", TtlSidecar::Hll),
         };
-        self.keys.register(user_key, kind);
         let parsed =
             values::parse_simple(value, ty).map_err(|d| RedisError::decode(fault, key, d))?;
+        self.ttl.simple(user_key, kind, parsed.new_format)?;
         self.out.write_blob(dir, user_key, parsed.body)?;
-        if parsed.new_format {
-            self.keys.mark_simple_ttl_inline(user_key);
-        }
         if parsed.expire_at_ms != 0 {
             self.out
                 .append_ttl(sidecar, user_key, parsed.expire_at_ms)?;
@@ -126,150 +191,68 @@ impl RedisDecoder {
         Ok(())
     }
 
-    /// Routes a scan-index TTL by the kind of its key (see [`super::ttl`]).
+    /// Queues a scan-index TTL for routing by the kind of its key (see [`super::ttl`]).
     fn ttl(&mut self, user_key: &[u8], key: &[u8], value: &[u8]) -> Result<()> {
-        let ms =
-            values::parse_ttl(value).map_err(|d| RedisError::decode(Fault::TtlValue, key, d))?;
-        let Some((kind, simple_inline)) = self.keys.lookup(user_key) else {
-            return self.pending.park(user_key, ms);
-        };
-        let expiry = match kind {
-            Kind::String | Kind::Hll if simple_inline => return Ok(()),
-            Kind::String => return self.out.append_ttl(TtlSidecar::Strings, user_key, ms),
-            Kind::Hll => return self.out.append_ttl(TtlSidecar::Hll, user_key, ms),
-            Kind::Hash => self.hashes.get_mut(user_key).map(|s| &mut s.expiry),
-            Kind::List => self.lists.get_mut(user_key).map(|s| &mut s.expiry),
-            Kind::Set => self.sets.get_mut(user_key).map(|s| &mut s.expiry),
-            Kind::ZSet => self.zsets.get_mut(user_key).map(|s| &mut s.expiry),
-            Kind::Stream => self.streams.get_mut(user_key).map(|s| &mut s.expiry),
-        };
-        // A collection kind is only registered together with its state.
-        if let Some(expiry) = expiry {
-            expiry.apply_scan_index(ms);
+        match values::parse_ttl(value) {
+            Ok(ms) => self.ttl.ttl_row(user_key, self.seq, ms),
+            Err(detail) => {
+                // Go routes each TTL row as it comes, so an earlier row may already
+                // have overflowed the pending budget: that error comes first.
+                self.ttl.merge(&mut self.out, &mut self.collections)?;
+                Err(RedisError::decode(Fault::TtlValue, key, detail))
+            }
         }
-        Ok(())
     }
 
-    // --- per-key state creation ---------------------------------------------------
-    //
-    // Creating a state registers the key's kind; sets, zsets and streams (whose rows
-    // sort after `!redis|ttl|`) also claim a parked TTL. Hashes and lists sort before
-    // it, so they never have one.
-
-    fn with_hash<R>(&mut self, user_key: &[u8], apply: impl FnOnce(&mut HashState) -> R) -> R {
-        let keys = &mut self.keys;
-        let create = || {
-            keys.register(user_key, Kind::Hash);
-            HashState::default()
-        };
-        self.hashes.upsert(user_key, create, apply)
-    }
-
-    fn with_list<R>(&mut self, user_key: &[u8], apply: impl FnOnce(&mut ListState) -> R) -> R {
-        let keys = &mut self.keys;
-        let create = || {
-            keys.register(user_key, Kind::List);
-            ListState::default()
-        };
-        self.lists.upsert(user_key, create, apply)
-    }
-
-    fn with_set<R>(&mut self, user_key: &[u8], apply: impl FnOnce(&mut SetState) -> R) -> R {
-        let (keys, pending) = (&mut self.keys, &mut self.pending);
-        let create = || {
-            keys.register(user_key, Kind::Set);
-            let expiry = Expiry::claimed(pending.claim(user_key));
-            SetState {
-                expiry,
-                ..SetState::default()
-            }
-        };
-        self.sets.upsert(user_key, create, apply)
-    }
-
-    fn with_zset<R>(&mut self, user_key: &[u8], apply: impl FnOnce(&mut ZSetState) -> R) -> R {
-        let (keys, pending) = (&mut self.keys, &mut self.pending);
-        let create = || {
-            keys.register(user_key, Kind::ZSet);
-            let expiry = Expiry::claimed(pending.claim(user_key));
-            ZSetState {
-                expiry,
-                ..ZSetState::default()
-            }
-        };
-        self.zsets.upsert(user_key, create, apply)
-    }
-
-    fn with_stream<R>(&mut self, user_key: &[u8], apply: impl FnOnce(&mut StreamState) -> R) -> R {
-        let (keys, pending) = (&mut self.keys, &mut self.pending);
-        let create = || {
-            keys.register(user_key, Kind::Stream);
-            let expiry = Expiry::claimed(pending.claim(user_key));
-            StreamState {
-                expiry,
-                ..StreamState::default()
-            }
-        };
-        self.streams.upsert(user_key, create, apply)
-    }
-
-    // --- hashes, lists, sets ------------------------------------------------------
+    // --- hashes, lists ---------------------------------------------------------------
 
     fn hash_meta(&mut self, rest: &[u8], key: &[u8], value: &[u8]) -> Result<()> {
         let (user_key, _) = split_wide(rest, key, Fault::HashKey)?;
         let meta = values::parse_count_meta(value)
             .map_err(|d| RedisError::decode(Fault::HashMeta, key, d))?;
-        self.with_hash(user_key, |state| {
-            state.declared = Some(meta.len);
-            state.expiry.apply_meta(meta.inline_ttl);
-        });
-        Ok(())
+        self.ttl.collection(user_key, Kind::Hash)?;
+        self.collections.meta(Type::Hash, user_key, self.seq, meta)
     }
 
     fn hash_field(&mut self, rest: &[u8], key: &[u8], value: &[u8]) -> Result<()> {
         let (user_key, field) = split_wide(rest, key, Fault::HashKey)?;
-        self.with_hash(user_key, |state| {
-            state.fields.insert(field.to_vec(), value.to_vec())
-        });
-        Ok(())
+        self.ttl.collection(user_key, Kind::Hash)?;
+        self.collections.element(Type::Hash, user_key, field, value)
     }
 
     fn list_meta(&mut self, user_key: &[u8], key: &[u8], value: &[u8]) -> Result<()> {
         let meta = values::parse_list_meta(value)
             .map_err(|d| RedisError::decode(Fault::ListMeta, key, d))?;
-        self.with_list(user_key, |state| {
-            state.declared = Some(meta.len);
-            state.expiry.apply_meta(meta.inline_ttl);
-        });
-        Ok(())
+        self.ttl.collection(user_key, Kind::List)?;
+        self.collections.meta(Type::List, user_key, self.seq, meta)
     }
 
     fn list_item(&mut self, rest: &[u8], key: &[u8], value: &[u8]) -> Result<()> {
         let (user_key, seq) =
             keys::split_list_item(rest).map_err(|e| key_error(Fault::ListKey, key, e))?;
-        self.with_list(user_key, |state| state.items.insert(seq, value.to_vec()));
-        Ok(())
+        self.ttl.collection(user_key, Kind::List)?;
+        self.collections
+            .element(Type::List, user_key, &keys::sortable_seq(seq), value)
     }
+
+    // --- sets, zsets, streams -------------------------------------------------------
+    //
+    // Their rows sort after `!redis|ttl|`: each one may claim a TTL parked for its key.
 
     fn set_meta(&mut self, rest: &[u8], key: &[u8], value: &[u8]) -> Result<()> {
         let (user_key, _) = split_wide(rest, key, Fault::SetKey)?;
         let meta = values::parse_count_meta(value)
             .map_err(|d| RedisError::decode(Fault::SetMeta, key, d))?;
-        self.with_set(user_key, |state| {
-            state.declared = Some(meta.len);
-            state.expiry.apply_meta(meta.inline_ttl);
-        });
-        Ok(())
+        self.ttl.claim(user_key, Type::Set, self.seq)?;
+        self.collections.meta(Type::Set, user_key, self.seq, meta)
     }
 
     /// The value of a set member row is empty by design and ignored.
     fn set_member(&mut self, rest: &[u8], key: &[u8]) -> Result<()> {
         let (user_key, member) = split_wide(rest, key, Fault::SetKey)?;
-        self.with_set(user_key, |state| state.members.insert(member.to_vec()));
-        Ok(())
+        self.ttl.claim(user_key, Type::Set, self.seq)?;
+        self.collections.element(Type::Set, user_key, member, &[])
     }
-
-    // --- zsets --------------------------------------------------------------------
 
     fn zset_meta(&mut self, rest: &[u8], key: &[u8], value: &[u8]) -> Result<()> {
         let (user_key, _) = split_wide(rest, key, Fault::ZSetKey)?;
@@ -277,77 +260,87 @@ impl RedisDecoder {
             .map_err(|d| RedisError::decode(Fault::ZSetMeta, key, d))?;
         // A meta row alone does not make the zset "wide": the live read path still
         // serves the legacy blob until a member row exists.
-        self.with_zset(user_key, |state| {
-            state.declared = Some(meta.len);
-            state.expiry.apply_meta(meta.inline_ttl);
-        });
-        Ok(())
+        self.ttl.claim(user_key, Type::ZSet, self.seq)?;
+        self.collections.meta(Type::ZSet, user_key, self.seq, meta)
     }
 
+    /// A wide member. Wide rows are authoritative: once a key has one, its legacy
+    /// blob members are dropped (see `collections`), which is how the live read path
+    /// chooses between the two layouts.
     fn zset_member(&mut self, rest: &[u8], key: &[u8], value: &[u8]) -> Result<()> {
         let (user_key, member) = split_wide(rest, key, Fault::ZSetKey)?;
         let score = values::parse_zset_score(value)
             .map_err(|d| RedisError::decode(Fault::ZSetMember, key, d))?;
-        self.with_zset(user_key, |state| state.add_wide_member(member, score));
-        Ok(())
+        self.ttl.claim(user_key, Type::ZSet, self.seq)?;
+        self.collections
+            .element(Type::ZSet, user_key, member, &score.to_be_bytes())
     }
 
     fn zset_legacy(&mut self, user_key: &[u8], key: &[u8], value: &[u8]) -> Result<()> {
-        let blob = proto::parse_zset_blob(value)
+        let mut blob = proto::parse_zset_blob(value)
             .map_err(|e| RedisError::decode(Fault::ZSetLegacyBlob, key, e.to_string()))?;
         if let Some(nan) = blob.iter().find(|m| m.score.is_nan()) {
             let detail = format!("NaN score for member {}", escape_key(nan.member.as_bytes()));
             return Err(RedisError::decode(Fault::ZSetLegacyBlob, key, detail));
         }
-        let members = blob.into_iter().map(|m| (m.member.into_bytes(), m.score));
-        self.with_zset(user_key, |state| state.add_legacy_members(members));
+        self.ttl.claim(user_key, Type::ZSet, self.seq)?;
+        // The key exists even when the blob is empty.
+        self.collections.touch(Type::ZSet, user_key, self.seq)?;
+        // A member repeated in the blob keeps its last score (a map insert in Go).
+        blob.sort_by(|a, b| a.member.cmp(&b.member));
+        let mut members = blob.iter().peekable();
+        while let Some(entry) = members.next() {
+            if members
+                .peek()
+                .is_some_and(|next| next.member == entry.member)
+            {
+                continue;
+            }
+            self.collections
+                .legacy_member(user_key, entry.member.as_bytes(), entry.score)?;
+        }
         Ok(())
     }
-
-    // --- streams ------------------------------------------------------------------
 
     fn stream_meta(&mut self, rest: &[u8], key: &[u8], value: &[u8]) -> Result<()> {
         let (user_key, _) = split_wide(rest, key, Fault::StreamKey)?;
         let meta = values::parse_stream_meta(value)
             .map_err(|d| RedisError::decode(Fault::StreamMeta, key, d))?;
-        self.with_stream(user_key, |state| {
-            state.head = Some(StreamHead {
-                length: meta.meta.len,
-                last: meta.last,
-            });
-            state.expiry.apply_meta(meta.meta.inline_ttl);
-        });
-        Ok(())
+        self.ttl.claim(user_key, Type::Stream, self.seq)?;
+        self.collections.stream_meta(user_key, self.seq, meta)
     }
 
+    /// Entries are validated now and kept as they are; the file is rendered from
+    /// them at finalize.
     fn stream_entry(&mut self, rest: &[u8], key: &[u8], value: &[u8]) -> Result<()> {
         let (user_key, id) =
             keys::split_stream_entry(rest).map_err(|e| key_error(Fault::StreamKey, key, e))?;
-        let fields = proto::parse_stream_entry(value)
+        proto::parse_stream_entry(value)
             .map_err(|e| RedisError::decode(Fault::StreamEntry, key, e.to_string()))?;
-        self.with_stream(user_key, |state| state.entries.push((id, fields)));
-        Ok(())
+        self.ttl.claim(user_key, Type::Stream, self.seq)?;
+        let mut id_bytes = [0u8; 16];
+        id_bytes[..8].copy_from_slice(&id.ms.to_be_bytes());
+        id_bytes[8..].copy_from_slice(&id.seq.to_be_bytes());
+        self.collections
+            .element(Type::Stream, user_key, &id_bytes, value)
     }
 
     // --- finalize -----------------------------------------------------------------
 
-    /// Writes every buffered collection, closes the sidecars and reports orphan TTLs.
-    /// Every step runs even after a failure; the first error is returned.
+    /// Routes the TTLs still unrouted, writes every collection, closes the sidecars
+    /// and reports orphan TTLs. Every step runs even after a failure; the first error
+    /// is returned.
     fn finish(&mut self, warnings: &mut Warnings) -> Result<()> {
-        let results = [
-            flush(&mut self.hashes, &mut self.out, warnings),
-            flush(&mut self.lists, &mut self.out, warnings),
-            flush(&mut self.sets, &mut self.out, warnings),
-            flush(&mut self.zsets, &mut self.out, warnings),
-            flush(&mut self.streams, &mut self.out, warnings),
-            self.out.close(),
-        ];
+        let merged = self.ttl.merge(&mut self.out, &mut self.collections);
+        let claimed = self.ttl.resolve_claims(&mut self.collections);
+        let flushed = self.collections.flush(&mut self.out, warnings);
+        let closed = self.out.close();
         self.warn_orphan_ttls(warnings);
-        results.into_iter().collect()
+        [merged, claimed, flushed, closed].into_iter().collect()
     }
 
     fn warn_orphan_ttls(&self, warnings: &mut Warnings) {
-        let Some(report) = self.pending.report() else {
+        let Some(report) = self.ttl.report() else {
             return;
         };
         let mut fields = vec![
@@ -386,25 +379,6 @@ impl AdapterDecoder for RedisDecoder {
     fn finalize(&mut self, warnings: &mut Warnings) -> std::result::Result<(), BoxError> {
         self.finish(warnings).map_err(RedisError::boxed)
     }
-}
-
-/// Writes one type's buffered collections: the directory only if there is at least
-/// one, then each key in byte order. Stops at the first failure of the type.
-fn flush<C: Collection>(
-    buffer: &mut Buffered<C>,
-    out: &mut DbWriter,
-    warnings: &mut Warnings,
-) -> Result<()> {
-    if buffer.is_empty() {
-        return Ok(());
-    }
-    out.ensure_type_dir(C::DIR)?;
-    for (user_key, state) in buffer.drain_sorted() {
-        if let Some(body) = state.finish(user_key.len(), warnings) {
-            out.write_collection(C::DIR, C::EXT, &user_key, &body)?;
-        }
-    }
-    Ok(())
 }
 
 fn key_error(fault: Fault, key: &[u8], err: KeyError) -> RedisError {

@@ -33,46 +33,47 @@ pub struct NameValue<'a> {
     pub value: Bsv<'a>,
 }
 
-/// `hashes/<key>.json`.
+/// `hashes/<key>.json`. The element list is generic so that it can be streamed
+/// (any `Serialize` sequence of [`NameValue`]).
 #[derive(serde::Serialize)]
-pub struct HashDoc<'a> {
+pub struct HashDoc<F> {
     /// Always [`FORMAT_VERSION`].
     pub format_version: u32,
     /// Fields sorted by name bytes.
-    pub fields: Vec<NameValue<'a>>,
+    pub fields: F,
     /// Expiry, `null` when none.
     pub expire_at_ms: Option<u64>,
 }
 
-/// `lists/<key>.json`.
+/// `lists/<key>.json` (items: a sequence of [`Bsv`]).
 #[derive(serde::Serialize)]
-pub struct ListDoc<'a> {
+pub struct ListDoc<F> {
     /// Always [`FORMAT_VERSION`].
     pub format_version: u32,
     /// Items, left to right.
-    pub items: Vec<Bsv<'a>>,
+    pub items: F,
     /// Expiry, `null` when none.
     pub expire_at_ms: Option<u64>,
 }
 
-/// `sets/<key>.json`.
+/// `sets/<key>.json` (members: a sequence of [`Bsv`]).
 #[derive(serde::Serialize)]
-pub struct SetDoc<'a> {
+pub struct SetDoc<F> {
     /// Always [`FORMAT_VERSION`].
     pub format_version: u32,
     /// Members sorted by bytes.
-    pub members: Vec<Bsv<'a>>,
+    pub members: F,
     /// Expiry, `null` when none.
     pub expire_at_ms: Option<u64>,
 }
 
-/// `zsets/<key>.json`.
+/// `zsets/<key>.json` (members: a sequence of [`ZSetMember`]).
 #[derive(serde::Serialize)]
-pub struct ZSetDoc<'a> {
+pub struct ZSetDoc<F> {
     /// Always [`FORMAT_VERSION`].
     pub format_version: u32,
     /// Members sorted by member bytes (not by score, so score changes diff as one line).
-    pub members: Vec<ZSetMember<'a>>,
+    pub members: F,
     /// Expiry, `null` when none.
     pub expire_at_ms: Option<u64>,
 }

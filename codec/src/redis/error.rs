@@ -156,6 +156,14 @@ pub enum RedisError {
         user_key_len: usize,
     },
 
+    /// A row arrived after rows that sort after it. TTL routing relies on ascending
+    /// key order, which the decode driver guarantees (it sorts unsorted snapshots).
+    #[error("redis rows out of order at key {key}: the decoder needs rows in ascending key order")]
+    Unsorted {
+        /// The store key, escaped.
+        key: String,
+    },
+
     /// Reading or writing the tree failed.
     #[error("{action} {}: {source}", .path.display())]
     Io {
@@ -290,6 +298,7 @@ impl RedisError {
         match self {
             RedisError::Decode { fault, .. } => fault.code(),
             RedisError::PendingTtlBufferFull { .. } => "pending-ttl-buffer-full",
+            RedisError::Unsorted { .. } => "redis-input-unsorted",
             RedisError::Io { .. } => "io",
             RedisError::Tree { cause, .. } | RedisError::Sink { cause } => cause.code(),
             RedisError::EncodeInvalidJson { .. } => "redis-encode-invalid-json",

@@ -3,8 +3,9 @@
 //! Layout knowledge is split by what it describes, each module with both directions:
 //! [`keys`] (store-key layouts), [`values`] (fixed-width value envelopes), [`proto`]
 //! (the two protobuf payloads) and [`docs`] (the JSON files of the tree). The decode
-//! side is [`RedisDecoder`] (with TTL routing in `ttl` and per-collection buffering in
-//! `collections`), the encode side [`RedisEncoder`].
+//! side is [`RedisDecoder`] (with TTL routing in `ttl`, collections in `collections`,
+//! both spilling through the external sorts of `spill`), the encode side
+//! [`RedisEncoder`].
 
 mod collections;
 mod decode;
@@ -16,15 +17,20 @@ mod keymap;
 pub mod keys;
 mod output;
 pub mod proto;
+mod spill;
 mod ttl;
 pub mod values;
 
 #[cfg(test)]
+mod bounded;
+#[cfg(test)]
 mod conformance;
+#[cfg(test)]
+mod oracle;
 #[cfg(test)]
 mod scenarios;
 
-pub use decode::{RedisDecodeOptions, RedisDecoder};
+pub use decode::{DEFAULT_MEMORY_BUDGET, RedisDecodeOptions, RedisDecoder};
 pub use encode::RedisEncoder;
 pub use error::{Escaped, Fault, RedisError};
 pub use ttl::DEFAULT_PENDING_TTL_BYTES_CAP;

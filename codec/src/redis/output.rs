@@ -55,7 +55,7 @@ pub struct DbWriter {
     keymap: Option<KeymapWriter>,
 }
 
-fn tree_error(path: &Path, err: FsError) -> RedisError {
+pub(super) fn tree_error(path: &Path, err: FsError) -> RedisError {
     RedisError::Tree {
         path: path.to_path_buf(),
         cause: Box::new(err),
@@ -117,18 +117,13 @@ impl DbWriter {
         write_file_atomic(&path, body).map_err(|e| tree_error(&path, e))
     }
 
-    /// Writes `<subdir>/<name><ext>`; the type directory was created by
+    /// Names `<subdir>/<name><ext>` for `user_key` (recording a SHA fallback in
+    /// KEYMAP.jsonl, as every use of a name does). The caller publishes the file
+    /// atomically there; the type directory was created by
     /// [`DbWriter::ensure_type_dir`].
-    pub fn write_collection(
-        &mut self,
-        subdir: &str,
-        ext: &str,
-        user_key: &[u8],
-        body: &[u8],
-    ) -> Result<()> {
+    pub fn collection_path(&mut self, subdir: &str, ext: &str, user_key: &[u8]) -> Result<PathBuf> {
         let name = self.name_for(user_key)?;
-        let path = self.db_dir.join(subdir).join(name + ext);
-        write_file_atomic(&path, body).map_err(|e| tree_error(&path, e))
+        Ok(self.db_dir.join(subdir).join(name + ext))
     }
 
     /// Appends `{"key":…,"expire_at_ms":…}` to a TTL sidecar, opening it first.

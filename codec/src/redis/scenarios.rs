@@ -343,6 +343,7 @@ fn orphan_ttls_are_warned_about() {
     ];
     let options = RedisDecodeOptions {
         pending_ttl_bytes_cap: 0,
+        ..RedisDecodeOptions::default()
     };
     let (warnings, result) = decode_with(out.path(), &records, options);
     result.unwrap();
@@ -359,6 +360,7 @@ fn pending_ttl_budget_fails_closed() {
     ];
     let options = RedisDecodeOptions {
         pending_ttl_bytes_cap: 9,
+        ..RedisDecodeOptions::default()
     };
     let (warnings, result) = decode_with(out.path(), &records, options);
     assert_eq!(result.unwrap_err().code(), "pending-ttl-buffer-full");
@@ -375,6 +377,64 @@ fn pending_ttl_budget_fails_closed() {
         ),
         Some("9")
     );
+}
+
+#[test]
+fn pending_ttl_overflow_wins_over_later_row_errors() {
+    // Go fails at the TTL row that overflows; rows after it are never looked at, so
+    // their errors must not replace the budget's, although TTLs are routed later.
+    let options = || RedisDecodeOptions {
+        pending_ttl_bytes_cap: 9,
+        ..RedisDecodeOptions::default()
+    };
+    let ttl = |k: &[u8]| rec(keys::raw_key(keys::TTL, k), values::build_ttl(1));
+    let out = tempfile::tempdir().unwrap();
+    let bad_set = rec(b"!st|mem|\0\0".to_vec(), Vec::new());
+    let records = [ttl(b"a"), ttl(b"b"), bad_set.clone()];
+    let (_, result) = decode_with(out.path(), &records, options());
+    assert_eq!(result.unwrap_err().code(), "pending-ttl-buffer-full");
+    let bad_ttl = rec(keys::raw_key(keys::TTL, b"c"), b"123".to_vec());
+    let records = [ttl(b"a"), ttl(b"b"), bad_ttl.clone()];
+    let (_, result) = decode_with(out.path(), &records, options());
+    assert_eq!(result.unwrap_err().code(), "pending-ttl-buffer-full");
+    // Without the overflow, the later rows' own errors.
+    let records = [ttl(b"a"), bad_ttl];
+    let (_, result) = decode_with(out.path(), &records, options());
+    assert_eq!(result.unwrap_err().code(), "redis-invalid-ttl-value");
+    let records = [ttl(b"a"), bad_set];
+    let (_, result) = decode_with(out.path(), &records, options());
+    assert_eq!(result.unwrap_err().code(), "redis-invalid-set-key");
+}
+
+#[test]
+fn rows_out_of_key_order_are_refused() {
+    let out = tempfile::tempdir().unwrap();
+    let mut decoder = RedisDecoder::new(out.path(), RedisDecodeOptions::default());
+    let mut warnings = Warnings::default();
+    let mut feed = |key: Vec<u8>, value: Vec<u8>| {
+        let entry = EntryRef {
+            offset: 0,
+            encoded_key: &key,
+            user_key: &key,
+            commit_ts: 1,
+            tombstone: false,
+            expire_at: 0,
+            body: &value,
+        };
+        let prefix = route(&key).expect("routed");
+        decoder
+            .handle(prefix, &entry, &mut warnings)
+            .map_err(|e| e.code().to_owned())
+    };
+    feed(
+        keys::raw_key(keys::TTL, b"k"),
+        values::build_ttl(1).to_vec(),
+    )
+    .unwrap();
+    feed(keys::wide_key(keys::SET_MEMBER, b"k", b"m"), Vec::new()).unwrap();
+    // A string after a set: TTL routing already happened without it.
+    let err = feed(keys::raw_key(keys::STRING, b"k"), b"v".to_vec()).unwrap_err();
+    assert_eq!(err, "redis-input-unsorted");
 }
 
 #[test]

@@ -1,0 +1,480 @@
+//! The bounded-memory decoder against its in-memory predecessor ([`super::oracle`])
+//! and against itself with spilling forced: generated snapshots with every rule the
+//! decoder implements (TTL routing and its budget, shared keys, legacy vs wide zsets,
+//! stream meta, length warnings, SHA-fallback names, binary and prefix keys) must
+//! produce the same tree, warnings and error whatever the memory budget.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use prost::Message as _;
+
+use crate::container::EntryRef;
+use crate::decode::{AdapterDecoder, Warnings};
+use crate::dispatch::route;
+
+use super::keys::{self, StreamId};
+use super::oracle::{OracleDecoder, OracleOptions};
+use super::proto::{self, RedisZSetEntry, RedisZSetValue};
+use super::values;
+use super::{RedisDecodeOptions, RedisDecoder};
+
+/// splitmix64: deterministic and dependency-free.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    /// Short bytes over a small alphabet: collisions, shared prefixes, zero bytes,
+    /// invalid UTF-8 and HTML characters are all common.
+    fn bytes(&mut self, max_len: u64) -> Vec<u8> {
+        const ALPHABET: &[u8] = b"ab\0\xff<|d";
+        let len = self.below(max_len + 1);
+        (0..len)
+            .map(|_| ALPHABET[self.below(ALPHABET.len() as u64) as usize])
+            .collect()
+    }
+
+    fn text(&mut self, max_len: u64) -> String {
+        const ALPHABET: &[u8] = b"xy<&z";
+        let len = self.below(max_len + 1);
+        (0..len)
+            .map(|_| ALPHABET[self.below(ALPHABET.len() as u64) as usize] as char)
+            .collect()
+    }
+
+    fn ms(&mut self) -> u64 {
+        match self.below(10) {
+            0 => 0,
+            1 => u64::MAX,
+            _ => 1_700_000_000_000 + self.below(1_000_000),
+        }
+    }
+
+    fn score(&mut self) -> f64 {
+        match self.below(8) {
+            0 => f64::INFINITY,
+            1 => f64::NEG_INFINITY,
+            2 => -0.0,
+            3 => 1e-7,
+            _ => (self.below(2000) as f64 - 1000.0) / 8.0,
+        }
+    }
+}
+
+type Records = BTreeMap<Vec<u8>, Vec<u8>>;
+
+fn legacy_blob(entries: Vec<(String, f64)>) -> Vec<u8> {
+    let msg = RedisZSetValue {
+        entries: entries
+            .into_iter()
+            .map(|(member, score)| RedisZSetEntry { member, score })
+            .collect(),
+    };
+    [proto::ZSET_BLOB_MAGIC, &msg.encode_to_vec()].concat()
+}
+
+fn inline(rng: &mut Rng) -> Option<u64> {
+    rng.chance(30).then(|| rng.ms())
+}
+
+fn count_meta(rng: &mut Rng, observed: usize) -> Vec<u8> {
+    let declared = if rng.chance(80) {
+        observed as u64
+    } else {
+        rng.below(9)
+    };
+    let mut meta = declared.to_be_bytes().to_vec();
+    if let Some(ms) = inline(rng) {
+        meta.extend_from_slice(&ms.to_be_bytes());
+    }
+    meta
+}
+
+/// Rows of one collection-typed key; `n` bounds the element count.
+fn collection_rows(rng: &mut Rng, out: &mut Records, key: &[u8], n: u64) {
+    match rng.below(5) {
+        0 => {
+            let fields = rng.below(n + 1);
+            for _ in 0..fields {
+                let (name, value) = (rng.bytes(3), rng.bytes(4));
+                out.insert(keys::wide_key(keys::HASH_FIELD, key, &name), value);
+            }
+            if rng.chance(70) {
+                let meta = count_meta(rng, fields as usize);
+                out.insert(keys::wide_key(keys::HASH_META, key, b""), meta);
+            }
+            if rng.chance(10) {
+                // A second meta row (key with a tail) and a delta.
+                let meta = count_meta(rng, 0);
+                out.insert(keys::wide_key(keys::HASH_META, key, b"junk"), meta);
+                out.insert(keys::wide_key(b"!hs|meta|d|", key, &[0; 12]), vec![0; 8]);
+            }
+        }
+        1 => {
+            let items = rng.below(n + 1);
+            for _ in 0..items {
+                let seq = rng.below(64) as i64 - 32;
+                out.insert(keys::list_item_key(key, seq), rng.bytes(4));
+            }
+            if rng.chance(70) {
+                let meta = values::build_list_meta(rng.below(6), inline(rng).filter(|&m| m != 0));
+                out.insert(keys::raw_key(keys::LIST_META, key), meta);
+            }
+        }
+        2 => {
+            for _ in 0..rng.below(n + 1) {
+                out.insert(
+                    keys::wide_key(keys::SET_MEMBER, key, &rng.bytes(3)),
+                    Vec::new(),
+                );
+            }
+            if rng.chance(70) {
+                let meta = count_meta(rng, 2);
+                out.insert(keys::wide_key(keys::SET_META, key, b""), meta);
+            }
+        }
+        3 => {
+            if rng.chance(40) {
+                let entries = (0..rng.below(5))
+                    .map(|_| (rng.text(2), rng.score()))
+                    .collect();
+                out.insert(keys::raw_key(b"!redis|zset|", key), legacy_blob(entries));
+            }
+            if rng.chance(60) {
+                for _ in 0..rng.below(n + 1) {
+                    let member = rng.bytes(3);
+                    let score = values::build_zset_score(rng.score()).to_vec();
+                    out.insert(keys::wide_key(keys::ZSET_MEMBER, key, &member), score);
+                }
+            }
+            if rng.chance(60) {
+                let meta = count_meta(rng, 2);
+                out.insert(keys::wide_key(keys::ZSET_META, key, b""), meta);
+            }
+            if rng.chance(10) {
+                out.insert(keys::zset_score_key(key, 1.0, b"m"), Vec::new());
+            }
+        }
+        _ => {
+            for _ in 0..rng.below(n + 1) {
+                let id = StreamId {
+                    ms: rng.below(5),
+                    seq: rng.below(3),
+                };
+                let fields = (0..2 * rng.below(3)).map(|_| rng.text(3)).collect();
+                let entry = proto::build_stream_entry("ignored", fields);
+                out.insert(keys::stream_entry_key(key, id), entry);
+            }
+            if rng.chance(75) {
+                let last = StreamId {
+                    ms: rng.below(9),
+                    seq: rng.below(9),
+                };
+                let mut meta = values::build_stream_meta(rng.below(5), last, None);
+                match rng.below(3) {
+                    0 => {}
+                    1 => meta.extend_from_slice(&rng.ms().to_be_bytes()),
+                    _ => {
+                        meta.extend_from_slice(&rng.ms().to_be_bytes());
+                        meta.extend_from_slice(&[7; 16]);
+                    }
+                }
+                out.insert(keys::wide_key(keys::STREAM_META, key, b""), meta);
+            }
+        }
+    }
+}
+
+/// Rows of a string or HLL key: legacy, or the envelope with or without a TTL.
+fn simple_rows(rng: &mut Rng, out: &mut Records, key: &[u8]) {
+    let hll = rng.chance(30);
+    let body = rng.bytes(5);
+    let value = match rng.below(3) {
+        // A legacy value must not look like an envelope.
+        0 if body.first() != Some(&0xFF) => body,
+        0 => b"legacy".to_vec(),
+        1 if hll => values::build_hll(&body, rng.ms()),
+        1 => values::build_string(&body, rng.ms()),
+        _ if hll => values::build_hll(&body, 0),
+        _ => values::build_string(&body, 0),
+    };
+    let prefix = if hll { keys::HLL } else { keys::STRING };
+    out.insert(keys::raw_key(prefix, key), value);
+}
+
+/// A small snapshot where keys are shared between types, prefixes of each other,
+/// binary, empty or too long for a plain file name.
+fn random_snapshot(seed: u64, keys_count: u64) -> Records {
+    let mut rng = Rng(seed);
+    let mut out = Records::new();
+    for i in 0..keys_count {
+        let key = match rng.below(12) {
+            0 => vec![b'L'; 250 + rng.below(3) as usize],
+            1 => format!("k{i}").into_bytes(),
+            _ => rng.bytes(3),
+        };
+        for _ in 0..1 + rng.below(2) {
+            if rng.chance(40) {
+                simple_rows(&mut rng, &mut out, &key);
+            } else {
+                collection_rows(&mut rng, &mut out, &key, 4);
+            }
+        }
+        if rng.chance(50) {
+            out.insert(
+                keys::raw_key(keys::TTL, &key),
+                values::build_ttl(rng.ms()).to_vec(),
+            );
+        }
+    }
+    if rng.chance(5) {
+        // A malformed TTL row: its error competes with the pending budget's.
+        let key = rng.bytes(2);
+        out.insert(keys::raw_key(keys::TTL, &key), vec![1, 2, 3]);
+    }
+    out
+}
+
+/// What a decode produced: every file and directory under `redis/` (contents
+/// included), the warnings, and the error code and message if it failed.
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    tree: BTreeMap<String, Option<Vec<u8>>>,
+    warnings: Warnings,
+    error: Option<(String, String)>,
+}
+
+fn walk(root: &Path, rel: &str, out: &mut BTreeMap<String, Option<Vec<u8>>>) {
+    let Ok(dir) = fs::read_dir(root.join(rel)) else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let child = format!("{rel}/{}", entry.file_name().to_string_lossy());
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            out.insert(child.clone(), None);
+            walk(root, &child, out);
+        } else {
+            out.insert(child, Some(fs::read(entry.path()).unwrap()));
+        }
+    }
+}
+
+/// Feeds `records` in the order of encoded keys `store key ‖ BE64(^ts)` with a
+/// random commit timestamp per row, so a key that is a prefix of another can come
+/// after it, as in a real snapshot; on an error finalizes anyway (as Go does).
+fn run(records: &Records, seed: u64, decoder: &mut dyn AdapterDecoder) -> Outcome {
+    let mut rng = Rng(seed ^ 0x5EED);
+    let mut order: Vec<(Vec<u8>, &Vec<u8>, &Vec<u8>)> = records
+        .iter()
+        .map(|(k, v)| {
+            let ts = !(1u64 << 56 | rng.below(1 << 40));
+            ([k.as_slice(), &ts.to_be_bytes()].concat(), k, v)
+        })
+        .collect();
+    order.sort();
+    let mut warnings = Warnings::default();
+    let mut error = None;
+    for (encoded, key, value) in &order {
+        let prefix = route(key).expect("generated records are Redis records");
+        let entry = EntryRef {
+            offset: 0,
+            encoded_key: encoded,
+            user_key: key,
+            commit_ts: 1,
+            tombstone: false,
+            expire_at: 0,
+            body: value,
+        };
+        if let Err(e) = decoder.handle(prefix, &entry, &mut warnings) {
+            error = Some((e.code().to_owned(), e.to_string()));
+            break;
+        }
+    }
+    if let Err(e) = decoder.finalize(&mut warnings) {
+        error.get_or_insert((e.code().to_owned(), e.to_string()));
+    }
+    Outcome {
+        tree: BTreeMap::new(),
+        warnings,
+        error,
+    }
+}
+
+fn decode_new(records: &Records, seed: u64, cap: usize, budget: usize) -> (Outcome, u64) {
+    let out = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let mut decoder = RedisDecoder::new(
+        out.path(),
+        RedisDecodeOptions {
+            pending_ttl_bytes_cap: cap,
+            memory_budget: budget,
+            scratch_dir: scratch.path().join("runs"),
+        },
+    );
+    let mut outcome = run(records, seed, &mut decoder);
+    walk(out.path(), "redis", &mut outcome.tree);
+    (outcome, decoder.runs_spilled())
+}
+
+fn decode_oracle(records: &Records, seed: u64, cap: usize) -> Outcome {
+    let out = tempfile::tempdir().unwrap();
+    let options = OracleOptions {
+        pending_ttl_bytes_cap: cap,
+    };
+    let mut decoder = OracleDecoder::new(out.path(), options);
+    let mut outcome = run(records, seed, &mut decoder);
+    walk(out.path(), "redis", &mut outcome.tree);
+    outcome
+}
+
+fn first_difference(a: &Outcome, b: &Outcome) -> String {
+    if a.error != b.error {
+        return format!("error {:?} vs {:?}", a.error, b.error);
+    }
+    if a.warnings != b.warnings {
+        return format!("warnings {:#?}\nvs {:#?}", a.warnings, b.warnings);
+    }
+    let keys: std::collections::BTreeSet<_> = a.tree.keys().chain(b.tree.keys()).collect();
+    for key in keys {
+        let (x, y) = (a.tree.get(key), b.tree.get(key));
+        if x != y {
+            let show = |v: Option<&Option<Vec<u8>>>| {
+                v.map(|v| v.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()))
+            };
+            return format!("{key}: {:?}\nvs {:?}", show(x), show(y));
+        }
+    }
+    "no difference".to_owned()
+}
+
+#[test]
+fn generated_snapshots_decode_like_the_in_memory_decoder() {
+    let caps = [
+        usize::MAX,
+        0,
+        9,
+        60,
+        400,
+        super::DEFAULT_PENDING_TTL_BYTES_CAP,
+    ];
+    let mut failed_with = BTreeMap::<String, usize>::new();
+    for seed in 0..200u64 {
+        let records = random_snapshot(seed, 1 + seed % 40);
+        let cap = caps[(seed % caps.len() as u64) as usize];
+        let expected = decode_oracle(&records, seed, cap);
+        if let Some((code, _)) = &expected.error {
+            *failed_with.entry(code.clone()).or_default() += 1;
+        }
+        for budget in [1, 300, usize::MAX] {
+            let (got, _) = decode_new(&records, seed, cap, budget);
+            assert!(
+                got == expected,
+                "seed {seed}, cap {cap}, budget {budget}: {}",
+                first_difference(&got, &expected)
+            );
+        }
+    }
+    // The generator reaches both failure modes.
+    assert!(
+        failed_with.contains_key("pending-ttl-buffer-full"),
+        "{failed_with:?}"
+    );
+    assert!(
+        failed_with.contains_key("redis-invalid-ttl-value"),
+        "{failed_with:?}"
+    );
+}
+
+/// A snapshot of realistic shape and size: `ttls` scan-index TTL rows (an eighth of
+/// them for legacy strings and HLLs, which get sidecar lines; the rest for keys no
+/// typed row introduces, which wait for a claim until the end) and `elements`
+/// collection elements over a few thousand keys, some of them large, half of the keys
+/// with a TTL (parked for sets, zsets and streams).
+fn large_snapshot(ttls: u64, elements: u64) -> Records {
+    let mut rng = Rng(42);
+    let mut out = Records::new();
+    for i in 0..ttls {
+        let key = format!("user:{i:07}").into_bytes();
+        match i % 16 {
+            0 => out.insert(
+                keys::raw_key(keys::STRING, &key),
+                format!("v{i}").into_bytes(),
+            ),
+            1 => out.insert(keys::raw_key(keys::HLL, &key), format!("h{i}").into_bytes()),
+            _ => None,
+        };
+        let ms = values::build_ttl(1_700_000_000_000 + i).to_vec();
+        out.insert(keys::raw_key(keys::TTL, &key), ms);
+    }
+    let mut emitted = 0;
+    let mut collection = 0u64;
+    while emitted < elements {
+        let key = format!("coll:{collection:05}").into_bytes();
+        // Mostly small collections, some with thousands of elements.
+        let n = if collection.is_multiple_of(50) {
+            5_000
+        } else {
+            1 + rng.below(60)
+        };
+        let before = out.len();
+        collection_rows(&mut rng, &mut out, &key, n);
+        emitted += (out.len() - before) as u64;
+        if rng.chance(50) {
+            out.insert(
+                keys::raw_key(keys::TTL, &key),
+                values::build_ttl(rng.ms()).to_vec(),
+            );
+        }
+        collection += 1;
+    }
+    out
+}
+
+#[test]
+fn spilled_decode_matches_in_memory_decode() {
+    let records = large_snapshot(200_000, 200_000);
+    let cap = super::DEFAULT_PENDING_TTL_BYTES_CAP;
+    let (in_memory, in_memory_runs) = decode_new(&records, 7, cap, usize::MAX);
+    assert_eq!(
+        in_memory_runs, 0,
+        "a huge budget keeps everything in memory"
+    );
+    assert_eq!(in_memory.error, None);
+    assert!(in_memory.tree.len() > 25_000, "{}", in_memory.tree.len());
+    let orphans = in_memory
+        .warnings
+        .0
+        .iter()
+        .find(|w| w.event == "redis_orphan_ttl");
+    assert!(orphans.is_some_and(|w| w.fields[0].1.parse::<u64>().unwrap() > 100_000));
+    // 64 KiB for everything: thousands of runs, merged in several levels.
+    let (spilled, spilled_runs) = decode_new(&records, 7, cap, 64 << 10);
+    assert!(spilled_runs > 1_000, "only {spilled_runs} runs spilled");
+    assert!(
+        spilled == in_memory,
+        "{}",
+        first_difference(&spilled, &in_memory)
+    );
+    let expected = decode_oracle(&records, 7, cap);
+    assert!(
+        in_memory == expected,
+        "{}",
+        first_difference(&in_memory, &expected)
+    );
+}
