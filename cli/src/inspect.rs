@@ -71,7 +71,7 @@ fn footer_json(footer: Option<Footer>) -> serde_json::Value {
 }
 
 fn render_json(scan: &Scan, index: Option<u64>) -> serde_json::Value {
-    let header = scan.header.expect("inspect always reads a header");
+    let header = scan.header;
     json!({
         "container": header.wrapper.magic(),
         "wrapper": wrapper_json(header.wrapper),
@@ -87,7 +87,7 @@ fn render_json(scan: &Scan, index: Option<u64>) -> serde_json::Value {
 }
 
 fn print_text(opts: &Opts, scan: &Scan, index: Option<u64>) {
-    let header = scan.header.expect("inspect always reads a header");
+    let header = scan.header;
     let c = &scan.counters;
     println!("file            {}", opts.file.display());
     println!("container       {}", header.wrapper.magic());

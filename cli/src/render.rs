@@ -119,8 +119,8 @@ pub fn counters_text(scan: &Scan) -> String {
 /// Counters, visibility and container facts of a scan as JSON.
 pub fn scan_json(scan: &Scan) -> Value {
     json!({
-        "last_commit_ts": scan.header.map(|h| h.last_commit_ts),
-        "container": scan.header.map(|h| h.wrapper.magic()),
+        "last_commit_ts": scan.header.last_commit_ts,
+        "container": scan.header.wrapper.magic(),
         "bytes": scan.bytes,
         "counters": scan.counters,
         "mvcc": scan.mvcc,

@@ -125,10 +125,10 @@ impl ErrorCode for DecodeError {
 }
 
 /// What a pass over the entries learned.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Scan {
     /// The header.
-    pub header: Option<Header>,
+    pub header: Header,
     /// How the stream ended.
     pub footer: Option<Footer>,
     /// The Go decoder's counters (every version counted).
@@ -141,6 +141,20 @@ pub struct Scan {
     pub sorted_in_scratch: bool,
     /// Bytes of input consumed.
     pub bytes: u64,
+}
+
+impl Scan {
+    fn new(header: Header) -> Self {
+        Scan {
+            header,
+            footer: None,
+            counters: Counters::default(),
+            mvcc: MvccStats::default(),
+            raw_rows_skipped: 0,
+            sorted_in_scratch: false,
+            bytes: 0,
+        }
+    }
 }
 
 /// Called when unsorted input forces a restart: discards what the adapters wrote in
@@ -218,10 +232,7 @@ pub fn scan_file_observed(
     let file =
         File::open(input).map_err(|e| DecodeError::io(format!("open {}", input.display()), e))?;
     let mut reader = SnapshotReader::new(file)?;
-    let mut scan = Scan {
-        header: Some(reader.header()),
-        ..Scan::default()
-    };
+    let mut scan = Scan::new(reader.header());
     observer.phase(ScanPhase::Stream);
     match stream_pass(
         &mut reader,
@@ -439,9 +450,8 @@ fn sorted_pass(
     }
     observer.progress(reader.offset(), spilled);
     let mut scan = Scan {
-        header: Some(reader.header()),
         sorted_in_scratch: true,
-        ..Scan::default()
+        ..Scan::new(reader.header())
     };
     finish_scan(&mut scan, &reader);
     let bytes = scan.bytes;

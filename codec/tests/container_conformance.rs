@@ -40,10 +40,7 @@ fn counters_and_header_match_go() {
             ("sqs", c.sqs),
             ("internal", c.internal),
             ("unknown", c.unknown),
-            (
-                "last_commit_ts",
-                scan.header.expect("header").last_commit_ts,
-            ),
+            ("last_commit_ts", scan.header.last_commit_ts),
         ];
         for (name, value) in ours {
             assert_eq!(

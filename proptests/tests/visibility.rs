@@ -271,7 +271,7 @@ proptest! {
         let shuffled = decode::inspect_file(&shuffled_path, &opts, &mut |_, _| {}).map_err(fail)?;
         let header = Header { wrapper: Wrapper::Native, last_commit_ts: set.last_commit_ts };
         for (name, scan) in [("sorted", &sorted), ("shuffled", &shuffled)] {
-            prop_assert_eq!(scan.header, Some(header), "{}", name);
+            prop_assert_eq!(scan.header, header, "{}", name);
             prop_assert_eq!(scan.mvcc, set.mvcc_stats(), "{} mvcc", name);
             prop_assert_eq!(scan.counters, set.counters(AdapterSet::ALL), "{} counters", name);
         }

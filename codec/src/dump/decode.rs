@@ -260,7 +260,7 @@ fn build_manifest(request: &DecodeRequest, scan: &Scan) -> Manifest {
     let mut m = Manifest::new_phase0(WallTime::now());
     m.elastickv_version = PRODUCER_VERSION.to_owned();
     m.cluster_id = request.cluster_id.clone();
-    m.last_commit_ts = scan.header.map(|h| h.last_commit_ts).unwrap_or(0);
+    m.last_commit_ts = scan.header.last_commit_ts;
     m.snapshot_index = decode::snapshot_index_from_path(&request.input).unwrap_or(0);
     m.source = Some(Source {
         fsm_path: request.input.to_string_lossy().into_owned(),

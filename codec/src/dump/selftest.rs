@@ -92,7 +92,7 @@ pub(crate) fn run_self_test(
             });
         }
     };
-    let got = scan.header.map(|h| h.last_commit_ts).unwrap_or(0);
+    let got = scan.header.last_commit_ts;
     if got != plan.last_commit_ts {
         let want = plan.last_commit_ts;
         return Ok(SelfTestOutcome {
