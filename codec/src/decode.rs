@@ -302,6 +302,10 @@ impl<R: std::io::Read> EntrySource for SnapshotReader<R> {
 
 const PROGRESS_EVERY: u64 = 4096;
 
+/// One pass over `source`. An adapter error does not end the pass at once: the entry
+/// that failed may be a version a later, out-of-order entry shadows, so the rest of
+/// the input is still checked for order (without dispatching) and an unsorted input
+/// restarts from its sorted copy instead of failing on a hidden version.
 fn stream_pass(
     source: &mut dyn EntrySource,
     options: &ScanOptions,
@@ -311,6 +315,7 @@ fn stream_pass(
     observer: &mut dyn ScanObserver,
 ) -> Result<PassEnd, DecodeError> {
     let mut visibility = Visibility::new();
+    let mut failure = None;
     loop {
         let position = source.consumed();
         let Some(entry) = source.next()? else {
@@ -329,12 +334,15 @@ fn stream_pass(
             entry.tombstone,
             options.enabled,
         ));
-        if verdict == Verdict::Visible {
-            dispatch_entry(&entry, options.enabled, adapters, warnings)?;
+        if verdict == Verdict::Visible && failure.is_none() {
+            failure = dispatch_entry(&entry, options.enabled, adapters, warnings).err();
         }
         if scan.counters.entries.is_multiple_of(PROGRESS_EVERY) {
             observer.progress(position, scan.counters.entries);
         }
+    }
+    if let Some(error) = failure {
+        return Err(error);
     }
     scan.mvcc = visibility.stats();
     observer.progress(source.consumed(), scan.counters.entries);

@@ -12,6 +12,7 @@
 use arbitrary::Unstructured;
 
 pub mod envelope;
+pub mod redis_values;
 pub mod segment;
 pub mod snapshot_body;
 pub mod snapshot_raw;
@@ -29,6 +30,7 @@ pub const ORACLES: &[(&str, Oracle)] = &[
     ("envelope", envelope::run),
     ("segment", segment::run),
     ("visibility", visibility::run),
+    ("redis_values", redis_values::run),
 ];
 
 /// The selector byte of the oracle called `name`.
