@@ -31,7 +31,10 @@ fn readme_sample_decodes_verifies_and_round_trips() {
     );
     assert!(decode.status.success(), "{}", stderr(&decode));
     let strings = d.join("sample-tree/redis/db_0/strings");
-    assert!(files_below(&strings).len() >= 100, "the sample holds strings");
+    assert!(
+        files_below(&strings).len() >= 100,
+        "the sample holds strings"
+    );
     for subdir in ["hashes", "lists", "sets", "zsets", "streams"] {
         let dir = d.join("sample-tree/redis/db_0").join(subdir);
         assert!(!files_below(&dir).is_empty(), "the sample holds {subdir}");
@@ -55,7 +58,11 @@ fn readme_sample_decodes_verifies_and_round_trips() {
         ],
     );
     assert!(encode.status.success(), "{}", stderr(&encode));
-    assert!(stdout(&encode).contains("self-test matched"), "{}", stdout(&encode));
+    assert!(
+        stdout(&encode).contains("self-test matched"),
+        "{}",
+        stdout(&encode)
+    );
     let (_, records) = redis_entries(&d.join("round-trip.fsm"));
     assert!(records.len() >= 1000, "{} records", records.len());
 }
