@@ -6,8 +6,13 @@
 //! items and SQS messages, a few large S3 chunks), a few keys with several versions
 //! and some tombstones — sorted by encoded key like a real snapshot. Generation is
 //! seeded ([`SplitMix64`]) so every run measures the same bytes.
+//!
+//! The Redis workload ([`redis_workload`]) is a generated logical database
+//! (`elastickv_proptests::redis`) stored the way live nodes store it.
 
 use elastickv_codec::container::{FLAG_TOMBSTONE, SnapshotWriter, encode_key};
+
+pub mod redis_gen;
 
 /// Default snapshot size of the throughput benches.
 pub const DEFAULT_MIB: usize = 64;
@@ -302,6 +307,55 @@ pub fn segment_inputs(seed: u64) -> Vec<(&'static str, Vec<Vec<u8>>)> {
     ]
 }
 
+/// Keys of the Redis benches' database by default (mixed types, `Mix::BENCH`).
+pub const DEFAULT_REDIS_KEYS: usize = 100_000;
+/// Keys when the benches only run once as tests.
+pub const QUICK_REDIS_KEYS: usize = 2_000;
+
+/// Keys of the Redis benches' database: `EKV_BENCH_REDIS_KEYS` if set, else
+/// [`DEFAULT_REDIS_KEYS`], or [`QUICK_REDIS_KEYS`] in [`quick_mode`].
+pub fn redis_keys() -> usize {
+    std::env::var("EKV_BENCH_REDIS_KEYS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(if quick_mode() {
+            QUICK_REDIS_KEYS
+        } else {
+            DEFAULT_REDIS_KEYS
+        })
+}
+
+/// A generated Redis database stored in the live layout.
+#[derive(Debug, Clone)]
+pub struct RedisWorkload {
+    /// The snapshot, sorted like a live node's.
+    pub snapshot: Vec<u8>,
+    /// Entries in it.
+    pub records: u64,
+    /// Its header's `lastCommitTS` (also the stamp the encoder benches use).
+    pub last_commit_ts: u64,
+    /// Keys per type, for the report.
+    pub kinds: Vec<(&'static str, usize)>,
+}
+
+/// `keys` keys of mixed types (`elastickv_proptests::redis::Mix::BENCH`: mostly
+/// strings and hashes, small collections, a few unusual live forms), seeded.
+pub fn redis_workload(keys: usize, seed: u64) -> RedisWorkload {
+    use elastickv_proptests::redis::{Mix, generate};
+    let db = generate(keys, &Mix::BENCH, seed);
+    let set = db.live_set();
+    RedisWorkload {
+        snapshot: elastickv_proptests::model::write_sorted(&set),
+        records: set.entries.len() as u64,
+        last_commit_ts: set.last_commit_ts,
+        kinds: db
+            .kind_counts()
+            .into_iter()
+            .map(|(kind, n)| (kind.dir(), n))
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +369,22 @@ mod tests {
         assert!(bytes.len() >= 1 << 20);
         assert!(bytes.len() < 3 << 20, "{} bytes", bytes.len());
         assert_eq!(records, super::records(1 << 20, SEED), "deterministic");
+    }
+
+    #[test]
+    fn redis_workload_is_deterministic_and_sorted() {
+        let a = redis_workload(500, SEED);
+        assert_eq!(a.snapshot, redis_workload(500, SEED).snapshot);
+        assert!(a.records >= 500);
+        assert_eq!(a.kinds.iter().map(|(_, n)| n).sum::<usize>(), 500);
+        let mut reader = elastickv_codec::container::SnapshotReader::new(&a.snapshot[..]).unwrap();
+        let mut previous: Option<Vec<u8>> = None;
+        while let Some(entry) = reader.next_entry().unwrap() {
+            if let Some(p) = &previous {
+                assert!(p.as_slice() < entry.encoded_key);
+            }
+            previous = Some(entry.encoded_key.to_vec());
+        }
     }
 
     #[test]
