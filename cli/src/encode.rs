@@ -64,6 +64,17 @@ pub fn write_report(target: &Path, report: &Report) -> Result<(), Failure> {
         .map_err(|e| Failure::usage("io", format!("write report {}: {e}", target.display())))
 }
 
+/// Turns a failed encode or verify into its exit, writing the mismatch report to
+/// `--report` first when the failure is a self-test mismatch.
+pub fn fail_with_report(error: DumpError, report: Option<&Path>) -> Failure {
+    if let (DumpError::SelfTestMismatch(mismatch), Some(target)) = (&error, report)
+        && let Err(failure) = write_report(target, &mismatch.outcome.report)
+    {
+        return failure;
+    }
+    Failure::from_dump(&error)
+}
+
 /// `--last-commit-ts`: empty means no override, as in Go.
 pub fn parse_override(raw: &str) -> Result<Option<u64>, DumpError> {
     if raw.is_empty() {
@@ -92,12 +103,7 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
     drop(bar);
     let outcome = match result {
         Ok(outcome) => outcome,
-        Err(e) => {
-            if let (DumpError::SelfTestMismatch(mismatch), Some(target)) = (&e, &opts.report) {
-                write_report(target, &mismatch.outcome.report)?;
-            }
-            return Err(fail(e));
-        }
+        Err(e) => return Err(fail_with_report(e, opts.report.as_deref())),
     };
     if let (Some(target), Some(self_test)) = (&opts.report, &outcome.self_test) {
         write_report(target, &self_test.report)?;

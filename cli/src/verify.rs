@@ -8,7 +8,7 @@ use elastickv_codec::dump::adapters::parse_encode_adapters;
 use elastickv_codec::dump::{self, DEFAULT_REPORT_CAP, DumpError, VerifyRequest};
 use serde_json::json;
 
-use crate::encode::write_report;
+use crate::encode::{fail_with_report, write_report};
 use crate::failure::Failure;
 use crate::progress::Bar;
 
@@ -63,12 +63,7 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
     drop(bar);
     let outcome = match result {
         Ok(outcome) => outcome,
-        Err(e) => {
-            if let (DumpError::SelfTestMismatch(mismatch), Some(target)) = (&e, &opts.report) {
-                write_report(target, &mismatch.outcome.report)?;
-            }
-            return Err(fail(e));
-        }
+        Err(e) => return Err(fail_with_report(e, opts.report.as_deref())),
     };
     if let (Some(target), Some(rt)) = (&opts.report, &outcome.round_trip) {
         write_report(target, &rt.report)?;

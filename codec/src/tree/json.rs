@@ -136,6 +136,33 @@ impl GoFormatter {
         }
     }
 
+    /// Opens an array or object; arrays and objects share Go's indentation rules.
+    fn open<W: ?Sized + Write>(&mut self, w: &mut W, bracket: &[u8]) -> io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(bracket)
+    }
+
+    /// Closes an array or object: empty ones stay `[]`/`{}` even when indenting.
+    fn close<W: ?Sized + Write>(&mut self, w: &mut W, bracket: &[u8]) -> io::Result<()> {
+        self.depth = self.depth.saturating_sub(1);
+        if self.style.indent && self.has_value {
+            self.newline_indent(w, self.depth)?;
+        }
+        w.write_all(bracket)
+    }
+
+    /// What goes before an element or member: a comma after the first, then the indent.
+    fn separate<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        if self.style.indent {
+            self.newline_indent(w, self.depth)?;
+        }
+        Ok(())
+    }
+
     fn newline_indent<W: ?Sized + Write>(&self, w: &mut W, depth: usize) -> io::Result<()> {
         w.write_all(b"\n")?;
         for _ in 0..depth {
@@ -207,17 +234,11 @@ impl Formatter for GoFormatter {
     }
 
     fn begin_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.depth += 1;
-        self.has_value = false;
-        writer.write_all(b"[")
+        self.open(writer, b"[")
     }
 
     fn end_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.depth = self.depth.saturating_sub(1);
-        if self.style.indent && self.has_value {
-            self.newline_indent(writer, self.depth)?;
-        }
-        writer.write_all(b"]")
+        self.close(writer, b"]")
     }
 
     fn begin_array_value<W: ?Sized + Write>(
@@ -225,13 +246,7 @@ impl Formatter for GoFormatter {
         writer: &mut W,
         first: bool,
     ) -> io::Result<()> {
-        if !first {
-            writer.write_all(b",")?;
-        }
-        if self.style.indent {
-            self.newline_indent(writer, self.depth)?;
-        }
-        Ok(())
+        self.separate(writer, first)
     }
 
     fn end_array_value<W: ?Sized + Write>(&mut self, _writer: &mut W) -> io::Result<()> {
@@ -240,17 +255,11 @@ impl Formatter for GoFormatter {
     }
 
     fn begin_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.depth += 1;
-        self.has_value = false;
-        writer.write_all(b"{")
+        self.open(writer, b"{")
     }
 
     fn end_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.depth = self.depth.saturating_sub(1);
-        if self.style.indent && self.has_value {
-            self.newline_indent(writer, self.depth)?;
-        }
-        writer.write_all(b"}")
+        self.close(writer, b"}")
     }
 
     fn begin_object_key<W: ?Sized + Write>(
@@ -258,13 +267,7 @@ impl Formatter for GoFormatter {
         writer: &mut W,
         first: bool,
     ) -> io::Result<()> {
-        if !first {
-            writer.write_all(b",")?;
-        }
-        if self.style.indent {
-            self.newline_indent(writer, self.depth)?;
-        }
-        Ok(())
+        self.separate(writer, first)
     }
 
     fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
