@@ -62,7 +62,8 @@ how_to_regress() { # oracle artifact
   reproduce:   FUZZER=$1 cargo run -p elastickv-fuzz --bin run -- $2
   minimise:    FUZZER=$1 cargo fuzz tmin -s none run $2
   regression:  cp <minimised file> fuzz/regressions/$1/<what-it-breaks>
-               (replayed by \`cargo test -p elastickv-fuzz\` from then on; commit it with the fix)
+               and name it in the \`regressions!\` list of fuzz/tests/corpus_replay.rs
+               (a named \`cargo test -p elastickv-fuzz\` test from then on; commit it with the fix)
 EOF
 }
 
