@@ -114,7 +114,10 @@ fn every_regression_has_a_named_test() {
     let mut unnamed = Vec::new();
     for (file, forced) in files_under(&root) {
         let oracle = forced.map(|i| ORACLES[i].0);
-        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if !NAMED_REGRESSIONS.contains(&(oracle.unwrap_or("(by first byte)"), name)) {
             unnamed.push(file.display().to_string());
         }
