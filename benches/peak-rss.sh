@@ -3,12 +3,14 @@
 #
 #   benches/peak-rss.sh
 #
-# Generates a `redis-mixed` snapshot (benches/src/redis_gen.rs: scale PEAK_RSS_SCALE, default
-# 5 = 1M strings of 16–512 bytes, 100k hashes/lists/sets of 10, 50k zsets of 10, 10k streams
-# of 20, plus one hash, list and set of PEAK_RSS_GIANT (default 500k) elements, a zset of
-# half and a stream of a fifth as many: ≈ 1.1 GB, 1.36M keys), then runs, each in a child
-# process under /usr/bin/time -v:
+# Generates a `redis-mixed` snapshot with `elastickv-snapshot generate` (the profile is
+# proptests/src/workload/redis.rs: scale PEAK_RSS_SCALE, default 5 = 1M strings of 16–512
+# bytes, 100k hashes/lists/sets of 10, 50k zsets of 10, 10k streams of 20, plus one hash,
+# list and set of PEAK_RSS_GIANT (default 500k) elements, a zset of half and a stream of a
+# fifth as many: ≈ 1.1 GB, 1.36M keys), then runs, each in a child process under
+# /usr/bin/time -v:
 #
+#   generate           elastickv-snapshot generate --profile redis-mixed --scale … --giant … --fsm S
 #   decode             elastickv-snapshot decode --adapter redis --input S --output T
 #   encode             elastickv-snapshot encode --adapter redis --input T --output E
 #   encode-self-test   elastickv-snapshot encode --adapter redis --input T --output F --self-test
@@ -36,8 +38,7 @@ if [ ! -x /usr/bin/time ]; then
   else sudo apt-get update -qq && sudo apt-get install -y -qq time >/dev/null; fi
 fi
 
-cargo build --release --locked -q -p elastickv-snapshot --bin elastickv-snapshot \
-  -p elastickv-benches --bin gen-redis
+cargo build --release --locked -q -p elastickv-snapshot --bin elastickv-snapshot
 bin="${CARGO_TARGET_DIR:-target}/release"
 
 # measure NAME CMD… : runs CMD under /usr/bin/time -v, output in $work/NAME.log.
@@ -56,7 +57,8 @@ measure() {
 }
 
 snapshot="$work/redis-mixed.fsm"
-measure generate "$bin/gen-redis" --out "$snapshot" --scale "$scale" --giant "$giant"
+measure generate "$bin/elastickv-snapshot" generate --profile redis-mixed \
+  --scale "$scale" --giant "$giant" --fsm "$snapshot"
 bytes="$(stat -c %s "$snapshot")"
 if [ "$bytes" -lt "$min_bytes" ]; then
   echo "peak-rss: the snapshot has $bytes bytes, fewer than $min_bytes; raise PEAK_RSS_SCALE" >&2

@@ -12,7 +12,10 @@
 
 use elastickv_codec::container::{FLAG_TOMBSTONE, SnapshotWriter, encode_key};
 
-pub mod redis_gen;
+/// The streaming Redis workload generator (`redis-mixed`, giant collections), which
+/// lives with the other generators in `elastickv_proptests::workload`; the path is kept
+/// for the benches.
+pub use elastickv_proptests::workload::redis as redis_gen;
 
 /// Default snapshot size of the throughput benches.
 pub const DEFAULT_MIB: usize = 64;

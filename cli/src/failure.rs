@@ -57,6 +57,13 @@ impl Failure {
         failure
     }
 
+    /// Adds a line printed after the error line (a hint, a note).
+    #[must_use]
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.details.push(detail.into());
+        self
+    }
+
     /// The stable code.
     pub fn code(&self) -> &'static str {
         self.code

@@ -9,6 +9,7 @@
 pub mod decode;
 pub mod encode;
 pub mod failure;
+pub mod generate;
 pub mod gocompat;
 pub mod goflag;
 pub mod inspect;

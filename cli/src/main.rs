@@ -1,9 +1,9 @@
-//! `elastickv-snapshot`: inspect, decode, encode and verify elastickv snapshots.
+//! `elastickv-snapshot`: inspect, decode, encode, verify and generate elastickv snapshots.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use elastickv_snapshot::{decode, encode, inspect, verify};
+use elastickv_snapshot::{decode, encode, generate, inspect, verify};
 
 /// Work with elastickv snapshots (.fsm) and their dump trees.
 #[derive(Debug, Parser)]
@@ -23,18 +23,39 @@ enum Command {
     Encode(encode::Opts),
     /// Check a dump tree: MANIFEST, CHECKSUMS, unlisted files, optionally the round trip.
     Verify(verify::Opts),
+    /// Write a deterministic synthetic snapshot or dump tree from a workload profile.
+    Generate(generate::Opts),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return command_line_error(&error),
+    };
     let result = match cli.command {
         Command::Inspect(opts) => inspect::run(opts),
         Command::Decode(opts) => decode::run(opts),
         Command::Encode(opts) => encode::run(opts),
         Command::Verify(opts) => verify::run(opts),
+        Command::Generate(opts) => generate::run(opts),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.report(),
     }
+}
+
+/// `--help` and `--version` exit 0; a malformed command line is an `error[usage]` with
+/// exit 1 like every other usage error, not clap's default 2, which scripts read as
+/// rejected data.
+fn command_line_error(error: &clap::Error) -> ExitCode {
+    if !error.use_stderr() {
+        // Printing help to a closed pipe is not worth a second error.
+        let _ = error.print();
+        return ExitCode::SUCCESS;
+    }
+    let rendered = error.render().to_string();
+    let message = rendered.strip_prefix("error: ").unwrap_or(&rendered);
+    eprint!("error[usage]: {message}");
+    ExitCode::from(1)
 }

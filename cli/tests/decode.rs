@@ -344,3 +344,24 @@ fn verify_checks_a_dump() {
         stdout(&out)
     );
 }
+
+/// A malformed command line is a usage error: exit 1 and `error[usage]`, like the
+/// library's usage errors (clap's own exit code would be 2, which means bad data here).
+#[test]
+fn malformed_command_lines_are_usage_errors() {
+    for args in [
+        &["decode", "--no-such-flag"][..],
+        &["decode", "--input"][..],
+        &["generate", "--profile", "no-such-profile", "--fsm", "x.fsm"][..],
+        &["no-such-command"][..],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| os(a)).collect();
+        let out = run(MAIN, dir.path(), &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert_eq!(error_code(&out).as_deref(), Some("usage"), "{args:?}");
+    }
+    let help = run(MAIN, Path::new("."), &[os("decode"), os("--help")]);
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--output"));
+}

@@ -9,11 +9,21 @@
 //!   seeded), its live-layout and canonical snapshot writers, and tree checks.
 //! * [`strategy`] — proptest strategies for keys, timestamps, bodies and whole entry
 //!   sets (including the key-prefix ordering trap of FORMAT.md §2).
+//! * [`workload`] — named, streaming, constant-memory workloads (`redis-mixed`, …):
+//!   what `elastickv-snapshot generate`, the benches and the README sample are made of.
+//!
+//! Everything that needs `proptest` (`config`, `strategy`, the strategies in `redis`)
+//! sits behind the default `strategies` feature, so the CLI can link the generators
+//! with `default-features = false` and keep `proptest` out of its dependency tree.
 
+#[cfg(feature = "strategies")]
 pub mod config;
 pub mod model;
 pub mod redis;
+#[cfg(feature = "strategies")]
 pub mod strategy;
+pub mod workload;
 
+#[cfg(feature = "strategies")]
 pub use config::config;
 pub use model::{Entry, EntrySet};

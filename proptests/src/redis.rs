@@ -43,7 +43,9 @@ use elastickv_codec::tree::bsv::encode_base64url;
 use elastickv_codec::tree::gojson;
 use elastickv_codec::tree::keymap::{KIND_SHA_FALLBACK, read_keymap};
 use elastickv_codec::tree::segment::{encode_segment, is_sha_fallback};
+#[cfg(feature = "strategies")]
 use proptest::collection::vec;
+#[cfg(feature = "strategies")]
 use proptest::prelude::*;
 
 use crate::model::{Entry, EntrySet};
@@ -576,6 +578,7 @@ pub fn generate(keys: usize, mix: &Mix, seed: u64) -> RedisDb {
 }
 
 /// A proptest strategy for one key spec.
+#[cfg(feature = "strategies")]
 pub fn key_spec() -> impl Strategy<Value = KeySpec> {
     let kind = prop_oneof![
         Just(Kind::String),
@@ -602,6 +605,7 @@ pub fn key_spec() -> impl Strategy<Value = KeySpec> {
 
 /// A proptest strategy for databases of up to `max_keys` keys. Shrinks by dropping
 /// keys, then making each one smaller and canonical.
+#[cfg(feature = "strategies")]
 pub fn redis_db(max_keys: usize) -> impl Strategy<Value = RedisDb> {
     (vec(key_spec(), 0..=max_keys), 0u8..3, any::<u64>())
         .prop_map(|(specs, orphans, seed)| RedisDb::from_specs(&specs, orphans, seed))

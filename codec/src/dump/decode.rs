@@ -39,6 +39,10 @@ pub struct DecodeRequest {
     pub scratch_root: Option<PathBuf>,
     /// Memory budget of that sort.
     pub sort_memory_bytes: usize,
+    /// What MANIFEST `source.fsm_path` records instead of `input`, when the input is a
+    /// scratch file whose name would mean nothing later (`generate --tree` records the
+    /// command that regenerates it).
+    pub source_fsm_path: Option<String>,
 }
 
 impl DecodeRequest {
@@ -57,6 +61,7 @@ impl DecodeRequest {
             dynamodb_bundle_jsonl: false,
             scratch_root: None,
             sort_memory_bytes: DEFAULT_SORT_MEMORY,
+            source_fsm_path: None,
         }
     }
 }
@@ -132,8 +137,12 @@ pub fn decode_to_tree(
 
 /// `--output` must not exist (it is created, mode 0755) or be an empty directory.
 /// Merging into an old tree, as the Go decoder does, would list stale files in
-/// CHECKSUMS as if this snapshot had produced them.
-fn prepare_output(output: &Path) -> Result<(), DumpError> {
+/// CHECKSUMS as if this snapshot had produced them. Public so a caller that must do
+/// slow work before decoding (`generate --tree`) can refuse a bad output first.
+///
+/// # Errors
+/// `output-not-empty`, or the I/O error of the stat, read or create.
+pub fn prepare_output(output: &Path) -> Result<(), DumpError> {
     let not_empty = |reason: &str| DumpError::OutputNotEmpty {
         path: output.to_path_buf(),
         reason: reason.to_owned(),
@@ -263,7 +272,10 @@ fn build_manifest(request: &DecodeRequest, scan: &Scan) -> Manifest {
     m.last_commit_ts = scan.header.last_commit_ts;
     m.snapshot_index = decode::snapshot_index_from_path(&request.input).unwrap_or(0);
     m.source = Some(Source {
-        fsm_path: request.input.to_string_lossy().into_owned(),
+        fsm_path: request
+            .source_fsm_path
+            .clone()
+            .unwrap_or_else(|| request.input.to_string_lossy().into_owned()),
         ..Source::default()
     });
     let mut adapters = Adapters::default();

@@ -5,11 +5,10 @@
 //! compared with the input, and only then renamed over `<output>`; the directory is
 //! fsync'd and `<output>.encode_info.json` written last. Whatever fails before the
 //! rename leaves `<output>` as it was and no temporary file; a sidecar failure after
-//! it rolls the output back.
+//! it rolls the output back. The temporary file and the rename are [`super::publish`]'s.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -24,6 +23,7 @@ use crate::tree::walltime::WallTime;
 
 use super::adapters::{names, require_supported};
 use super::encode_info::{EncodeInfo, SelfTestInfo, encode_info_path, mismatch_path};
+use super::publish::{Existing, PendingFile, parent_dir};
 use super::selftest::{SelfTestOutcome, SelfTestPlan, run_self_test};
 use super::{
     DEFAULT_REPORT_CAP, DEFAULT_SORT_MEMORY, DumpError, PRODUCER_VERSION, Progress, SelfTestFailure,
@@ -216,60 +216,6 @@ pub(crate) fn check_producer_modes(m: &Manifest, adapters: AdapterSet) -> Result
     Ok(())
 }
 
-/// Removes the temporary file unless disarmed.
-struct TempGuard(Option<PathBuf>);
-
-impl Drop for TempGuard {
-    fn drop(&mut self) {
-        if let Some(path) = self.0.take() {
-            let _ = fs::remove_file(path);
-        }
-    }
-}
-
-fn random_hex() -> String {
-    let mut bytes = [0u8; 8];
-    let read = File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
-    if read.is_err() {
-        // No urandom: the exclusive create below still prevents clobbering.
-        use std::hash::{BuildHasher, RandomState};
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        bytes = RandomState::new()
-            .hash_one((nanos, std::process::id()))
-            .to_le_bytes();
-    }
-    hex::encode(bytes)
-}
-
-/// Creates `<output>.tmp-<16 hex>` exclusively (mode 0600, never through a link).
-pub(crate) fn create_temp(output: &Path) -> Result<(File, PathBuf), DumpError> {
-    let mut last = None;
-    for _ in 0..16 {
-        let mut name = output.as_os_str().to_owned();
-        name.push(".tmp-");
-        name.push(random_hex());
-        let path = PathBuf::from(name);
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-        {
-            Ok(file) => return Ok((file, path)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
-            Err(e) => return Err(DumpError::io(format!("create {}", path.display()), e)),
-        }
-    }
-    Err(DumpError::io(
-        format!("create a temporary file next to {}", output.display()),
-        last.unwrap_or_else(|| io::Error::other("no free name")),
-    ))
-}
-
 /// Hashes, counts and reports what passes through.
 struct HashingWriter<'p, W: Write> {
     inner: W,
@@ -356,13 +302,6 @@ pub(crate) fn write_snapshot(
     })
 }
 
-fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
 /// Writes a sidecar through [`open_sidecar`] (no links, no FIFOs, mode 0600), fsync'd
 /// with its directory. The flag says whether this run truncated the file (and so may
 /// remove it on rollback).
@@ -429,8 +368,8 @@ fn encode_inner(
         .scratch_root
         .clone()
         .unwrap_or_else(std::env::temp_dir);
-    let (file, temp_path) = create_temp(output)?;
-    let mut temp = TempGuard(Some(temp_path.clone()));
+    let (file, pending) = PendingFile::create(output, Existing::Replace)?;
+    let temp_path = pending.temp_path().to_path_buf();
     let sort = SortOptions {
         memory_budget: request.sort_memory_bytes,
         scratch_dir: scratch_root.clone(),
@@ -498,7 +437,7 @@ fn encode_inner(
             }
         }
         remove_stale_output(output, &mut notes);
-        drop(temp);
+        drop(pending);
         if let Err((_, e)) = write_sidecar(&info_path, &info.to_bytes()) {
             notes.push(format!("write {}: {e}", info_path.display()));
         }
@@ -509,17 +448,7 @@ fn encode_inner(
         })));
     }
 
-    fs::rename(&temp_path, output).map_err(|e| {
-        DumpError::io(
-            format!("rename {} -> {}", temp_path.display(), output.display()),
-            e,
-        )
-    })?;
-    temp.0 = None;
-    if let Err(e) = sync_dir(parent_dir(output)) {
-        let _ = fs::remove_file(output);
-        return Err(DumpError::fs("fsync output dir after rename", e));
-    }
+    pending.publish()?;
     if let Err((truncated, e)) = write_sidecar(&info_path, &info.to_bytes()) {
         // A .fsm without its provenance must not look like a finished encode.
         let _ = fs::remove_file(output);
@@ -546,6 +475,7 @@ mod tests {
     use crate::dump::NoProgress;
     use crate::error::ErrorCode;
     use crate::tree::manifest::{Adapters, Source};
+    use std::fs::OpenOptions;
 
     const T: u64 = 1_000_000;
 
@@ -689,25 +619,6 @@ mod tests {
         assert_eq!(
             parse_last_commit_ts("  ").unwrap_err().to_string(),
             "--last-commit-ts is empty"
-        );
-    }
-
-    #[test]
-    fn temp_names() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("out.fsm");
-        let (_f, p) = create_temp(&out).unwrap();
-        let name = p.file_name().unwrap().to_str().unwrap().to_owned();
-        let hex = name.strip_prefix("out.fsm.tmp-").unwrap();
-        assert_eq!(hex.len(), 16);
-        assert!(
-            hex.bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        );
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-            0o600
         );
     }
 }

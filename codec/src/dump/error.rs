@@ -50,6 +50,9 @@ pub enum DumpError {
         /// What is there.
         reason: String,
     },
+    /// The output file exists and the caller asked not to replace it.
+    #[error("{}: already exists; refusing to replace it", .0.display())]
+    OutputExists(PathBuf),
     /// The decode failed; the tree is partial and carries no MANIFEST/CHECKSUMS.
     #[error(
         "decode {}: {source} ({} is incomplete: no MANIFEST.json or CHECKSUMS was written)",
@@ -198,6 +201,7 @@ impl ErrorCode for DumpError {
             DumpError::Usage { code, .. } => code,
             DumpError::AdapterNotSupported(_) => "adapter-not-supported",
             DumpError::OutputNotEmpty { .. } => "output-not-empty",
+            DumpError::OutputExists(_) => "output-exists",
             DumpError::Decode { source, .. } => source.code(),
             DumpError::ReadManifest(e) | DumpError::WriteManifest(e) => e.code(),
             DumpError::WriteChecksums(e) | DumpError::Checksums(e) => e.code(),
@@ -218,6 +222,7 @@ impl ErrorCode for DumpError {
             DumpError::Usage { .. }
             | DumpError::AdapterNotSupported(_)
             | DumpError::OutputNotEmpty { .. }
+            | DumpError::OutputExists(_)
             | DumpError::WriteManifest(_)
             | DumpError::WriteChecksums(_)
             | DumpError::Sidecar(_)

@@ -1,6 +1,6 @@
-//! A streaming generator of Redis snapshots in the live layout (FORMAT.md §3.4), for
-//! workloads too large to build in memory: the peak-RSS runs (`benches/peak-rss.sh`,
-//! ≥ 1 GiB) and the instruction-count gate's small Redis workloads.
+//! The Redis profiles: a streaming generator of Redis snapshots in the live layout
+//! (FORMAT.md §3.4), for workloads too large to build in memory (the peak-RSS runs of
+//! `benches/peak-rss.sh`, ≥ 1 GiB) and the benches' small Redis workloads.
 //!
 //! Entries are written in ascending encoded-key order without sorting anything: the
 //! key families are emitted in their byte order (`!hs|fld|` < `!hs|meta|` < `!lst|itm|`
@@ -10,10 +10,13 @@
 //! so the order within a family is the order of the counters. Memory stays constant
 //! whatever the size.
 //!
-//! [`RedisMix::redis_mixed`] at scale 1 is the issue's `redis-mixed` profile: 200k
-//! strings of 16–512 bytes (10% with a TTL), 20k hashes, lists and sets of 10 elements,
-//! 10k zsets of 10, 2k streams of 20 entries. [`RedisMix::giant`] adds one very large
-//! collection of each type (the case a decoder that buffers per key would blow up on).
+//! [`RedisMix::redis_mixed`] at scale 1 is the `redis-mixed` profile: 200k strings of
+//! 16–512 bytes (10% with a TTL), 20k hashes, lists and sets of 10 elements, 10k zsets
+//! of 10, 2k streams of 20 entries. [`RedisMix::giant`] adds one very large collection
+//! of each type (the case a decoder that buffers per key would blow up on).
+//!
+//! The bytes are part of the contract: `samples/redis-sample.fsm` is this generator's
+//! output (a CLI test regenerates it), so a change to any draw changes the sample.
 
 use std::io::{self, Write};
 
@@ -26,7 +29,7 @@ use elastickv_codec::redis::values::{
     build_count_meta, build_list_meta, build_stream_meta, build_string, build_zset_score,
 };
 
-use crate::SplitMix64;
+use super::{SplitMix64, Summary};
 
 /// The commit timestamp of every generated entry (and the header's `lastCommitTS`).
 pub const REDIS_COMMIT_TS: u64 = (1_780_000_000_000 << 16) | 7;
@@ -64,7 +67,7 @@ fn scaled(n: u64, scale: f64) -> u64 {
 
 impl RedisMix {
     /// The `redis-mixed` profile at `scale` (1.0: 200k strings, 20k hashes/lists/sets,
-    /// 10k zsets, 2k streams; about 150 MB of snapshot).
+    /// 10k zsets, 2k streams; about 175 MB of snapshot).
     pub fn redis_mixed(scale: f64) -> Self {
         RedisMix {
             strings: scaled(200_000, scale),
@@ -87,18 +90,8 @@ impl RedisMix {
     }
 }
 
-/// What [`write_redis_snapshot`] wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RedisGenSummary {
-    /// Entries written.
-    pub entries: u64,
-    /// Snapshot bytes (header included).
-    pub bytes: u64,
-    /// Logical Redis keys.
-    pub keys: u64,
-    /// The header's `lastCommitTS` ([`REDIS_COMMIT_TS`]).
-    pub last_commit_ts: u64,
-}
+/// What [`write_redis_snapshot`] wrote (the name the benches know it by).
+pub type RedisGenSummary = Summary;
 
 /// Writes `mix` as a native snapshot into `out` (buffer it), sorted like a live node's.
 ///
@@ -108,7 +101,7 @@ pub fn write_redis_snapshot<W: Write>(
     out: W,
     mix: &RedisMix,
     seed: u64,
-) -> io::Result<(W, RedisGenSummary)> {
+) -> io::Result<(W, Summary)> {
     let mut g = Gen {
         writer: SnapshotWriter::new(out, REDIS_COMMIT_TS)?,
         rng: SplitMix64(seed),
@@ -220,7 +213,7 @@ pub fn write_redis_snapshot<W: Write>(
     let out = g.writer.finish()?;
     Ok((
         out,
-        RedisGenSummary {
+        Summary {
             entries,
             bytes,
             keys,
