@@ -5,19 +5,22 @@
 //!   writes included, the removal of the tree not);
 //! * encode: that tree → a snapshot into `io::sink()` (external sort in memory).
 //!
-//! Each is measured twice: records per second (`Throughput::Elements`: snapshot
-//! entries read, or written) and bytes per second (`Throughput::Bytes`: snapshot bytes
-//! read, or written).
+//! Each reports records per second (`elem/s`: snapshot entries read, or written) and
+//! bytes per second (snapshot bytes read, or written) from one measurement
+//! (`Throughput::ElementsAndBytes`).
 //!
-//! Decode writes one file per key, so on a slow disk it measures file creation more
-//! than the codec: `TMPDIR=/dev/shm cargo bench -p elastickv-benches --bench redis`
-//! puts the trees on tmpfs.
+//! Decode writes one file per key, so on a disk it measures file creation and
+//! writeback more than the codec (an order of magnitude slower on a VM disk): the
+//! trees and scratch space live on tmpfs (`/dev/shm`) when it exists;
+//! `EKV_BENCH_TMPDIR=/var/tmp` (any directory) measures a real file system instead.
+
+mod common;
 
 use std::hint::black_box;
 use std::io;
 use std::path::Path;
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use elastickv_benches::{SEED, redis_keys, redis_workload};
 use elastickv_codec::container::BuildSummary;
 use elastickv_codec::encode::encode_tree_to;
@@ -36,7 +39,7 @@ fn encode(root: &Path, ts: u64, scratch: &Path) -> BuildSummary {
 fn redis(c: &mut Criterion) {
     let keys = redis_keys();
     let workload = redis_workload(keys, SEED);
-    let work = tempfile::tempdir().expect("work dir");
+    let work = common::work_dir();
     let input = work.path().join("input.fsm");
     std::fs::write(&input, &workload.snapshot).expect("write snapshot");
     let scratch = work.path().join("scratch");
@@ -60,40 +63,23 @@ fn redis(c: &mut Criterion) {
         // Returned so that removing the tree happens outside the measurement.
         out
     };
-    for (group, throughput) in [
-        (
-            "redis_decode_records",
-            Throughput::Elements(workload.records),
-        ),
-        (
-            "redis_decode_bytes",
-            Throughput::Bytes(workload.snapshot.len() as u64),
-        ),
-    ] {
-        let mut group = c.benchmark_group(group);
-        group.sample_size(10);
-        group.throughput(throughput);
-        group.bench_function(format!("{keys}_keys"), |b| {
-            b.iter_batched(|| (), |()| decode_once(), BatchSize::PerIteration)
-        });
-        group.finish();
-    }
-
-    for (group, throughput) in [
-        (
-            "redis_encode_records",
-            Throughput::Elements(encoded.entries),
-        ),
-        ("redis_encode_bytes", Throughput::Bytes(encoded.bytes)),
-    ] {
-        let mut group = c.benchmark_group(group);
-        group.sample_size(10);
-        group.throughput(throughput);
-        group.bench_function(format!("{keys}_keys"), |b| {
-            b.iter(|| black_box(encode(&tree, workload.last_commit_ts, &scratch)))
-        });
-        group.finish();
-    }
+    let mut group = c.benchmark_group("redis");
+    group.sample_size(10);
+    group.throughput(Throughput::ElementsAndBytes {
+        elements: workload.records,
+        bytes: workload.snapshot.len() as u64,
+    });
+    group.bench_function(BenchmarkId::new("decode", format!("{keys}_keys")), |b| {
+        b.iter_batched(|| (), |()| decode_once(), BatchSize::PerIteration)
+    });
+    group.throughput(Throughput::ElementsAndBytes {
+        elements: encoded.entries,
+        bytes: encoded.bytes,
+    });
+    group.bench_function(BenchmarkId::new("encode", format!("{keys}_keys")), |b| {
+        b.iter(|| black_box(encode(&tree, workload.last_commit_ts, &scratch)))
+    });
+    group.finish();
 }
 
 criterion_group!(benches, redis);

@@ -1,6 +1,6 @@
 //! MVCC visibility filtering: `EntryRef::parse` + `Visibility::observe` over many small
 //! multi-version entries (extensions of keys interleave versions), and the same
-//! through the reader.
+//! through the reader. Reported in entries and snapshot bytes per second.
 
 use std::hint::black_box;
 
@@ -17,7 +17,10 @@ fn visibility(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("visibility");
     group.sample_size(20);
-    group.throughput(Throughput::Elements(pairs.len() as u64));
+    group.throughput(Throughput::ElementsAndBytes {
+        elements: pairs.len() as u64,
+        bytes: bytes.len() as u64,
+    });
     group.bench_function("observe", |b| {
         b.iter(|| {
             let mut visibility = Visibility::new();
