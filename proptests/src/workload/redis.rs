@@ -4,7 +4,7 @@
 //!
 //! Entries are written in ascending encoded-key order without sorting anything: the
 //! key families are emitted in their byte order (`!hs|fld|` < `!hs|meta|` < `!lst|itm|`
-//! < `!lst|meta|` < `!redis|str|` < `!stream|entry|` < `!stream|meta|` < `!st|mem|` <
+//! < `!lst|meta|` < `!redis|str|` < `!redis|ttl|` < `!stream|entry|` < `!stream|meta|` < `!st|mem|` <
 //! `!st|meta|` < `!zs|mem|` < `!zs|meta|` < `!zs|scr|`), user keys and element names
 //! are fixed-width within a family, and every entry carries the same commit timestamp,
 //! so the order within a family is the order of the counters. Memory stays constant
@@ -26,7 +26,8 @@ use elastickv_codec::redis::keys::{
 };
 use elastickv_codec::redis::proto::build_stream_entry;
 use elastickv_codec::redis::values::{
-    build_count_meta, build_list_meta, build_stream_meta, build_string, build_zset_score,
+    build_count_meta, build_list_meta, build_stream_meta, build_string, build_ttl,
+    build_zset_score,
 };
 
 use super::{SplitMix64, Summary};
@@ -147,6 +148,16 @@ pub fn write_redis_snapshot<W: Write>(
         let body = g.rng.bytes(len);
         let expire = g.ttl("string", &k, mix.ttl_percent).unwrap_or(0);
         g.put(&raw_key(keys::STRING, &k), &build_string(&body, expire))?;
+    }
+    // !redis|ttl|: the scan-index row a live node keeps for every expiring collection
+    // (strings carry their TTL inline only). User keys sort by type name, and the
+    // families are visited in that order.
+    for family in [&hashes, &lists, &sets, &streams, &zsets] {
+        for (k, _) in family.iter() {
+            if let Some(ms) = g.ttl(family.kind, &k, mix.ttl_percent) {
+                g.put(&raw_key(keys::TTL, &k), &build_ttl(ms))?;
+            }
+        }
     }
     // !stream|entry|, !stream|meta|
     for (k, n) in streams.iter() {
