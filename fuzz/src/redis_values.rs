@@ -671,13 +671,6 @@ mod tests {
         crate::test_n_times(1000, run);
     }
 
-    /// A longer run for local use: `cargo test -p elastickv-fuzz --release -- --ignored`.
-    #[test]
-    #[ignore = "slow; the smoke test runs in CI"]
-    fn deep() {
-        crate::test_n_times(300_000, run);
-    }
-
     /// Every parser is reachable with a well-formed value of its own.
     #[test]
     fn parsers_accept_their_builders_output() {

@@ -167,58 +167,138 @@ type Raw<'v> = Option<&'v GoValue>;
 
 /// Parses `hashes/<key>.json`.
 pub fn read_hash(doc: &GoValue) -> Result<HashIn, String> {
-    let (elements, expire_at_ms) =
-        read_collection(doc, "fields", read_pair_slots("name", "value"))?;
-    let elements = elements
-        .into_iter()
-        .enumerate()
-        .map(|(i, (name, value))| {
-            let name = read_bsv(name).map_err(|e| format!("fields[{i}].name: {e}"))?;
-            let value = read_bsv(value).map_err(|e| format!("fields[{i}].value: {e}"))?;
-            Ok((name, value))
-        })
-        .collect::<Result<_, String>>()?;
-    Ok(Collection {
-        elements,
-        expire_at_ms,
-    })
+    read_document::<HashFields>(doc)
 }
 
 /// Parses `sets/<key>.json`.
 pub fn read_set(doc: &GoValue) -> Result<BytesIn, String> {
-    read_bytes_collection(doc, "members")
+    read_document::<SetMembers>(doc)
 }
 
 /// Parses `lists/<key>.json`.
 pub fn read_list(doc: &GoValue) -> Result<BytesIn, String> {
-    read_bytes_collection(doc, "items")
-}
-
-fn read_bytes_collection(doc: &GoValue, array: &'static str) -> Result<BytesIn, String> {
-    let (elements, expire_at_ms) = read_collection(doc, array, |v, _| Ok(Some(v)))?;
-    let elements = elements
-        .into_iter()
-        .enumerate()
-        .map(|(i, raw)| read_bsv(raw).map_err(|e| format!("{array}[{i}]: {e}")))
-        .collect::<Result<_, String>>()?;
-    Ok(Collection {
-        elements,
-        expire_at_ms,
-    })
+    read_document::<ListItems>(doc)
 }
 
 /// Parses `zsets/<key>.json`.
 pub fn read_zset(doc: &GoValue) -> Result<ZSetIn, String> {
-    let (elements, expire_at_ms) =
-        read_collection(doc, "members", read_pair_slots("member", "score"))?;
-    let elements = elements
+    read_document::<ZSetMembers>(doc)
+}
+
+/// One element of a collection document's array, decoded in Go's two steps: its
+/// shape while the document is unmarshalled (an error there is reported in document
+/// order, and in every duplicate of the array member), its content (binary values,
+/// scores) only for the array Go kept, after the `format_version` check.
+///
+/// The encoder streams documents element by element with these same two functions
+/// (`super::elements`), so both readers apply one set of rules.
+pub(crate) trait ElementKind {
+    /// A decoded element.
+    type Item;
+    /// The array member's name.
+    const ARRAY: &'static str;
+    /// Go's unmarshal step for element `index`: `Err` when its type cannot hold it.
+    fn check_shape(element: &GoValue, index: usize) -> Result<(), String>;
+    /// The content of an element whose shape passed.
+    fn decode(element: &GoValue, index: usize) -> Result<Self::Item, String>;
+    /// Heap bytes a decoded element holds (for buffering budgets).
+    fn weight(item: &Self::Item) -> usize;
+}
+
+/// `hashes/*.json` `fields`: `{name, value}` structs.
+pub(crate) struct HashFields;
+
+impl ElementKind for HashFields {
+    type Item = (Vec<u8>, Vec<u8>);
+    const ARRAY: &'static str = "fields";
+
+    fn check_shape(element: &GoValue, index: usize) -> Result<(), String> {
+        check_struct(element, Self::ARRAY, index)
+    }
+
+    fn decode(element: &GoValue, i: usize) -> Result<Self::Item, String> {
+        let (name, value) = pair_slots(element, "name", "value");
+        let name = read_bsv(name).map_err(|e| format!("fields[{i}].name: {e}"))?;
+        let value = read_bsv(value).map_err(|e| format!("fields[{i}].value: {e}"))?;
+        Ok((name, value))
+    }
+
+    fn weight((name, value): &Self::Item) -> usize {
+        name.len() + value.len() + std::mem::size_of::<Self::Item>()
+    }
+}
+
+/// `sets/*.json` `members`: binary values.
+pub(crate) struct SetMembers;
+
+impl ElementKind for SetMembers {
+    type Item = Vec<u8>;
+    const ARRAY: &'static str = "members";
+
+    fn check_shape(_: &GoValue, _: usize) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn decode(element: &GoValue, i: usize) -> Result<Self::Item, String> {
+        read_bsv(Some(element)).map_err(|e| format!("{}[{i}]: {e}", Self::ARRAY))
+    }
+
+    fn weight(item: &Self::Item) -> usize {
+        item.len() + std::mem::size_of::<Self::Item>()
+    }
+}
+
+/// `lists/*.json` `items`: binary values.
+pub(crate) struct ListItems;
+
+impl ElementKind for ListItems {
+    type Item = Vec<u8>;
+    const ARRAY: &'static str = "items";
+
+    fn check_shape(_: &GoValue, _: usize) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn decode(element: &GoValue, i: usize) -> Result<Self::Item, String> {
+        read_bsv(Some(element)).map_err(|e| format!("{}[{i}]: {e}", Self::ARRAY))
+    }
+
+    fn weight(item: &Self::Item) -> usize {
+        item.len() + std::mem::size_of::<Self::Item>()
+    }
+}
+
+/// `zsets/*.json` `members`: `{member, score}` structs.
+pub(crate) struct ZSetMembers;
+
+impl ElementKind for ZSetMembers {
+    type Item = (Vec<u8>, f64);
+    const ARRAY: &'static str = "members";
+
+    fn check_shape(element: &GoValue, index: usize) -> Result<(), String> {
+        check_struct(element, Self::ARRAY, index)
+    }
+
+    fn decode(element: &GoValue, i: usize) -> Result<Self::Item, String> {
+        let (member, score) = pair_slots(element, "member", "score");
+        let member = read_bsv(member).map_err(|e| format!("members[{i}].member: {e}"))?;
+        let score = read_score(score).map_err(|e| format!("members[{i}].score: {e}"))?;
+        Ok((member, score))
+    }
+
+    fn weight((member, _): &Self::Item) -> usize {
+        member.len() + std::mem::size_of::<Self::Item>()
+    }
+}
+
+/// A whole collection document: Go's decode steps in Go's order.
+fn read_document<K: ElementKind>(doc: &GoValue) -> Result<Collection<K::Item>, String> {
+    let (raw, expire_at_ms) =
+        read_collection(doc, K::ARRAY, |v, i| K::check_shape(v, i).map(|()| v))?;
+    let elements = raw
         .into_iter()
         .enumerate()
-        .map(|(i, (member, score))| {
-            let member = read_bsv(member).map_err(|e| format!("members[{i}].member: {e}"))?;
-            let score = read_score(score).map_err(|e| format!("members[{i}].score: {e}"))?;
-            Ok((member, score))
-        })
+        .map(|(i, v)| K::decode(v, i))
         .collect::<Result<_, String>>()?;
     Ok(Collection {
         elements,
@@ -226,68 +306,97 @@ pub fn read_zset(doc: &GoValue) -> Result<ZSetIn, String> {
     })
 }
 
+/// The members a collection document's top-level struct has, besides its array.
+pub(crate) const FORMAT_VERSION_FIELD: &str = "format_version";
+/// See [`FORMAT_VERSION_FIELD`].
+pub(crate) const EXPIRE_FIELD: &str = "expire_at_ms";
+
 /// Decodes `{format_version, <array>, expire_at_ms}` and checks the version. The
-/// array's elements are decoded by `element` (given the value and its path).
+/// array's elements are decoded by `element` (given the value and its index).
 fn read_collection<'v, T>(
     doc: &'v GoValue,
     array: &'static str,
-    mut element: impl FnMut(&'v GoValue, &str) -> Result<T, String>,
+    mut element: impl FnMut(&'v GoValue, usize) -> Result<T, String>,
 ) -> Result<(Vec<T>, Option<u64>), String> {
     let mut version = 0u32;
     let mut elements = Vec::new();
     let mut expire_at_ms = None;
     for (name, value) in struct_members(doc, "document")? {
-        match match_field(name, &["format_version", array, "expire_at_ms"]) {
-            Some("format_version") => {
+        match match_field(name, &[FORMAT_VERSION_FIELD, array, EXPIRE_FIELD]) {
+            Some(FORMAT_VERSION_FIELD) => {
                 set_u32(&mut version, value, name).map_err(|e| e.to_string())?
             }
-            Some("expire_at_ms") => set_opt_u64(&mut expire_at_ms, value, name)?,
+            Some(EXPIRE_FIELD) => set_opt_u64(&mut expire_at_ms, value, name)?,
             Some(_) => elements = read_slice(value, array, &mut element)?,
             None => {}
         }
     }
+    check_format_version(version)?;
+    Ok((elements, expire_at_ms))
+}
+
+/// The only version there is; Go checks it after decoding the whole document.
+pub(crate) fn check_format_version(version: u32) -> Result<(), String> {
     if version != FORMAT_VERSION {
         return Err(format!("unsupported format_version {version}"));
     }
-    Ok((elements, expire_at_ms))
+    Ok(())
 }
 
 /// Decodes a Go slice: `null` is empty, an array is decoded element by element.
 fn read_slice<'v, T>(
     value: &'v GoValue,
     field: &str,
-    element: &mut impl FnMut(&'v GoValue, &str) -> Result<T, String>,
+    element: &mut impl FnMut(&'v GoValue, usize) -> Result<T, String>,
 ) -> Result<Vec<T>, String> {
     match value {
         GoValue::Null => Ok(Vec::new()),
         GoValue::Array(items) => items
             .iter()
             .enumerate()
-            .map(|(i, item)| element(item, &format!("{field}[{i}]")))
+            .map(|(i, item)| element(item, i))
             .collect(),
+        other => Err(not_a_slice(field, other)),
+    }
+}
+
+/// Go's error for a slice member holding something else.
+pub(crate) fn not_a_slice(field: &str, value: &GoValue) -> String {
+    format!(
+        "{field}: cannot unmarshal {} into a slice",
+        value.type_name()
+    )
+}
+
+/// Go's unmarshal step for a struct element: an object or `null` (the zero struct).
+fn check_struct(element: &GoValue, field: &str, index: usize) -> Result<(), String> {
+    match element {
+        GoValue::Object(_) | GoValue::Null => Ok(()),
         other => Err(format!(
-            "{field}: cannot unmarshal {} into a slice",
+            "{field}[{index}]: cannot unmarshal {} into a struct",
             other.type_name()
         )),
     }
 }
 
-/// Decodes a struct of two raw members (`{name, value}` or `{member, score}`).
-fn read_pair_slots<'v>(
+/// The two raw members of a `{name, value}` / `{member, score}` struct (the last
+/// of each name wins; `None` when absent).
+fn pair_slots<'v>(
+    element: &'v GoValue,
     first: &'static str,
     second: &'static str,
-) -> impl FnMut(&'v GoValue, &str) -> Result<(Raw<'v>, Raw<'v>), String> {
-    move |value, path| {
-        let (mut a, mut b) = (None, None);
-        for (name, member) in struct_members(value, path)? {
+) -> (Raw<'v>, Raw<'v>) {
+    let (mut a, mut b) = (None, None);
+    if let GoValue::Object(members) = element {
+        for (name, member) in members {
             match match_field(name, &[first, second]) {
                 Some(f) if f == first => a = Some(member),
                 Some(_) => b = Some(member),
                 None => {}
             }
         }
-        Ok((a, b))
     }
+    (a, b)
 }
 
 /// A zset score: `"+inf"` / `"-inf"`, or a JSON number parsed correctly rounded
@@ -392,7 +501,9 @@ pub fn read_stream_line(line: &GoValue) -> Result<StreamLine, String> {
             Some("_meta") => set_bool(&mut is_meta, value, name).map_err(typed)?,
             Some("id") => set_string(&mut id_text, value, name).map_err(typed)?,
             Some("fields") => {
-                raw_fields = read_slice(value, name, &mut read_pair_slots("name", "value"))?
+                raw_fields = read_slice(value, name, &mut |v, i| {
+                    check_struct(v, name, i).map(|()| pair_slots(v, "name", "value"))
+                })?
             }
             Some("length") => set_i64(&mut length, value, name)?,
             Some("last_ms") => set_u64(&mut last.ms, value, name).map_err(typed)?,
@@ -495,7 +606,11 @@ fn struct_members<'v>(
 }
 
 /// A Go `*uint64` member: `null` is nil, a number must be a uint64 literal.
-fn set_opt_u64(slot: &mut Option<u64>, value: &GoValue, field: &str) -> Result<(), String> {
+pub(crate) fn set_opt_u64(
+    slot: &mut Option<u64>,
+    value: &GoValue,
+    field: &str,
+) -> Result<(), String> {
     if let GoValue::Null = value {
         *slot = None;
         return Ok(());

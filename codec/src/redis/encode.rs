@@ -7,15 +7,15 @@
 //! for every expiring non-string key. Emission order is irrelevant (the builder
 //! sorts); a record emitted twice is the builder's duplicate-key error.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::encode::{AdapterEncoder, EntrySink};
 use crate::error::BoxError;
-use crate::tree::gojson::{self, GoValue};
 use crate::tree::segment::{SegmentError, decode_segment};
 
-use super::docs::{self, StreamLine};
+use super::docs::{self, HashFields, ListItems, SetMembers, StreamLine, ZSetMembers};
+use super::elements::{self, JsonLines, KEPT_ELEMENTS_BUDGET};
 use super::error::{RedisError, Result};
 use super::input::{self, DirEntry};
 use super::keymap::{self, Keymap};
@@ -24,13 +24,32 @@ use super::proto;
 use super::values;
 
 /// The Redis side of an encode: reads `<tree>/redis/db_0/`.
-#[derive(Debug, Default)]
-pub struct RedisEncoder;
+#[derive(Debug)]
+pub struct RedisEncoder {
+    /// Bytes of decoded elements a collection document may keep between its two
+    /// passes (see `elements`); larger documents are read twice instead.
+    kept_budget: usize,
+}
+
+impl Default for RedisEncoder {
+    fn default() -> Self {
+        RedisEncoder {
+            kept_budget: KEPT_ELEMENTS_BUDGET,
+        }
+    }
+}
 
 impl RedisEncoder {
     /// A new encoder.
     pub fn new() -> Self {
-        RedisEncoder
+        RedisEncoder::default()
+    }
+
+    /// An encoder keeping at most `kept_budget` bytes of a document's elements
+    /// between passes (0: every non-empty document is read twice).
+    #[cfg(test)]
+    pub(crate) fn with_kept_budget(kept_budget: usize) -> Self {
+        RedisEncoder { kept_budget }
     }
 }
 
@@ -40,14 +59,14 @@ impl AdapterEncoder for RedisEncoder {
         adapter_root: &Path,
         sink: &mut dyn EntrySink,
     ) -> std::result::Result<(), BoxError> {
-        encode_redis_root(adapter_root, sink).map_err(RedisError::boxed)
+        encode_redis_root(adapter_root, self.kept_budget, sink).map_err(RedisError::boxed)
     }
 }
 
 /// Encodes `redis/`: nothing when absent, otherwise exactly one database, `db_0`.
 /// The store keys carry no database number, so several databases cannot be told
 /// apart after a restore; refusing is the only safe answer.
-fn encode_redis_root(root: &Path, sink: &mut dyn EntrySink) -> Result<()> {
+fn encode_redis_root(root: &Path, kept_budget: usize, sink: &mut dyn EntrySink) -> Result<()> {
     if !input::dump_dir_exists(root)? {
         return Ok(());
     }
@@ -72,7 +91,7 @@ fn encode_redis_root(root: &Path, sink: &mut dyn EntrySink) -> Result<()> {
             if !input::dump_dir_exists(&dir)? {
                 return Ok(());
             }
-            DbEncoder::open(&dir)?.encode(sink)
+            DbEncoder::open(&dir, kept_budget)?.encode(sink)
         }
         _ => Err(RedisError::EncodeMultiDbUnsupported {
             path: root.to_path_buf(),
@@ -95,6 +114,7 @@ fn parse_db_name(name: &str) -> Option<i64> {
 struct DbEncoder {
     dir: PathBuf,
     keymap: Keymap,
+    kept_budget: usize,
 }
 
 /// Where records go; sink refusals keep their own code.
@@ -121,11 +141,12 @@ impl Out<'_> {
 }
 
 impl DbEncoder {
-    fn open(dir: &Path) -> Result<Self> {
+    fn open(dir: &Path, kept_budget: usize) -> Result<Self> {
         let keymap = keymap::load(&dir.join("KEYMAP.jsonl"))?;
         Ok(DbEncoder {
             dir: dir.to_path_buf(),
             keymap,
+            kept_budget,
         })
     }
 
@@ -136,24 +157,16 @@ impl DbEncoder {
         self.strings(&mut out)?;
         self.hlls(&mut out)?;
         self.each_file("hashes", ".json", |path, user_key| {
-            let hash = docs::read_hash(&read_one_json(path)?)
-                .map_err(|d| RedisError::invalid_json(path, d))?;
-            encode_hash(&mut out, user_key, hash)
+            encode_hash(&mut out, user_key, path, self.kept_budget)
         })?;
         self.each_file("sets", ".json", |path, user_key| {
-            let set = docs::read_set(&read_one_json(path)?)
-                .map_err(|d| RedisError::invalid_json(path, d))?;
-            encode_set(&mut out, user_key, set)
+            encode_set(&mut out, user_key, path, self.kept_budget)
         })?;
         self.each_file("lists", ".json", |path, user_key| {
-            let list = docs::read_list(&read_one_json(path)?)
-                .map_err(|d| RedisError::invalid_json(path, d))?;
-            encode_list(&mut out, user_key, list)
+            encode_list(&mut out, user_key, path, self.kept_budget)
         })?;
         self.each_file("zsets", ".json", |path, user_key| {
-            let zset = docs::read_zset(&read_one_json(path)?)
-                .map_err(|d| RedisError::invalid_json(path, d))?;
-            encode_zset(&mut out, user_key, zset)
+            encode_zset(&mut out, user_key, path, self.kept_budget)
         })?;
         self.each_file("streams", ".jsonl", |path, user_key| {
             encode_stream(&mut out, path, user_key)
@@ -188,15 +201,16 @@ impl DbEncoder {
     }
 
     /// Reads a TTL sidecar into segment → expiry; later lines win, and lines for
-    /// keys without a file are simply never looked up.
-    fn load_ttls(&self, name: &str) -> Result<HashMap<String, u64>> {
+    /// keys without a file are simply never looked up. A `BTreeMap`, not a randomly
+    /// seeded `HashMap`, so that runs are repeatable down to the instruction count.
+    fn load_ttls(&self, name: &str) -> Result<BTreeMap<String, u64>> {
         let path = self.dir.join(name);
-        let mut ttls = HashMap::new();
-        let Some(bytes) = input::read_optional_sidecar(&path)? else {
+        let mut ttls = BTreeMap::new();
+        let Some(file) = input::open_optional_sidecar(&path)? else {
             return Ok(ttls);
         };
-        for value in json_values(&bytes) {
-            let value = value.map_err(|e| RedisError::invalid_json(&path, e))?;
+        let mut lines = JsonLines::new(file, &path);
+        while let Some(value) = lines.next_value()? {
             let line =
                 docs::read_ttl_line(&value).map_err(|d| RedisError::invalid_json(&path, d))?;
             ttls.insert(line.key, line.expire_at_ms);
@@ -262,97 +276,60 @@ fn stem<'p>(path: &'p Path, ext: &str) -> &'p str {
         .unwrap_or_default()
 }
 
-/// Parses a collection file that must hold exactly one JSON value. Like Go's
-/// `Decoder.More`, a closing bracket after the value is tolerated; anything else is
-/// trailing data.
-fn read_one_json(path: &Path) -> Result<GoValue> {
-    let bytes = input::read_dump_file(path)?;
-    let (value, end) =
-        gojson::parse_prefix(&bytes).map_err(|e| RedisError::invalid_json(path, e.to_string()))?;
-    match bytes[end..].iter().find(|b| !is_json_space(**b)) {
-        None | Some(b']' | b'}') => Ok(value),
-        Some(_) => Err(RedisError::invalid_json(
-            path,
-            "trailing data after the JSON value",
-        )),
-    }
-}
-
-fn is_json_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
-}
-
-/// The whitespace-separated JSON values of a JSONL file, as Go's `json.Decoder`
-/// reads them (a value may span lines; several may share one).
-fn json_values(bytes: &[u8]) -> impl Iterator<Item = std::result::Result<GoValue, String>> + '_ {
-    let mut pos = 0;
-    let mut failed = false;
-    std::iter::from_fn(move || {
-        while pos < bytes.len() && is_json_space(bytes[pos]) {
-            pos += 1;
-        }
-        if failed || pos >= bytes.len() {
-            return None;
-        }
-        match gojson::parse_prefix(&bytes[pos..]) {
-            Ok((value, end)) => {
-                pos += end;
-                Some(Ok(value))
-            }
-            Err(e) => {
-                failed = true;
-                Some(Err(format!("at byte {}: {}", pos + e.offset, e.message)))
-            }
-        }
-    })
-}
-
-fn count(n: usize) -> u64 {
-    u64::try_from(n).unwrap_or(u64::MAX)
-}
-
-fn encode_hash(out: &mut Out<'_>, user_key: &[u8], hash: docs::HashIn) -> Result<()> {
-    let meta = values::build_count_meta(count(hash.elements.len()), hash.expire_at_ms);
+/// `hashes/<key>.json`: the meta row (count, inline TTL), one row per field, the
+/// scan-index TTL row.
+fn encode_hash(out: &mut Out<'_>, user_key: &[u8], path: &Path, budget: usize) -> Result<()> {
+    let hash = elements::check_document::<HashFields>(path, budget)?;
+    let expire_at_ms = hash.expire_at_ms();
+    let meta = values::build_count_meta(hash.count(), expire_at_ms);
     out.add(&keys::wide_key(keys::HASH_META, user_key, b""), &meta)?;
-    for (name, value) in &hash.elements {
-        out.add(&keys::wide_key(keys::HASH_FIELD, user_key, name), value)?;
-    }
-    out.ttl_row(user_key, hash.expire_at_ms)
+    hash.for_each(|(name, value)| {
+        out.add(&keys::wide_key(keys::HASH_FIELD, user_key, &name), &value)
+    })?;
+    out.ttl_row(user_key, expire_at_ms)
 }
 
-fn encode_set(out: &mut Out<'_>, user_key: &[u8], set: docs::BytesIn) -> Result<()> {
-    let meta = values::build_count_meta(count(set.elements.len()), set.expire_at_ms);
+/// `sets/<key>.json`: meta row, one empty-valued row per member, TTL row.
+fn encode_set(out: &mut Out<'_>, user_key: &[u8], path: &Path, budget: usize) -> Result<()> {
+    let set = elements::check_document::<SetMembers>(path, budget)?;
+    let expire_at_ms = set.expire_at_ms();
+    let meta = values::build_count_meta(set.count(), expire_at_ms);
     out.add(&keys::wide_key(keys::SET_META, user_key, b""), &meta)?;
-    for member in &set.elements {
-        out.add(&keys::wide_key(keys::SET_MEMBER, user_key, member), b"")?;
-    }
-    out.ttl_row(user_key, set.expire_at_ms)
+    set.for_each(|member| out.add(&keys::wide_key(keys::SET_MEMBER, user_key, &member), b""))?;
+    out.ttl_row(user_key, expire_at_ms)
 }
 
-/// Lists get the canonical numbering 0..n (Head 0, Tail = Len = n): the original
-/// sequence numbers are not in the dump and only their order matters.
-fn encode_list(out: &mut Out<'_>, user_key: &[u8], list: docs::BytesIn) -> Result<()> {
-    let meta = values::build_list_meta(count(list.elements.len()), list.expire_at_ms);
+/// `lists/<key>.json`. Lists get the canonical numbering 0..n (Head 0, Tail = Len =
+/// n): the original sequence numbers are not in the dump and only their order matters.
+fn encode_list(out: &mut Out<'_>, user_key: &[u8], path: &Path, budget: usize) -> Result<()> {
+    let list = elements::check_document::<ListItems>(path, budget)?;
+    let expire_at_ms = list.expire_at_ms();
+    let meta = values::build_list_meta(list.count(), expire_at_ms);
     out.add(&keys::raw_key(keys::LIST_META, user_key), &meta)?;
-    for (seq, item) in (0i64..).zip(&list.elements) {
-        out.add(&keys::list_item_key(user_key, seq), item)?;
-    }
-    out.ttl_row(user_key, list.expire_at_ms)
+    let mut seq = 0i64;
+    list.for_each(|item| {
+        out.add(&keys::list_item_key(user_key, seq), &item)?;
+        seq = seq.wrapping_add(1);
+        Ok(())
+    })?;
+    out.ttl_row(user_key, expire_at_ms)
 }
 
-/// Zsets get both indexes the live write path maintains: member → score and the
-/// score-ordered `!zs|scr|` rows.
-fn encode_zset(out: &mut Out<'_>, user_key: &[u8], zset: docs::ZSetIn) -> Result<()> {
-    let meta = values::build_count_meta(count(zset.elements.len()), zset.expire_at_ms);
+/// `zsets/<key>.json`. Zsets get both indexes the live write path maintains: member
+/// → score and the score-ordered `!zs|scr|` rows.
+fn encode_zset(out: &mut Out<'_>, user_key: &[u8], path: &Path, budget: usize) -> Result<()> {
+    let zset = elements::check_document::<ZSetMembers>(path, budget)?;
+    let expire_at_ms = zset.expire_at_ms();
+    let meta = values::build_count_meta(zset.count(), expire_at_ms);
     out.add(&keys::wide_key(keys::ZSET_META, user_key, b""), &meta)?;
-    for (member, score) in &zset.elements {
+    zset.for_each(|(member, score)| {
         out.add(
-            &keys::wide_key(keys::ZSET_MEMBER, user_key, member),
-            &values::build_zset_score(*score),
+            &keys::wide_key(keys::ZSET_MEMBER, user_key, &member),
+            &values::build_zset_score(score),
         )?;
-        out.add(&keys::zset_score_key(user_key, *score, member), b"")?;
-    }
-    out.ttl_row(user_key, zset.expire_at_ms)
+        out.add(&keys::zset_score_key(user_key, score, &member), b"")
+    })?;
+    out.ttl_row(user_key, expire_at_ms)
 }
 
 /// What the entry lines of a stream file add up to, checked against `_meta`.
@@ -366,11 +343,10 @@ struct StreamTally {
 /// one `_meta` line must agree with them (length, and a last ID not behind any entry,
 /// or a later XADD `*` could reuse an ID).
 fn encode_stream(out: &mut Out<'_>, path: &Path, user_key: &[u8]) -> Result<()> {
-    let bytes = input::read_dump_file(path)?;
+    let mut lines = JsonLines::open(path)?;
     let mut meta = None;
     let mut tally = StreamTally::default();
-    for value in json_values(&bytes) {
-        let value = value.map_err(|e| RedisError::invalid_json(path, e))?;
+    while let Some(value) = lines.next_value()? {
         match docs::read_stream_line(&value).map_err(|d| RedisError::invalid_json(path, d))? {
             StreamLine::Meta { .. } if meta.is_some() => {
                 return Err(RedisError::invalid_json(path, "more than one _meta line"));

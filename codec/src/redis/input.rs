@@ -106,11 +106,11 @@ pub fn read_dump_file(path: &Path) -> Result<Vec<u8>> {
     Ok(body)
 }
 
-/// Reads an optional fixed-name sidecar (`KEYMAP.jsonl`, `*_ttl.jsonl`): `None`
+/// Opens an optional fixed-name sidecar (`KEYMAP.jsonl`, `*_ttl.jsonl`): `None`
 /// when absent, refused when it is anything but a regular single-link file.
-pub fn read_optional_sidecar(path: &Path) -> Result<Option<Vec<u8>>> {
+pub fn open_optional_sidecar(path: &Path) -> Result<Option<File>> {
     match fs::symlink_metadata(path) {
-        Ok(_) => read_dump_file(path).map(Some),
+        Ok(_) => open_dump_file(path).map(Some),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(RedisError::io("stat", path, e)),
     }
@@ -135,7 +135,7 @@ mod tests {
             "redis-encode-not-regular"
         );
         assert_eq!(
-            read_optional_sidecar(&link).unwrap_err().code(),
+            open_optional_sidecar(&link).unwrap_err().code(),
             "redis-encode-not-regular"
         );
 
@@ -147,12 +147,12 @@ mod tests {
         );
 
         assert!(
-            read_optional_sidecar(&dir.path().join("none"))
+            open_optional_sidecar(&dir.path().join("none"))
                 .unwrap()
                 .is_none()
         );
         assert_eq!(
-            read_optional_sidecar(dir.path()).unwrap_err().code(),
+            open_optional_sidecar(dir.path()).unwrap_err().code(),
             "redis-encode-not-regular"
         );
     }

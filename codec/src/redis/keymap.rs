@@ -1,9 +1,10 @@
 //! The encoder's view of `KEYMAP.jsonl`: SHA-fallback names back to key bytes.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+use std::io::BufReader;
 use std::path::Path;
 
-use crate::tree::keymap::read_keymap_from;
+use crate::tree::keymap::KeymapReader;
 
 use super::error::{RedisError, Result};
 use super::input;
@@ -11,7 +12,7 @@ use super::input;
 /// Original key bytes by file-name segment; the last record for a name wins.
 #[derive(Debug, Default)]
 pub struct Keymap {
-    originals: HashMap<String, Vec<u8>>,
+    originals: BTreeMap<String, Vec<u8>>,
 }
 
 impl Keymap {
@@ -21,18 +22,21 @@ impl Keymap {
     }
 }
 
-/// Loads `path` if it exists. Every record must be valid, whatever its kind: a
-/// damaged KEYMAP is reported even if no file name needs it.
+/// Loads `path` if it exists, a line at a time. Every record must be valid, whatever
+/// its kind: a damaged KEYMAP is reported even if no file name needs it. (Reading a
+/// record already checks its `original`, so decoding it right away cannot fail
+/// before a later line's error would have been reported.)
 pub fn load(path: &Path) -> Result<Keymap> {
-    let Some(bytes) = input::read_optional_sidecar(path)? else {
+    let Some(file) = input::open_optional_sidecar(path)? else {
         return Ok(Keymap::default());
     };
     let tree_error = |e: crate::tree::keymap::KeymapError| RedisError::Tree {
         path: path.to_path_buf(),
         cause: Box::new(e),
     };
-    let mut originals = HashMap::new();
-    for record in read_keymap_from(bytes.as_slice(), path).map_err(tree_error)? {
+    let mut reader = KeymapReader::new(BufReader::new(file), path);
+    let mut originals = BTreeMap::new();
+    while let Some(record) = reader.next_record().map_err(tree_error)? {
         let original = record.original_bytes().map_err(tree_error)?;
         originals.insert(record.encoded, original);
     }

@@ -5,11 +5,13 @@
 //! (the two protobuf payloads) and [`docs`] (the JSON files of the tree). The decode
 //! side is [`RedisDecoder`] (with TTL routing in `ttl`, collections in `collections`,
 //! both spilling through the external sorts of `spill`), the encode side
-//! [`RedisEncoder`].
+//! [`RedisEncoder`] (reading collection documents an element at a time in
+//! `elements`, so its memory does not grow with a document's size).
 
 mod collections;
 mod decode;
 pub mod docs;
+mod elements;
 mod encode;
 mod error;
 mod input;
@@ -25,6 +27,8 @@ pub mod values;
 mod bounded;
 #[cfg(test)]
 mod conformance;
+#[cfg(test)]
+mod encode_oracle;
 #[cfg(test)]
 mod oracle;
 #[cfg(test)]

@@ -4,6 +4,9 @@ pub mod bsv;
 pub mod checksums;
 pub mod fs;
 pub mod gojson;
+#[cfg(test)]
+mod gojson_oracle;
+pub mod gojson_reader;
 pub mod json;
 pub mod keymap;
 pub mod lines;
