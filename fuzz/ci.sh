@@ -9,7 +9,7 @@
 # 3. replays fuzz/corpus/ and fuzz/regressions/ through it once (`-runs=0`; files under
 #    `<dir>/<oracle>/` with that oracle pinned) — deterministic, this is the gate;
 # 4. fuzzes every oracle of elastickv_fuzz::ORACLES, pinned with FUZZER=<oracle>, for
-#    FUZZ_SECONDS each (default 45; HARNESS_DEPTH=deep: 600), FUZZ_JOBS at a time (default:
+#    FUZZ_SECONDS each (default 60; HARNESS_DEPTH=deep: 600), FUZZ_JOBS at a time (default:
 #    the number of cores), starting from the committed corpus. New inputs go to a scratch
 #    corpus (FUZZ_SCRATCH, default a temporary directory) so fuzz/corpus/ is never written.
 #
@@ -21,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ "${HARNESS_DEPTH:-}" = deep ]; then default_seconds=600; else default_seconds=45; fi
+if [ "${HARNESS_DEPTH:-}" = deep ]; then default_seconds=600; else default_seconds=60; fi
 seconds="${FUZZ_SECONDS:-$default_seconds}"
 jobs="${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 timeout="${FUZZ_TIMEOUT:-60}"

@@ -26,8 +26,7 @@ use elastickv_codec::redis::keys::{
 };
 use elastickv_codec::redis::proto::build_stream_entry;
 use elastickv_codec::redis::values::{
-    build_count_meta, build_list_meta, build_stream_meta, build_string, build_ttl,
-    build_zset_score,
+    build_count_meta, build_list_meta, build_stream_meta, build_string, build_ttl, build_zset_score,
 };
 
 use super::{SplitMix64, Summary};
