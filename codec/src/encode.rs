@@ -81,9 +81,11 @@ pub fn check_supported(adapters: AdapterSet) -> Result<(), Adapter> {
     }
 }
 
-fn encoder_for(adapter: Adapter) -> Option<Box<dyn AdapterEncoder>> {
+/// An encoder for `adapter` whose own sorts (directory listings, sidecar joins) use
+/// `sort`.
+fn encoder_for(adapter: Adapter, sort: &SortOptions) -> Option<Box<dyn AdapterEncoder>> {
     match adapter {
-        Adapter::Redis => Some(Box::new(crate::redis::RedisEncoder::new())),
+        Adapter::Redis => Some(Box::new(crate::redis::RedisEncoder::with_sort(sort))),
         Adapter::DynamoDb | Adapter::S3 | Adapter::Sqs => None,
     }
 }
@@ -103,6 +105,25 @@ pub fn framed_entry_len(key_len: usize, value_len: usize) -> u64 {
 pub type RecordProgressFn<'a> = &'a mut dyn FnMut(u64, u64);
 
 const RECORD_PROGRESS_EVERY: u64 = 4096;
+
+/// The part of the sort budget left to the adapters' own sorts (1/4): they run while
+/// the builder fills, so the two shares together stay within the budget given.
+const ADAPTER_SORT_SHARE: usize = 4;
+
+/// Splits `sort` into the builder's options and the adapters'; both spill into the
+/// same scratch directory.
+fn split_sort_budget(sort: SortOptions) -> (SortOptions, SortOptions) {
+    let adapters = (sort.memory_budget / ADAPTER_SORT_SHARE).max(1);
+    let builder = SortOptions {
+        memory_budget: sort.memory_budget.saturating_sub(adapters).max(1),
+        scratch_dir: sort.scratch_dir.clone(),
+    };
+    let adapters = SortOptions {
+        memory_budget: adapters,
+        scratch_dir: sort.scratch_dir,
+    };
+    (builder, adapters)
+}
 
 /// An [`EntrySink`] that counts what passes through it.
 struct CountingSink<'a> {
@@ -147,7 +168,8 @@ pub fn encode_tree_observed(
     progress: RecordProgressFn<'_>,
 ) -> Result<SnapshotBuilder, EncodeError> {
     check_supported(adapters).map_err(EncodeError::AdapterNotSupported)?;
-    let mut builder = SnapshotBuilder::new(commit_ts, sort);
+    let (builder_sort, adapter_sort) = split_sort_budget(sort);
+    let mut builder = SnapshotBuilder::new(commit_ts, builder_sort);
     let mut sink = CountingSink {
         inner: &mut builder,
         records: 0,
@@ -165,7 +187,7 @@ pub fn encode_tree_observed(
                 });
             }
         }
-        let Some(mut encoder) = encoder_for(adapter) else {
+        let Some(mut encoder) = encoder_for(adapter, &adapter_sort) else {
             return Err(EncodeError::AdapterNotSupported(adapter));
         };
         encoder
@@ -186,4 +208,56 @@ pub fn encode_tree_to<W: Write>(
 ) -> Result<BuildSummary, EncodeError> {
     let builder = encode_tree(root, adapters, commit_ts, sort)?;
     Ok(builder.write_to(out)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_is_split_and_never_zero() {
+        let (builder, adapters) = split_sort_budget(SortOptions {
+            memory_budget: 400,
+            scratch_dir: "/scratch".into(),
+        });
+        assert_eq!((builder.memory_budget, adapters.memory_budget), (300, 100));
+        assert_eq!(adapters.scratch_dir, builder.scratch_dir);
+        for tiny in [0, 1] {
+            let (builder, adapters) = split_sort_budget(SortOptions {
+                memory_budget: tiny,
+                scratch_dir: "/scratch".into(),
+            });
+            assert_eq!((builder.memory_budget, adapters.memory_budget), (1, 1));
+        }
+    }
+
+    /// A tree encodes to the same bytes whether the builder and the adapter's sorts
+    /// spill or not.
+    #[test]
+    fn spilling_sorts_give_the_same_snapshot() {
+        let root = tempfile::tempdir().unwrap();
+        let db = root.path().join("redis/db_0");
+        std::fs::create_dir_all(db.join("strings")).unwrap();
+        for i in 0..40 {
+            std::fs::write(db.join(format!("strings/k{i}.bin")), format!("v{i}")).unwrap();
+        }
+        std::fs::write(
+            db.join("strings_ttl.jsonl"),
+            "{\"key\":\"k3\",\"expire_at_ms\":5}\n{\"key\":\"k3\",\"expire_at_ms\":6}\n",
+        )
+        .unwrap();
+        let redis = [Adapter::Redis].into_iter().collect();
+        let snapshot = |memory_budget| {
+            let scratch = tempfile::tempdir().unwrap();
+            let sort = SortOptions {
+                memory_budget,
+                scratch_dir: scratch.path().to_path_buf(),
+            };
+            let mut out = Vec::new();
+            let summary = encode_tree_to(root.path(), redis, 7, sort, &mut out).unwrap();
+            assert_eq!(summary.entries, 40);
+            out
+        };
+        assert_eq!(snapshot(1), snapshot(usize::MAX));
+    }
 }

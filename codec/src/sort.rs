@@ -10,6 +10,9 @@
 //! Runs are merged in levels of at most `max_fan_in` as they are produced, so the number
 //! of open files stays bounded (by `max_fan_in` per level) however large the input is,
 //! and every record is rewritten only `log_fan_in(runs)` times.
+//!
+//! [`RecordLog`] is the same run file unsorted: records kept in arrival order on disk,
+//! for data that must be read more than once.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -226,6 +229,90 @@ impl SortedRecords {
             }
             Records::Merged(merger) => merger.current(),
         }
+    }
+}
+
+/// Records kept in arrival order in an anonymous scratch file, for input that must be
+/// read more than once: [`SortedRecords`] can be read only once. Nothing but the I/O
+/// buffer stays in memory, however many records there are.
+pub struct RecordLog {
+    writer: RunWriter,
+}
+
+impl RecordLog {
+    /// An empty log in a new anonymous file under `scratch_dir` (created if missing).
+    pub fn create(scratch_dir: &std::path::Path) -> io::Result<Self> {
+        Ok(RecordLog {
+            writer: RunWriter::create(scratch_dir)?,
+        })
+    }
+
+    /// Appends one record.
+    pub fn append(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+        self.writer.write(key, value)
+    }
+
+    /// Flushes the file; the records can then be replayed any number of times.
+    pub fn finish(self) -> io::Result<WrittenLog> {
+        Ok(WrittenLog {
+            run: self.writer.finish()?,
+        })
+    }
+}
+
+/// A finished [`RecordLog`].
+pub struct WrittenLog {
+    run: Run,
+}
+
+impl WrittenLog {
+    /// Records in the log.
+    pub fn len(&self) -> u64 {
+        self.run.records
+    }
+
+    /// Whether the log holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.run.records == 0
+    }
+
+    /// Reads the records from the first, in the order they were appended. Borrowing
+    /// the log mutably keeps two replays from sharing (and moving) one file offset.
+    pub fn replay(&mut self) -> io::Result<LogReplay<'_>> {
+        self.run.file.seek(SeekFrom::Start(0))?;
+        Ok(LogReplay {
+            reader: BufReader::with_capacity(RUN_IO_BUFFER, &self.run.file),
+            remaining: self.run.records,
+            key: Vec::new(),
+            value: Vec::new(),
+        })
+    }
+}
+
+/// One pass over a [`WrittenLog`]: a lending iterator, like [`SortedRecords`].
+pub struct LogReplay<'a> {
+    reader: BufReader<&'a File>,
+    remaining: u64,
+    key: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl LogReplay<'_> {
+    /// The next record in append order, or `None` after the last.
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "a lending iterator: records borrow the read buffers, which Iterator cannot express"
+    )]
+    pub fn next(&mut self) -> io::Result<Option<(&[u8], &[u8])>> {
+        if self.remaining == 0 {
+            return Ok(None);
+        }
+        self.key.clear();
+        self.value.clear();
+        read_run_field(&mut self.reader, &mut self.key)?;
+        read_run_field(&mut self.reader, &mut self.value)?;
+        self.remaining -= 1;
+        Ok(Some((&self.key, &self.value)))
     }
 }
 
@@ -621,6 +708,35 @@ mod tests {
         let (got, _) = sort_all(&records, 10, 2);
         assert_eq!(got[0].0, vec![1u8]);
         assert_eq!(got[1].1.len(), 100);
+    }
+
+    #[test]
+    fn record_log_replays_in_append_order() {
+        let scratch = tempfile::tempdir().unwrap();
+        let mut log = RecordLog::create(&scratch.path().join("log")).unwrap();
+        let records: [(&[u8], &[u8]); 4] = [(b"b", b"1"), (b"a", b""), (b"", b"2"), (b"b", b"0")];
+        for (key, value) in records {
+            log.append(key, value).unwrap();
+        }
+        let mut log = log.finish().unwrap();
+        assert_eq!(log.len(), 4);
+        for _ in 0..2 {
+            let mut replay = log.replay().unwrap();
+            let mut got = Vec::new();
+            while let Some((key, value)) = replay.next().unwrap() {
+                got.push((key.to_vec(), value.to_vec()));
+            }
+            assert_eq!(replay.next().unwrap(), None, "stays exhausted");
+            let want: Vec<_> = records
+                .iter()
+                .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .collect();
+            assert_eq!(got, want);
+        }
+        let names = std::fs::read_dir(scratch.path().join("log"))
+            .unwrap()
+            .count();
+        assert_eq!(names, 0, "the log file is anonymous");
     }
 
     #[test]

@@ -110,7 +110,11 @@ impl SplitMix64 {
 /// by every oracle's `smoke` test.
 pub fn test_n_times(iters: u32, oracle: Oracle) {
     let deep = std::env::var("HARNESS_DEPTH").is_ok_and(|v| v.eq_ignore_ascii_case("deep"));
-    let iters = if deep { iters.saturating_mul(100) } else { iters };
+    let iters = if deep {
+        iters.saturating_mul(100)
+    } else {
+        iters
+    };
     let mut rng = SplitMix64(0x454B_5650_4242_4C31); // "EKVPBBL1"
     let mut buf = vec![0u8; 4096];
     for _ in 0..iters {

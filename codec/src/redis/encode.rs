@@ -6,19 +6,25 @@
 //! inline TTL, no deltas) with their element rows, and a `!redis|ttl|` scan-index row
 //! for every expiring non-string key. Emission order is irrelevant (the builder
 //! sorts); a record emitted twice is the builder's duplicate-key error.
+//!
+//! Memory does not grow with the tree: collection documents are read an element at a
+//! time (`elements`), and directory listings, TTL sidecars and the KEYMAP go through
+//! external sorts joined by file name (`join`), within the sort budget given.
 
-use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::encode::{AdapterEncoder, EntrySink};
 use crate::error::BoxError;
+use crate::sort::SortOptions;
 use crate::tree::segment::{SegmentError, decode_segment};
 
 use super::docs::{self, HashFields, ListItems, SetMembers, StreamLine, ZSetMembers};
 use super::elements::{self, JsonLines, KEPT_ELEMENTS_BUDGET};
 use super::error::{RedisError, Result};
 use super::input::{self, DirEntry};
-use super::keymap::{self, Keymap};
+use super::join::{SortSpace, TtlJoin};
+use super::keymap::{self, Keymap, KeymapJoin};
 use super::keys::{self, StreamId};
 use super::proto;
 use super::values;
@@ -29,27 +35,46 @@ pub struct RedisEncoder {
     /// Bytes of decoded elements a collection document may keep between its two
     /// passes (see `elements`); larger documents are read twice instead.
     kept_budget: usize,
+    /// Where listings and sidecar joins sort.
+    space: SortSpace,
 }
 
 impl Default for RedisEncoder {
     fn default() -> Self {
-        RedisEncoder {
-            kept_budget: KEPT_ELEMENTS_BUDGET,
-        }
+        RedisEncoder::with_sort(&SortOptions::default())
     }
 }
 
 impl RedisEncoder {
-    /// A new encoder.
+    /// A new encoder sorting with the default budget in the system temp dir.
     pub fn new() -> Self {
         RedisEncoder::default()
+    }
+
+    /// An encoder whose sorts (directory listings, TTL sidecars, KEYMAP) spill under
+    /// `sort.scratch_dir` and together buffer about `sort.memory_budget` bytes of
+    /// records (see [`SortOptions::memory_budget`] for the slack).
+    pub fn with_sort(sort: &SortOptions) -> Self {
+        RedisEncoder {
+            kept_budget: KEPT_ELEMENTS_BUDGET,
+            space: SortSpace::new(sort),
+        }
+    }
+
+    /// Sorted runs spilled to scratch by the sorts finished so far (0: everything
+    /// fit in memory).
+    pub fn runs_spilled(&self) -> u64 {
+        self.space.runs_spilled()
     }
 
     /// An encoder keeping at most `kept_budget` bytes of a document's elements
     /// between passes (0: every non-empty document is read twice).
     #[cfg(test)]
     pub(crate) fn with_kept_budget(kept_budget: usize) -> Self {
-        RedisEncoder { kept_budget }
+        RedisEncoder {
+            kept_budget,
+            ..RedisEncoder::default()
+        }
     }
 }
 
@@ -59,30 +84,24 @@ impl AdapterEncoder for RedisEncoder {
         adapter_root: &Path,
         sink: &mut dyn EntrySink,
     ) -> std::result::Result<(), BoxError> {
-        encode_redis_root(adapter_root, self.kept_budget, sink).map_err(RedisError::boxed)
+        encode_redis_root(adapter_root, self.kept_budget, &self.space, sink)
+            .map_err(RedisError::boxed)
     }
 }
 
 /// Encodes `redis/`: nothing when absent, otherwise exactly one database, `db_0`.
 /// The store keys carry no database number, so several databases cannot be told
 /// apart after a restore; refusing is the only safe answer.
-fn encode_redis_root(root: &Path, kept_budget: usize, sink: &mut dyn EntrySink) -> Result<()> {
+fn encode_redis_root(
+    root: &Path,
+    kept_budget: usize,
+    space: &SortSpace,
+    sink: &mut dyn EntrySink,
+) -> Result<()> {
     if !input::dump_dir_exists(root)? {
         return Ok(());
     }
-    let mut dbs = Vec::new();
-    for entry in input::list_dir(root)? {
-        let Some(name) = entry.name.to_str().filter(|n| parse_db_name(n).is_some()) else {
-            continue;
-        };
-        if !entry.is_dir {
-            return Err(RedisError::EncodeNotDir {
-                path: root.join(&entry.name),
-                kind: "not a directory",
-            });
-        }
-        dbs.push(name.to_owned());
-    }
+    let dbs = list_db_names(root, space)?;
     match dbs.as_slice() {
         [] => Ok(()),
         [only] if only == "db_0" => {
@@ -91,13 +110,33 @@ fn encode_redis_root(root: &Path, kept_budget: usize, sink: &mut dyn EntrySink) 
             if !input::dump_dir_exists(&dir)? {
                 return Ok(());
             }
-            DbEncoder::open(&dir, kept_budget)?.encode(sink)
+            DbEncoder::open(&dir, kept_budget, space)?.encode(sink)
         }
         _ => Err(RedisError::EncodeMultiDbUnsupported {
             path: root.to_path_buf(),
             found: dbs,
         }),
     }
+}
+
+/// The `db_<N>` entries of `redis/`, in name order; one that is not a directory is
+/// an error. Other names are ignored.
+fn list_db_names(root: &Path, space: &SortSpace) -> Result<Vec<String>> {
+    let mut listing = input::list_dir(root, space)?;
+    let mut dbs = Vec::new();
+    while let Some(entry) = listing.current()? {
+        if let Some(name) = entry.name.to_str().filter(|n| parse_db_name(n).is_some()) {
+            if !entry.is_dir {
+                return Err(RedisError::EncodeNotDir {
+                    path: root.join(entry.name),
+                    kind: "not a directory",
+                });
+            }
+            dbs.push(name.to_owned());
+        }
+        listing.advance()?;
+    }
+    Ok(dbs)
 }
 
 /// The index of a canonical `db_<N>` name (a non-negative Go `int`, no sign, no
@@ -111,10 +150,11 @@ fn parse_db_name(name: &str) -> Option<i64> {
 }
 
 /// One database directory being encoded.
-struct DbEncoder {
+struct DbEncoder<'s> {
     dir: PathBuf,
     keymap: Keymap,
     kept_budget: usize,
+    space: &'s SortSpace,
 }
 
 /// Where records go; sink refusals keep their own code.
@@ -140,140 +180,139 @@ impl Out<'_> {
     }
 }
 
-impl DbEncoder {
-    fn open(dir: &Path, kept_budget: usize) -> Result<Self> {
-        let keymap = keymap::load(&dir.join("KEYMAP.jsonl"))?;
+/// A file of a type directory, about to be encoded.
+struct KeyFile<'f> {
+    path: &'f Path,
+    /// Its name in the directory: what the TTL sidecars are joined on.
+    name: &'f [u8],
+    user_key: &'f [u8],
+}
+
+impl<'s> DbEncoder<'s> {
+    fn open(dir: &Path, kept_budget: usize, space: &'s SortSpace) -> Result<Self> {
+        let keymap = keymap::load(&dir.join("KEYMAP.jsonl"), space)?;
         Ok(DbEncoder {
             dir: dir.to_path_buf(),
             keymap,
             kept_budget,
+            space,
         })
     }
 
     /// Encodes every type directory, in the Go encoder's order (which decides which
     /// error is reported first).
-    fn encode(&self, sink: &mut dyn EntrySink) -> Result<()> {
+    fn encode(&mut self, sink: &mut dyn EntrySink) -> Result<()> {
         let mut out = Out { sink };
+        let budget = self.kept_budget;
         self.strings(&mut out)?;
         self.hlls(&mut out)?;
-        self.each_file("hashes", ".json", |path, user_key| {
-            encode_hash(&mut out, user_key, path, self.kept_budget)
+        self.each_file("hashes", ".json", |file| {
+            encode_hash(&mut out, file.user_key, file.path, budget)
         })?;
-        self.each_file("sets", ".json", |path, user_key| {
-            encode_set(&mut out, user_key, path, self.kept_budget)
+        self.each_file("sets", ".json", |file| {
+            encode_set(&mut out, file.user_key, file.path, budget)
         })?;
-        self.each_file("lists", ".json", |path, user_key| {
-            encode_list(&mut out, user_key, path, self.kept_budget)
+        self.each_file("lists", ".json", |file| {
+            encode_list(&mut out, file.user_key, file.path, budget)
         })?;
-        self.each_file("zsets", ".json", |path, user_key| {
-            encode_zset(&mut out, user_key, path, self.kept_budget)
+        self.each_file("zsets", ".json", |file| {
+            encode_zset(&mut out, file.user_key, file.path, budget)
         })?;
-        self.each_file("streams", ".jsonl", |path, user_key| {
-            encode_stream(&mut out, path, user_key)
+        self.each_file("streams", ".jsonl", |file| {
+            encode_stream(&mut out, file.path, file.user_key)
         })
     }
 
     /// `strings/*.bin`: the TTL from `strings_ttl.jsonl` goes into the envelope.
-    fn strings(&self, out: &mut Out<'_>) -> Result<()> {
-        let ttls = self.load_ttls("strings_ttl.jsonl")?;
-        self.each_file("strings", ".bin", |path, user_key| {
-            let body = input::read_dump_file(path)?;
-            let ms = ttls.get(stem(path, ".bin")).copied().unwrap_or(0);
+    fn strings(&mut self, out: &mut Out<'_>) -> Result<()> {
+        let mut ttls = self.load_ttls("strings_ttl.jsonl")?;
+        self.each_file("strings", ".bin", |file| {
+            let body = input::read_dump_file(file.path)?;
+            let ms = ttls.expiry_of(file.name)?;
             out.add(
-                &keys::raw_key(keys::STRING, user_key),
+                &keys::raw_key(keys::STRING, file.user_key),
                 &values::build_string(&body, ms),
             )
         })
     }
 
     /// `hll/*.bin`: raw sketch, or the envelope plus a scan-index row when expiring.
-    fn hlls(&self, out: &mut Out<'_>) -> Result<()> {
-        let ttls = self.load_ttls("hll_ttl.jsonl")?;
-        self.each_file("hll", ".bin", |path, user_key| {
-            let body = input::read_dump_file(path)?;
-            let ms = ttls.get(stem(path, ".bin")).copied().unwrap_or(0);
+    fn hlls(&mut self, out: &mut Out<'_>) -> Result<()> {
+        let mut ttls = self.load_ttls("hll_ttl.jsonl")?;
+        self.each_file("hll", ".bin", |file| {
+            let body = input::read_dump_file(file.path)?;
+            let ms = ttls.expiry_of(file.name)?;
             out.add(
-                &keys::raw_key(keys::HLL, user_key),
+                &keys::raw_key(keys::HLL, file.user_key),
                 &values::build_hll(&body, ms),
             )?;
-            out.ttl_row(user_key, Some(ms))
+            out.ttl_row(file.user_key, Some(ms))
         })
     }
 
-    /// Reads a TTL sidecar into segment → expiry; later lines win, and lines for
-    /// keys without a file are simply never looked up. A `BTreeMap`, not a randomly
-    /// seeded `HashMap`, so that runs are repeatable down to the instruction count.
-    fn load_ttls(&self, name: &str) -> Result<BTreeMap<String, u64>> {
-        let path = self.dir.join(name);
-        let mut ttls = BTreeMap::new();
-        let Some(file) = input::open_optional_sidecar(&path)? else {
-            return Ok(ttls);
-        };
-        let mut lines = JsonLines::new(file, &path);
-        while let Some(value) = lines.next_value()? {
-            let line =
-                docs::read_ttl_line(&value).map_err(|d| RedisError::invalid_json(&path, d))?;
-            ttls.insert(line.key, line.expire_at_ms);
-        }
-        Ok(ttls)
+    /// Reads a TTL sidecar, keyed by the `.bin` file each line names; later lines
+    /// win, and lines for keys without a file are simply never looked up.
+    fn load_ttls(&self, name: &str) -> Result<TtlJoin> {
+        TtlJoin::load(&self.dir.join(name), ".bin", self.space)
     }
 
-    /// Calls `each` with the path and user key of every regular `*<ext>` file of a
-    /// type directory, in name order. A missing directory is empty; other entries
-    /// are skipped.
+    /// Calls `each` with every regular `*<ext>` file of a type directory, in name
+    /// order. A missing directory is empty; other entries are skipped.
     fn each_file(
-        &self,
+        &mut self,
         subdir: &str,
         ext: &str,
-        mut each: impl FnMut(&Path, &[u8]) -> Result<()>,
+        mut each: impl FnMut(&KeyFile<'_>) -> Result<()>,
     ) -> Result<()> {
         let dir = self.dir.join(subdir);
         if !input::dump_dir_exists(&dir)? {
             return Ok(());
         }
-        for DirEntry { name, is_file, .. } in input::list_dir(&dir)? {
-            let path = dir.join(&name);
-            let Some(segment) = name.as_encoded_bytes().strip_suffix(ext.as_bytes()) else {
-                continue;
-            };
-            if !is_file {
-                continue;
+        let mut listing = input::list_dir(&dir, self.space)?;
+        let mut keymap = self.keymap.join(ext, self.space);
+        while let Some(DirEntry { name, is_file, .. }) = listing.current()? {
+            let name = name.as_bytes();
+            if let Some(segment) = name.strip_suffix(ext.as_bytes())
+                && is_file
+            {
+                let path = dir.join(std::ffi::OsStr::from_bytes(name));
+                let user_key = resolve(&path, name, segment, &mut keymap)?;
+                each(&KeyFile {
+                    path: &path,
+                    name,
+                    user_key: &user_key,
+                })?;
             }
-            let user_key = self.resolve(&path, segment)?;
-            each(&path, &user_key)?;
+            listing.advance()?;
         }
         Ok(())
     }
-
-    /// The user key a file name stands for: decoded from the segment, or looked up
-    /// in KEYMAP for SHA-fallback names.
-    fn resolve(&self, path: &Path, segment: &[u8]) -> Result<Vec<u8>> {
-        let invalid = |detail: String| RedisError::InvalidSegment {
-            path: path.to_path_buf(),
-            detail,
-        };
-        let segment = std::str::from_utf8(segment).map_err(|_| invalid("not UTF-8".into()))?;
-        match decode_segment(segment) {
-            Ok(raw) => Ok(raw),
-            Err(SegmentError::ShaFallbackNeedsKeymap { .. }) => self
-                .keymap
-                .original(segment)
-                .map(<[u8]>::to_vec)
-                .ok_or_else(|| RedisError::EncodeMissingKeymap {
-                    path: path.to_path_buf(),
-                    encoded: segment.to_owned(),
-                }),
-            Err(other) => Err(invalid(other.to_string())),
-        }
-    }
 }
 
-/// The segment of a file path (its name without `ext`), as the TTL sidecars key it.
-fn stem<'p>(path: &'p Path, ext: &str) -> &'p str {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_suffix(ext))
-        .unwrap_or_default()
+/// The user key file `name` (`<segment><ext>`) stands for: decoded from the segment,
+/// or looked up in KEYMAP for SHA-fallback names.
+fn resolve(
+    path: &Path,
+    name: &[u8],
+    segment: &[u8],
+    keymap: &mut KeymapJoin<'_>,
+) -> Result<Vec<u8>> {
+    let invalid = |detail: String| RedisError::InvalidSegment {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let segment = std::str::from_utf8(segment).map_err(|_| invalid("not UTF-8".into()))?;
+    match decode_segment(segment) {
+        Ok(raw) => Ok(raw),
+        Err(SegmentError::ShaFallbackNeedsKeymap { .. }) => keymap
+            .original_of(name)?
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| RedisError::EncodeMissingKeymap {
+                path: path.to_path_buf(),
+                encoded: segment.to_owned(),
+            }),
+        Err(other) => Err(invalid(other.to_string())),
+    }
 }
 
 /// `hashes/<key>.json`: the meta row (count, inline TTL), one row per field, the
@@ -419,7 +458,200 @@ fn check_stream_meta(path: &Path, length: i64, last: StreamId, tally: &StreamTal
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
+    use crate::tree::bsv::encode_base64url;
+    use crate::tree::segment::encode_segment;
+
+    /// Records in emission order.
+    #[derive(Default)]
+    struct Collect(Vec<(Vec<u8>, Vec<u8>)>);
+
+    impl EntrySink for Collect {
+        fn add(&mut self, user_key: &[u8], value: &[u8]) -> std::result::Result<(), BoxError> {
+            self.0.push((user_key.to_vec(), value.to_vec()));
+            Ok(())
+        }
+    }
+
+    /// The records, or the error's code and message.
+    type Outcome = std::result::Result<Vec<(Vec<u8>, Vec<u8>)>, (String, String)>;
+
+    /// Encodes `redis_root` with sorts of `budget` bytes; also returns the runs spilled.
+    fn encode_with_budget(redis_root: &Path, budget: usize) -> (Outcome, u64) {
+        let scratch = tempfile::tempdir().unwrap();
+        let mut encoder = RedisEncoder::with_sort(&SortOptions {
+            memory_budget: budget,
+            scratch_dir: scratch.path().to_path_buf(),
+        });
+        let mut sink = Collect::default();
+        let outcome = match encoder.encode(redis_root, &mut sink) {
+            Ok(()) => Ok(sink.0),
+            Err(e) => Err((e.code().to_owned(), e.to_string())),
+        };
+        (outcome, encoder.runs_spilled())
+    }
+
+    /// Spilling every listing and join to scratch (sorts of one byte: every record
+    /// after a sort's first is a run of its own) changes nothing: same records in
+    /// the same order, or the same error. Returns that and the runs spilled.
+    fn assert_spilling_changes_nothing(redis_root: &Path) -> (Outcome, u64) {
+        let (in_memory, in_memory_runs) = encode_with_budget(redis_root, usize::MAX);
+        let (spilled, spilled_runs) = encode_with_budget(redis_root, 1);
+        assert_eq!(in_memory_runs, 0);
+        assert_eq!(spilled, in_memory, "{}", redis_root.display());
+        (in_memory, spilled_runs)
+    }
+
+    fn write(path: &Path, body: impl AsRef<[u8]>) {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, body).unwrap();
+    }
+
+    fn ttl_line(key: &str, ms: u64) -> String {
+        format!("{{\"key\":\"{key}\",\"expire_at_ms\":{ms}}}\n")
+    }
+
+    fn keymap_line(encoded: &str, original: &[u8]) -> String {
+        format!(
+            "{{\"encoded\":\"{encoded}\",\"original\":\"{}\",\"kind\":\"sha-fallback\"}}\n",
+            encode_base64url(original)
+        )
+    }
+
+    /// The value of the record keyed `key`.
+    fn value_of<'r>(records: &'r [(Vec<u8>, Vec<u8>)], key: &[u8]) -> Option<&'r [u8]> {
+        records
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// A database exercising the joins: file-name order differing from key order
+    /// (`a-.bin` < `a.bin`, `a` < `a-`), repeated TTL lines (the latest wins), TTL
+    /// lines without a file, SHA-fallback names resolved through a KEYMAP with
+    /// repeated records, in a string and a hash directory, and enough files that the
+    /// sorts spill several runs.
+    fn joins_tree(db: &Path) -> (Vec<u8>, Vec<u8>) {
+        let long_string = vec![b'S'; 300];
+        let long_hash = vec![b'H'; 300];
+        let (string_name, hash_name) = (encode_segment(&long_string), encode_segment(&long_hash));
+        for name in ["a", "a-", "a.", "b", "b-"] {
+            write(&db.join(format!("strings/{name}.bin")), name);
+            write(&db.join(format!("hll/{name}.bin")), format!("hll {name}"));
+        }
+        for i in 0..50 {
+            write(&db.join(format!("strings/n{i}.bin")), format!("v{i}"));
+        }
+        write(&db.join(format!("strings/{string_name}.bin")), "long");
+        write(&db.join("strings/not-a-string.json"), "skipped");
+        fs::create_dir_all(db.join("strings/dir.bin")).unwrap();
+        write(
+            &db.join(format!("hashes/{hash_name}.json")),
+            r#"{"format_version":1,"fields":[{"name":"f","value":"v"}],"expire_at_ms":null}"#,
+        );
+        let sidecar = [
+            ttl_line("a", 10),
+            ttl_line("a-", 20),
+            ttl_line("gone", 30),
+            ttl_line("a", 11),
+            ttl_line(&string_name, 40),
+            ttl_line("a-", 21),
+            ttl_line("n7", 70),
+            ttl_line("a", 12),
+        ];
+        write(&db.join("strings_ttl.jsonl"), sidecar.concat());
+        write(
+            &db.join("hll_ttl.jsonl"),
+            [ttl_line("b-", 5), ttl_line("b", 6), ttl_line("b-", 7)].concat(),
+        );
+        let keymap = [
+            keymap_line(&string_name, b"stale"),
+            keymap_line(&hash_name, &long_hash),
+            keymap_line(&string_name, &long_string),
+        ];
+        write(&db.join("KEYMAP.jsonl"), keymap.concat());
+        (long_string, long_hash)
+    }
+
+    #[test]
+    fn spilled_joins_match_in_memory_ones() {
+        let root = tempfile::tempdir().unwrap();
+        let redis = root.path().join("redis");
+        let (long_string, long_hash) = joins_tree(&redis.join("db_0"));
+        let (records, runs) = assert_spilling_changes_nothing(&redis);
+        let records = records.unwrap();
+        assert!(runs > 60, "every listing and join spilled: {runs} runs");
+        let string = |key: &[u8]| value_of(&records, &keys::raw_key(keys::STRING, key));
+        let expiring = |ms: u64, body: &[u8]| values::build_string(body, ms);
+        assert_eq!(string(b"a"), Some(&expiring(12, b"a")[..]), "latest line");
+        assert_eq!(string(b"a-"), Some(&expiring(21, b"a-")[..]), "latest line");
+        assert_eq!(string(b"a."), Some(&expiring(0, b"a.")[..]));
+        assert_eq!(string(b"n7"), Some(&expiring(70, b"v7")[..]));
+        assert_eq!(string(&long_string), Some(&expiring(40, b"long")[..]));
+        assert_eq!(string(b"gone"), None, "a TTL line makes no key");
+        let hll = |key: &[u8]| value_of(&records, &keys::raw_key(keys::HLL, key));
+        assert_eq!(hll(b"b-"), Some(&values::build_hll(b"hll b-", 7)[..]));
+        assert_eq!(hll(b"b"), Some(&values::build_hll(b"hll b", 6)[..]));
+        assert_eq!(hll(b"a"), Some(&b"hll a"[..]));
+        let hash_meta = keys::wide_key(keys::HASH_META, &long_hash, b"");
+        assert!(
+            value_of(&records, &hash_meta).is_some(),
+            "resolved via KEYMAP"
+        );
+        // 56 strings + 5 HLLs + 2 HLL TTL rows + hash meta and field.
+        assert_eq!(records.len(), 65);
+    }
+
+    /// A bad sidecar line is reported before any file of its directory is read,
+    /// whatever the budget.
+    #[test]
+    fn sidecar_errors_outrank_their_directory_and_survive_spilling() {
+        let root = tempfile::tempdir().unwrap();
+        let redis = root.path().join("redis");
+        let db = redis.join("db_0");
+        joins_tree(&db);
+        // A name the KEYMAP cannot resolve: an error, but only once the walk gets there.
+        let orphan = encode_segment(&[b'O'; 300]);
+        write(&db.join(format!("strings/{orphan}.bin")), "x");
+        let (code, message) = assert_spilling_changes_nothing(&redis).0.unwrap_err();
+        assert_eq!(code, "redis-encode-missing-keymap", "{message}");
+        let mut sidecar = fs::read(db.join("strings_ttl.jsonl")).unwrap();
+        sidecar.extend_from_slice(b"{\"key\":\"z\",\"expire_at_ms\":\"soon\"}\n");
+        write(&db.join("strings_ttl.jsonl"), &sidecar);
+        let (code, message) = assert_spilling_changes_nothing(&redis).0.unwrap_err();
+        assert_eq!(code, "redis-encode-invalid-json", "{message}");
+        assert!(message.contains("strings_ttl.jsonl"), "{message}");
+    }
+
+    fn vectors_dir() -> PathBuf {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let shared = std::env::var_os("ELASTICKV_VECTORS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| manifest.join("../../shared/vectors"));
+        if shared.join("INDEX.json").is_file() {
+            shared
+        } else {
+            manifest.join("tests/fixtures/vectors")
+        }
+    }
+
+    /// Every vector tree encodes to the same records (or error) when every listing
+    /// and join spills.
+    #[test]
+    fn vector_trees_encode_alike_when_spilling() {
+        let (mut trees, mut runs) = (0, 0);
+        for case in fs::read_dir(vectors_dir()).unwrap() {
+            let redis = case.unwrap().path().join("tree/redis");
+            if redis.is_dir() {
+                runs += assert_spilling_changes_nothing(&redis).1;
+                trees += 1;
+            }
+        }
+        assert!(trees > 0, "no vector trees found");
+        assert!(runs > 0, "nothing spilled");
+    }
 
     #[test]
     fn db_names_are_canonical_decimals() {

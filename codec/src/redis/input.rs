@@ -8,14 +8,17 @@
 //! themselves are the shared [`crate::tree::fs`] ones; this module gives their
 //! refusals the Redis encoder's error codes.
 
-use std::ffi::OsString;
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use crate::tree::fs::{FsError, FsErrorKind, open_regular_for_read};
 
 use super::error::{RedisError, Result};
+use super::join::SortSpace;
+use super::spill::{Cursor, corrupt};
 
 /// Whether `path` is a directory of the dump: `Ok(false)` when it does not exist,
 /// `ErrRedisEncodeNotDir` when it is a symlink or anything else.
@@ -42,33 +45,66 @@ pub fn dump_dir_exists(path: &Path) -> Result<bool> {
 /// One directory entry: its name and whether it is a directory / a regular file,
 /// judged without following symlinks.
 #[derive(Debug)]
-pub struct DirEntry {
+pub struct DirEntry<'l> {
     /// File name.
-    pub name: OsString,
+    pub name: &'l OsStr,
     /// A real directory.
     pub is_dir: bool,
     /// A regular file.
     pub is_file: bool,
 }
 
-/// Lists `dir` in byte order of the names, like Go's `os.ReadDir`, so the first
-/// error found is the same on every run.
-pub fn list_dir(dir: &Path) -> Result<Vec<DirEntry>> {
+/// Sort-value flags of a listed entry.
+const IS_DIR: u8 = 1;
+const IS_FILE: u8 = 2;
+
+/// A directory's entries in byte order of their names, like Go's `os.ReadDir`, so the
+/// first error found is the same on every run. Read one at a time from an external
+/// sort: a directory of 100M files costs the sort's budget, not 100M names.
+#[derive(Debug)]
+pub struct Listing {
+    sorted: Cursor,
+}
+
+impl Listing {
+    /// The entry under the cursor; `None` after the last.
+    pub fn current(&self) -> Result<Option<DirEntry<'_>>> {
+        let Some((name, flags)) = self.sorted.current() else {
+            return Ok(None);
+        };
+        let [flags] = *flags else {
+            return Err(self.sorted.error(corrupt("listed entry without its type")));
+        };
+        Ok(Some(DirEntry {
+            name: OsStr::from_bytes(name),
+            is_dir: flags & IS_DIR != 0,
+            is_file: flags & IS_FILE != 0,
+        }))
+    }
+
+    /// Moves to the next entry.
+    pub fn advance(&mut self) -> Result<()> {
+        self.sorted.advance()
+    }
+}
+
+/// Lists `dir` completely (so listing errors come before any entry is looked at),
+/// then hands the entries out in byte order of their names. Names within a directory
+/// are unique, so sorting `(name, flags)` records sorts by name.
+pub fn list_dir(dir: &Path, space: &SortSpace) -> Result<Listing> {
     let read = fs::read_dir(dir).map_err(|e| RedisError::io("list", dir, e))?;
-    let mut entries = Vec::new();
+    let mut sorter = space.sorter();
     for entry in read {
         let entry = entry.map_err(|e| RedisError::io("list", dir, e))?;
         let ty = entry
             .file_type()
             .map_err(|e| RedisError::io("stat", &entry.path(), e))?;
-        entries.push(DirEntry {
-            name: entry.file_name(),
-            is_dir: ty.is_dir(),
-            is_file: ty.is_file(),
-        });
+        let flags = if ty.is_dir() { IS_DIR } else { 0 } | if ty.is_file() { IS_FILE } else { 0 };
+        sorter.push(entry.file_name().as_bytes(), &[flags])?;
     }
-    entries.sort_by(|a, b| a.name.as_encoded_bytes().cmp(b.name.as_encoded_bytes()));
-    Ok(entries)
+    Ok(Listing {
+        sorted: sorter.finish()?,
+    })
 }
 
 /// Gives a refusal of the shared helpers the Redis encoder's code.
@@ -177,25 +213,37 @@ mod tests {
     }
 
     #[test]
-    fn listing_is_sorted_and_typed() {
+    fn listing_is_sorted_and_typed_whatever_the_budget() {
         let dir = tempfile::tempdir().unwrap();
-        for name in ["b.bin", "a.bin", "C.bin"] {
+        for name in ["b.bin", "a.bin", "C.bin", "a-.bin", "a"] {
             fs::write(dir.path().join(name), b"").unwrap();
         }
         fs::create_dir(dir.path().join("sub")).unwrap();
-        let names: Vec<_> = list_dir(dir.path())
-            .unwrap()
-            .into_iter()
-            .map(|e| (e.name.into_string().unwrap(), e.is_file, e.is_dir))
-            .collect();
-        assert_eq!(
-            names,
-            vec![
-                ("C.bin".into(), true, false),
-                ("a.bin".into(), true, false),
-                ("b.bin".into(), true, false),
-                ("sub".into(), false, true)
+        std::os::unix::fs::symlink("a", dir.path().join("link")).unwrap();
+        for budget in [1, 1 << 20] {
+            let scratch = tempfile::tempdir().unwrap();
+            let space = SortSpace::new(&crate::sort::SortOptions {
+                memory_budget: budget,
+                scratch_dir: scratch.path().to_path_buf(),
+            });
+            let mut listing = list_dir(dir.path(), &space).unwrap();
+            let mut names = Vec::new();
+            while let Some(e) = listing.current().unwrap() {
+                names.push((e.name.to_str().unwrap().to_owned(), e.is_file, e.is_dir));
+                listing.advance().unwrap();
+            }
+            let want = [
+                ("C.bin", true, false),
+                ("a", true, false),
+                ("a-.bin", true, false),
+                ("a.bin", true, false),
+                ("b.bin", true, false),
+                ("link", false, false),
+                ("sub", false, true),
             ]
-        );
+            .map(|(n, f, d)| (n.to_owned(), f, d));
+            assert_eq!(names, want, "budget {budget}");
+            assert_eq!(space.runs_spilled() > 0, budget == 1, "budget {budget}");
+        }
     }
 }

@@ -6,7 +6,9 @@
 //! side is [`RedisDecoder`] (with TTL routing in `ttl`, collections in `collections`,
 //! both spilling through the external sorts of `spill`), the encode side
 //! [`RedisEncoder`] (reading collection documents an element at a time in
-//! `elements`, so its memory does not grow with a document's size).
+//! `elements`, so its memory does not grow with a document's size, and listing
+//! directories and joining the sidecars by file name through external sorts in
+//! `join`, so it does not grow with the number of keys either).
 
 mod collections;
 mod decode;
@@ -15,6 +17,7 @@ mod elements;
 mod encode;
 mod error;
 mod input;
+mod join;
 mod keymap;
 pub mod keys;
 mod output;
