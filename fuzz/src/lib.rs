@@ -12,6 +12,7 @@
 use arbitrary::Unstructured;
 
 pub mod envelope;
+pub mod json_reader;
 pub mod redis_values;
 pub mod segment;
 pub mod snapshot_body;
@@ -31,6 +32,7 @@ pub const ORACLES: &[(&str, Oracle)] = &[
     ("segment", segment::run),
     ("visibility", visibility::run),
     ("redis_values", redis_values::run),
+    ("json_reader", json_reader::run),
 ];
 
 /// The selector byte of the oracle called `name`.
