@@ -25,6 +25,8 @@ pub mod error;
 pub mod mvcc;
 pub mod redis;
 pub mod sort;
+#[cfg(test)]
+pub(crate) mod test_rng;
 pub mod tree;
 
 pub use error::{ErrorCode, ExitClass};

@@ -568,26 +568,7 @@ impl Merger {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// splitmix64: deterministic and dependency-free.
-    pub(crate) struct Rng(u64);
-
-    impl Rng {
-        pub(crate) fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-
-        fn bytes(&mut self, max_len: u64, alphabet: u8) -> Vec<u8> {
-            let len = self.next() % (max_len + 1);
-            (0..len)
-                .map(|_| (self.next() % u64::from(alphabet)) as u8)
-                .collect()
-        }
-    }
+    use crate::test_rng::Rng;
 
     type Records = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -595,7 +576,7 @@ mod tests {
         let mut rng = Rng(seed);
         // A small alphabet makes equal keys, shared prefixes and duplicates common.
         (0..count)
-            .map(|_| (rng.bytes(6, 3), rng.bytes(3, 2)))
+            .map(|_| (rng.bytes(6, &[0, 1, 2]), rng.bytes(3, &[0, 1])))
             .collect()
     }
 

@@ -19,42 +19,24 @@ use super::oracle::{OracleDecoder, OracleOptions};
 use super::proto::{self, RedisZSetEntry, RedisZSetValue};
 use super::values;
 use super::{RedisDecodeOptions, RedisDecoder};
+use crate::test_rng::Rng;
 
-/// splitmix64: deterministic and dependency-free.
-struct Rng(u64);
+/// Short bytes over a small alphabet: collisions, shared prefixes, zero bytes,
+/// invalid UTF-8 and HTML characters are all common.
+const BYTES: &[u8] = b"ab\0\xff<|d";
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
+/// The generators only this file needs, on top of the shared [`Rng`].
+trait RngExt {
+    fn text(&mut self, max_len: u64) -> String;
+    fn ms(&mut self) -> u64;
+    fn score(&mut self) -> f64;
+}
 
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    /// Short bytes over a small alphabet: collisions, shared prefixes, zero bytes,
-    /// invalid UTF-8 and HTML characters are all common.
-    fn bytes(&mut self, max_len: u64) -> Vec<u8> {
-        const ALPHABET: &[u8] = b"ab\0\xff<|d";
-        let len = self.below(max_len + 1);
-        (0..len)
-            .map(|_| ALPHABET[self.below(ALPHABET.len() as u64) as usize])
-            .collect()
-    }
-
+impl RngExt for Rng {
     fn text(&mut self, max_len: u64) -> String {
-        const ALPHABET: &[u8] = b"xy<&z";
-        let len = self.below(max_len + 1);
-        (0..len)
-            .map(|_| ALPHABET[self.below(ALPHABET.len() as u64) as usize] as char)
+        self.bytes(max_len, b"xy<&z")
+            .into_iter()
+            .map(char::from)
             .collect()
     }
 
@@ -112,7 +94,7 @@ fn collection_rows(rng: &mut Rng, out: &mut Records, key: &[u8], n: u64) {
         0 => {
             let fields = rng.below(n + 1);
             for _ in 0..fields {
-                let (name, value) = (rng.bytes(3), rng.bytes(4));
+                let (name, value) = (rng.bytes(3, BYTES), rng.bytes(4, BYTES));
                 out.insert(keys::wide_key(keys::HASH_FIELD, key, &name), value);
             }
             if rng.chance(70) {
@@ -130,7 +112,7 @@ fn collection_rows(rng: &mut Rng, out: &mut Records, key: &[u8], n: u64) {
             let items = rng.below(n + 1);
             for _ in 0..items {
                 let seq = rng.below(64) as i64 - 32;
-                out.insert(keys::list_item_key(key, seq), rng.bytes(4));
+                out.insert(keys::list_item_key(key, seq), rng.bytes(4, BYTES));
             }
             if rng.chance(70) {
                 let meta = values::build_list_meta(rng.below(6), inline(rng).filter(|&m| m != 0));
@@ -140,7 +122,7 @@ fn collection_rows(rng: &mut Rng, out: &mut Records, key: &[u8], n: u64) {
         2 => {
             for _ in 0..rng.below(n + 1) {
                 out.insert(
-                    keys::wide_key(keys::SET_MEMBER, key, &rng.bytes(3)),
+                    keys::wide_key(keys::SET_MEMBER, key, &rng.bytes(3, BYTES)),
                     Vec::new(),
                 );
             }
@@ -158,7 +140,7 @@ fn collection_rows(rng: &mut Rng, out: &mut Records, key: &[u8], n: u64) {
             }
             if rng.chance(60) {
                 for _ in 0..rng.below(n + 1) {
-                    let member = rng.bytes(3);
+                    let member = rng.bytes(3, BYTES);
                     let score = values::build_zset_score(rng.score()).to_vec();
                     out.insert(keys::wide_key(keys::ZSET_MEMBER, key, &member), score);
                 }
@@ -204,7 +186,7 @@ fn collection_rows(rng: &mut Rng, out: &mut Records, key: &[u8], n: u64) {
 /// Rows of a string or HLL key: legacy, or the envelope with or without a TTL.
 fn simple_rows(rng: &mut Rng, out: &mut Records, key: &[u8]) {
     let hll = rng.chance(30);
-    let body = rng.bytes(5);
+    let body = rng.bytes(5, BYTES);
     let value = match rng.below(3) {
         // A legacy value must not look like an envelope.
         0 if body.first() != Some(&0xFF) => body,
@@ -227,7 +209,7 @@ fn random_snapshot(seed: u64, keys_count: u64) -> Records {
         let key = match rng.below(12) {
             0 => vec![b'L'; 250 + rng.below(3) as usize],
             1 => format!("k{i}").into_bytes(),
-            _ => rng.bytes(3),
+            _ => rng.bytes(3, BYTES),
         };
         for _ in 0..1 + rng.below(2) {
             if rng.chance(40) {
@@ -245,7 +227,7 @@ fn random_snapshot(seed: u64, keys_count: u64) -> Records {
     }
     if rng.chance(5) {
         // A malformed TTL row: its error competes with the pending budget's.
-        let key = rng.bytes(2);
+        let key = rng.bytes(2, BYTES);
         out.insert(keys::raw_key(keys::TTL, &key), vec![1, 2, 3]);
     }
     out

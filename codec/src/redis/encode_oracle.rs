@@ -23,30 +23,11 @@ use super::elements::{JsonLines, KEPT_ELEMENTS_BUDGET, ReadStats, check_document
 use super::error::RedisError;
 use super::keys;
 use super::values;
+use crate::test_rng::Rng;
 
-/// splitmix64: deterministic and dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
+/// Picks one of `items`.
+fn pick<'a>(rng: &mut Rng, items: &[&'a str]) -> &'a str {
+    items[rng.index(items.len())]
 }
 
 /// The four collection kinds, with their directory and whole-document reader.
@@ -87,7 +68,7 @@ const MUTATIONS: &[u8] = b"{}[],:\"\\x0-\n\xff";
 /// that break a rule.
 struct Gen {
     rng: Rng,
-    fault: usize,
+    fault: u64,
 }
 
 impl Gen {
@@ -96,7 +77,7 @@ impl Gen {
     }
 
     fn ws(&mut self) -> &'static str {
-        self.rng.pick(&["", "", "", " ", "\n  ", "\t"])
+        pick(&mut self.rng, &["", "", "", " ", "\n  ", "\t"])
     }
 
     /// A member name as written: canonical, or one Go's case folding still matches.
@@ -116,9 +97,9 @@ impl Gen {
 
     fn bsv(&mut self) -> String {
         if self.bad() {
-            return self
-                .rng
-                .pick(&[
+            return pick(
+                &mut self.rng,
+                &[
                     "null",
                     "5",
                     "{}",
@@ -127,8 +108,9 @@ impl Gen {
                     r#"{"base64":"!!"}"#,
                     r#"{"base64":1}"#,
                     r#"{"base64":"AA","base64":null}"#,
-                ])
-                .to_owned();
+                ],
+            )
+            .to_owned();
         }
         match self.rng.below(8) {
             0..=3 => {
@@ -145,7 +127,7 @@ impl Gen {
                 ];
                 let len = self.rng.below(5);
                 let text: String = (0..len)
-                    .map(|_| pieces[self.rng.below(pieces.len())])
+                    .map(|_| pieces[self.rng.index(pieces.len())])
                     .collect();
                 format!("\"{text}\"")
             }
@@ -176,7 +158,7 @@ impl Gen {
                 "3.14159e2",
             ]
         };
-        self.rng.pick(choices).to_owned()
+        pick(&mut self.rng, choices).to_owned()
     }
 
     /// Anything: skipped when it sits under an unknown name.
@@ -198,10 +180,7 @@ impl Gen {
     /// A `{first, second}` struct element.
     fn pair(&mut self, first: &str, second: &str, value: fn(&mut Gen) -> String) -> String {
         if self.bad() {
-            return self
-                .rng
-                .pick(&["5", "\"x\"", "[]", "null", "true"])
-                .to_owned();
+            return pick(&mut self.rng, &["5", "\"x\"", "[]", "null", "true"]).to_owned();
         }
         let mut members = vec![
             format!("\"{}\":{}", self.name(first), self.bsv()),
@@ -230,10 +209,7 @@ impl Gen {
 
     fn array(&mut self, kind: Kind) -> String {
         if self.bad() {
-            return self
-                .rng
-                .pick(&["{}", r#"{"a":[1]}"#, "\"x\"", "5", "true"])
-                .to_owned();
+            return pick(&mut self.rng, &["{}", r#"{"a":[1]}"#, "\"x\"", "5", "true"]).to_owned();
         }
         if self.rng.chance(5) {
             return "null".into();
@@ -251,23 +227,23 @@ impl Gen {
 
     fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
-            items.swap(i, self.rng.below(i + 1));
+            items.swap(i, self.rng.index(i + 1));
         }
     }
 
     fn document(&mut self, kind: Kind) -> Vec<u8> {
         if self.bad() && self.rng.chance(30) {
-            return self
-                .rng
-                .pick(&["null", "[]", "\"doc\"", "7", ""])
+            return pick(&mut self.rng, &["null", "[]", "\"doc\"", "7", ""])
                 .as_bytes()
                 .to_vec();
         }
         let mut members = Vec::new();
         if !self.bad() || self.rng.chance(50) {
             let version = if self.bad() {
-                self.rng
-                    .pick(&["2", "\"1\"", "1.0", "{}", "[1]", "null", "-1", "4294967296"])
+                pick(
+                    &mut self.rng,
+                    &["2", "\"1\"", "1.0", "{}", "[1]", "null", "-1", "4294967296"],
+                )
             } else {
                 "1"
             };
@@ -287,9 +263,9 @@ impl Gen {
         }
         if self.rng.chance(50) {
             let expire = if self.bad() {
-                self.rng.pick(&["-1", "\"5\"", "1e3", "[]", "{}"])
+                pick(&mut self.rng, &["-1", "\"5\"", "1e3", "[]", "{}"])
             } else {
-                self.rng.pick(&["null", "0", "5", "18446744073709551615"])
+                pick(&mut self.rng, &["null", "0", "5", "18446744073709551615"])
             };
             members.push(format!("\"{}\":{expire}", self.name("expire_at_ms")));
         }
@@ -304,13 +280,13 @@ impl Gen {
         let sep = format!(",{}", self.ws());
         let mut text = format!("{}{{{}}}{}", self.ws(), members.join(&sep), self.ws()).into_bytes();
         if self.rng.chance(10) {
-            text.extend_from_slice(self.rng.pick(&["]", "} x", "x", "\n{}"]).as_bytes());
+            text.extend_from_slice(pick(&mut self.rng, &["]", "} x", "x", "\n{}"]).as_bytes());
         }
         if self.fault > 0 && self.rng.chance(25) && !text.is_empty() {
-            let at = self.rng.below(text.len());
+            let at = self.rng.index(text.len());
             match self.rng.below(3) {
                 0 => text.truncate(at),
-                1 => text[at] = MUTATIONS[self.rng.below(MUTATIONS.len())],
+                1 => text[at] = MUTATIONS[self.rng.index(MUTATIONS.len())],
                 _ => {
                     text.remove(at);
                 }
@@ -726,13 +702,13 @@ fn jsonl_files_read_like_whole_ones() {
     ];
     for _ in 0..2000 {
         let mut body: Vec<u8> = (0..rng.below(6))
-            .flat_map(|_| format!("{}\n", lines[rng.below(lines.len())]).into_bytes())
+            .flat_map(|_| format!("{}\n", lines[rng.index(lines.len())]).into_bytes())
             .collect();
         if !body.is_empty() && rng.chance(40) {
-            let at = rng.below(body.len());
+            let at = rng.index(body.len());
             match rng.below(3) {
                 0 => body.truncate(at),
-                1 => body[at] = MUTATIONS[rng.below(MUTATIONS.len())],
+                1 => body[at] = MUTATIONS[rng.index(MUTATIONS.len())],
                 _ => {
                     body.remove(at);
                 }

@@ -6,6 +6,7 @@ use std::io::{self, Read};
 
 use super::gojson::{GoJsonError, GoValue, MAX_DEPTH, parse_prefix, utf8_char_width};
 use super::gojson_reader::{JsonReader, ReaderSource};
+use crate::test_rng::Rng;
 
 /// The old `parse_prefix`.
 fn oracle_parse_prefix(input: &[u8]) -> Result<(GoValue, usize), GoJsonError> {
@@ -298,23 +299,6 @@ impl Parser<'_> {
     }
 }
 
-/// splitmix64: deterministic and dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 /// Hands out at most `step` bytes per `read`, so look-aheads cross refills.
 struct Trickle<'a> {
     rest: &'a [u8],
@@ -409,9 +393,9 @@ fn pull_parser_matches_the_old_parser_on_token_soup() {
     ];
     let mut rng = Rng(7);
     for _ in 0..20_000 {
-        let len = rng.below(24);
+        let len = rng.index(24);
         let input: Vec<u8> = (0..len)
-            .flat_map(|_| TOKENS[rng.below(TOKENS.len())].iter().copied())
+            .flat_map(|_| TOKENS[rng.index(TOKENS.len())].iter().copied())
             .collect();
         assert_same(&input);
     }
