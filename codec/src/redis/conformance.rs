@@ -24,7 +24,7 @@ use crate::mvcc::{Verdict, Visibility};
 use super::{RedisDecodeOptions, RedisDecoder, RedisEncoder};
 
 /// The vector directory: the full shared set when present, else the bundled copies.
-fn vectors_dir() -> PathBuf {
+pub(super) fn vectors_dir() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let shared = std::env::var_os("ELASTICKV_VECTORS")
         .map(PathBuf::from)

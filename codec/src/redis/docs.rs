@@ -228,45 +228,41 @@ impl ElementKind for HashFields {
     }
 }
 
-/// `sets/*.json` `members`: binary values.
-pub(crate) struct SetMembers;
+/// An array of plain binary values (any JSON value; only the content is checked).
+macro_rules! binary_values {
+    ($(#[$doc:meta])* $kind:ident, $array:literal) => {
+        $(#[$doc])*
+        pub(crate) struct $kind;
 
-impl ElementKind for SetMembers {
-    type Item = Vec<u8>;
-    const ARRAY: &'static str = "members";
+        impl ElementKind for $kind {
+            type Item = Vec<u8>;
+            const ARRAY: &'static str = $array;
 
-    fn check_shape(_: &GoValue, _: usize) -> Result<(), String> {
-        Ok(())
-    }
+            fn check_shape(_: &GoValue, _: usize) -> Result<(), String> {
+                Ok(())
+            }
 
-    fn decode(element: &GoValue, i: usize) -> Result<Self::Item, String> {
-        read_bsv(Some(element)).map_err(|e| format!("{}[{i}]: {e}", Self::ARRAY))
-    }
+            fn decode(element: &GoValue, i: usize) -> Result<Self::Item, String> {
+                read_bsv(Some(element)).map_err(|e| format!("{}[{i}]: {e}", Self::ARRAY))
+            }
 
-    fn weight(item: &Self::Item) -> usize {
-        item.len() + std::mem::size_of::<Self::Item>()
-    }
+            fn weight(item: &Self::Item) -> usize {
+                item.len() + std::mem::size_of::<Self::Item>()
+            }
+        }
+    };
 }
 
-/// `lists/*.json` `items`: binary values.
-pub(crate) struct ListItems;
-
-impl ElementKind for ListItems {
-    type Item = Vec<u8>;
-    const ARRAY: &'static str = "items";
-
-    fn check_shape(_: &GoValue, _: usize) -> Result<(), String> {
-        Ok(())
-    }
-
-    fn decode(element: &GoValue, i: usize) -> Result<Self::Item, String> {
-        read_bsv(Some(element)).map_err(|e| format!("{}[{i}]: {e}", Self::ARRAY))
-    }
-
-    fn weight(item: &Self::Item) -> usize {
-        item.len() + std::mem::size_of::<Self::Item>()
-    }
-}
+binary_values!(
+    /// `sets/*.json` `members`: binary values.
+    SetMembers,
+    "members"
+);
+binary_values!(
+    /// `lists/*.json` `items`: binary values.
+    ListItems,
+    "items"
+);
 
 /// `zsets/*.json` `members`: `{member, score}` structs.
 pub(crate) struct ZSetMembers;

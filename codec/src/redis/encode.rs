@@ -625,24 +625,12 @@ mod tests {
         assert!(message.contains("strings_ttl.jsonl"), "{message}");
     }
 
-    fn vectors_dir() -> PathBuf {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let shared = std::env::var_os("ELASTICKV_VECTORS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| manifest.join("../../shared/vectors"));
-        if shared.join("INDEX.json").is_file() {
-            shared
-        } else {
-            manifest.join("tests/fixtures/vectors")
-        }
-    }
-
     /// Every vector tree encodes to the same records (or error) when every listing
     /// and join spills.
     #[test]
     fn vector_trees_encode_alike_when_spilling() {
         let (mut trees, mut runs) = (0, 0);
-        for case in fs::read_dir(vectors_dir()).unwrap() {
+        for case in fs::read_dir(crate::redis::conformance::vectors_dir()).unwrap() {
             let redis = case.unwrap().path().join("tree/redis");
             if redis.is_dir() {
                 runs += assert_spilling_changes_nothing(&redis).1;
