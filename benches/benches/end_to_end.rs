@@ -29,8 +29,8 @@ use std::path::{Path, PathBuf};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use elastickv_benches::redis_gen::{RedisMix, write_redis_snapshot};
 use elastickv_benches::{SEED, quick_mode};
-use elastickv_codec::dump::adapters::{parse_decode_adapters, parse_encode_adapters};
-use elastickv_codec::dump::{
+use elastickv_codec::pipeline::adapters::{parse_decode_adapters, parse_encode_adapters};
+use elastickv_codec::pipeline::{
     DecodeOutcome, DecodeRequest, EncodeOutcome, EncodeRequest, NoProgress, decode_to_tree,
     encode_to_file,
 };

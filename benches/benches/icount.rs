@@ -18,17 +18,19 @@ use elastickv_benches::{
     SEED, SplitMix64, encoded, records, segment_inputs, snapshot_bytes, versioned_records,
     wrap_runtime,
 };
-use elastickv_codec::container::{EntryRef, SnapshotReader};
-use elastickv_codec::decode::{self, AdapterDecoder, ScanOptions, Warnings};
-use elastickv_codec::dispatch::{Adapter, AdapterSet};
-use elastickv_codec::encode::encode_tree_to;
-use elastickv_codec::mvcc::{Verdict, Visibility};
-use elastickv_codec::redis::docs::{
+use elastickv_codec::adapters::redis::docs::{
     HashDoc, NameValue, Score, StreamEntryLine, ZSetDoc, ZSetMember,
 };
-use elastickv_codec::redis::keys::{self, split_len_prefixed, split_list_item, split_stream_entry};
-use elastickv_codec::redis::values::{self, SimpleType};
-use elastickv_codec::redis::{RedisDecodeOptions, RedisDecoder, proto};
+use elastickv_codec::adapters::redis::keys::{
+    self, split_len_prefixed, split_list_item, split_stream_entry,
+};
+use elastickv_codec::adapters::redis::values::{self, SimpleType};
+use elastickv_codec::adapters::redis::{RedisDecodeOptions, RedisDecoder, proto};
+use elastickv_codec::assemble::encode_tree_to;
+use elastickv_codec::container::{EntryRef, SnapshotReader};
+use elastickv_codec::dispatch::{Adapter, AdapterSet};
+use elastickv_codec::mvcc::{Verdict, Visibility};
+use elastickv_codec::scan::{self, AdapterDecoder, ScanOptions, Warnings};
 use elastickv_codec::sort::{ExternalSorter, SortOptions};
 use elastickv_codec::tree::bsv::Bsv;
 use elastickv_codec::tree::json::{Style, to_vec};
@@ -399,7 +401,7 @@ fn decode_redis(input: &Path, out: &Path, scratch: &Path) -> u64 {
         sort_memory_bytes: 1 << 30,
     };
     let mut warnings = Warnings::default();
-    let scan = decode::scan_file(
+    let scan = scan::scan_file(
         input,
         &scan_options,
         &mut adapters,

@@ -22,9 +22,9 @@ use std::path::Path;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use elastickv_benches::{SEED, redis_keys, redis_workload};
+use elastickv_codec::adapters::redis::DEFAULT_MEMORY_BUDGET;
+use elastickv_codec::assemble::encode_tree_to;
 use elastickv_codec::container::BuildSummary;
-use elastickv_codec::encode::encode_tree_to;
-use elastickv_codec::redis::DEFAULT_MEMORY_BUDGET;
 use elastickv_codec::sort::SortOptions;
 use elastickv_proptests::redis::{decode_snapshot, redis_only};
 

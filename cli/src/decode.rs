@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use elastickv_codec::dump::adapters::{DEFAULT_ADAPTERS, parse_decode_adapters};
-use elastickv_codec::dump::{self, DecodeOutcome, DecodeRequest, DumpError};
+use elastickv_codec::pipeline::adapters::{DEFAULT_ADAPTERS, parse_decode_adapters};
+use elastickv_codec::pipeline::{self, DecodeOutcome, DecodeRequest, DumpError};
 use elastickv_codec::tree::manifest::Exclusions;
 use serde_json::json;
 
@@ -110,7 +110,8 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
     )
     .map_err(|e| Failure::from_dump(&e))?;
     let mut bar = Bar::for_stderr();
-    let outcome = dump::decode_to_tree(&request, &mut bar).map_err(|e| Failure::from_dump(&e))?;
+    let outcome =
+        pipeline::decode_to_tree(&request, &mut bar).map_err(|e| Failure::from_dump(&e))?;
     drop(bar);
     render::print_warnings(&outcome.warnings);
     if opts.json {
@@ -135,7 +136,7 @@ fn summary_json(request: &DecodeRequest, outcome: &DecodeOutcome) -> serde_json:
         "command": "decode",
         "input": request.input.to_string_lossy(),
         "output": request.output.to_string_lossy(),
-        "adapters": elastickv_codec::dump::adapters::names(request.adapters),
+        "adapters": elastickv_codec::pipeline::adapters::names(request.adapters),
         "snapshot_index": (m.snapshot_index != 0).then_some(m.snapshot_index),
         "scan": render::scan_json(&outcome.scan),
         "files": outcome.files,

@@ -4,9 +4,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use elastickv_codec::dump::adapters::{DEFAULT_ADAPTERS, parse_encode_adapters};
-use elastickv_codec::dump::report::Report;
-use elastickv_codec::dump::{
+use elastickv_codec::pipeline::adapters::{DEFAULT_ADAPTERS, parse_encode_adapters};
+use elastickv_codec::pipeline::report::Report;
+use elastickv_codec::pipeline::{
     self, DEFAULT_REPORT_CAP, DumpError, EncodeOutcome, EncodeRequest, parse_last_commit_ts,
 };
 use elastickv_codec::tree::fs::open_sidecar;
@@ -100,7 +100,7 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
     request.sort_memory_bytes = opts.sort_memory;
     request.report_cap = opts.report_cap;
     let mut bar = Bar::for_stderr();
-    let result = dump::encode_to_file(&request, &mut bar);
+    let result = pipeline::encode_to_file(&request, &mut bar);
     drop(bar);
     let outcome = match result {
         Ok(outcome) => outcome,

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use elastickv_codec::dump::DumpError;
+use elastickv_codec::pipeline::DumpError;
 use elastickv_codec::{ErrorCode, ExitClass};
 
 use crate::render;

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{ArgGroup, Args};
-use elastickv_codec::dump::publish::{Existing, PendingFile};
-use elastickv_codec::dump::{self, DecodeOutcome, DecodeRequest, DumpError, Progress};
+use elastickv_codec::pipeline::publish::{Existing, PendingFile};
+use elastickv_codec::pipeline::{self, DecodeOutcome, DecodeRequest, DumpError, Progress};
 use elastickv_proptests::workload::{
     self, DEFAULT_SEED, MAX_SCALE, Profile, Scale, Summary, Workload,
 };
@@ -167,7 +167,7 @@ fn generate_tree(
     progress: &mut dyn Progress,
 ) -> Result<(Summary, DecodeOutcome), Failure> {
     // Refused before minutes of generating, not after.
-    dump::prepare_output(dir).map_err(|e| Failure::from_dump(&e))?;
+    pipeline::prepare_output(dir).map_err(|e| Failure::from_dump(&e))?;
     let scratch = opts.scratch_root.clone().unwrap_or_else(std::env::temp_dir);
     // Never published: dropping it removes the scratch snapshot, whatever happens.
     let (file, snapshot) =
@@ -176,7 +176,8 @@ fn generate_tree(
     let summary = write_workload(file, snapshot.temp_path(), workload, opts.seed, progress)?;
     let mut request = DecodeRequest::new(snapshot.temp_path(), dir, workload.profile.adapters());
     request.source_fsm_path = Some(command_line(workload, opts.seed, dir));
-    let outcome = dump::decode_to_tree(&request, progress).map_err(|e| Failure::from_dump(&e))?;
+    let outcome =
+        pipeline::decode_to_tree(&request, progress).map_err(|e| Failure::from_dump(&e))?;
     drop(snapshot);
     Ok((summary, outcome))
 }

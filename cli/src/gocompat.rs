@@ -8,8 +8,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use elastickv_codec::ErrorCode;
-use elastickv_codec::dump::adapters::{DEFAULT_ADAPTERS, parse_encode_adapters};
-use elastickv_codec::dump::{self, DumpError, EncodeRequest};
+use elastickv_codec::pipeline::adapters::{DEFAULT_ADAPTERS, parse_encode_adapters};
+use elastickv_codec::pipeline::{self, DumpError, EncodeRequest};
 use elastickv_codec::tree::manifest::Exclusions;
 use elastickv_codec::tree::walltime::WallTime;
 
@@ -96,11 +96,11 @@ fn decode_inner(args: &[OsString]) -> Result<(), (&'static str, String)> {
         exclusions,
         &lossy(&flags.string("dynamodb-bundle-mode")),
         None,
-        dump::DEFAULT_SORT_MEMORY,
+        pipeline::DEFAULT_SORT_MEMORY,
     )
     .map_err(coded)?;
     let mut bar = Bar::for_stderr();
-    let outcome = dump::decode_to_tree(&request, &mut bar).map_err(coded)?;
+    let outcome = pipeline::decode_to_tree(&request, &mut bar).map_err(coded)?;
     drop(bar);
     for w in &outcome.warnings.0 {
         let mut fields = vec![("event", w.event.to_owned())];
@@ -182,7 +182,7 @@ fn encode_inner(args: &[OsString]) -> Result<(), (i32, &'static str, String)> {
     let scratch = flags.string("scratch-root");
     request.scratch_root = (!scratch.is_empty()).then(|| PathBuf::from(scratch));
     let mut bar = Bar::for_stderr();
-    let outcome = dump::encode_to_file(&request, &mut bar).map_err(coded)?;
+    let outcome = pipeline::encode_to_file(&request, &mut bar).map_err(coded)?;
     drop(bar);
     eprintln!(
         "{}",

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 use elastickv_codec::container::{Footer, Wrapper};
-use elastickv_codec::decode::{self, Scan, ScanOptions};
 use elastickv_codec::dispatch::AdapterSet;
+use elastickv_codec::scan::{self, Scan, ScanOptions};
 use serde_json::json;
 
-use elastickv_codec::dump::Progress;
+use elastickv_codec::pipeline::Progress;
 
 use crate::failure::Failure;
 use crate::progress::Bar;
@@ -34,13 +34,13 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
     let mut bar = Bar::for_stderr();
     let total = std::fs::metadata(&opts.file).ok().map(|m| m.len());
     bar.phase("reading", total);
-    let scanned = decode::inspect_file(&opts.file, &options, &mut |bytes, entries| {
+    let scanned = scan::inspect_file(&opts.file, &options, &mut |bytes, entries| {
         bar.update(bytes, entries)
     });
     bar.finish();
     let scan = scanned
         .map_err(|e| Failure::from_error(&format!("inspect {}", opts.file.display()), &e))?;
-    let index = decode::snapshot_index_from_path(&opts.file);
+    let index = scan::snapshot_index_from_path(&opts.file);
     let report = render_json(&scan, index);
     if opts.json {
         println!("{report:#}");

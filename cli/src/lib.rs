@@ -1,7 +1,7 @@
 //! The `elastickv-snapshot` command line, and the Go-compatible entry points
 //! `elastickv-snapshot-decode` / `elastickv-snapshot-encode`.
 //!
-//! Everything that touches data lives in [`elastickv_codec::dump`]; this crate parses
+//! Everything that touches data lives in [`elastickv_codec::pipeline`]; this crate parses
 //! arguments, shows progress, prints summaries and maps errors to exit codes. One
 //! module per subcommand, plus the Go flag parser and log format for the drop-in
 //! binaries.

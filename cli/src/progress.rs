@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use elastickv_codec::dump::Progress;
+use elastickv_codec::pipeline::Progress;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// A [`Progress`] drawing on stderr when it is a terminal.

@@ -1,6 +1,6 @@
 //! Text shared by the subcommands: warnings, counters, JSON summaries.
 
-use elastickv_codec::decode::{Scan, Warning, Warnings};
+use elastickv_codec::scan::{Scan, Warning, Warnings};
 use serde_json::{Map, Value, json};
 
 /// `s` with line breaks escaped, so an error stays on one line.

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use elastickv_codec::dump::adapters::parse_encode_adapters;
-use elastickv_codec::dump::{self, DEFAULT_REPORT_CAP, DumpError, VerifyRequest};
+use elastickv_codec::pipeline::adapters::parse_encode_adapters;
+use elastickv_codec::pipeline::{self, DEFAULT_REPORT_CAP, DumpError, VerifyRequest};
 use serde_json::json;
 
 use crate::encode::{fail_with_report, write_report};
@@ -59,7 +59,7 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
     request.sort_memory_bytes = opts.sort_memory;
     request.report_cap = opts.report_cap;
     let mut bar = Bar::for_stderr();
-    let result = dump::verify_tree(&request, &mut bar);
+    let result = pipeline::verify_tree(&request, &mut bar);
     drop(bar);
     let outcome = match result {
         Ok(outcome) => outcome,

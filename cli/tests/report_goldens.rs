@@ -5,9 +5,9 @@ use std::fs;
 use std::path::Path;
 
 use elastickv_codec::dispatch::{Adapter, AdapterSet};
-use elastickv_codec::dump::NoProgress;
-use elastickv_codec::dump::compare::{CompareOptions, compare_trees};
-use elastickv_codec::dump::report::{Report, Verdict};
+use elastickv_codec::pipeline::NoProgress;
+use elastickv_codec::pipeline::compare::{CompareOptions, compare_trees};
+use elastickv_codec::pipeline::report::{Report, Verdict};
 
 fn write(root: &Path, rel: &str, data: &[u8]) {
     let p = root.join(rel);

@@ -16,14 +16,14 @@
 //!   encode with atomic publish and self-test, verify.
 #![forbid(unsafe_code)]
 
+pub mod adapters;
+pub mod assemble;
 pub mod container;
-pub mod decode;
 pub mod dispatch;
-pub mod dump;
-pub mod encode;
 pub mod error;
 pub mod mvcc;
-pub mod redis;
+pub mod pipeline;
+pub mod scan;
 pub mod sort;
 #[cfg(test)]
 pub(crate) mod test_rng;

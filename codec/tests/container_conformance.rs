@@ -4,8 +4,8 @@
 mod support;
 
 use elastickv_codec::ErrorCode;
-use elastickv_codec::decode::{self, ScanOptions};
 use elastickv_codec::dispatch::AdapterSet;
+use elastickv_codec::scan::{self, ScanOptions};
 
 fn scan_options(enabled: AdapterSet) -> ScanOptions {
     ScanOptions {
@@ -24,7 +24,7 @@ fn counters_and_header_match_go() {
         if case.sentinels.is_some() || case.summary.is_null() {
             continue;
         }
-        let scan = decode::inspect_file(
+        let scan = scan::inspect_file(
             &case.input(),
             &scan_options(case.enabled_adapters()),
             &mut |_, _| {},
@@ -90,7 +90,7 @@ fn malformed_containers_fail_with_the_go_kind() {
             }
             None => continue,
         };
-        let error = decode::inspect_file(
+        let error = scan::inspect_file(
             &case.input(),
             &scan_options(AdapterSet::ALL),
             &mut |_, _| {},

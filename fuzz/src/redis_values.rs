@@ -13,13 +13,13 @@
 //! hold exact values), odd = a value assembled from a typical head plus fuzz bytes.
 
 use arbitrary::Unstructured;
-use elastickv_codec::dispatch::{self, Family};
-use elastickv_codec::redis::keys::{self, StreamId};
-use elastickv_codec::redis::proto::{
+use elastickv_codec::adapters::redis::keys::{self, StreamId};
+use elastickv_codec::adapters::redis::proto::{
     self, ProtoError, RedisStreamEntry, RedisZSetEntry, RedisZSetValue, STREAM_ENTRY_MAGIC,
     ZSET_BLOB_MAGIC,
 };
-use elastickv_codec::redis::values::{self, Meta, SimpleType};
+use elastickv_codec::adapters::redis::values::{self, Meta, SimpleType};
+use elastickv_codec::dispatch::{self, Family};
 use prost::Message;
 
 /// The sub-oracles, in selector order.

@@ -32,12 +32,12 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use elastickv_codec::decode::{self, AdapterDecoder, DecodeError, Scan, ScanOptions, Warnings};
+use elastickv_codec::adapters::redis::docs::{self, StreamLine};
+use elastickv_codec::adapters::redis::keys::{self, StreamId};
+use elastickv_codec::adapters::redis::{RedisDecodeOptions, RedisDecoder, proto, values};
+use elastickv_codec::assemble::{self, EncodeError};
 use elastickv_codec::dispatch::{Adapter, AdapterSet};
-use elastickv_codec::encode::{self, EncodeError};
-use elastickv_codec::redis::docs::{self, StreamLine};
-use elastickv_codec::redis::keys::{self, StreamId};
-use elastickv_codec::redis::{RedisDecodeOptions, RedisDecoder, proto, values};
+use elastickv_codec::scan::{self, AdapterDecoder, DecodeError, Scan, ScanOptions, Warnings};
 use elastickv_codec::sort::SortOptions;
 use elastickv_codec::tree::bsv::encode_base64url;
 use elastickv_codec::tree::gojson;
@@ -2137,7 +2137,7 @@ pub fn decode_snapshot(
         sort_memory_bytes: memory_budget,
     };
     let mut warnings = Warnings::default();
-    let scan = decode::scan_file(
+    let scan = scan::scan_file(
         snapshot,
         &scan_options,
         &mut adapters,
@@ -2163,7 +2163,7 @@ pub fn encode_tree(
     memory_budget: usize,
 ) -> Result<Vec<u8>, EncodeError> {
     let mut out = Vec::new();
-    encode::encode_tree_to(
+    assemble::encode_tree_to(
         root,
         redis_only(),
         commit_ts,

@@ -20,7 +20,7 @@
 
 use std::path::{Path, PathBuf};
 
-use elastickv_codec::redis::DEFAULT_MEMORY_BUDGET;
+use elastickv_codec::adapters::redis::DEFAULT_MEMORY_BUDGET;
 use elastickv_proptests::config::config;
 use elastickv_proptests::model::{EntrySet, read_snapshot, write_shuffled, write_sorted};
 use elastickv_proptests::redis::{

@@ -10,10 +10,10 @@ use std::path::Path;
 use std::rc::Rc;
 
 use elastickv_codec::container::{EntryRef, Header, SnapshotReader, Wrapper};
-use elastickv_codec::decode::{self, AdapterDecoder, DecodeError, Scan, ScanOptions, Warnings};
 use elastickv_codec::dispatch::{self, Adapter, AdapterSet, Owner, Prefix};
 use elastickv_codec::error::BoxError;
 use elastickv_codec::mvcc::{Verdict, Visibility};
+use elastickv_codec::scan::{self, AdapterDecoder, DecodeError, Scan, ScanOptions, Warnings};
 use elastickv_proptests::config::config_scaled;
 use elastickv_proptests::model::{Entry, EntrySet, write_shuffled, write_snapshot, write_sorted};
 use elastickv_proptests::strategy::{Shape, entry_set, shuffled_entry_set_with};
@@ -130,7 +130,7 @@ fn scan(
         reset_log.borrow_mut().clear();
         Ok(())
     };
-    let scan = decode::scan_file(
+    let scan = scan::scan_file(
         path,
         &options(scratch, enabled),
         &mut adapters,
@@ -267,8 +267,8 @@ proptest! {
         std::fs::write(&sorted_path, write_sorted(&set)).map_err(fail)?;
         std::fs::write(&shuffled_path, write_shuffled(&set, &order)).map_err(fail)?;
         let opts = options(dir.path(), AdapterSet::ALL);
-        let sorted = decode::inspect_file(&sorted_path, &opts, &mut |_, _| {}).map_err(fail)?;
-        let shuffled = decode::inspect_file(&shuffled_path, &opts, &mut |_, _| {}).map_err(fail)?;
+        let sorted = scan::inspect_file(&sorted_path, &opts, &mut |_, _| {}).map_err(fail)?;
+        let shuffled = scan::inspect_file(&shuffled_path, &opts, &mut |_, _| {}).map_err(fail)?;
         let header = Header { wrapper: Wrapper::Native, last_commit_ts: set.last_commit_ts };
         for (name, scan) in [("sorted", &sorted), ("shuffled", &shuffled)] {
             prop_assert_eq!(scan.header, header, "{}", name);

@@ -6,7 +6,7 @@ use super::{
     MAX_ENCODED_KEY, MAX_ENCODED_VALUE, SnapshotWriter, TS_SIZE, VALUE_HEADER_SIZE, encode_key,
     encode_live_value,
 };
-use crate::encode::EntrySink;
+use crate::assemble::EntrySink;
 use crate::error::{BoxError, ErrorCode, ExitClass};
 use crate::sort::{ExternalSorter, SortOptions};
 

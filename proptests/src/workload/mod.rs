@@ -4,7 +4,7 @@
 //! A workload is a [`Profile`] (what kinds of keys, in what proportions), a [`Scale`]
 //! (how many) and a seed. [`write_snapshot`] streams it into a writer in constant
 //! memory, already sorted like a live node's snapshot, so sizes far beyond RAM work.
-//! Unlike the [`crate::redis`] model, which draws every odd live form the decoder
+//! Unlike the [`crate::adapters::redis`] model, which draws every odd live form the decoder
 //! must accept, these profiles store what a healthy cluster stores: their job is to be
 //! realistic and reproducible, byte for byte, from `(profile, scale, seed)`.
 //!

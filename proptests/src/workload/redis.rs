@@ -20,14 +20,14 @@
 
 use std::io::{self, Write};
 
-use elastickv_codec::container::{SnapshotWriter, encode_key};
-use elastickv_codec::redis::keys::{
+use elastickv_codec::adapters::redis::keys::{
     self, StreamId, list_item_key, raw_key, stream_entry_key, wide_key, zset_score_key,
 };
-use elastickv_codec::redis::proto::build_stream_entry;
-use elastickv_codec::redis::values::{
+use elastickv_codec::adapters::redis::proto::build_stream_entry;
+use elastickv_codec::adapters::redis::values::{
     build_count_meta, build_list_meta, build_stream_meta, build_string, build_ttl, build_zset_score,
 };
+use elastickv_codec::container::{SnapshotWriter, encode_key};
 
 use super::{SplitMix64, Summary};
 

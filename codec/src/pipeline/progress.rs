@@ -1,6 +1,6 @@
 //! Progress reporting from the pipelines to whoever displays it.
 
-use crate::decode::{ScanObserver, ScanPhase};
+use crate::scan::{ScanObserver, ScanPhase};
 
 /// Receives progress of a long-running pipeline. Every method has a no-op default.
 pub trait Progress {

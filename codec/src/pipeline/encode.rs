@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use crate::assemble::{EncodeError, encode_tree_observed};
 use crate::dispatch::{Adapter, AdapterSet};
-use crate::encode::{EncodeError, encode_tree_observed};
 use crate::sort::SortOptions;
 use crate::tree::fs::{FsError, open_sidecar, sync_dir};
 use crate::tree::manifest::{self, MANIFEST_FILE_NAME, Manifest};
@@ -472,8 +472,8 @@ fn encode_inner(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dump::NoProgress;
     use crate::error::ErrorCode;
+    use crate::pipeline::NoProgress;
     use crate::tree::manifest::{Adapters, Source};
     use std::fs::OpenOptions;
 

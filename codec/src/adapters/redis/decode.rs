@@ -14,9 +14,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::container::EntryRef;
-use crate::decode::{AdapterDecoder, Warnings};
 use crate::dispatch::{Adapter, Family, Prefix};
 use crate::error::BoxError;
+use crate::scan::{AdapterDecoder, Warnings};
 
 use super::collections::{Collections, Type};
 use super::error::{Fault, RedisError, Result, escape_key};

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use crate::decode::{Scan, Warnings};
 use crate::dispatch::AdapterSet;
+use crate::scan::{Scan, Warnings};
 
 use super::compare::{CompareOptions, compare_trees};
 use super::decode::decode_into;

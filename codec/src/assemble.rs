@@ -85,7 +85,9 @@ pub fn check_supported(adapters: AdapterSet) -> Result<(), Adapter> {
 /// `sort`.
 fn encoder_for(adapter: Adapter, sort: &SortOptions) -> Option<Box<dyn AdapterEncoder>> {
     match adapter {
-        Adapter::Redis => Some(Box::new(crate::redis::RedisEncoder::with_sort(sort))),
+        Adapter::Redis => Some(Box::new(crate::adapters::redis::RedisEncoder::with_sort(
+            sort,
+        ))),
         Adapter::DynamoDb | Adapter::S3 | Adapter::Sqs => None,
     }
 }

@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
-use crate::decode::AdapterDecoder;
+use crate::adapters::redis::{RedisDecodeOptions, RedisDecoder};
+use crate::assemble::check_supported;
 use crate::dispatch::{Adapter, AdapterSet};
-use crate::encode::check_supported;
-use crate::redis::{RedisDecodeOptions, RedisDecoder};
+use crate::scan::AdapterDecoder;
 
 use super::DumpError;
 

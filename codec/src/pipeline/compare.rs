@@ -672,7 +672,7 @@ fn multiset_delta(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dump::NoProgress;
+    use crate::pipeline::NoProgress;
 
     fn options(dir: &Path) -> CompareOptions {
         CompareOptions {

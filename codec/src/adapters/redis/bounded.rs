@@ -11,8 +11,8 @@ use std::path::Path;
 use prost::Message as _;
 
 use crate::container::EntryRef;
-use crate::decode::{AdapterDecoder, Warnings};
 use crate::dispatch::route;
+use crate::scan::{AdapterDecoder, Warnings};
 
 use super::keys::{self, StreamId};
 use super::oracle::{OracleDecoder, OracleOptions};

@@ -482,8 +482,8 @@ mod tests {
     use std::fs;
 
     use super::*;
+    use crate::adapters::redis::docs::SetMembers;
     use crate::error::ErrorCode;
-    use crate::redis::docs::SetMembers;
 
     /// The second pass re-reads the file it checked (same descriptor); if the file
     /// was rewritten in between, that is an error, never a silently different set.

@@ -14,7 +14,7 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::encode::{AdapterEncoder, EntrySink};
+use crate::assemble::{AdapterEncoder, EntrySink};
 use crate::error::BoxError;
 use crate::sort::SortOptions;
 use crate::tree::segment::{SegmentError, decode_segment};
@@ -630,7 +630,7 @@ mod tests {
     #[test]
     fn vector_trees_encode_alike_when_spilling() {
         let (mut trees, mut runs) = (0, 0);
-        for case in fs::read_dir(crate::redis::conformance::vectors_dir()).unwrap() {
+        for case in fs::read_dir(crate::adapters::redis::conformance::vectors_dir()).unwrap() {
             let redis = case.unwrap().path().join("tree/redis");
             if redis.is_dir() {
                 runs += assert_spilling_changes_nothing(&redis).1;

@@ -6,8 +6,8 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::decode::{self, AdapterDecoder, DecodeError, Scan, ScanOptions, Warnings};
 use crate::dispatch::{Adapter, AdapterSet};
+use crate::scan::{self, AdapterDecoder, DecodeError, Scan, ScanOptions, Warnings};
 use crate::tree::checksums::{CHECKSUMS_FILE_NAME, write_checksums};
 use crate::tree::fs::DIR_MODE;
 use crate::tree::manifest::{self, Adapters, Exclusions, Manifest, Source};
@@ -233,7 +233,7 @@ pub(crate) fn decode_into(
         *decoders = fresh(out_root)?;
         Ok(())
     };
-    let scan = decode::scan_file_observed(
+    let scan = scan::scan_file_observed(
         input,
         &options,
         &mut decoders,
@@ -270,7 +270,7 @@ fn build_manifest(request: &DecodeRequest, scan: &Scan) -> Manifest {
     m.elastickv_version = PRODUCER_VERSION.to_owned();
     m.cluster_id = request.cluster_id.clone();
     m.last_commit_ts = scan.header.last_commit_ts;
-    m.snapshot_index = decode::snapshot_index_from_path(&request.input).unwrap_or(0);
+    m.snapshot_index = scan::snapshot_index_from_path(&request.input).unwrap_or(0);
     m.source = Some(Source {
         fsm_path: request
             .source_fsm_path

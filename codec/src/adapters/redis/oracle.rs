@@ -9,7 +9,7 @@ mod ttl {
 
     use std::collections::HashMap;
 
-    use crate::redis::error::RedisError;
+    use crate::adapters::redis::error::RedisError;
 
     /// The Redis type that introduced a user key.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,15 +174,15 @@ mod collections {
 
     use std::collections::{BTreeMap, BTreeSet};
 
-    use crate::decode::Warnings;
+    use crate::scan::Warnings;
     use crate::tree::bsv::Bsv;
     use crate::tree::json::{Style, to_vec};
 
-    use crate::redis::docs::{
+    use crate::adapters::redis::docs::{
         FORMAT_VERSION, HashDoc, ListDoc, NameValue, Score, SetDoc, StreamEntryLine,
         StreamMetaLine, ZSetDoc, ZSetMember,
     };
-    use crate::redis::keys::StreamId;
+    use crate::adapters::redis::keys::StreamId;
 
     /// Collections of one type, keyed by user key, drained in byte order of the key.
     #[derive(Debug)]
@@ -607,20 +607,20 @@ mod decode {
     use std::path::Path;
 
     use crate::container::EntryRef;
-    use crate::decode::{AdapterDecoder, Warnings};
     use crate::dispatch::{Adapter, Family, Prefix};
     use crate::error::BoxError;
+    use crate::scan::{AdapterDecoder, Warnings};
 
     use super::collections::{
         Buffered, Collection, Expiry, HashState, ListState, SetState, StreamHead, StreamState,
         ZSetState,
     };
     use super::ttl::{DEFAULT_PENDING_TTL_BYTES_CAP, KeyIndex, Kind, PendingTtls};
-    use crate::redis::error::{Fault, RedisError, Result, escape_key};
-    use crate::redis::keys::{self, KeyError};
-    use crate::redis::output::{DbWriter, TtlSidecar};
-    use crate::redis::proto;
-    use crate::redis::values::{self, SimpleType};
+    use crate::adapters::redis::error::{Fault, RedisError, Result, escape_key};
+    use crate::adapters::redis::keys::{self, KeyError};
+    use crate::adapters::redis::output::{DbWriter, TtlSidecar};
+    use crate::adapters::redis::proto;
+    use crate::adapters::redis::values::{self, SimpleType};
 
     /// Knobs of the Redis decoder.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1011,7 +1011,7 @@ mod decode {
             if let Some(body) = state.finish(user_key.len(), warnings) {
                 let path = out.collection_path(C::DIR, C::EXT, &user_key)?;
                 crate::tree::fs::write_file_atomic(&path, &body)
-                    .map_err(|e| crate::redis::output::tree_error(&path, e))?;
+                    .map_err(|e| crate::adapters::redis::output::tree_error(&path, e))?;
             }
         }
         Ok(())

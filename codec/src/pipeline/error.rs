@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use crate::decode::DecodeError;
+use crate::assemble::EncodeError;
 use crate::dispatch::Adapter;
-use crate::encode::EncodeError;
 use crate::error::{ErrorCode, ExitClass};
+use crate::scan::DecodeError;
 use crate::tree::checksums::ChecksumsError;
 use crate::tree::fs::FsError;
 use crate::tree::manifest::ManifestError;
