@@ -18,6 +18,7 @@ use elastickv_benches::{
     SEED, SplitMix64, encoded, records, segment_inputs, snapshot_bytes, versioned_records,
     wrap_runtime,
 };
+use elastickv_codec::adapter::{AdapterDecoder, Warnings};
 use elastickv_codec::adapters::redis::docs::{
     HashDoc, NameValue, Score, StreamEntryLine, ZSetDoc, ZSetMember,
 };
@@ -30,7 +31,7 @@ use elastickv_codec::assemble::encode_tree_to;
 use elastickv_codec::container::{EntryRef, SnapshotReader};
 use elastickv_codec::dispatch::{Adapter, AdapterSet};
 use elastickv_codec::mvcc::{Verdict, Visibility};
-use elastickv_codec::scan::{self, AdapterDecoder, ScanOptions, Warnings};
+use elastickv_codec::scan::{self, ScanOptions};
 use elastickv_codec::sort::{ExternalSorter, SortOptions};
 use elastickv_codec::tree::bsv::Bsv;
 use elastickv_codec::tree::json::{Style, to_vec};
@@ -441,7 +442,14 @@ fn redis_encode((work, tree): (RedisWork, PathBuf)) -> (u64, RedisWork) {
         memory_budget: 1 << 30,
         scratch_dir: work.scratch.clone(),
     };
-    let summary = encode_tree_to(&tree, redis_only(), 1, sort, io::sink()).expect("encode");
+    let summary = encode_tree_to(
+        &tree,
+        &[&elastickv_codec::adapters::redis::SPEC],
+        1,
+        sort,
+        io::sink(),
+    )
+    .expect("encode");
     (summary.entries, work)
 }
 

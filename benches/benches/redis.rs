@@ -26,14 +26,21 @@ use elastickv_codec::adapters::redis::DEFAULT_MEMORY_BUDGET;
 use elastickv_codec::assemble::encode_tree_to;
 use elastickv_codec::container::BuildSummary;
 use elastickv_codec::sort::SortOptions;
-use elastickv_proptests::redis::{decode_snapshot, redis_only};
+use elastickv_proptests::redis::decode_snapshot;
 
 fn encode(root: &Path, ts: u64, scratch: &Path) -> BuildSummary {
     let sort = SortOptions {
         memory_budget: DEFAULT_MEMORY_BUDGET,
         scratch_dir: scratch.to_path_buf(),
     };
-    encode_tree_to(root, redis_only(), ts, sort, io::sink()).expect("encode")
+    encode_tree_to(
+        root,
+        &[&elastickv_codec::adapters::redis::SPEC],
+        ts,
+        sort,
+        io::sink(),
+    )
+    .expect("encode")
 }
 
 fn redis(c: &mut Criterion) {

@@ -3,16 +3,23 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use elastickv_codec::pipeline::adapters::{DEFAULT_ADAPTERS, parse_decode_adapters};
+use elastickv_codec::adapter::Warnings;
+use elastickv_codec::pipeline::adapters::{self, DEFAULT_ADAPTERS, parse_decode_adapters};
 use elastickv_codec::pipeline::{self, DecodeOutcome, DecodeRequest, DumpError};
 use elastickv_codec::tree::manifest::Exclusions;
 use serde_json::json;
 
 use crate::failure::Failure;
-use crate::progress::Bar;
+use crate::options::{self, RunSummary, SortOpts, SummaryOpts};
 use crate::render;
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("scratch_root", |a| a.help(
+        "Where unsorted input is sorted (default: <output>/.scratch, removed afterwards)"
+    )),
+    mut_arg("sort_memory", |a| a.help("Memory budget of that sort (e.g. 256MiB)")),
+)]
 pub struct Opts {
     /// The snapshot file (.fsm).
     #[arg(long)]
@@ -44,15 +51,10 @@ pub struct Opts {
     /// DynamoDB item layout: per-item | jsonl.
     #[arg(long, default_value = "per-item")]
     dynamodb_bundle_mode: String,
-    /// Where unsorted input is sorted (default: <output>/.scratch, removed afterwards).
-    #[arg(long)]
-    scratch_root: Option<PathBuf>,
-    /// Memory budget of that sort (e.g. 256MiB).
-    #[arg(long, default_value = "256MiB", value_parser = crate::parse_size)]
-    sort_memory: usize,
-    /// Print a JSON summary on stdout instead of the text line.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    sort: SortOpts,
+    #[command(flatten)]
+    summary: SummaryOpts,
 }
 
 /// `--dynamodb-bundle-mode`: `per-item` or empty → per item, `jsonl` → bundled.
@@ -68,7 +70,6 @@ pub fn parse_bundle_mode(mode: &str) -> Result<bool, DumpError> {
 }
 
 /// The flags both decode front ends share, as a library request.
-#[allow(clippy::too_many_arguments)]
 pub fn request(
     input: PathBuf,
     output: PathBuf,
@@ -76,8 +77,6 @@ pub fn request(
     cluster_id: String,
     exclusions: Exclusions,
     bundle_mode: &str,
-    scratch_root: Option<PathBuf>,
-    sort_memory: usize,
 ) -> Result<DecodeRequest, DumpError> {
     let adapters = parse_decode_adapters(adapter_csv)?;
     let bundle = parse_bundle_mode(bundle_mode)?;
@@ -85,8 +84,6 @@ pub fn request(
     request.cluster_id = cluster_id;
     request.exclusions = exclusions;
     request.dynamodb_bundle_jsonl = bundle;
-    request.scratch_root = scratch_root;
-    request.sort_memory_bytes = sort_memory;
     Ok(request)
 }
 
@@ -98,26 +95,35 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
         include_sqs_side_records: opts.include_sqs_side_records,
         rename_s3_collisions: opts.rename_collisions,
     };
-    let request = request(
+    let mut request = request(
         opts.input,
         opts.output,
         &opts.adapter,
         opts.cluster_id,
         exclusions,
         &opts.dynamodb_bundle_mode,
-        opts.scratch_root,
-        opts.sort_memory,
     )
     .map_err(|e| Failure::from_dump(&e))?;
-    let mut bar = Bar::for_stderr();
-    let outcome =
-        pipeline::decode_to_tree(&request, &mut bar).map_err(|e| Failure::from_dump(&e))?;
-    drop(bar);
-    render::print_warnings(&outcome.warnings);
-    if opts.json {
-        println!("{:#}", summary_json(&request, &outcome));
-    } else {
-        println!(
+    request.scratch_root = opts.sort.scratch_root;
+    request.sort_memory_bytes = opts.sort.sort_memory;
+    options::finish(&opts.summary, None, |bar| {
+        pipeline::decode_to_tree(&request, bar).map(|outcome| Decoded {
+            request: &request,
+            outcome,
+        })
+    })
+}
+
+/// A finished decode, as its summary tells it.
+struct Decoded<'r> {
+    request: &'r DecodeRequest,
+    outcome: DecodeOutcome,
+}
+
+impl RunSummary for Decoded<'_> {
+    fn text(&self) -> String {
+        let (request, outcome) = (self.request, &self.outcome);
+        format!(
             "decoded {} -> {}: {}; {} files; last_commit_ts {}; {}",
             request.input.display(),
             request.output.display(),
@@ -125,22 +131,26 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
             outcome.files,
             outcome.manifest.last_commit_ts,
             render::seconds(outcome.elapsed)
-        );
+        )
     }
-    Ok(())
-}
 
-fn summary_json(request: &DecodeRequest, outcome: &DecodeOutcome) -> serde_json::Value {
-    let m = &outcome.manifest;
-    json!({
-        "command": "decode",
-        "input": request.input.to_string_lossy(),
-        "output": request.output.to_string_lossy(),
-        "adapters": elastickv_codec::pipeline::adapters::names(request.adapters),
-        "snapshot_index": (m.snapshot_index != 0).then_some(m.snapshot_index),
-        "scan": render::scan_json(&outcome.scan),
-        "files": outcome.files,
-        "warnings": render::warnings_json(&outcome.warnings),
-        "elapsed_ms": outcome.elapsed.as_millis() as u64,
-    })
+    fn json(&self) -> serde_json::Value {
+        let (request, outcome) = (self.request, &self.outcome);
+        let m = &outcome.manifest;
+        json!({
+            "command": "decode",
+            "input": request.input.to_string_lossy(),
+            "output": request.output.to_string_lossy(),
+            "adapters": adapters::names(request.adapters),
+            "snapshot_index": (m.snapshot_index != 0).then_some(m.snapshot_index),
+            "scan": render::scan_json(&outcome.scan),
+            "files": outcome.files,
+            "warnings": render::warnings_json(&outcome.warnings),
+            "elapsed_ms": outcome.elapsed.as_millis() as u64,
+        })
+    }
+
+    fn warnings(&self) -> Option<&Warnings> {
+        Some(&self.outcome.warnings)
+    }
 }

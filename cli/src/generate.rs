@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{ArgGroup, Args};
+use elastickv_codec::adapter::Warnings;
 use elastickv_codec::pipeline::publish::{Existing, PendingFile};
 use elastickv_codec::pipeline::{self, DecodeOutcome, DecodeRequest, DumpError, Progress};
 use elastickv_proptests::workload::{
@@ -18,7 +19,7 @@ use elastickv_proptests::workload::{
 use serde_json::json;
 
 use crate::failure::Failure;
-use crate::progress::Bar;
+use crate::options::{self, RunSummary, SummaryOpts};
 use crate::render;
 
 #[derive(Debug, Args)]
@@ -54,9 +55,8 @@ pub struct Opts {
     /// Where --tree keeps the snapshot while decoding it (default: the system temp dir).
     #[arg(long, conflicts_with = "fsm", value_name = "DIR")]
     scratch_root: Option<PathBuf>,
-    /// Print a JSON summary on stdout instead of the text line.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    summary: SummaryOpts,
 }
 
 /// `--profile`: the names (with a line each in `--help`) come from [`Profile::ALL`],
@@ -92,41 +92,29 @@ fn workload(opts: &Opts) -> Result<Workload, Failure> {
     Ok(workload)
 }
 
-/// What was generated, for the summary.
-struct Generated {
-    summary: Summary,
-    /// The decode, for `--tree`.
-    tree: Option<DecodeOutcome>,
-    elapsed: Duration,
-}
-
 pub fn run(opts: Opts) -> Result<(), Failure> {
     let workload = workload(&opts)?;
     let started = Instant::now();
-    let mut bar = Bar::for_stderr();
-    let result = match (&opts.fsm, &opts.tree) {
-        (Some(fsm), _) => generate_fsm(fsm, &workload, opts.seed, opts.force, &mut bar)
-            .map(|summary| (summary, None)),
-        (None, Some(tree)) => generate_tree(tree, &workload, &opts, &mut bar)
-            .map(|(summary, outcome)| (summary, Some(outcome))),
-        (None, None) => Err(Failure::usage("usage", "pass --fsm FILE or --tree DIR")),
-    };
-    drop(bar);
-    let (summary, tree) = result?;
-    let generated = Generated {
-        summary,
-        tree,
-        elapsed: started.elapsed(),
-    };
-    if let Some(outcome) = &generated.tree {
-        render::print_warnings(&outcome.warnings);
-    }
-    if opts.json {
-        println!("{:#}", summary_json(&opts, &workload, &generated));
-    } else {
-        println!("{}", summary_text(&opts, &workload, &generated));
-    }
-    Ok(())
+    options::finish(&opts.summary, None, |bar| {
+        let (summary, tree) = match (&opts.fsm, &opts.tree) {
+            (Some(fsm), _) => (
+                generate_fsm(fsm, &workload, opts.seed, opts.force, bar)?,
+                None,
+            ),
+            (None, Some(tree)) => {
+                let (summary, outcome) = generate_tree(tree, &workload, &opts, bar)?;
+                (summary, Some(outcome))
+            }
+            (None, None) => return Err(Failure::usage("usage", "pass --fsm FILE or --tree DIR")),
+        };
+        Ok(Generated {
+            opts: &opts,
+            workload: &workload,
+            summary,
+            tree,
+            elapsed: started.elapsed(),
+        })
+    })
 }
 
 /// Generates into `<path>.tmp-<hex>` and publishes it; an existing `path` is refused
@@ -247,55 +235,74 @@ impl<W: Write> Write for Counting<'_, W> {
     }
 }
 
-fn target(opts: &Opts) -> &Path {
-    opts.fsm
-        .as_deref()
-        .or(opts.tree.as_deref())
-        .unwrap_or(Path::new(""))
+/// What was generated, as the summary tells it.
+struct Generated<'a> {
+    opts: &'a Opts,
+    workload: &'a Workload,
+    summary: Summary,
+    /// The decode, for `--tree`.
+    tree: Option<DecodeOutcome>,
+    elapsed: Duration,
 }
 
-fn summary_text(opts: &Opts, workload: &Workload, generated: &Generated) -> String {
-    let s = &generated.summary;
-    let files = match &generated.tree {
-        Some(outcome) => format!("; {} files", outcome.files),
-        None => String::new(),
-    };
-    let giant = match workload.giant {
-        0 => String::new(),
-        n => format!(", giant {n}"),
-    };
-    format!(
-        "generated {} (scale {}, seed {}{giant}) -> {}: {} entries, {} keys, {} snapshot bytes{files}; last_commit_ts {}; {}",
-        workload.profile,
-        workload.scale.get(),
-        opts.seed,
-        target(opts).display(),
-        s.entries,
-        s.keys,
-        s.bytes,
-        s.last_commit_ts,
-        render::seconds(generated.elapsed)
-    )
+impl Generated<'_> {
+    fn target(&self) -> &Path {
+        self.opts
+            .fsm
+            .as_deref()
+            .or(self.opts.tree.as_deref())
+            .unwrap_or(Path::new(""))
+    }
 }
 
-fn summary_json(opts: &Opts, workload: &Workload, generated: &Generated) -> serde_json::Value {
-    let s = &generated.summary;
-    json!({
-        "command": "generate",
-        "profile": workload.profile.name(),
-        "scale": workload.scale.get(),
-        "seed": opts.seed,
-        "giant": workload.giant,
-        "fsm": opts.fsm.as_ref().map(|p| p.to_string_lossy()),
-        "tree": opts.tree.as_ref().map(|p| p.to_string_lossy()),
-        "entries": s.entries,
-        "keys": s.keys,
-        "bytes": s.bytes,
-        "last_commit_ts": s.last_commit_ts,
-        "files": generated.tree.as_ref().map(|t| t.files),
-        "warnings": generated.tree.as_ref().map(|t| render::warnings_json(&t.warnings)),
-        "elapsed_ms": generated.elapsed.as_millis() as u64,
-    })
+impl RunSummary for Generated<'_> {
+    fn text(&self) -> String {
+        let (s, workload) = (&self.summary, self.workload);
+        let files = match &self.tree {
+            Some(outcome) => format!("; {} files", outcome.files),
+            None => String::new(),
+        };
+        let giant = match workload.giant {
+            0 => String::new(),
+            n => format!(", giant {n}"),
+        };
+        format!(
+            "generated {} (scale {}, seed {}{giant}) -> {}: {} entries, {} keys, {} snapshot bytes{files}; last_commit_ts {}; {}",
+            workload.profile,
+            workload.scale.get(),
+            self.opts.seed,
+            self.target().display(),
+            s.entries,
+            s.keys,
+            s.bytes,
+            s.last_commit_ts,
+            render::seconds(self.elapsed)
+        )
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let (s, workload, opts) = (&self.summary, self.workload, self.opts);
+        json!({
+            "command": "generate",
+            "profile": workload.profile.name(),
+            "scale": workload.scale.get(),
+            "seed": opts.seed,
+            "giant": workload.giant,
+            "fsm": opts.fsm.as_ref().map(|p| p.to_string_lossy()),
+            "tree": opts.tree.as_ref().map(|p| p.to_string_lossy()),
+            "entries": s.entries,
+            "keys": s.keys,
+            "bytes": s.bytes,
+            "last_commit_ts": s.last_commit_ts,
+            "files": self.tree.as_ref().map(|t| t.files),
+            "warnings": self.tree.as_ref().map(|t| render::warnings_json(&t.warnings)),
+            "elapsed_ms": self.elapsed.as_millis() as u64,
+        })
+    }
+
+    fn warnings(&self) -> Option<&Warnings> {
+        self.tree.as_ref().map(|t| &t.warnings)
+    }
 }
 
 #[cfg(test)]

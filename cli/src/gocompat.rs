@@ -95,13 +95,9 @@ fn decode_inner(args: &[OsString]) -> Result<(), (&'static str, String)> {
         lossy(&flags.string("cluster-id")),
         exclusions,
         &lossy(&flags.string("dynamodb-bundle-mode")),
-        None,
-        pipeline::DEFAULT_SORT_MEMORY,
     )
     .map_err(coded)?;
-    let mut bar = Bar::for_stderr();
-    let outcome = pipeline::decode_to_tree(&request, &mut bar).map_err(coded)?;
-    drop(bar);
+    let outcome = Bar::run(|bar| pipeline::decode_to_tree(&request, bar)).map_err(coded)?;
     for w in &outcome.warnings.0 {
         let mut fields = vec![("event", w.event.to_owned())];
         fields.extend(w.fields.iter().map(|(k, v)| (*k, v.clone())));
@@ -181,9 +177,7 @@ fn encode_inner(args: &[OsString]) -> Result<(), (i32, &'static str, String)> {
     request.self_test = flags.bool("self-test");
     let scratch = flags.string("scratch-root");
     request.scratch_root = (!scratch.is_empty()).then(|| PathBuf::from(scratch));
-    let mut bar = Bar::for_stderr();
-    let outcome = pipeline::encode_to_file(&request, &mut bar).map_err(coded)?;
-    drop(bar);
+    let outcome = Bar::run(|bar| pipeline::encode_to_file(&request, bar)).map_err(coded)?;
     eprintln!(
         "{}",
         slog_line(

@@ -3,8 +3,8 @@
 //!
 //! Everything that touches data lives in [`elastickv_codec::pipeline`]; this crate parses
 //! arguments, shows progress, prints summaries and maps errors to exit codes. One
-//! module per subcommand, plus the Go flag parser and log format for the drop-in
-//! binaries.
+//! module per subcommand, the options and run tail they share ([`options`]), plus the Go
+//! flag parser and log format for the drop-in binaries.
 
 pub mod decode;
 pub mod encode;
@@ -13,6 +13,7 @@ pub mod generate;
 pub mod gocompat;
 pub mod goflag;
 pub mod inspect;
+pub mod options;
 pub mod progress;
 pub mod render;
 pub mod verify;

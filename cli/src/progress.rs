@@ -23,6 +23,13 @@ impl Bar {
         Bar::new(std::io::stderr().is_terminal())
     }
 
+    /// Runs `work` with a bar for stderr, cleared (dropped) on return so that nothing
+    /// the caller prints next lands in it.
+    pub fn run<T>(work: impl FnOnce(&mut Bar) -> T) -> T {
+        let mut bar = Bar::for_stderr();
+        work(&mut bar)
+    }
+
     /// A bar, or a silent sink.
     pub fn new(enabled: bool) -> Self {
         let bar = enabled.then(|| {

@@ -1,6 +1,7 @@
 //! Text shared by the subcommands: warnings, counters, JSON summaries.
 
-use elastickv_codec::scan::{Scan, Warning, Warnings};
+use elastickv_codec::adapter::{Warning, Warnings};
+use elastickv_codec::scan::Scan;
 use serde_json::{Map, Value, json};
 
 /// `s` with line breaks escaped, so an error stays on one line.

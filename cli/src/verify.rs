@@ -1,18 +1,27 @@
 //! `verify`: MANIFEST valid, CHECKSUMS verified, nothing unlisted; with
 //! `--round-trip`, the encode → decode self-test in scratch space.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use elastickv_codec::pipeline::adapters::parse_encode_adapters;
-use elastickv_codec::pipeline::{self, DEFAULT_REPORT_CAP, DumpError, VerifyRequest};
+use elastickv_codec::pipeline::report::Report;
+use elastickv_codec::pipeline::{self, VerifyOutcome, VerifyRequest};
 use serde_json::json;
 
-use crate::encode::{fail_with_report, write_report};
 use crate::failure::Failure;
-use crate::progress::Bar;
+use crate::options::{self, ReportOpts, RunSummary, SortOpts, SummaryOpts};
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("scratch_root", |a| a.help(
+        "Scratch space for the round trip (default: the system temp dir)"
+    )),
+    mut_arg("sort_memory", |a| a.help("Memory budget of the external sorts (e.g. 256MiB)")),
+    mut_arg("report", |a| a.requires("round_trip").help(
+        "Write the round-trip report to this file, or `-` for stdout"
+    )),
+)]
 pub struct Opts {
     /// The dump root.
     dir: PathBuf,
@@ -22,56 +31,61 @@ pub struct Opts {
     /// Adapters for the round trip (default: those MANIFEST.json enables).
     #[arg(long)]
     adapter: Option<String>,
-    /// Scratch space for the round trip (default: the system temp dir).
-    #[arg(long)]
-    scratch_root: Option<PathBuf>,
-    /// Memory budget of the external sorts (e.g. 256MiB).
-    #[arg(long, default_value = "256MiB", value_parser = crate::parse_size)]
-    sort_memory: usize,
-    /// Write the round-trip report to this file, or `-` for stdout.
-    #[arg(long, requires = "round_trip")]
-    report: Option<PathBuf>,
-    /// Differing files the report details.
-    #[arg(long, default_value_t = DEFAULT_REPORT_CAP)]
-    report_cap: usize,
-    /// Print a JSON summary on stdout instead of the text line.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    sort: SortOpts,
+    #[command(flatten)]
+    report: ReportOpts,
+    #[command(flatten)]
+    summary: SummaryOpts,
 }
 
 pub fn run(opts: Opts) -> Result<(), Failure> {
-    if opts.json && opts.report.as_deref() == Some(Path::new("-")) {
-        return Err(Failure::usage(
-            "usage",
-            "--report - and --json both write to stdout; send the report to a file",
-        ));
-    }
-    let fail = |e: DumpError| Failure::from_dump(&e);
-    let mut request = VerifyRequest::new(&opts.dir);
+    opts.report.check_stdout(&opts.summary)?;
+    let mut request = VerifyRequest::new(opts.dir);
     request.round_trip = opts.round_trip;
     request.adapters = opts
         .adapter
         .as_deref()
         .map(parse_encode_adapters)
         .transpose()
-        .map_err(fail)?;
-    request.scratch_root = opts.scratch_root;
-    request.sort_memory_bytes = opts.sort_memory;
-    request.report_cap = opts.report_cap;
-    let mut bar = Bar::for_stderr();
-    let result = pipeline::verify_tree(&request, &mut bar);
-    drop(bar);
-    let outcome = match result {
-        Ok(outcome) => outcome,
-        Err(e) => return Err(fail_with_report(e, opts.report.as_deref())),
-    };
-    if let (Some(target), Some(rt)) = (&opts.report, &outcome.round_trip) {
-        write_report(target, &rt.report)?;
+        .map_err(|e| Failure::from_dump(&e))?;
+    request.scratch_root = opts.sort.scratch_root;
+    request.sort_memory_bytes = opts.sort.sort_memory;
+    request.report_cap = opts.report.report_cap;
+    options::finish(&opts.summary, opts.report.target(), |bar| {
+        pipeline::verify_tree(&request, bar).map(|outcome| Verified {
+            request: &request,
+            outcome,
+        })
+    })
+}
+
+/// A finished verification, as its summary tells it.
+struct Verified<'r> {
+    request: &'r VerifyRequest,
+    outcome: VerifyOutcome,
+}
+
+impl RunSummary for Verified<'_> {
+    fn text(&self) -> String {
+        let outcome = &self.outcome;
+        let round_trip = match &outcome.round_trip {
+            Some(rt) => format!("; round trip {}", rt.summary()),
+            None => String::new(),
+        };
+        format!(
+            "verified {}: MANIFEST.json valid, {} files ({} bytes) match CHECKSUMS, none unlisted{round_trip}",
+            self.request.root.display(),
+            outcome.files,
+            outcome.bytes
+        )
     }
-    if opts.json {
-        let summary = json!({
+
+    fn json(&self) -> serde_json::Value {
+        let outcome = &self.outcome;
+        json!({
             "command": "verify",
-            "dir": opts.dir.to_string_lossy(),
+            "dir": self.request.root.to_string_lossy(),
             "files": outcome.files,
             "bytes": outcome.bytes,
             "last_commit_ts": outcome.manifest.last_commit_ts,
@@ -79,19 +93,10 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
                 "matched": rt.matched(),
                 "files_compared": rt.report.files_compared,
             })),
-        });
-        println!("{summary:#}");
-    } else {
-        let round_trip = match &outcome.round_trip {
-            Some(rt) => format!("; round trip {}", rt.summary()),
-            None => String::new(),
-        };
-        println!(
-            "verified {}: MANIFEST.json valid, {} files ({} bytes) match CHECKSUMS, none unlisted{round_trip}",
-            opts.dir.display(),
-            outcome.files,
-            outcome.bytes
-        );
+        })
     }
-    Ok(())
+
+    fn report(&self) -> Option<&Report> {
+        self.outcome.round_trip.as_ref().map(|rt| &rt.report)
+    }
 }

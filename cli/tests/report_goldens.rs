@@ -4,7 +4,6 @@
 use std::fs;
 use std::path::Path;
 
-use elastickv_codec::dispatch::{Adapter, AdapterSet};
 use elastickv_codec::pipeline::NoProgress;
 use elastickv_codec::pipeline::compare::{CompareOptions, compare_trees};
 use elastickv_codec::pipeline::report::{Report, Verdict};
@@ -28,8 +27,8 @@ fn golden(cap: usize, build: impl FnOnce(&Path, &Path)) -> String {
         scratch_dir: dir.path().to_path_buf(),
         keep: cap,
     };
-    let adapters: AdapterSet = [Adapter::Redis].into_iter().collect();
-    let comparison = compare_trees(&input, &decoded, adapters, &options, &mut NoProgress).unwrap();
+    let adapters = [&elastickv_codec::adapters::redis::SPEC];
+    let comparison = compare_trees(&input, &decoded, &adapters, &options, &mut NoProgress).unwrap();
     let report = Report::from_comparison(&comparison, cap).unwrap();
     format!(
         "=== mismatch.txt\n{}=== report\n{}",

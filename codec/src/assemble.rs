@@ -7,22 +7,11 @@
 use std::io::Write;
 use std::path::Path;
 
+use crate::adapter::{AdapterSpec, EntrySink};
 use crate::container::{BuildError, BuildSummary, SnapshotBuilder};
-use crate::dispatch::{Adapter, AdapterSet};
+use crate::dispatch::Adapter;
 use crate::error::{BoxError, ErrorCode, ExitClass};
 use crate::sort::SortOptions;
-
-/// Where adapter encoders put the records they produce.
-pub trait EntrySink {
-    /// Adds one record. `value` is the user value (the 9-byte header is added later).
-    fn add(&mut self, user_key: &[u8], value: &[u8]) -> Result<(), BoxError>;
-}
-
-/// The encode side of an adapter.
-pub trait AdapterEncoder {
-    /// Reads the adapter's subtree (e.g. `<root>/redis`) and emits its records.
-    fn encode(&mut self, adapter_root: &Path, sink: &mut dyn EntrySink) -> Result<(), BoxError>;
-}
 
 /// Why an encode failed.
 #[derive(Debug, thiserror::Error)]
@@ -41,9 +30,6 @@ pub enum EncodeError {
         /// The offending path.
         path: String,
     },
-    /// An adapter this build cannot encode yet was selected.
-    #[error("adapter {0} is not supported yet (select the supported ones with --adapter)")]
-    AdapterNotSupported(Adapter),
     /// Building the entry stream failed.
     #[error(transparent)]
     Build(#[from] BuildError),
@@ -54,7 +40,6 @@ impl ErrorCode for EncodeError {
         match self {
             EncodeError::Adapter { inner, .. } => inner.code(),
             EncodeError::AdapterRootNotDir { .. } => "encode-adapter-root-not-dir",
-            EncodeError::AdapterNotSupported(_) => "adapter-not-supported",
             EncodeError::Build(e) => e.code(),
         }
     }
@@ -63,32 +48,8 @@ impl ErrorCode for EncodeError {
         match self {
             EncodeError::Adapter { inner, .. } => inner.exit_class(),
             EncodeError::AdapterRootNotDir { .. } => ExitClass::Data,
-            EncodeError::AdapterNotSupported(_) => ExitClass::Usage,
             EncodeError::Build(e) => e.exit_class(),
         }
-    }
-}
-
-/// The adapters this build can encode and decode.
-pub const SUPPORTED: &[Adapter] = &[Adapter::Redis];
-
-/// Fails loudly when `adapters` selects one this build cannot handle: silently skipping
-/// it would drop the operator's data.
-pub fn check_supported(adapters: AdapterSet) -> Result<(), Adapter> {
-    match adapters.iter().find(|a| !SUPPORTED.contains(a)) {
-        Some(unsupported) => Err(unsupported),
-        None => Ok(()),
-    }
-}
-
-/// An encoder for `adapter` whose own sorts (directory listings, sidecar joins) use
-/// `sort`.
-fn encoder_for(adapter: Adapter, sort: &SortOptions) -> Option<Box<dyn AdapterEncoder>> {
-    match adapter {
-        Adapter::Redis => Some(Box::new(crate::adapters::redis::RedisEncoder::with_sort(
-            sort,
-        ))),
-        Adapter::DynamoDb | Adapter::S3 | Adapter::Sqs => None,
     }
 }
 
@@ -149,12 +110,13 @@ impl EntrySink for CountingSink<'_> {
     }
 }
 
-/// Encodes the selected adapters' subtrees of `root` into a builder stamped with
-/// `commit_ts`. Missing subtrees are fine (nothing to restore); symlinked or
-/// non-directory ones are refused, as the Go encoder does.
+/// Encodes the given adapters' subtrees of `root` into a builder stamped with
+/// `commit_ts`, in the order given (the Go encoder's: redis, dynamodb, s3, sqs).
+/// Missing subtrees are fine (nothing to restore); symlinked or non-directory ones are
+/// refused, as the Go encoder does.
 pub fn encode_tree(
     root: &Path,
-    adapters: AdapterSet,
+    adapters: &[&AdapterSpec],
     commit_ts: u64,
     sort: SortOptions,
 ) -> Result<SnapshotBuilder, EncodeError> {
@@ -164,12 +126,11 @@ pub fn encode_tree(
 /// [`encode_tree`] reporting `(records, framed bytes)` as adapters emit records.
 pub fn encode_tree_observed(
     root: &Path,
-    adapters: AdapterSet,
+    adapters: &[&AdapterSpec],
     commit_ts: u64,
     sort: SortOptions,
     progress: RecordProgressFn<'_>,
 ) -> Result<SnapshotBuilder, EncodeError> {
-    check_supported(adapters).map_err(EncodeError::AdapterNotSupported)?;
     let (builder_sort, adapter_sort) = split_sort_budget(sort);
     let mut builder = SnapshotBuilder::new(commit_ts, builder_sort);
     let mut sink = CountingSink {
@@ -178,7 +139,8 @@ pub fn encode_tree_observed(
         bytes: 0,
         progress,
     };
-    for adapter in adapters.iter() {
+    for spec in adapters {
+        let adapter = spec.adapter;
         let adapter_root = root.join(adapter.name());
         match std::fs::symlink_metadata(&adapter_root) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -189,10 +151,7 @@ pub fn encode_tree_observed(
                 });
             }
         }
-        let Some(mut encoder) = encoder_for(adapter, &adapter_sort) else {
-            return Err(EncodeError::AdapterNotSupported(adapter));
-        };
-        encoder
+        (spec.new_encoder)(&adapter_sort)
             .encode(&adapter_root, &mut sink)
             .map_err(|inner| EncodeError::Adapter { adapter, inner })?;
     }
@@ -203,7 +162,7 @@ pub fn encode_tree_observed(
 /// [`encode_tree`] then write the snapshot to `out`.
 pub fn encode_tree_to<W: Write>(
     root: &Path,
-    adapters: AdapterSet,
+    adapters: &[&AdapterSpec],
     commit_ts: u64,
     sort: SortOptions,
     out: W,
@@ -248,7 +207,7 @@ mod tests {
             "{\"key\":\"k3\",\"expire_at_ms\":5}\n{\"key\":\"k3\",\"expire_at_ms\":6}\n",
         )
         .unwrap();
-        let redis = [Adapter::Redis].into_iter().collect();
+        let redis = [&crate::adapters::redis::SPEC];
         let snapshot = |memory_budget| {
             let scratch = tempfile::tempdir().unwrap();
             let sort = SortOptions {
@@ -256,7 +215,7 @@ mod tests {
                 scratch_dir: scratch.path().to_path_buf(),
             };
             let mut out = Vec::new();
-            let summary = encode_tree_to(root.path(), redis, 7, sort, &mut out).unwrap();
+            let summary = encode_tree_to(root.path(), &redis, 7, sort, &mut out).unwrap();
             assert_eq!(summary.entries, 40);
             out
         };

@@ -16,6 +16,7 @@
 //!   encode with atomic publish and self-test, verify.
 #![forbid(unsafe_code)]
 
+pub mod adapter;
 pub mod adapters;
 pub mod assemble;
 pub mod container;

@@ -11,52 +11,14 @@ use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use crate::adapter::{AdapterDecoder, Warnings};
 use crate::container::{
     ContainerError, EntryRef, Footer, Header, SnapshotReader, VALUE_HEADER_SIZE,
 };
-use crate::dispatch::{self, Adapter, AdapterSet, Counters, Owner, Prefix};
+use crate::dispatch::{self, Adapter, AdapterSet, Counters, Owner};
 use crate::error::{BoxError, ErrorCode, ExitClass};
 use crate::mvcc::{MvccStats, Verdict, Visibility};
 use crate::sort::{ExternalSorter, SortOptions};
-
-/// A non-fatal finding, rendered like the Go tool's `encoder warning` log lines.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
-    /// Event name, e.g. `redis_orphan_ttl` (the Go `event=` value).
-    pub event: &'static str,
-    /// Fields in the Go order, values already rendered as text (unquoted).
-    pub fields: Vec<(&'static str, String)>,
-}
-
-/// Collected warnings, in the order they were raised.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Warnings(pub Vec<Warning>);
-
-impl Warnings {
-    /// Records a warning.
-    pub fn push(&mut self, event: &'static str, fields: Vec<(&'static str, String)>) {
-        self.0.push(Warning { event, fields });
-    }
-}
-
-/// The decode side of an adapter. The driver hands it only *visible* entries (the
-/// newest version of each user key, never a tombstone), in ascending encoded-key order,
-/// each routed to a prefix the adapter owns.
-pub trait AdapterDecoder {
-    /// Which adapter this is.
-    fn adapter(&self) -> Adapter;
-
-    /// Consumes one visible entry.
-    fn handle(
-        &mut self,
-        prefix: &'static Prefix,
-        entry: &EntryRef<'_>,
-        warnings: &mut Warnings,
-    ) -> Result<(), BoxError>;
-
-    /// Writes everything buffered. Called once, after the last entry.
-    fn finalize(&mut self, warnings: &mut Warnings) -> Result<(), BoxError>;
-}
 
 /// Why a decode failed.
 #[derive(Debug, thiserror::Error)]
@@ -72,9 +34,6 @@ pub enum DecodeError {
         /// Its error.
         inner: BoxError,
     },
-    /// An adapter this build cannot decode yet was selected.
-    #[error("adapter {0} is not supported yet (select the supported ones with --adapter)")]
-    AdapterNotSupported(Adapter),
     /// Unsorted input read from a stream that cannot be rewound.
     #[error(
         "snapshot entries are not sorted (first out-of-order entry at offset {offset}) and the input cannot be rewound to sort it; pass a regular file"
@@ -107,7 +66,6 @@ impl ErrorCode for DecodeError {
         match self {
             DecodeError::Container(e) => e.code(),
             DecodeError::Adapter { inner, .. } => inner.code(),
-            DecodeError::AdapterNotSupported(_) => "adapter-not-supported",
             DecodeError::UnsortedStream { .. } => "snapshot-unsorted-stream",
             DecodeError::Io { .. } => "io",
         }
@@ -117,7 +75,6 @@ impl ErrorCode for DecodeError {
         match self {
             DecodeError::Container(e) => e.exit_class(),
             DecodeError::Adapter { inner, .. } => inner.exit_class(),
-            DecodeError::AdapterNotSupported(_) => ExitClass::Usage,
             DecodeError::UnsortedStream { .. } => ExitClass::Data,
             DecodeError::Io { .. } => ExitClass::Usage,
         }

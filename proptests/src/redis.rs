@@ -32,12 +32,13 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
+use elastickv_codec::adapter::{AdapterDecoder, Warnings};
 use elastickv_codec::adapters::redis::docs::{self, StreamLine};
 use elastickv_codec::adapters::redis::keys::{self, StreamId};
 use elastickv_codec::adapters::redis::{RedisDecodeOptions, RedisDecoder, proto, values};
 use elastickv_codec::assemble::{self, EncodeError};
 use elastickv_codec::dispatch::{Adapter, AdapterSet};
-use elastickv_codec::scan::{self, AdapterDecoder, DecodeError, Scan, ScanOptions, Warnings};
+use elastickv_codec::scan::{self, DecodeError, Scan, ScanOptions};
 use elastickv_codec::sort::SortOptions;
 use elastickv_codec::tree::bsv::encode_base64url;
 use elastickv_codec::tree::gojson;
@@ -2165,7 +2166,7 @@ pub fn encode_tree(
     let mut out = Vec::new();
     assemble::encode_tree_to(
         root,
-        redis_only(),
+        &[&elastickv_codec::adapters::redis::SPEC],
         commit_ts,
         SortOptions {
             memory_budget,

@@ -9,11 +9,12 @@ use std::cell::RefCell;
 use std::path::Path;
 use std::rc::Rc;
 
+use elastickv_codec::adapter::{AdapterDecoder, Warnings};
 use elastickv_codec::container::{EntryRef, Header, SnapshotReader, Wrapper};
 use elastickv_codec::dispatch::{self, Adapter, AdapterSet, Owner, Prefix};
 use elastickv_codec::error::BoxError;
 use elastickv_codec::mvcc::{Verdict, Visibility};
-use elastickv_codec::scan::{self, AdapterDecoder, DecodeError, Scan, ScanOptions, Warnings};
+use elastickv_codec::scan::{self, DecodeError, Scan, ScanOptions};
 use elastickv_proptests::config::config_scaled;
 use elastickv_proptests::model::{Entry, EntrySet, write_shuffled, write_snapshot, write_sorted};
 use elastickv_proptests::strategy::{Shape, entry_set, shuffled_entry_set_with};

@@ -6,8 +6,7 @@ use super::{
     MAX_ENCODED_KEY, MAX_ENCODED_VALUE, SnapshotWriter, TS_SIZE, VALUE_HEADER_SIZE, encode_key,
     encode_live_value,
 };
-use crate::assemble::EntrySink;
-use crate::error::{BoxError, ErrorCode, ExitClass};
+use crate::error::{ErrorCode, ExitClass};
 use crate::sort::{ExternalSorter, SortOptions};
 
 /// Why a snapshot could not be built.
@@ -148,12 +147,6 @@ impl SnapshotBuilder {
         };
         writer.finish().map_err(io_error("write snapshot"))?;
         Ok(summary)
-    }
-}
-
-impl EntrySink for SnapshotBuilder {
-    fn add(&mut self, user_key: &[u8], value: &[u8]) -> Result<(), BoxError> {
-        SnapshotBuilder::add(self, user_key, value).map_err(|e| Box::new(e) as BoxError)
     }
 }
 
@@ -299,22 +292,6 @@ mod tests {
         let error = builder.add(b"k", &value_over).unwrap_err();
         assert_eq!(error.code(), "encode-value-too-large");
         assert_eq!(builder.len(), 1);
-    }
-
-    #[test]
-    fn works_as_an_entry_sink() {
-        let (_scratch, options) = options(1 << 20);
-        let mut builder = SnapshotBuilder::new(1, options);
-        let sink: &mut dyn EntrySink = &mut builder;
-        sink.add(b"b", b"").unwrap();
-        sink.add(b"a", b"").unwrap();
-        let error = sink
-            .add(&vec![0; MAX_ENCODED_KEY as usize], b"")
-            .unwrap_err();
-        assert_eq!(error.code(), "encode-key-too-large");
-        let mut out = Vec::new();
-        builder.write_to(&mut out).unwrap();
-        assert_eq!(user_keys_of(&out), vec![b"a".to_vec(), b"b".to_vec()]);
     }
 
     #[test]

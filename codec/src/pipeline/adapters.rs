@@ -3,12 +3,8 @@
 //! The Go decoder and encoder parse the list differently (FORMAT.md §7.1, §7.2) and
 //! scripts depend on both, so both rules are kept, each for its own command.
 
-use std::path::Path;
-
-use crate::adapters::redis::{RedisDecodeOptions, RedisDecoder};
-use crate::assemble::check_supported;
+use crate::adapter::{AdapterDecoder, AdapterSpec, DecoderSettings};
 use crate::dispatch::{Adapter, AdapterSet};
-use crate::scan::AdapterDecoder;
 
 use super::DumpError;
 
@@ -68,12 +64,13 @@ pub fn parse_encode_adapters(csv: &str) -> Result<AdapterSet, DumpError> {
     Ok(set)
 }
 
-/// Refuses a selection this build cannot handle, before anything is touched.
-pub fn require_supported(adapters: AdapterSet) -> Result<(), DumpError> {
+/// The registered adapters `adapters` selects, in the Go encoder's order; refuses a
+/// selection this build cannot handle before anything is touched.
+pub fn require_supported(adapters: AdapterSet) -> Result<Vec<&'static AdapterSpec>, DumpError> {
     if adapters.is_empty() {
         return Err(DumpError::usage("no-adapters", "no adapter selected"));
     }
-    check_supported(adapters).map_err(DumpError::AdapterNotSupported)
+    Ok(crate::adapters::select(adapters)?)
 }
 
 /// Names of `adapters` in the Go encoder's order (`adapters_enabled`).
@@ -81,30 +78,20 @@ pub fn names(adapters: AdapterSet) -> Vec<&'static str> {
     adapters.iter().map(Adapter::name).collect()
 }
 
-/// Fresh decoders writing under `out_root`, one per selected adapter. Adapters that
-/// spill (Redis collections, TTL joins) do so under `scratch` within `memory_budget`,
-/// never in the system temp dir, which is often RAM-backed.
+/// The set `adapters` make up.
+pub(crate) fn set_of(adapters: &[&AdapterSpec]) -> AdapterSet {
+    adapters.iter().map(|spec| spec.adapter).collect()
+}
+
+/// Fresh decoders writing under `settings.out_root`, one per adapter.
 pub(crate) fn decoders_for(
-    adapters: AdapterSet,
-    out_root: &Path,
-    scratch: &Path,
-    memory_budget: usize,
-) -> Result<Vec<Box<dyn AdapterDecoder>>, DumpError> {
-    let mut out: Vec<Box<dyn AdapterDecoder>> = Vec::new();
-    for adapter in adapters.iter() {
-        match adapter {
-            Adapter::Redis => out.push(Box::new(RedisDecoder::new(
-                out_root,
-                RedisDecodeOptions {
-                    memory_budget,
-                    scratch_dir: scratch.to_path_buf(),
-                    ..RedisDecodeOptions::default()
-                },
-            ))),
-            other => return Err(DumpError::AdapterNotSupported(other)),
-        }
-    }
-    Ok(out)
+    adapters: &[&AdapterSpec],
+    settings: &DecoderSettings,
+) -> Vec<Box<dyn AdapterDecoder>> {
+    adapters
+        .iter()
+        .map(|spec| (spec.new_decoder)(settings))
+        .collect()
 }
 
 #[cfg(test)]
@@ -160,7 +147,8 @@ mod tests {
             e.to_string()
                 .contains("adapter dynamodb is not supported yet")
         );
-        require_supported(set(&[Adapter::Redis])).unwrap();
+        let redis = require_supported(set(&[Adapter::Redis])).unwrap();
+        assert_eq!(redis.len(), 1);
         assert_eq!(names(AdapterSet::ALL), ["redis", "dynamodb", "s3", "sqs"]);
     }
 }

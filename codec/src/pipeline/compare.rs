@@ -18,7 +18,8 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::dispatch::{Adapter, AdapterSet};
+use crate::adapter::{AdapterSpec, Comparison};
+use crate::dispatch::Adapter;
 use crate::sort::{ExternalSorter, SortOptions, SortedRecords};
 use crate::tree::json::{self, Style};
 use crate::tree::keymap::{KEYMAP_FILE_NAME, KeymapReader};
@@ -40,19 +41,22 @@ const COMPARE_BUFFER: usize = 64 << 10;
 pub enum Method {
     /// Byte for byte.
     Bytes,
-    /// As a multiset of lines (TTL sidecars).
+    /// As a multiset of lines (the files an adapter says carry no order).
     LineMultiset,
     /// As a multiset of parsed KEYMAP records.
     KeymapMultiset,
 }
 
 impl Method {
-    /// The method for a file with this base name.
-    pub fn for_name(name: &[u8]) -> Method {
-        match name {
-            b"strings_ttl.jsonl" | b"hll_ttl.jsonl" => Method::LineMultiset,
-            n if n == KEYMAP_FILE_NAME.as_bytes() => Method::KeymapMultiset,
-            _ => Method::Bytes,
+    /// The method for a file with this base name in an adapter's subtree: KEYMAP is
+    /// every adapter's, the rest is the adapter's own rule.
+    pub fn for_name(name: &[u8], adapter_rule: fn(&[u8]) -> Comparison) -> Method {
+        if name == KEYMAP_FILE_NAME.as_bytes() {
+            return Method::KeymapMultiset;
+        }
+        match adapter_rule(name) {
+            Comparison::Bytes => Method::Bytes,
+            Comparison::LineMultiset => Method::LineMultiset,
         }
     }
 }
@@ -286,6 +290,8 @@ fn adapter_dir(root: &Path, adapter: Adapter) -> Option<PathBuf> {
 struct Walk<'a> {
     options: &'a CompareOptions,
     progress: &'a mut dyn Progress,
+    /// The rule of the adapter being walked.
+    comparison: fn(&[u8]) -> Comparison,
     files: u64,
     differing: u64,
     bytes: u64,
@@ -317,7 +323,8 @@ impl Walk<'_> {
             DiffKind::MissingInDecoded => (Some(path), None),
             _ => (None, Some(path)),
         };
-        let method = Method::for_name(rel.rsplit(|&b| b == b'/').next().unwrap_or(&rel));
+        let name = rel.rsplit(|&b| b == b'/').next().unwrap_or(&rel);
+        let method = Method::for_name(name, self.comparison);
         self.record(FileDiff {
             adapter,
             rel,
@@ -337,7 +344,7 @@ impl Walk<'_> {
         a: PathBuf,
         b: PathBuf,
     ) -> Result<(), DumpError> {
-        let method = Method::for_name(name.as_bytes());
+        let method = Method::for_name(name.as_bytes(), self.comparison);
         let len = fs::symlink_metadata(&a).map(|m| m.len()).unwrap_or(0);
         self.seen(len);
         let verdict = compare_files(&a, &b, method, self.options)?;
@@ -441,13 +448,14 @@ impl Walk<'_> {
 pub fn compare_trees(
     input_root: &Path,
     decoded_root: &Path,
-    adapters: AdapterSet,
+    adapters: &[&AdapterSpec],
     options: &CompareOptions,
     progress: &mut dyn Progress,
 ) -> Result<TreeComparison, DumpError> {
     let mut walk = Walk {
         options,
         progress,
+        comparison: |_| Comparison::Bytes,
         files: 0,
         differing: 0,
         bytes: 0,
@@ -456,7 +464,9 @@ pub fn compare_trees(
         go_smallest: Smallest::new(GO_MISMATCH_MAX_PATHS),
     };
     let mut go_lines = Vec::new();
-    for adapter in adapters.iter() {
+    for spec in adapters {
+        let adapter = spec.adapter;
+        walk.comparison = spec.comparison;
         walk.go_count = 0;
         walk.go_smallest = Smallest::new(GO_MISMATCH_MAX_PATHS);
         walk.adapter(
@@ -469,7 +479,7 @@ pub fn compare_trees(
     }
     walk.progress.update(walk.bytes, walk.files);
     Ok(TreeComparison {
-        adapters: adapters.iter().collect(),
+        adapters: adapters.iter().map(|spec| spec.adapter).collect(),
         files_compared: walk.files,
         differing: walk.differing,
         diffs: walk.diffs.into_sorted().into_iter().map(|d| d.0).collect(),
@@ -688,8 +698,8 @@ mod tests {
         fs::write(p, data).unwrap();
     }
 
-    fn redis() -> AdapterSet {
-        [Adapter::Redis].into_iter().collect()
+    fn redis() -> Vec<&'static AdapterSpec> {
+        vec![&crate::adapters::redis::SPEC]
     }
 
     #[test]
@@ -720,7 +730,7 @@ mod tests {
         );
         // Outside the selected adapters: ignored.
         write(&a, "s3/b/x", b"1");
-        let c = compare_trees(&a, &b, redis(), &options(dir.path()), &mut NoProgress).unwrap();
+        let c = compare_trees(&a, &b, &redis(), &options(dir.path()), &mut NoProgress).unwrap();
         assert!(c.matched(), "{:?}", c.diffs);
         assert_eq!(c.files_compared, 3);
         assert!(c.go_mismatch_text().is_empty());
@@ -739,7 +749,7 @@ mod tests {
         // A file on one side, a directory on the other.
         write(&a, "redis/db_0/lists", b"file");
         write(&b, "redis/db_0/lists/l.json", b"[]");
-        let c = compare_trees(&a, &b, redis(), &options(dir.path()), &mut NoProgress).unwrap();
+        let c = compare_trees(&a, &b, &redis(), &options(dir.path()), &mut NoProgress).unwrap();
         assert_eq!(c.differing, 6);
         assert_eq!(
             String::from_utf8(c.go_mismatch_text()).unwrap(),
@@ -772,7 +782,7 @@ mod tests {
         fs::create_dir_all(&b).unwrap();
         let mut opts = options(dir.path());
         opts.keep = 5;
-        let c = compare_trees(&a, &b, redis(), &opts, &mut NoProgress).unwrap();
+        let c = compare_trees(&a, &b, &redis(), &opts, &mut NoProgress).unwrap();
         assert_eq!(c.differing, 70);
         assert_eq!(c.diffs.len(), 5);
         assert_eq!(c.diffs[0].rel, b"db_0/strings/000.bin");
@@ -822,7 +832,7 @@ mod tests {
             "redis/db_0/strings_ttl.jsonl",
             (rev.join("\n") + "\n").as_bytes(),
         );
-        let c = compare_trees(&a, &b, redis(), &options(dir.path()), &mut NoProgress).unwrap();
+        let c = compare_trees(&a, &b, &redis(), &options(dir.path()), &mut NoProgress).unwrap();
         assert!(c.matched());
     }
 }

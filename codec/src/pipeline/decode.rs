@@ -6,14 +6,15 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::dispatch::{Adapter, AdapterSet};
-use crate::scan::{self, AdapterDecoder, DecodeError, Scan, ScanOptions, Warnings};
+use crate::adapter::{AdapterDecoder, AdapterSpec, DecoderSettings, Warnings};
+use crate::dispatch::AdapterSet;
+use crate::scan::{self, DecodeError, Scan, ScanOptions};
 use crate::tree::checksums::{CHECKSUMS_FILE_NAME, write_checksums};
 use crate::tree::fs::DIR_MODE;
 use crate::tree::manifest::{self, Adapters, Exclusions, Manifest, Source};
 use crate::tree::walltime::WallTime;
 
-use super::adapters::{decoders_for, require_supported};
+use super::adapters::{decoders_for, require_supported, set_of};
 use super::progress::ScanProgress;
 use super::{DEFAULT_SORT_MEMORY, DumpError, PRODUCER_VERSION, Progress};
 
@@ -89,7 +90,7 @@ pub fn decode_to_tree(
     progress: &mut dyn Progress,
 ) -> Result<DecodeOutcome, DumpError> {
     let started = Instant::now();
-    require_supported(request.adapters)?;
+    let specs = require_supported(request.adapters)?;
     prepare_output(&request.output)?;
     let default_scratch = request.output.join(SCRATCH_DIR_NAME);
     let scratch = request
@@ -99,7 +100,7 @@ pub fn decode_to_tree(
     let decoded = decode_into(
         &request.input,
         &request.output,
-        request.adapters,
+        &specs,
         &scratch,
         request.sort_memory_bytes,
         progress,
@@ -186,24 +187,20 @@ pub(crate) fn empty_dir(root: &Path) -> io::Result<()> {
 pub(crate) fn decode_into(
     input: &Path,
     out_root: &Path,
-    adapters: AdapterSet,
+    adapters: &[&AdapterSpec],
     scratch: &Path,
     sort_memory_bytes: usize,
     progress: &mut dyn Progress,
     label_prefix: &'static str,
 ) -> Result<(Scan, Warnings), DecodeError> {
-    let fresh = |root: &Path| -> Result<Vec<Box<dyn AdapterDecoder>>, DecodeError> {
-        decoders_for(adapters, root, scratch, sort_memory_bytes).map_err(|e| match e {
-            DumpError::AdapterNotSupported(a) => DecodeError::AdapterNotSupported(a),
-            other => DecodeError::Io {
-                context: "create adapter decoders".into(),
-                source: io::Error::other(other.to_string()),
-            },
-        })
+    let settings = DecoderSettings {
+        out_root: out_root.to_path_buf(),
+        scratch_dir: scratch.to_path_buf(),
+        memory_budget: sort_memory_bytes,
     };
-    let mut decoders = fresh(out_root)?;
+    let mut decoders = decoders_for(adapters, &settings);
     let options = ScanOptions {
-        enabled: adapters,
+        enabled: set_of(adapters),
         scratch_dir: scratch.to_path_buf(),
         sort_memory_bytes,
     };
@@ -230,7 +227,7 @@ pub(crate) fn decode_into(
             ),
             source,
         })?;
-        *decoders = fresh(out_root)?;
+        *decoders = decoders_for(adapters, &settings);
         Ok(())
     };
     let scan = scan::scan_file_observed(
@@ -280,13 +277,7 @@ fn build_manifest(request: &DecodeRequest, scan: &Scan) -> Manifest {
     });
     let mut adapters = Adapters::default();
     for adapter in request.adapters.iter() {
-        let slot = match adapter {
-            Adapter::DynamoDb => &mut adapters.dynamodb,
-            Adapter::S3 => &mut adapters.s3,
-            Adapter::Redis => &mut adapters.redis,
-            Adapter::Sqs => &mut adapters.sqs,
-        };
-        *slot = Some(manifest::Adapter::default());
+        *adapters.slot_mut(adapter) = Some(manifest::Adapter::default());
     }
     m.adapters = Some(adapters);
     m.exclusions = Some(request.exclusions.clone());

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use crate::adapter::AdapterSpec;
 use crate::assemble::{EncodeError, encode_tree_observed};
 use crate::dispatch::{Adapter, AdapterSet};
 use crate::sort::SortOptions;
@@ -144,13 +145,7 @@ pub(crate) fn plan(
         Manifest::read_file(&input.join(MANIFEST_FILE_NAME)).map_err(DumpError::ReadManifest)?;
     let scopes = manifest.adapters.clone().unwrap_or_default();
     for adapter in adapters.iter() {
-        let scope = match adapter {
-            Adapter::DynamoDb => &scopes.dynamodb,
-            Adapter::S3 => &scopes.s3,
-            Adapter::Redis => &scopes.redis,
-            Adapter::Sqs => &scopes.sqs,
-        };
-        if scope.is_none() {
+        if scopes.slot(adapter).is_none() {
             return Err(DumpError::AdapterNotInManifest(adapter.name()));
         }
     }
@@ -253,7 +248,7 @@ pub(crate) struct Written {
 /// Encodes the tree into `file` (fsync'd before returning).
 pub(crate) fn write_snapshot(
     input: &Path,
-    adapters: AdapterSet,
+    adapters: &[&AdapterSpec],
     last_commit_ts: u64,
     sort: SortOptions,
     file: File,
@@ -358,7 +353,7 @@ fn encode_inner(
     mut hooks: EncodeHooks<'_>,
 ) -> Result<EncodeOutcome, DumpError> {
     let started = Instant::now();
-    require_supported(request.adapters)?;
+    let specs = require_supported(request.adapters)?;
     let plan = plan(&request.input, request.adapters, request.last_commit_ts)?;
     let output = &request.output;
     let mismatch = mismatch_path(output);
@@ -376,7 +371,7 @@ fn encode_inner(
     };
     let written = write_snapshot(
         &request.input,
-        request.adapters,
+        &specs,
         plan.last_commit_ts,
         sort,
         file,
@@ -390,7 +385,7 @@ fn encode_inner(
             &SelfTestPlan {
                 fsm: &temp_path,
                 input_root: &request.input,
-                adapters: request.adapters,
+                adapters: &specs,
                 last_commit_ts: plan.last_commit_ts,
                 scratch_root: &scratch_root,
                 sort_memory_bytes: request.sort_memory_bytes,

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::adapter::AdapterNotSupported;
 use crate::assemble::EncodeError;
-use crate::dispatch::Adapter;
 use crate::error::{ErrorCode, ExitClass};
 use crate::scan::DecodeError;
 use crate::tree::checksums::ChecksumsError;
@@ -38,10 +38,8 @@ pub enum DumpError {
         message: String,
     },
     /// An adapter this build cannot handle yet was selected.
-    #[error(
-        "adapter {0} is not supported yet (select the supported ones with --adapter, e.g. --adapter redis)"
-    )]
-    AdapterNotSupported(Adapter),
+    #[error(transparent)]
+    AdapterNotSupported(#[from] AdapterNotSupported),
     /// The decode output exists and is not an empty directory.
     #[error("{}: {reason}; --output must not exist or be an empty directory", path.display())]
     OutputNotEmpty {
@@ -199,7 +197,7 @@ impl ErrorCode for DumpError {
     fn code(&self) -> &'static str {
         match self {
             DumpError::Usage { code, .. } => code,
-            DumpError::AdapterNotSupported(_) => "adapter-not-supported",
+            DumpError::AdapterNotSupported(e) => e.code(),
             DumpError::OutputNotEmpty { .. } => "output-not-empty",
             DumpError::OutputExists(_) => "output-exists",
             DumpError::Decode { source, .. } => source.code(),

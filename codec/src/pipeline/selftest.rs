@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use crate::dispatch::AdapterSet;
-use crate::scan::{Scan, Warnings};
+use crate::adapter::{AdapterSpec, Warnings};
+use crate::scan::Scan;
 
 use super::compare::{CompareOptions, compare_trees};
 use super::decode::decode_into;
@@ -40,7 +40,7 @@ impl SelfTestOutcome {
 pub(crate) struct SelfTestPlan<'a> {
     pub(crate) fsm: &'a Path,
     pub(crate) input_root: &'a Path,
-    pub(crate) adapters: AdapterSet,
+    pub(crate) adapters: &'a [&'static AdapterSpec],
     pub(crate) last_commit_ts: u64,
     pub(crate) scratch_root: &'a Path,
     pub(crate) sort_memory_bytes: usize,
@@ -55,7 +55,7 @@ pub(crate) fn run_self_test(
     plan: &SelfTestPlan<'_>,
     progress: &mut dyn Progress,
 ) -> Result<SelfTestOutcome, DumpError> {
-    let names = adapters::names(plan.adapters);
+    let names = adapters::names(adapters::set_of(plan.adapters));
     let scratch = tempfile::Builder::new()
         .prefix("encode-self-test-")
         .tempdir_in(plan.scratch_root)

@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use crate::dispatch::{Adapter, AdapterSet};
+use crate::dispatch::AdapterSet;
 use crate::sort::SortOptions;
 use crate::tree::checksums::{list_unlisted_files, verify_checksums};
-use crate::tree::manifest::{MANIFEST_FILE_NAME, Manifest};
+use crate::tree::manifest::{Adapters, MANIFEST_FILE_NAME, Manifest};
 
 use super::adapters::require_supported;
 use super::encode::{plan, write_snapshot};
@@ -58,21 +58,6 @@ pub struct VerifyOutcome {
     pub round_trip: Option<SelfTestOutcome>,
 }
 
-fn manifest_adapters(m: &Manifest) -> AdapterSet {
-    let Some(a) = &m.adapters else {
-        return AdapterSet::default();
-    };
-    [
-        (a.redis.is_some(), Adapter::Redis),
-        (a.dynamodb.is_some(), Adapter::DynamoDb),
-        (a.s3.is_some(), Adapter::S3),
-        (a.sqs.is_some(), Adapter::Sqs),
-    ]
-    .into_iter()
-    .filter_map(|(on, adapter)| on.then_some(adapter))
-    .collect()
-}
-
 /// Verifies `request.root`.
 pub fn verify_tree(
     request: &VerifyRequest,
@@ -100,10 +85,13 @@ fn verify_inner(
         });
     }
     let round_trip = if request.round_trip {
-        let adapters = request
-            .adapters
-            .unwrap_or_else(|| manifest_adapters(&manifest));
-        require_supported(adapters)?;
+        let adapters = request.adapters.unwrap_or_else(|| {
+            manifest
+                .adapters
+                .as_ref()
+                .map_or_else(AdapterSet::default, Adapters::enabled)
+        });
+        let specs = require_supported(adapters)?;
         let plan = plan(root, adapters, None)?;
         let scratch_root = request
             .scratch_root
@@ -125,7 +113,7 @@ fn verify_inner(
             .map_err(|e| DumpError::io("open scratch snapshot", e))?;
         write_snapshot(
             root,
-            adapters,
+            &specs,
             plan.last_commit_ts,
             SortOptions {
                 memory_budget: request.sort_memory_bytes,
@@ -138,7 +126,7 @@ fn verify_inner(
             &SelfTestPlan {
                 fsm: fsm.path(),
                 input_root: root,
-                adapters,
+                adapters: &specs,
                 last_commit_ts: plan.last_commit_ts,
                 scratch_root: &scratch_root,
                 sort_memory_bytes: request.sort_memory_bytes,

@@ -15,6 +15,7 @@ use super::gojson::{
 };
 use super::json::{self, Style};
 use super::walltime::WallTime;
+use crate::dispatch;
 use crate::error::{ErrorCode, ExitClass};
 
 /// File name at the dump root.
@@ -178,6 +179,36 @@ pub struct Adapters {
     /// SQS.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sqs: Option<Adapter>,
+}
+
+impl Adapters {
+    /// The slot of `adapter`: the one place that maps adapter names to fields.
+    pub fn slot(&self, adapter: dispatch::Adapter) -> &Option<Adapter> {
+        match adapter {
+            dispatch::Adapter::DynamoDb => &self.dynamodb,
+            dispatch::Adapter::S3 => &self.s3,
+            dispatch::Adapter::Redis => &self.redis,
+            dispatch::Adapter::Sqs => &self.sqs,
+        }
+    }
+
+    /// [`Adapters::slot`], to fill in.
+    pub fn slot_mut(&mut self, adapter: dispatch::Adapter) -> &mut Option<Adapter> {
+        match adapter {
+            dispatch::Adapter::DynamoDb => &mut self.dynamodb,
+            dispatch::Adapter::S3 => &mut self.s3,
+            dispatch::Adapter::Redis => &mut self.redis,
+            dispatch::Adapter::Sqs => &mut self.sqs,
+        }
+    }
+
+    /// The adapters that have a slot.
+    pub fn enabled(&self) -> dispatch::AdapterSet {
+        dispatch::Adapter::ALL
+            .into_iter()
+            .filter(|adapter| self.slot(*adapter).is_some())
+            .collect()
+    }
 }
 
 /// Producer flags that changed which records were emitted.

@@ -10,9 +10,9 @@ use std::path::Path;
 
 use prost::Message as _;
 
+use crate::adapter::{AdapterDecoder, Warnings};
 use crate::container::EntryRef;
 use crate::dispatch::route;
-use crate::scan::{AdapterDecoder, Warnings};
 
 use super::keys::{self, StreamId};
 use super::oracle::{OracleDecoder, OracleOptions};

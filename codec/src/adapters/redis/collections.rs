@@ -33,7 +33,7 @@ use std::path::Path;
 
 use serde::ser::{Error as _, Serialize, SerializeSeq, Serializer};
 
-use crate::scan::Warnings;
+use crate::adapter::Warnings;
 use crate::tree::bsv::Bsv;
 use crate::tree::fs::{FsError, PublishOptions, publish_atomic_with};
 use crate::tree::json::{Style, to_writer};

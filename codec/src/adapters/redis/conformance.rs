@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::assemble::{AdapterEncoder, EntrySink};
+use crate::adapter::{AdapterDecoder, Warnings};
+use crate::adapter::{AdapterEncoder, EntrySink};
 use crate::container::{EntryRef, SnapshotReader};
 use crate::dispatch::{Adapter, Owner, route};
 use crate::error::BoxError;
 use crate::mvcc::{Verdict, Visibility};
-use crate::scan::{AdapterDecoder, Warnings};
 
 use super::{RedisDecodeOptions, RedisDecoder, RedisEncoder};
 

@@ -13,10 +13,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::adapter::{AdapterDecoder, Warnings};
 use crate::container::EntryRef;
 use crate::dispatch::{Adapter, Family, Prefix};
 use crate::error::BoxError;
-use crate::scan::{AdapterDecoder, Warnings};
 
 use super::collections::{Collections, Type};
 use super::error::{Fault, RedisError, Result, escape_key};

@@ -14,7 +14,7 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::assemble::{AdapterEncoder, EntrySink};
+use crate::adapter::{AdapterEncoder, EntrySink};
 use crate::error::BoxError;
 use crate::sort::SortOptions;
 use crate::tree::segment::{SegmentError, decode_segment};

@@ -12,7 +12,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::assemble::{AdapterEncoder, EntrySink};
+use crate::adapter::{AdapterEncoder, EntrySink};
 use crate::error::{BoxError, ErrorCode, ExitClass};
 use crate::tree::bsv::encode_base64url;
 use crate::tree::gojson::{GoValue, parse_prefix};

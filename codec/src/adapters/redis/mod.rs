@@ -37,7 +37,36 @@ mod oracle;
 #[cfg(test)]
 mod scenarios;
 
+use crate::adapter::{AdapterSpec, Comparison, DecoderSettings};
+use crate::dispatch::Adapter;
+
 pub use decode::{DEFAULT_MEMORY_BUDGET, RedisDecodeOptions, RedisDecoder};
 pub use encode::RedisEncoder;
 pub use error::{Escaped, Fault, RedisError};
 pub use ttl::DEFAULT_PENDING_TTL_BYTES_CAP;
+
+/// The Redis adapter as the registry knows it.
+pub static SPEC: AdapterSpec = AdapterSpec {
+    adapter: Adapter::Redis,
+    new_decoder: |settings: &DecoderSettings| {
+        Box::new(RedisDecoder::new(
+            &settings.out_root,
+            RedisDecodeOptions {
+                memory_budget: settings.memory_budget,
+                scratch_dir: settings.scratch_dir.clone(),
+                ..RedisDecodeOptions::default()
+            },
+        ))
+    },
+    new_encoder: |sort| Box::new(RedisEncoder::with_sort(sort)),
+    comparison: ttl_sidecars_are_multisets,
+};
+
+/// The TTL sidecars list one line per key in the Go decoder's map order, which is
+/// random, so only their lines as a multiset mean anything.
+fn ttl_sidecars_are_multisets(file_name: &[u8]) -> Comparison {
+    match file_name {
+        b"strings_ttl.jsonl" | b"hll_ttl.jsonl" => Comparison::LineMultiset,
+        _ => Comparison::Bytes,
+    }
+}

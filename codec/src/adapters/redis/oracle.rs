@@ -174,7 +174,7 @@ mod collections {
 
     use std::collections::{BTreeMap, BTreeSet};
 
-    use crate::scan::Warnings;
+    use crate::adapter::Warnings;
     use crate::tree::bsv::Bsv;
     use crate::tree::json::{Style, to_vec};
 
@@ -606,10 +606,10 @@ mod decode {
 
     use std::path::Path;
 
+    use crate::adapter::{AdapterDecoder, Warnings};
     use crate::container::EntryRef;
     use crate::dispatch::{Adapter, Family, Prefix};
     use crate::error::BoxError;
-    use crate::scan::{AdapterDecoder, Warnings};
 
     use super::collections::{
         Buffered, Collection, Expiry, HashState, ListState, SetState, StreamHead, StreamState,

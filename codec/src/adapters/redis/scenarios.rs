@@ -4,11 +4,11 @@
 use std::fs;
 use std::path::Path;
 
-use crate::assemble::{AdapterEncoder, EntrySink};
+use crate::adapter::{AdapterDecoder, Warnings};
+use crate::adapter::{AdapterEncoder, EntrySink};
 use crate::container::EntryRef;
 use crate::dispatch::route;
 use crate::error::BoxError;
-use crate::scan::{AdapterDecoder, Warnings};
 
 use super::keys::{self, StreamId};
 use super::proto::{self, RedisZSetEntry, RedisZSetValue};
