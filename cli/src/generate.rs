@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{ArgGroup, Args};
 use elastickv_codec::adapter::Warnings;
-use elastickv_codec::pipeline::publish::{Existing, PendingFile};
 use elastickv_codec::pipeline::{self, DecodeOutcome, DecodeRequest, DumpError, Progress};
+use elastickv_codec::tree::fs::PRIVATE_FILE_MODE;
+use elastickv_codec::tree::publish::{Existing, PendingFile, TempName};
 use elastickv_proptests::workload::{
     self, DEFAULT_SEED, MAX_SCALE, Profile, Scale, Summary, Workload,
 };
@@ -131,9 +132,13 @@ fn generate_fsm(
     } else {
         Existing::Refuse
     };
-    let (file, pending) = PendingFile::create(path, existing).map_err(|e| publish_failure(&e))?;
+    let (file, pending) =
+        PendingFile::create(path, TempName::Suffixed, PRIVATE_FILE_MODE, existing)
+            .map_err(|e| publish_failure(&DumpError::publish(e)))?;
     let summary = write_workload(file, pending.temp_path(), workload, seed, progress)?;
-    pending.publish().map_err(|e| publish_failure(&e))?;
+    pending
+        .publish(true)
+        .map_err(|e| publish_failure(&DumpError::publish(e)))?;
     Ok(summary)
 }
 
@@ -158,9 +163,13 @@ fn generate_tree(
     pipeline::prepare_output(dir).map_err(|e| Failure::from_dump(&e))?;
     let scratch = opts.scratch_root.clone().unwrap_or_else(std::env::temp_dir);
     // Never published: dropping it removes the scratch snapshot, whatever happens.
-    let (file, snapshot) =
-        PendingFile::create(&scratch.join("elastickv-generate.fsm"), Existing::Replace)
-            .map_err(|e| Failure::from_dump(&e))?;
+    let (file, snapshot) = PendingFile::create(
+        &scratch.join("elastickv-generate.fsm"),
+        TempName::Suffixed,
+        PRIVATE_FILE_MODE,
+        Existing::Replace,
+    )
+    .map_err(|e| Failure::from_dump(&DumpError::publish(e)))?;
     let summary = write_workload(file, snapshot.temp_path(), workload, opts.seed, progress)?;
     let mut request = DecodeRequest::new(snapshot.temp_path(), dir, workload.profile.adapters());
     request.source_fsm_path = Some(command_line(workload, opts.seed, dir));

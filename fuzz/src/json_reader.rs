@@ -2,14 +2,16 @@
 //! (`tree::gojson_reader`): whatever the input and however the reads are split, it
 //! must accept and reject exactly the same documents, with the same values, messages
 //! and byte offsets. Reading a value whole, skipping it, and reading a JSONL file value
-//! by value must agree, and `gojson::parse_prefix` (the in-memory entry point) must
+//! by value must agree, and `gojson_reader::parse_prefix` (the in-memory entry point) must
 //! give the same answer as the streaming reader.
 
 use std::io::{self, Read};
 
 use arbitrary::Unstructured;
-use elastickv_codec::tree::gojson::{self, GoValue};
-use elastickv_codec::tree::gojson_reader::{JsonReader, JsonSource, ReaderSource, SliceSource};
+use elastickv_codec::tree::gojson::GoValue;
+use elastickv_codec::tree::gojson_reader::{
+    self, JsonReader, JsonSource, ReaderSource, SliceSource,
+};
 
 /// The oracle.
 pub fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
@@ -98,7 +100,7 @@ fn check_value(input: &[u8], chunk: usize) {
     let from_slice = read_one(&mut JsonReader::new(SliceSource::new(input)));
     let from_reader = read_one(&mut chunked(input, chunk));
     assert_eq!(from_slice, from_reader, "slice vs {chunk}-byte reads");
-    let in_memory = gojson::parse_prefix(input).map_err(|e| e.to_string());
+    let in_memory = gojson_reader::parse_prefix(input).map_err(|e| e.to_string());
     assert_eq!(from_slice, in_memory, "reader vs parse_prefix");
 }
 

@@ -41,9 +41,9 @@ use elastickv_codec::dispatch::{Adapter, AdapterSet};
 use elastickv_codec::scan::{self, DecodeError, Scan, ScanOptions};
 use elastickv_codec::sort::SortOptions;
 use elastickv_codec::tree::bsv::encode_base64url;
-use elastickv_codec::tree::gojson;
 use elastickv_codec::tree::keymap::{KIND_SHA_FALLBACK, read_keymap};
 use elastickv_codec::tree::segment::{encode_segment, is_sha_fallback};
+use elastickv_codec::tree::{gojson, gojson_reader};
 #[cfg(feature = "strategies")]
 use proptest::collection::vec;
 #[cfg(feature = "strategies")]
@@ -1885,7 +1885,7 @@ pub fn diff_trees(left: &Tree, right: &Tree) -> Option<String> {
 }
 
 fn parse_json(bytes: &[u8], path: &str) -> Result<gojson::GoValue, String> {
-    gojson::parse(bytes).map_err(|e| format!("{path}: {e}"))
+    gojson_reader::parse(bytes).map_err(|e| format!("{path}: {e}"))
 }
 
 /// Parses a TTL sidecar into segment → expiry (later lines win, as the encoder reads).

@@ -18,13 +18,13 @@ use crate::adapter::AdapterSpec;
 use crate::assemble::{EncodeError, encode_tree_observed};
 use crate::dispatch::{Adapter, AdapterSet};
 use crate::sort::SortOptions;
-use crate::tree::fs::{FsError, open_sidecar, sync_dir};
+use crate::tree::fs::{FsError, PRIVATE_FILE_MODE, open_sidecar, sync_dir};
 use crate::tree::manifest::{self, MANIFEST_FILE_NAME, Manifest};
+use crate::tree::publish::{Existing, PendingFile, TempName, parent_dir};
 use crate::tree::walltime::WallTime;
 
 use super::adapters::{names, require_supported};
 use super::encode_info::{EncodeInfo, SelfTestInfo, encode_info_path, mismatch_path};
-use super::publish::{Existing, PendingFile, parent_dir};
 use super::selftest::{SelfTestOutcome, SelfTestPlan, run_self_test};
 use super::{
     DEFAULT_REPORT_CAP, DEFAULT_SORT_MEMORY, DumpError, PRODUCER_VERSION, Progress, SelfTestFailure,
@@ -363,7 +363,13 @@ fn encode_inner(
         .scratch_root
         .clone()
         .unwrap_or_else(std::env::temp_dir);
-    let (file, pending) = PendingFile::create(output, Existing::Replace)?;
+    let (file, pending) = PendingFile::create(
+        output,
+        TempName::Suffixed,
+        PRIVATE_FILE_MODE,
+        Existing::Replace,
+    )
+    .map_err(DumpError::publish)?;
     let temp_path = pending.temp_path().to_path_buf();
     let sort = SortOptions {
         memory_budget: request.sort_memory_bytes,
@@ -443,7 +449,7 @@ fn encode_inner(
         })));
     }
 
-    pending.publish()?;
+    pending.publish(true).map_err(DumpError::publish)?;
     if let Err((truncated, e)) = write_sidecar(&info_path, &info.to_bytes()) {
         // A .fsm without its provenance must not look like a finished encode.
         let _ = fs::remove_file(output);

@@ -7,7 +7,7 @@ use crate::assemble::EncodeError;
 use crate::error::{ErrorCode, ExitClass};
 use crate::scan::DecodeError;
 use crate::tree::checksums::ChecksumsError;
-use crate::tree::fs::FsError;
+use crate::tree::fs::{FsError, FsErrorKind};
 use crate::tree::manifest::ManifestError;
 
 use super::selftest::SelfTestOutcome;
@@ -169,6 +169,16 @@ impl DumpError {
             context: context.into(),
             source,
         }
+    }
+
+    /// A failed [`PendingFile`](crate::tree::publish::PendingFile) step: a name that
+    /// must not be replaced is `output-exists`, anything else names what was being
+    /// published.
+    pub fn publish(source: FsError) -> Self {
+        if source.kind() == FsErrorKind::Exists {
+            return DumpError::OutputExists(source.path().to_path_buf());
+        }
+        DumpError::fs("publish", source)
     }
 
     /// The exit code `elastickv-snapshot-encode` (Go) uses: 2 for exactly the Go

@@ -11,7 +11,7 @@
 //!   `<output>.tmp-<hex>`, optionally decodes that file back from disk and compares
 //!   the result with the input ([`compare`]), and only then renames it into place and
 //!   writes the `ENCODE_INFO` sidecar ([`encode_info`]).
-//! * [`publish`] is how both encode and `generate` put a file in place: written
+//! * [`crate::tree::publish`] is how both encode and `generate` put a file in place: written
 //!   under a temporary name, fsync'd, renamed (or linked, when an existing output must
 //!   not be replaced), directory fsync'd.
 //! * [`verify_tree`] checks a dump: MANIFEST, CHECKSUMS, unlisted files and optionally
@@ -27,7 +27,6 @@ mod encode;
 pub mod encode_info;
 mod error;
 mod progress;
-pub mod publish;
 pub mod report;
 mod selftest;
 mod verify;

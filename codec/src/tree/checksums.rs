@@ -15,9 +15,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::fs::{self as tree_fs, FsError, FsErrorKind, PublishOptions};
+use super::fs::{self as tree_fs, FsError, FsErrorKind};
 use super::gojson::utf8_char_width;
 use super::lines::{LineError, LineScanner};
+use super::publish::{self, PublishOptions};
 use crate::error::{ErrorCode, ExitClass};
 
 /// File name at the dump root.
@@ -204,7 +205,7 @@ fn checksum_line(hex: &str, rel: &[u8]) -> Vec<u8> {
 pub fn write_checksums(root: &Path) -> Result<(), ChecksumsError> {
     let files = regular_files(root)?;
     let path = root.join(CHECKSUMS_FILE_NAME);
-    tree_fs::publish_atomic_with(&path, PublishOptions::DURABLE, |w| {
+    publish::publish_atomic_with(&path, PublishOptions::DURABLE, |w| {
         for (rel, full) in &files {
             let (hex, _) = sha256_file(full)?;
             w.write_all(&checksum_line(&hex, rel))

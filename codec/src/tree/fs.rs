@@ -5,10 +5,8 @@
 //! hostile. Every helper here refuses to be redirected through a symlink, to block on
 //! a FIFO, or to write through a hard link into a file outside the tree.
 
-use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions, Permissions};
-use std::io::{self, BufWriter, Write};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::io;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
@@ -20,10 +18,6 @@ pub const PRIVATE_FILE_MODE: u32 = 0o600;
 pub const CREATE_FILE_MODE: u32 = 0o666;
 /// Mode for created directories (the umask applies).
 pub const DIR_MODE: u32 = 0o755;
-
-const WRITE_BUFFER: usize = 64 << 10;
-/// Room left for `.`, `.tmp-` and 8 random characters under a 255-byte NAME_MAX.
-const TEMP_NAME_KEEP: usize = 200;
 
 /// What kind of refusal or failure an [`FsError`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +37,8 @@ pub enum FsErrorKind {
     EscapesRoot,
     /// The file changed between the checks and the open.
     Replaced,
+    /// Something already has the name a publish must not replace.
+    Exists,
     /// An I/O error.
     Io,
 }
@@ -69,8 +65,18 @@ impl FsError {
         }
     }
 
+    /// `path` exists and must not be replaced.
     #[cold]
-    fn refuse(kind: FsErrorKind, path: &Path, message: String) -> Self {
+    pub fn exists(path: &Path) -> Self {
+        FsError::refuse(
+            FsErrorKind::Exists,
+            path,
+            format!("{}: already exists; refusing to replace it", path.display()),
+        )
+    }
+
+    #[cold]
+    pub(crate) fn refuse(kind: FsErrorKind, path: &Path, message: String) -> Self {
         FsError {
             path: path.to_path_buf(),
             kind,
@@ -117,13 +123,14 @@ impl ErrorCode for FsError {
             FsErrorKind::SymlinkAncestor => "symlinked-ancestor",
             FsErrorKind::EscapesRoot => "escapes-root",
             FsErrorKind::Replaced => "file-replaced",
+            FsErrorKind::Exists => "output-exists",
             FsErrorKind::Io => "io",
         }
     }
 
     fn exit_class(&self) -> ExitClass {
         match self.kind {
-            FsErrorKind::Io | FsErrorKind::EscapesRoot => ExitClass::Usage,
+            FsErrorKind::Io | FsErrorKind::EscapesRoot | FsErrorKind::Exists => ExitClass::Usage,
             _ => ExitClass::Data,
         }
     }
@@ -141,117 +148,11 @@ impl From<FsError> for io::Error {
     }
 }
 
-/// How [`publish_atomic`] creates and finishes the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PublishOptions {
-    /// Creation mode of the temporary file (the umask applies), kept by the rename.
-    pub mode: u32,
-    /// fsync the file before the rename and its directory after it.
-    pub sync: bool,
-}
-
-impl PublishOptions {
-    /// `writeFileAtomic`: 0600, no fsync (adapter files).
-    pub const PRIVATE: PublishOptions = PublishOptions {
-        mode: PRIVATE_FILE_MODE,
-        sync: false,
-    };
-    /// MANIFEST.json / CHECKSUMS: `os.Create` permissions, durably written.
-    pub const DURABLE: PublishOptions = PublishOptions {
-        mode: CREATE_FILE_MODE,
-        sync: true,
-    };
-    /// Encoder outputs: 0600 and durable.
-    pub const PRIVATE_DURABLE: PublishOptions = PublishOptions {
-        mode: PRIVATE_FILE_MODE,
-        sync: true,
-    };
-}
-
-impl Default for PublishOptions {
-    fn default() -> Self {
-        PublishOptions::PRIVATE
-    }
-}
-
-/// `writeFileAtomic`: a crash never leaves a partial file, and a symlink planted at
-/// `path` is refused rather than followed (the rename would replace a hard link or
-/// FIFO at `path` without touching what it points to).
-pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
-    publish_atomic(path, PublishOptions::PRIVATE, |w| w.write_all(bytes))
-}
-
-/// Streams a file into place via a temporary sibling and a rename.
-pub fn publish_atomic<F>(path: &Path, opts: PublishOptions, write: F) -> Result<(), FsError>
-where
-    F: FnOnce(&mut BufWriter<File>) -> io::Result<()>,
-{
-    publish_atomic_with(path, opts, |w| write(w).map_err(|e| FsError::io(path, e)))
-}
-
-/// [`publish_atomic`] for writers with their own error type.
-pub fn publish_atomic_with<T, E, F>(path: &Path, opts: PublishOptions, write: F) -> Result<T, E>
-where
-    E: From<FsError>,
-    F: FnOnce(&mut BufWriter<File>) -> Result<T, E>,
-{
-    refuse_symlink_destination(path)?;
-    let name = path.file_name().ok_or_else(|| {
-        FsError::io(
-            path,
-            io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"),
-        )
-    })?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut prefix = b".".to_vec();
-    prefix.extend_from_slice(&name.as_bytes()[..name.len().min(TEMP_NAME_KEEP)]);
-    prefix.extend_from_slice(b".tmp-");
-    let tmp = tempfile::Builder::new()
-        .prefix(&OsString::from_vec(prefix))
-        .rand_bytes(8)
-        .permissions(Permissions::from_mode(opts.mode))
-        .tempfile_in(dir)
-        .map_err(|e| FsError::io(dir, e))?;
-    // Dropping `temp_path` on any early return removes the temporary file.
-    let (file, temp_path) = tmp.into_parts();
-    let mut w = BufWriter::with_capacity(WRITE_BUFFER, file);
-    let out = write(&mut w)?;
-    let file = w
-        .into_inner()
-        .map_err(|e| FsError::io(&*temp_path, e.into_error()))?;
-    if opts.sync {
-        file.sync_all().map_err(|e| FsError::io(&*temp_path, e))?;
-    }
-    drop(file);
-    temp_path
-        .persist(path)
-        .map_err(|e| FsError::io(path, e.error))?;
-    if opts.sync {
-        sync_dir(dir)?;
-    }
-    Ok(out)
-}
-
 /// fsyncs a directory so a rename into it survives a crash.
 pub fn sync_dir(dir: &Path) -> Result<(), FsError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| FsError::io(dir, e))
-}
-
-fn refuse_symlink_destination(path: &Path) -> Result<(), FsError> {
-    match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => Err(FsError::refuse(
-            FsErrorKind::Symlink,
-            path,
-            format!("refusing to overwrite symlink at {}", path.display()),
-        )),
-        // Like Go, anything else (absent, unreadable) is left to the create to report.
-        _ => Ok(()),
-    }
 }
 
 fn file_mode_name(ft: fs::FileType) -> &'static str {
@@ -530,264 +431,5 @@ pub(crate) fn open_nonblocking_regular(path: &Path, follow: bool) -> Result<File
 }
 
 #[cfg(test)]
-mod tests {
-    use std::os::unix::fs::symlink;
-    use std::process::Command;
-
-    use super::*;
-
-    fn mkfifo(path: &Path) {
-        let status = Command::new("mkfifo")
-            .arg(path)
-            .status()
-            .expect("mkfifo runs");
-        assert!(status.success());
-    }
-
-    fn mode_of(path: &Path) -> u32 {
-        fs::metadata(path).unwrap().permissions().mode() & 0o777
-    }
-
-    #[test]
-    fn write_file_atomic_replaces_and_cleans_up() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("a.json");
-        write_file_atomic(&p, b"one").unwrap();
-        write_file_atomic(&p, b"two").unwrap();
-        assert_eq!(fs::read(&p).unwrap(), b"two");
-        assert_eq!(mode_of(&p), 0o600);
-        assert_eq!(
-            fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "no temp file left behind"
-        );
-    }
-
-    #[test]
-    fn write_file_atomic_refuses_symlink() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("outside");
-        fs::write(&target, b"keep").unwrap();
-        let link = dir.path().join("link");
-        symlink(&target, &link).unwrap();
-        let err = write_file_atomic(&link, b"x").unwrap_err();
-        assert_eq!(err.kind(), FsErrorKind::Symlink);
-        assert_eq!(err.code(), "refusing-symlink");
-        assert_eq!(err.exit_class(), ExitClass::Data);
-        assert!(
-            err.to_string()
-                .starts_with("refusing to overwrite symlink at ")
-        );
-        assert_eq!(fs::read(&target).unwrap(), b"keep");
-    }
-
-    #[test]
-    fn write_file_atomic_replaces_hard_link_and_fifo_without_touching_target() {
-        let dir = tempfile::tempdir().unwrap();
-        let outside = dir.path().join("outside");
-        fs::write(&outside, b"keep").unwrap();
-        let hl = dir.path().join("hl");
-        fs::hard_link(&outside, &hl).unwrap();
-        write_file_atomic(&hl, b"new").unwrap();
-        assert_eq!(fs::read(&outside).unwrap(), b"keep");
-        assert_eq!(fs::read(&hl).unwrap(), b"new");
-        let fifo = dir.path().join("fifo");
-        mkfifo(&fifo);
-        write_file_atomic(&fifo, b"new").unwrap();
-        assert!(fs::symlink_metadata(&fifo).unwrap().is_file());
-    }
-
-    #[test]
-    fn long_names_fit_name_max() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("n".repeat(250));
-        write_file_atomic(&p, b"x").unwrap();
-        assert_eq!(fs::read(&p).unwrap(), b"x");
-    }
-
-    #[test]
-    fn publish_atomic_failure_leaves_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f");
-        let err = publish_atomic(&p, PublishOptions::DURABLE, |w| {
-            w.write_all(b"partial")?;
-            Err(io::Error::other("boom"))
-        })
-        .unwrap_err();
-        assert_eq!(err.kind(), FsErrorKind::Io);
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
-        publish_atomic(&p, PublishOptions::DURABLE, |w| w.write_all(b"ok")).unwrap();
-        assert_eq!(fs::read(&p).unwrap(), b"ok");
-    }
-
-    #[test]
-    fn sidecar_truncates_and_chmods() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("s.jsonl");
-        fs::write(&p, b"old contents").unwrap();
-        fs::set_permissions(&p, Permissions::from_mode(0o644)).unwrap();
-        let mut f = open_sidecar(&p).unwrap();
-        f.write_all(b"new").unwrap();
-        drop(f);
-        assert_eq!(fs::read(&p).unwrap(), b"new");
-        assert_eq!(mode_of(&p), 0o600);
-        let fresh = dir.path().join("fresh.jsonl");
-        drop(open_sidecar(&fresh).unwrap());
-        assert_eq!(mode_of(&fresh), 0o600);
-    }
-
-    #[test]
-    fn sidecar_refusals() {
-        let dir = tempfile::tempdir().unwrap();
-        let outside = dir.path().join("outside");
-        fs::write(&outside, b"keep").unwrap();
-
-        let link = dir.path().join("link");
-        symlink(&outside, &link).unwrap();
-        let err = open_sidecar(&link).unwrap_err();
-        assert_eq!(
-            (err.kind(), err.code()),
-            (FsErrorKind::Symlink, "refusing-symlink")
-        );
-
-        let hl = dir.path().join("hl");
-        fs::hard_link(&outside, &hl).unwrap();
-        let err = open_sidecar(&hl).unwrap_err();
-        assert_eq!(
-            (err.kind(), err.code()),
-            (FsErrorKind::HardLink, "hard-linked")
-        );
-        assert!(err.to_string().contains("nlink=2"));
-        assert_eq!(fs::read(&outside).unwrap(), b"keep");
-
-        let fifo = dir.path().join("fifo");
-        mkfifo(&fifo);
-        let err = open_sidecar(&fifo).unwrap_err();
-        assert_eq!(
-            (err.kind(), err.code()),
-            (FsErrorKind::Fifo, "refusing-fifo")
-        );
-        assert!(err.to_string().starts_with("refusing to write to FIFO at "));
-
-        let sub = dir.path().join("sub");
-        fs::create_dir(&sub).unwrap();
-        let err = open_sidecar(&sub).unwrap_err();
-        assert_eq!(
-            (err.kind(), err.exit_class()),
-            (FsErrorKind::Io, ExitClass::Usage)
-        );
-    }
-
-    #[test]
-    fn sidecar_refuses_fifo_with_reader() {
-        let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("fifo");
-        mkfifo(&fifo);
-        // A non-blocking reader makes the writer's open succeed; fstat must catch it.
-        let _reader = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(&fifo)
-            .unwrap();
-        let err = open_sidecar(&fifo).unwrap_err();
-        assert_eq!(err.kind(), FsErrorKind::Fifo);
-        assert!(err.to_string().contains("non-regular"));
-    }
-
-    #[test]
-    fn ensure_dir_within_creates_and_refuses_symlinks() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("root");
-        fs::create_dir(&root).unwrap();
-        let deep = root.join("redis/db_0/strings");
-        ensure_dir_within(&root, &deep).unwrap();
-        assert!(deep.is_dir());
-        ensure_dir_within(&root, &root).unwrap();
-
-        let outside = dir.path().join("outside");
-        fs::create_dir(&outside).unwrap();
-        symlink(&outside, root.join("evil")).unwrap();
-        let err = ensure_dir_within(&root, &root.join("evil/x")).unwrap_err();
-        assert_eq!(
-            (err.kind(), err.code()),
-            (FsErrorKind::SymlinkAncestor, "symlinked-ancestor")
-        );
-        assert!(
-            err.to_string()
-                .starts_with("refusing to traverse symlinked ancestor at ")
-        );
-        assert!(
-            !outside.join("x").exists(),
-            "nothing created through the link"
-        );
-
-        let linked_root = dir.path().join("linked_root");
-        symlink(&root, &linked_root).unwrap();
-        let err = ensure_dir_within(&linked_root, &linked_root.join("a")).unwrap_err();
-        assert_eq!(err.kind(), FsErrorKind::SymlinkAncestor);
-
-        let err = ensure_dir_within(&root, &dir.path().join("elsewhere")).unwrap_err();
-        assert_eq!(err.kind(), FsErrorKind::EscapesRoot);
-        let err = ensure_dir_within(&root, &root.join("../x")).unwrap_err();
-        assert_eq!(err.kind(), FsErrorKind::EscapesRoot);
-    }
-
-    #[test]
-    fn open_regular_for_read_refusals() {
-        let dir = tempfile::tempdir().unwrap();
-        let good = dir.path().join("good");
-        fs::write(&good, b"data").unwrap();
-        let mut s = String::new();
-        io::Read::read_to_string(&mut open_regular_for_read(&good).unwrap(), &mut s).unwrap();
-        assert_eq!(s, "data");
-
-        let link = dir.path().join("link");
-        symlink(&good, &link).unwrap();
-        assert_eq!(
-            open_regular_for_read(&link).unwrap_err().kind(),
-            FsErrorKind::Symlink
-        );
-
-        let hl = dir.path().join("hl");
-        fs::hard_link(&good, &hl).unwrap();
-        assert_eq!(
-            open_regular_for_read(&hl).unwrap_err().kind(),
-            FsErrorKind::HardLink
-        );
-        assert_eq!(
-            open_regular_for_read(&good).unwrap_err().kind(),
-            FsErrorKind::HardLink
-        );
-
-        let fifo = dir.path().join("fifo");
-        mkfifo(&fifo);
-        let err = open_regular_for_read(&fifo).unwrap_err();
-        assert_eq!(
-            (err.kind(), err.code()),
-            (FsErrorKind::Fifo, "refusing-fifo")
-        );
-
-        let err = open_regular_for_read(dir.path()).unwrap_err();
-        assert_eq!(
-            (err.kind(), err.code()),
-            (FsErrorKind::NotRegular, "not-regular")
-        );
-
-        let err = open_regular_for_read(&dir.path().join("missing")).unwrap_err();
-        assert_eq!(
-            (err.kind(), err.code(), err.exit_class()),
-            (FsErrorKind::Io, "io", ExitClass::Usage)
-        );
-        assert!(err.is_io_kind(io::ErrorKind::NotFound));
-    }
-
-    #[test]
-    fn clean_path_is_lexical() {
-        assert_eq!(clean_path(Path::new("a//b/./c/")), Path::new("a/b/c"));
-        assert_eq!(clean_path(Path::new("a/../b")), Path::new("b"));
-        assert_eq!(clean_path(Path::new("a/..")), Path::new("."));
-        assert_eq!(clean_path(Path::new("../a")), Path::new("../a"));
-        assert_eq!(clean_path(Path::new("/../a")), Path::new("/a"));
-        assert_eq!(clean_path(Path::new("")), Path::new("."));
-    }
-}
+#[path = "fs_tests.rs"]
+mod tests;

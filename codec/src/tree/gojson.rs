@@ -11,7 +11,6 @@
 use std::fmt;
 
 use super::bsv::go_name_matches;
-use super::gojson_reader::{JsonReadError, JsonReader, SliceSource};
 
 /// Go's `maxNestingDepth`.
 pub(crate) const MAX_DEPTH: usize = 10_000;
@@ -75,42 +74,6 @@ impl fmt::Display for GoJsonError {
 }
 
 impl std::error::Error for GoJsonError {}
-
-/// Parses exactly one JSON value surrounded by optional whitespace (`json.Unmarshal`).
-pub fn parse(input: &[u8]) -> Result<GoValue, GoJsonError> {
-    let (value, end) = parse_prefix(input)?;
-    let end = skip_ws(input, end);
-    if end != input.len() {
-        return Err(err(end, "invalid character after top-level value"));
-    }
-    Ok(value)
-}
-
-/// Parses one JSON value after optional whitespace; returns it and the offset just
-/// past it (what a `json.Decoder` consumes).
-pub fn parse_prefix(input: &[u8]) -> Result<(GoValue, usize), GoJsonError> {
-    let mut reader = JsonReader::new(SliceSource::new(input));
-    match reader.read_value() {
-        Ok(value) => Ok((value, reader.offset())),
-        Err(JsonReadError::Syntax(e)) => Err(e),
-        // A slice cannot fail to read; kept as an error rather than a panic.
-        Err(JsonReadError::Io(e)) => Err(err(reader.offset(), e.to_string())),
-    }
-}
-
-fn err(offset: usize, message: impl Into<String>) -> GoJsonError {
-    GoJsonError {
-        offset,
-        message: message.into(),
-    }
-}
-
-fn skip_ws(input: &[u8], mut pos: usize) -> usize {
-    while pos < input.len() && matches!(input[pos], b' ' | b'\t' | b'\n' | b'\r') {
-        pos += 1;
-    }
-    pos
-}
 
 /// Length of the valid UTF-8 sequence starting `bytes`, or 0 if it is invalid (Go's
 /// `utf8.DecodeRune` returning `RuneError, 1`).
@@ -288,100 +251,6 @@ mod tests {
 
     fn s(text: &str) -> GoValue {
         GoValue::String(text.to_owned())
-    }
-
-    #[test]
-    fn parses_values() {
-        let v = parse(b" {\"a\": [1, -0.5e+3, true, false, null, \"x\"], \"a\": {}, \"b\": []} ")
-            .unwrap();
-        let GoValue::Object(members) = &v else {
-            panic!("object")
-        };
-        assert_eq!(members.len(), 3);
-        assert_eq!(
-            members[0].1,
-            GoValue::Array(vec![
-                GoValue::Number("1".into()),
-                GoValue::Number("-0.5e+3".into()),
-                GoValue::Bool(true),
-                GoValue::Bool(false),
-                GoValue::Null,
-                s("x")
-            ])
-        );
-        assert_eq!(v.exact_member("a"), Some(&GoValue::Object(vec![])));
-        assert_eq!(v.exact_member("b"), Some(&GoValue::Array(vec![])));
-    }
-
-    #[test]
-    fn strings_follow_go_unquote() {
-        assert_eq!(parse(br#""\u00e9\n\/\"\\""#).unwrap(), s("é\n/\"\\"));
-        assert_eq!(parse(br#""\ud83d\ude00""#).unwrap(), s("😀"));
-        assert_eq!(parse(br#""\ud800x""#).unwrap(), s("\u{FFFD}x"));
-        assert_eq!(
-            parse(br#""\udc00\ud800\u0041""#).unwrap(),
-            s("\u{FFFD}\u{FFFD}A")
-        );
-        assert_eq!(
-            parse(b"\"a\xffb\xe2\x80c\"").unwrap(),
-            s("a\u{FFFD}b\u{FFFD}\u{FFFD}c")
-        );
-        assert_eq!(
-            parse(b"\"\xed\xa0\x80\"").unwrap(),
-            s("\u{FFFD}\u{FFFD}\u{FFFD}")
-        );
-        assert_eq!(parse("\"\u{7f}é😀\"".as_bytes()).unwrap(), s("\u{7f}é😀"));
-    }
-
-    #[test]
-    fn rejects_invalid_json() {
-        for bad in [
-            &b""[..],
-            b" ",
-            b"{",
-            b"{\"a\"}",
-            b"{\"a\":1,}",
-            b"[1,]",
-            b"[1 2]",
-            b"01",
-            b"1.",
-            b"1e",
-            b"-",
-            b"+1",
-            b".5",
-            b"tru",
-            b"nul",
-            b"\"\\x\"",
-            b"\"\\u12\"",
-            b"\"a\nb\"",
-            b"\"abc",
-            b"{} {}",
-            b"{}x",
-            b"{'a':1}",
-            b"NaN",
-        ] {
-            assert!(parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
-        }
-    }
-
-    #[test]
-    fn depth_limit_matches_go() {
-        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
-        assert!(parse(ok.as_bytes()).is_ok());
-        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
-        assert!(parse(deep.as_bytes()).is_err());
-        let deep = "{\"a\":".repeat(MAX_DEPTH + 1);
-        assert!(parse(deep.as_bytes()).is_err());
-    }
-
-    #[test]
-    fn prefix_reports_end() {
-        let (v, end) = parse_prefix(b"  {\"a\":1} \n{").unwrap();
-        assert_eq!(
-            v,
-            GoValue::Object(vec![("a".into(), GoValue::Number("1".into()))])
-        );
-        assert_eq!(end, 9);
     }
 
     #[test]

@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use super::bsv::{decode_base64url, encode_base64url};
 use super::fs::{self as tree_fs, FsError};
-use super::gojson::{self, GoValue, match_field, set_string};
+use super::gojson::{GoValue, match_field, set_string};
+use super::gojson_reader;
 use super::json::{self, Style};
 use super::lines::{LineError, LineScanner};
 use crate::error::{ErrorCode, ExitClass};
@@ -260,7 +261,7 @@ impl<R: std::io::BufRead> KeymapReader<R> {
 /// `encoded` and `kind` non-empty, and `original` valid base64url right away.
 fn decode_line(line: &[u8]) -> Result<KeymapRecord, String> {
     const FIELDS: [&str; 3] = ["encoded", "original", "kind"];
-    let value = gojson::parse(line).map_err(|e| e.to_string())?;
+    let value = gojson_reader::parse(line).map_err(|e| e.to_string())?;
     for name in FIELDS {
         match value.exact_member(name) {
             None => return Err(format!("missing field {name:?}")),

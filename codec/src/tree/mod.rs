@@ -4,12 +4,11 @@ pub mod bsv;
 pub mod checksums;
 pub mod fs;
 pub mod gojson;
-#[cfg(test)]
-mod gojson_oracle;
 pub mod gojson_reader;
 pub mod json;
 pub mod keymap;
 pub mod lines;
 pub mod manifest;
+pub mod publish;
 pub mod segment;
 pub mod walltime;

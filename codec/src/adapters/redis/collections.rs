@@ -35,8 +35,9 @@ use serde::ser::{Error as _, Serialize, SerializeSeq, Serializer};
 
 use crate::adapter::Warnings;
 use crate::tree::bsv::Bsv;
-use crate::tree::fs::{FsError, PublishOptions, publish_atomic_with};
+use crate::tree::fs::FsError;
 use crate::tree::json::{Style, to_writer};
+use crate::tree::publish::{PublishOptions, publish_atomic_with};
 
 use super::docs::{
     FORMAT_VERSION, HashDoc, ListDoc, NameValue, Score, SetDoc, StreamEntryLine, StreamMetaLine,

@@ -640,7 +640,7 @@ fn set_i64(slot: &mut i64, value: &GoValue, field: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::gojson::parse;
+    use crate::tree::gojson_reader::parse;
 
     fn doc(text: &str) -> GoValue {
         parse(text.as_bytes()).unwrap()

@@ -23,10 +23,11 @@ use super::docs::{self, HashFields, ListItems, SetMembers, StreamLine, ZSetMembe
 use super::elements::{self, JsonLines, KEPT_ELEMENTS_BUDGET};
 use super::error::{RedisError, Result};
 use super::input::{self, DirEntry};
-use super::join::{SortSpace, TtlJoin};
+use super::join::TtlJoin;
 use super::keymap::{self, Keymap, KeymapJoin};
 use super::keys::{self, StreamId};
 use super::proto;
+use super::spill::SortSpace;
 use super::values;
 
 /// The Redis side of an encode: reads `<tree>/redis/db_0/`.

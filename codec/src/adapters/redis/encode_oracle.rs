@@ -15,7 +15,8 @@ use std::path::Path;
 use crate::adapter::{AdapterEncoder, EntrySink};
 use crate::error::{BoxError, ErrorCode, ExitClass};
 use crate::tree::bsv::encode_base64url;
-use crate::tree::gojson::{GoValue, parse_prefix};
+use crate::tree::gojson::GoValue;
+use crate::tree::gojson_reader::parse_prefix;
 
 use super::RedisEncoder;
 use super::docs::{self, Collection, ElementKind, HashFields, ListItems, SetMembers, ZSetMembers};

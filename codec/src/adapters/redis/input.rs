@@ -17,8 +17,7 @@ use std::path::Path;
 use crate::tree::fs::{FsError, FsErrorKind, open_regular_for_read};
 
 use super::error::{RedisError, Result};
-use super::join::SortSpace;
-use super::spill::{Cursor, corrupt};
+use super::spill::{Cursor, SortSpace, corrupt};
 
 /// Whether `path` is a directory of the dump: `Ok(false)` when it does not exist,
 /// `ErrRedisEncodeNotDir` when it is a symlink or anything else.

@@ -7,53 +7,13 @@
 //! only ever moves forward. Sorting by the segment alone would not do: `a` < `a-`
 //! but `a.bin` > `a-.bin`.
 
-use std::path::{Path, PathBuf};
-
-use crate::sort::SortOptions;
+use std::path::Path;
 
 use super::docs;
 use super::elements::JsonLines;
 use super::error::{RedisError, Result};
 use super::input;
-use super::spill::{Cursor, Scratch, Spill, corrupt};
-
-/// At most this many of the encoder's sorts hold memory at once: a type directory's
-/// listing, its TTL sidecar and its view of the KEYMAP.
-const LIVE_SORTS: usize = 3;
-
-/// Where the encoder's sorts spill and how much each may buffer.
-#[derive(Debug, Clone)]
-pub struct SortSpace {
-    scratch: Scratch,
-    dir: PathBuf,
-    budget: usize,
-}
-
-impl SortSpace {
-    /// Sorts spilling under `options.scratch_dir`, sharing `options.memory_budget`.
-    pub fn new(options: &SortOptions) -> Self {
-        SortSpace {
-            scratch: Scratch::new(&options.scratch_dir),
-            dir: options.scratch_dir.clone(),
-            budget: (options.memory_budget / LIVE_SORTS).max(1),
-        }
-    }
-
-    /// A new, empty sort.
-    pub fn sorter(&self) -> Spill {
-        Spill::new(&self.scratch, self.budget)
-    }
-
-    /// The scratch directory, for naming it in errors.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Runs the finished sorts spilled so far.
-    pub fn runs_spilled(&self) -> u64 {
-        self.scratch.runs_spilled()
-    }
-}
+use super::spill::{Cursor, SortSpace, corrupt};
 
 /// The sort value of a sidecar line: its index (big-endian, so that among the lines
 /// for one name the last sorts last) followed by `payload`.
@@ -150,7 +110,7 @@ mod tests {
     use crate::error::ErrorCode;
 
     fn space(scratch: &Path, budget: usize) -> SortSpace {
-        SortSpace::new(&SortOptions {
+        SortSpace::new(&crate::sort::SortOptions {
             memory_budget: budget,
             scratch_dir: scratch.to_path_buf(),
         })

@@ -16,8 +16,8 @@ use crate::tree::segment::{SegmentError, decode_segment};
 
 use super::error::{RedisError, Result};
 use super::input;
-use super::join::{self, SortSpace, take_latest};
-use super::spill::Cursor;
+use super::join::{self, take_latest};
+use super::spill::{Cursor, SortSpace};
 
 /// The records a file name can be resolved with, in file order (the last record for
 /// a name wins).

@@ -1010,7 +1010,7 @@ mod decode {
         for (user_key, state) in buffer.drain_sorted() {
             if let Some(body) = state.finish(user_key.len(), warnings) {
                 let path = out.collection_path(C::DIR, C::EXT, &user_key)?;
-                crate::tree::fs::write_file_atomic(&path, &body)
+                crate::tree::publish::write_file_atomic(&path, &body)
                     .map_err(|e| crate::adapters::redis::output::tree_error(&path, e))?;
             }
         }

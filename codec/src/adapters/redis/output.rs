@@ -10,9 +10,10 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::tree::fs::{FsError, ensure_dir_within, open_sidecar, write_file_atomic};
+use crate::tree::fs::{FsError, ensure_dir_within, open_sidecar};
 use crate::tree::json::{Style, to_vec};
 use crate::tree::keymap::{KIND_SHA_FALLBACK, KeymapError, KeymapWriter};
+use crate::tree::publish::write_file_atomic;
 use crate::tree::segment::{encode_segment, is_sha_fallback};
 
 use super::docs::TtlLine;

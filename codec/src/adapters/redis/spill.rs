@@ -211,6 +211,44 @@ impl Cursor {
     }
 }
 
+/// At most this many of the encoder's sorts hold memory at once: a type directory's
+/// listing, its TTL sidecar and its view of the KEYMAP.
+const LIVE_SORTS: usize = 3;
+
+/// Where the encoder's sorts spill and how much each may buffer.
+#[derive(Debug, Clone)]
+pub struct SortSpace {
+    scratch: Scratch,
+    dir: PathBuf,
+    budget: usize,
+}
+
+impl SortSpace {
+    /// Sorts spilling under `options.scratch_dir`, sharing `options.memory_budget`.
+    pub fn new(options: &SortOptions) -> Self {
+        SortSpace {
+            scratch: Scratch::new(&options.scratch_dir),
+            dir: options.scratch_dir.clone(),
+            budget: (options.memory_budget / LIVE_SORTS).max(1),
+        }
+    }
+
+    /// A new, empty sort.
+    pub fn sorter(&self) -> Spill {
+        Spill::new(&self.scratch, self.budget)
+    }
+
+    /// The scratch directory, for naming it in errors.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Runs the finished sorts spilled so far.
+    pub fn runs_spilled(&self) -> u64 {
+        self.scratch.runs_spilled()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

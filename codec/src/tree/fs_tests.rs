@@ -1,0 +1,190 @@
+//! Tests of [`super`], kept beside it so the module reads as the format does.
+
+use std::io::Write;
+use std::os::unix::fs::symlink;
+use std::process::Command;
+
+use super::*;
+
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+}
+
+fn mode_of(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn sidecar_truncates_and_chmods() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s.jsonl");
+    fs::write(&p, b"old contents").unwrap();
+    fs::set_permissions(&p, Permissions::from_mode(0o644)).unwrap();
+    let mut f = open_sidecar(&p).unwrap();
+    f.write_all(b"new").unwrap();
+    drop(f);
+    assert_eq!(fs::read(&p).unwrap(), b"new");
+    assert_eq!(mode_of(&p), 0o600);
+    let fresh = dir.path().join("fresh.jsonl");
+    drop(open_sidecar(&fresh).unwrap());
+    assert_eq!(mode_of(&fresh), 0o600);
+}
+
+#[test]
+fn sidecar_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside");
+    fs::write(&outside, b"keep").unwrap();
+
+    let link = dir.path().join("link");
+    symlink(&outside, &link).unwrap();
+    let err = open_sidecar(&link).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.code()),
+        (FsErrorKind::Symlink, "refusing-symlink")
+    );
+
+    let hl = dir.path().join("hl");
+    fs::hard_link(&outside, &hl).unwrap();
+    let err = open_sidecar(&hl).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.code()),
+        (FsErrorKind::HardLink, "hard-linked")
+    );
+    assert!(err.to_string().contains("nlink=2"));
+    assert_eq!(fs::read(&outside).unwrap(), b"keep");
+
+    let fifo = dir.path().join("fifo");
+    mkfifo(&fifo);
+    let err = open_sidecar(&fifo).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.code()),
+        (FsErrorKind::Fifo, "refusing-fifo")
+    );
+    assert!(err.to_string().starts_with("refusing to write to FIFO at "));
+
+    let sub = dir.path().join("sub");
+    fs::create_dir(&sub).unwrap();
+    let err = open_sidecar(&sub).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.exit_class()),
+        (FsErrorKind::Io, ExitClass::Usage)
+    );
+}
+
+#[test]
+fn sidecar_refuses_fifo_with_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    mkfifo(&fifo);
+    // A non-blocking reader makes the writer's open succeed; fstat must catch it.
+    let _reader = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    let err = open_sidecar(&fifo).unwrap_err();
+    assert_eq!(err.kind(), FsErrorKind::Fifo);
+    assert!(err.to_string().contains("non-regular"));
+}
+
+#[test]
+fn ensure_dir_within_creates_and_refuses_symlinks() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    fs::create_dir(&root).unwrap();
+    let deep = root.join("redis/db_0/strings");
+    ensure_dir_within(&root, &deep).unwrap();
+    assert!(deep.is_dir());
+    ensure_dir_within(&root, &root).unwrap();
+
+    let outside = dir.path().join("outside");
+    fs::create_dir(&outside).unwrap();
+    symlink(&outside, root.join("evil")).unwrap();
+    let err = ensure_dir_within(&root, &root.join("evil/x")).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.code()),
+        (FsErrorKind::SymlinkAncestor, "symlinked-ancestor")
+    );
+    assert!(
+        err.to_string()
+            .starts_with("refusing to traverse symlinked ancestor at ")
+    );
+    assert!(
+        !outside.join("x").exists(),
+        "nothing created through the link"
+    );
+
+    let linked_root = dir.path().join("linked_root");
+    symlink(&root, &linked_root).unwrap();
+    let err = ensure_dir_within(&linked_root, &linked_root.join("a")).unwrap_err();
+    assert_eq!(err.kind(), FsErrorKind::SymlinkAncestor);
+
+    let err = ensure_dir_within(&root, &dir.path().join("elsewhere")).unwrap_err();
+    assert_eq!(err.kind(), FsErrorKind::EscapesRoot);
+    let err = ensure_dir_within(&root, &root.join("../x")).unwrap_err();
+    assert_eq!(err.kind(), FsErrorKind::EscapesRoot);
+}
+
+#[test]
+fn open_regular_for_read_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good");
+    fs::write(&good, b"data").unwrap();
+    let mut s = String::new();
+    io::Read::read_to_string(&mut open_regular_for_read(&good).unwrap(), &mut s).unwrap();
+    assert_eq!(s, "data");
+
+    let link = dir.path().join("link");
+    symlink(&good, &link).unwrap();
+    assert_eq!(
+        open_regular_for_read(&link).unwrap_err().kind(),
+        FsErrorKind::Symlink
+    );
+
+    let hl = dir.path().join("hl");
+    fs::hard_link(&good, &hl).unwrap();
+    assert_eq!(
+        open_regular_for_read(&hl).unwrap_err().kind(),
+        FsErrorKind::HardLink
+    );
+    assert_eq!(
+        open_regular_for_read(&good).unwrap_err().kind(),
+        FsErrorKind::HardLink
+    );
+
+    let fifo = dir.path().join("fifo");
+    mkfifo(&fifo);
+    let err = open_regular_for_read(&fifo).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.code()),
+        (FsErrorKind::Fifo, "refusing-fifo")
+    );
+
+    let err = open_regular_for_read(dir.path()).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.code()),
+        (FsErrorKind::NotRegular, "not-regular")
+    );
+
+    let err = open_regular_for_read(&dir.path().join("missing")).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.code(), err.exit_class()),
+        (FsErrorKind::Io, "io", ExitClass::Usage)
+    );
+    assert!(err.is_io_kind(io::ErrorKind::NotFound));
+}
+
+#[test]
+fn clean_path_is_lexical() {
+    assert_eq!(clean_path(Path::new("a//b/./c/")), Path::new("a/b/c"));
+    assert_eq!(clean_path(Path::new("a/../b")), Path::new("b"));
+    assert_eq!(clean_path(Path::new("a/..")), Path::new("."));
+    assert_eq!(clean_path(Path::new("../a")), Path::new("../a"));
+    assert_eq!(clean_path(Path::new("/../a")), Path::new("/a"));
+    assert_eq!(clean_path(Path::new("")), Path::new("."));
+}
