@@ -228,7 +228,7 @@ pub fn versioned_records(count: usize, seed: u64) -> Vec<Record> {
         serial += 1;
         let mut user_key = format!("!redis|str|k{serial:012}").into_bytes();
         if rng.percent(20) {
-            // An extension of the previous key: versions interleave (FORMAT.md §2).
+            // An extension of the previous key: versions interleave (docs/format.md §2).
             user_key = format!("!redis|str|k{:012}", serial - 1).into_bytes();
             user_key.push(0xFF);
         }

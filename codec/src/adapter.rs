@@ -13,6 +13,7 @@ use crate::container::EntryRef;
 use crate::dispatch::{Adapter, Prefix};
 use crate::error::{BoxError, ErrorCode, ExitClass};
 use crate::sort::SortOptions;
+use crate::tree::manifest::Manifest;
 
 /// A non-fatal finding, rendered like the Go tool's `encoder warning` log lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +100,20 @@ pub struct AdapterSpec {
     /// How each of its files compares, by file name; files not named compare byte
     /// for byte (`KEYMAP.jsonl` is the tree layer's own rule for every adapter).
     pub comparison: fn(file_name: &[u8]) -> Comparison,
+    /// Producer options (recorded in the manifest) whose output its encoder cannot
+    /// reverse; encoding with the adapter selected is refused when one is on.
+    pub refused_producer_modes: &'static [ProducerMode],
+}
+
+/// A producer option the encoder refuses, with the Go tool's code and message.
+#[derive(Debug)]
+pub struct ProducerMode {
+    /// Whether the manifest says the producer ran with it.
+    pub is_on: fn(&Manifest) -> bool,
+    /// The error code (`encode-unsupported-…`).
+    pub code: &'static str,
+    /// The Go message.
+    pub message: &'static str,
 }
 
 impl std::fmt::Debug for AdapterSpec {

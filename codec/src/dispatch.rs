@@ -1,6 +1,6 @@
 //! Routing user keys to adapters, and the counters the Go decoder logs.
 //!
-//! Routing is "longest matching prefix wins" over a fixed table (FORMAT.md §3). The
+//! Routing is "longest matching prefix wins" over a fixed table (docs/format.md §3). The
 //! table is small and the prefixes share a `!` head, so a linear scan over the table
 //! sorted by length is both simple and fast enough (it is dwarfed by I/O).
 
@@ -197,7 +197,7 @@ const REDIS: Owner = Owner::Adapter(Adapter::Redis);
 const SQS: Owner = Owner::Adapter(Adapter::Sqs);
 const INTERNAL: Owner = Owner::Internal;
 
-/// The routing table, longest prefix first (FORMAT.md §3). Prefixes of equal length
+/// The routing table, longest prefix first (docs/format.md §3). Prefixes of equal length
 /// never prefix each other, so order within a length does not matter.
 pub static TABLE: &[Prefix] = &[
     row(b"!sqs|queue|tombstone|", Family::SqsQueueTombstone, SQS),

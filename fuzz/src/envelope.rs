@@ -1,6 +1,6 @@
 //! The byte-level parsers in front of the entries: `EntryRef::parse` (value header,
 //! key suffix) and the runtime header detection of `SnapshotReader::new`, each against
-//! a reference model written from FORMAT.md §1.1–§1.2.
+//! a reference model written from docs/format.md §1.1–§1.2.
 
 use arbitrary::Unstructured;
 use elastickv_codec::container::{ContainerErrorKind, EntryRef, MAGIC, SnapshotReader, Wrapper};
@@ -74,7 +74,7 @@ fn entry(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
     Ok(())
 }
 
-/// What reading the header of `b` must give (FORMAT.md §1.1 step 2–4, §1.2).
+/// What reading the header of `b` must give (docs/format.md §1.1 step 2–4, §1.2).
 fn expected_header(b: &[u8]) -> Result<(Wrapper, u64), ContainerErrorKind> {
     use ContainerErrorKind::{
         BadMagic, HeaderInvalidLength, HeaderTruncated, HeaderUnknownMagic, UnsupportedInnerFormat,

@@ -1,6 +1,6 @@
 //! Fuzz oracles for the snapshot codec.
 //!
-//! The layout follows wasm-tools (ANCHORS.md §A.1): every oracle lives in this library
+//! The layout follows wasm-tools: every oracle lives in this library
 //! as `pub fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()>`, one multiplexed
 //! libFuzzer binary (`fuzz_targets/run.rs`) picks the oracle from the first input byte,
 //! and every oracle ends in a `#[test] fn smoke()` so plain `cargo test` runs each one

@@ -1,8 +1,8 @@
-//! The Redis value envelopes and store-key layouts (FORMAT.md §3.4): every parser of
+//! The Redis value envelopes and store-key layouts (docs/format.md §3.4): every parser of
 //! `redis::values`, `redis::proto` and `redis::keys` on hostile bytes.
 //!
 //! For each parser the oracle checks that it never panics, that it accepts and
-//! rejects exactly what a reference model written from FORMAT.md §3.4 accepts and
+//! rejects exactly what a reference model written from docs/format.md §3.4 accepts and
 //! rejects (fixed-width values), and that whatever it accepts, re-encoded with the
 //! codec's builders, parses back to the same value (bit for bit for scores). The two
 //! protobuf payloads are also checked against prost: whenever prost decodes a message,
@@ -94,7 +94,7 @@ fn effective(inline: Option<u64>) -> Option<u64> {
 // Strings and HLLs
 // ---------------------------------------------------------------------------------
 
-/// FORMAT.md §3.4: `FF ver flags [BE64 ms] body`; `(body, ms, new_format)` or error.
+/// docs/format.md §3.4: `FF ver flags [BE64 ms] body`; `(body, ms, new_format)` or error.
 fn reference_simple(v: &[u8], version: u8) -> Result<(&[u8], u64, bool), ()> {
     if v.len() < 2 || v[0] != 0xFF || v[1] != version {
         return Ok((v, 0, false));
@@ -578,7 +578,7 @@ fn score_from_sortable(b: [u8; 8]) -> f64 {
     })
 }
 
-/// FORMAT.md §3.4 `L4(k) ‖ tail`, checked against `keys::split_len_prefixed`.
+/// docs/format.md §3.4 `L4(k) ‖ tail`, checked against `keys::split_len_prefixed`.
 fn wide(rest: &[u8]) -> Option<(&[u8], &[u8])> {
     let want = rest.split_first_chunk::<4>().and_then(|(len, after)| {
         let len = u32::from_be_bytes(*len) as usize;

@@ -1,4 +1,4 @@
-//! File-name segments (FORMAT.md §5): `encode_segment` / `encode_binary_segment` /
+//! File-name segments (docs/format.md §5): `encode_segment` / `encode_binary_segment` /
 //! `decode_segment` on arbitrary bytes and strings, against a reference model.
 
 use arbitrary::Unstructured;
@@ -67,7 +67,7 @@ pub fn looks_sha(s: &str) -> bool {
     b.len() >= 34 && b[..32].iter().all(u8::is_ascii_hexdigit) && &b[32..34] == b"__"
 }
 
-/// `encode_segment` against the model of FORMAT.md §5.1 (SHA digest not recomputed).
+/// `encode_segment` against the model of docs/format.md §5.1 (SHA digest not recomputed).
 ///
 /// # Panics
 /// On any disagreement.
@@ -116,7 +116,7 @@ pub fn check_encode(raw: &[u8]) {
     );
 }
 
-/// `encode_binary_segment` (FORMAT.md §5.2).
+/// `encode_binary_segment` (docs/format.md §5.2).
 ///
 /// # Panics
 /// On any disagreement.

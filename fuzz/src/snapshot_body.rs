@@ -1,7 +1,7 @@
 //! Mutations that reach the entries: the fuzzer's bytes go *after* a valid header.
 //!
 //! Random bytes rarely start with `EKVPBBL1`, so like regex-automata's DFA
-//! deserialisation target (ANCHORS.md §A.2) this oracle builds the header itself — a
+//! deserialisation target this oracle builds the header itself — a
 //! bare `EKVPBBL1` header, or one inside an `EKVTHLC1`/`EKVTHLC2` runtime wrapper,
 //! optionally closed by a CRC32C footer — and spends the input on the body. Three modes:
 //!

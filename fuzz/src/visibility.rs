@@ -5,7 +5,7 @@
 //!
 //! Keys come from a tiny alphabet that includes `0x00` and `0xFF` and extend each
 //! other, and timestamps from a set with `0x00…`/`0xFF…` bytes, so the ordering trap
-//! of FORMAT.md §2 (a key's versions separated by longer keys) is common.
+//! of docs/format.md §2 (a key's versions separated by longer keys) is common.
 
 use std::collections::HashMap;
 

@@ -89,7 +89,7 @@ macro_rules! regressions {
 
 regressions! {
     // A TTL-less HLL is written as the raw sketch; a sketch that starts `FF 02` reads
-    // back as an envelope (the live format's own ambiguity, FORMAT §3.4). The oracle
+    // back as an envelope (the live format's own ambiguity, docs/format.md §3.4). The oracle
     // first called that a codec bug.
     hll_raw_sketch_with_envelope_magic: "redis_values" / "hll-raw-sketch-with-envelope-magic";
     // A -0 score in a legacy zset blob: prost omits every score equal to 0.0 where

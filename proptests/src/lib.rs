@@ -8,7 +8,7 @@
 //! * [`redis`] — a model of a logical Redis database, its generators (proptest and
 //!   seeded), its live-layout and canonical snapshot writers, and tree checks.
 //! * [`strategy`] — proptest strategies for keys, timestamps, bodies and whole entry
-//!   sets (including the key-prefix ordering trap of FORMAT.md §2).
+//!   sets (including the key-prefix ordering trap of docs/format.md §2).
 //! * [`workload`] — named, streaming, constant-memory workloads (`redis-mixed`, …):
 //!   what `elastickv-snapshot generate`, the benches and the README sample are made of.
 //!

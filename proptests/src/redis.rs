@@ -1,5 +1,5 @@
 //! A model of a logical Redis database, its generators, and the snapshot writers
-//! that store it the way a live node does (FORMAT.md §3.4) or the way the encoder
+//! that store it the way a live node does (docs/format.md §3.4) or the way the encoder
 //! writes it (§6.2).
 //!
 //! * [`RedisDb`] — keys of seven types ([`Value`]), each with an optional expiry and
@@ -20,7 +20,7 @@
 //!   model; [`decode_snapshot`], [`encode_tree`], [`read_tree`] drive the codec.
 //!
 //! What the model deliberately leaves out, because the live format cannot round-trip
-//! it (FORMAT.md §3.4, §6.7): a legacy string body beginning `FF 01` or an HLL sketch
+//! it (docs/format.md §3.4, §6.7): a legacy string body beginning `FF 01` or an HLL sketch
 //! beginning `FF 02` (misread as an envelope), `!redis|ttl|` rows holding 0 (decode
 //! as `expire_at_ms: 0`, re-encode as "no TTL"), list keys beginning `d|` (their meta
 //! row routes to the delta family), invalid UTF-8 in stream fields and legacy zset
@@ -270,7 +270,7 @@ pub struct CountForm {
 /// How a key is stored in the live keyspace.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Layout {
-    /// Exactly the records the encoder writes for the key (FORMAT.md §6.2).
+    /// Exactly the records the encoder writes for the key (docs/format.md §6.2).
     Canonical,
     /// A string value.
     String(StringForm),
@@ -1114,7 +1114,7 @@ impl RedisDb {
     }
 
     /// Whether a round trip keeps the order of `strings_ttl.jsonl`, `hll_ttl.jsonl`
-    /// and `KEYMAP.jsonl`: their lines are in record order (FORMAT.md §4.6), and a
+    /// and `KEYMAP.jsonl`: their lines are in record order (docs/format.md §4.6), and a
     /// TTL coming from a `!redis|ttl|` row is written after every envelope's, while
     /// the encoder always writes envelopes.
     pub fn append_order_is_canonical(&self) -> bool {
@@ -1132,7 +1132,7 @@ impl RedisDb {
 }
 
 // =====================================================================================
-// Live layout (FORMAT.md §3.4), written from the spec, not with the codec's builders
+// Live layout (docs/format.md §3.4), written from the spec, not with the codec's builders
 // =====================================================================================
 
 const SIGN: u64 = 1 << 63;
@@ -1453,7 +1453,7 @@ impl RedisKey {
         }
     }
 
-    /// The records the encoder writes for this key (FORMAT.md §6.2), built with the
+    /// The records the encoder writes for this key (docs/format.md §6.2), built with the
     /// codec's builders; `ttl` is the expiry to store.
     pub fn canonical_rows(&self, ttl: Option<u64>) -> Vec<(Vec<u8>, Vec<u8>)> {
         let k = self.name.as_slice();

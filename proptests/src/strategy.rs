@@ -5,7 +5,7 @@
 //! * keys under every routed prefix of `dispatch::TABLE`, plus `!`-keys no prefix
 //!   matches, raw-looking keys (`_meta_…`) and arbitrary bytes (empty key included);
 //! * keys that strictly extend other keys by bytes such as `0x00`, `0xFE`, `0xFF`, so
-//!   a key's versions can sort around its extensions (FORMAT.md §2);
+//!   a key's versions can sort around its extensions (docs/format.md §2);
 //! * several versions per key with distinct timestamps drawn from the extremes
 //!   (`0`, `u64::MAX`, …) as well as realistic HLC values;
 //! * tombstones, expiries, and bodies from empty to larger than the reader's buffer.

@@ -167,7 +167,7 @@ fn empty_snapshot_is_just_the_header() {
     assert!(read.entries.is_empty());
 }
 
-/// The worked example of FORMAT.md §1.1.
+/// The worked example of docs/format.md §1.1.
 #[test]
 fn worked_example_bytes() {
     let set = EntrySet {

@@ -10,12 +10,12 @@
 //! (iv)  T1 holds the model: every key at its segment name (SHA fallbacks with their
 //!       KEYMAP record), bodies, elements, scores bit for bit, stream entries and
 //!       metas, expiries, and no other file;
-//! (v)   S2 is exactly the encoder's canonical layout of the model (FORMAT.md §6.2).
+//! (v)   S2 is exactly the encoder's canonical layout of the model (docs/format.md §6.2).
 //!
 //! T1 == T2 is byte for byte, except that when the live store holds a TTL in a
 //! `!redis|ttl|` row for a legacy string or raw HLL, the lines of `strings_ttl.jsonl`,
 //! `hll_ttl.jsonl` and `KEYMAP.jsonl` are compared as sorted sets: those files are in
-//! record order (FORMAT.md §4.6), such TTL lines come after every envelope's, and the
+//! record order (docs/format.md §4.6), such TTL lines come after every envelope's, and the
 //! encoder writes envelopes only. T2 == T3 is always byte for byte (S3 == S2).
 
 use std::path::{Path, PathBuf};

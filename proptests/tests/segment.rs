@@ -1,4 +1,4 @@
-//! (b) File-name segments (FORMAT.md §5): `encode_segment` equals a reference model
+//! (b) File-name segments (docs/format.md §5): `encode_segment` equals a reference model
 //! (SHA-256 included), its output is never longer than 240 bytes, it decodes back
 //! whenever it is not a SHA fallback, SHA fallbacks are refused by `decode_segment`,
 //! and binary segments round-trip.
@@ -40,7 +40,7 @@ fn sha_fallback(raw: &[u8]) -> String {
     )
 }
 
-/// `EncodeSegment` as FORMAT.md §5.1 describes it.
+/// `EncodeSegment` as docs/format.md §5.1 describes it.
 fn reference_encode(raw: &[u8]) -> String {
     if raw.len() > KEY_SEGMENT_MAX_BYTES {
         return sha_fallback(raw);

@@ -6,7 +6,7 @@
 //!
 //! Live nodes wrap that stream in an `EKVTHLC1`/`EKVTHLC2` header and append a CRC32C
 //! footer, and iterate raw (non-MVCC) store rows into it; [`SnapshotReader`] accepts all
-//! of that, where the Go decoder accepts only the bare stream (FORMAT.md §1.2).
+//! of that, where the Go decoder accepts only the bare stream (docs/format.md §1.2).
 
 mod builder;
 mod error;
@@ -83,7 +83,7 @@ pub fn encode_live_value(body: &[u8], out: &mut Vec<u8>) {
 pub(crate) mod tests {
     use super::*;
 
-    /// FORMAT.md §1.1: Redis string `a` = `x` at T = 5.
+    /// docs/format.md §1.1: Redis string `a` = `x` at T = 5.
     pub(crate) const WORKED_EXAMPLE: [u8; 65] = [
         0x45, 0x4b, 0x56, 0x50, 0x42, 0x42, 0x4c, 0x31, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
         0x00, // header

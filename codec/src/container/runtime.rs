@@ -1,4 +1,4 @@
-//! The wrapper live nodes put around the native stream (FORMAT.md §1.2–§1.3).
+//! The wrapper live nodes put around the native stream (docs/format.md §1.2–§1.3).
 //!
 //! Live `fsm-snap/<index>.fsm` files are `EKVTHLC1|2 header ‖ EKVPBBL1 stream ‖ CRC32C`,
 //! and the stream also carries raw (non-MVCC) store rows. The Go backup decoder reads

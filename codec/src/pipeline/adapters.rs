@@ -1,6 +1,6 @@
 //! `--adapter` lists and the adapter implementations behind them.
 //!
-//! The Go decoder and encoder parse the list differently (FORMAT.md §7.1, §7.2) and
+//! The Go decoder and encoder parse the list differently (docs/format.md §7.1, §7.2) and
 //! scripts depend on both, so both rules are kept, each for its own command.
 
 use crate::adapter::{AdapterDecoder, AdapterSpec, DecoderSettings};

@@ -1,4 +1,4 @@
-//! Dump tree → published snapshot (FORMAT.md §6.1, §6.6, §7.2).
+//! Dump tree → published snapshot (docs/format.md §6.1, §6.6, §7.2).
 //!
 //! The snapshot is streamed through the external sort into `<output>.tmp-<16 hex>`
 //! (mode 0600, never an existing file), fsync'd, optionally decoded back from disk and
@@ -16,10 +16,10 @@ use sha2::{Digest, Sha256};
 
 use crate::adapter::AdapterSpec;
 use crate::assemble::{EncodeError, encode_tree_observed};
-use crate::dispatch::{Adapter, AdapterSet};
+use crate::dispatch::AdapterSet;
 use crate::sort::SortOptions;
 use crate::tree::fs::{FsError, PRIVATE_FILE_MODE, open_sidecar, sync_dir};
-use crate::tree::manifest::{self, MANIFEST_FILE_NAME, Manifest};
+use crate::tree::manifest::{MANIFEST_FILE_NAME, Manifest};
 use crate::tree::publish::{Existing, PendingFile, TempName, parent_dir};
 use crate::tree::walltime::WallTime;
 
@@ -138,15 +138,15 @@ pub(crate) struct Plan {
 
 pub(crate) fn plan(
     input: &Path,
-    adapters: AdapterSet,
+    adapters: &[&AdapterSpec],
     requested_ts: Option<u64>,
 ) -> Result<Plan, DumpError> {
     let manifest =
         Manifest::read_file(&input.join(MANIFEST_FILE_NAME)).map_err(DumpError::ReadManifest)?;
     let scopes = manifest.adapters.clone().unwrap_or_default();
-    for adapter in adapters.iter() {
-        if scopes.slot(adapter).is_none() {
-            return Err(DumpError::AdapterNotInManifest(adapter.name()));
+    for spec in adapters {
+        if scopes.slot(spec.adapter).is_none() {
+            return Err(DumpError::AdapterNotInManifest(spec.adapter.name()));
         }
     }
     let (last_commit_ts, overridden) = match requested_ts {
@@ -167,48 +167,23 @@ pub(crate) fn plan(
     })
 }
 
-/// Producer modes whose output the encoder cannot reverse, refused when the matching
-/// adapter is selected (Go's `validateEncodeOptions*`, in its order).
-pub(crate) fn check_producer_modes(m: &Manifest, adapters: AdapterSet) -> Result<(), DumpError> {
-    let excl = m.exclusions.clone().unwrap_or_default();
-    let checks = [
-        (
-            m.dynamodb_layout == manifest::DYNAMODB_LAYOUT_JSONL,
-            Adapter::DynamoDb,
-            "encode-unsupported-dynamodb-layout",
-            "backup: DynamoDB JSONL layout not supported by encoder",
-        ),
-        (
-            excl.include_incomplete_uploads,
-            Adapter::S3,
-            "encode-unsupported-s3-incomplete-uploads",
-            "backup: S3 include_incomplete_uploads not supported by encoder",
-        ),
-        (
-            excl.include_orphans,
-            Adapter::S3,
-            "encode-unsupported-s3-orphans",
-            "backup: S3 include_orphans not supported by encoder",
-        ),
-        (
-            excl.preserve_sqs_visibility,
-            Adapter::Sqs,
-            "encode-unsupported-sqs-preserve-visibility",
-            "backup: preserve_sqs_visibility not supported by encoder",
-        ),
-        (
-            excl.include_sqs_side_records,
-            Adapter::Sqs,
-            "encode-unsupported-sqs-side-records",
-            "backup: include_sqs_side_records not supported by encoder",
-        ),
-    ];
-    for (set, adapter, code, message) in checks {
-        if set && adapters.contains(adapter) {
-            return Err(DumpError::UnsupportedProducerMode { code, message });
-        }
+/// Producer modes whose output the encoder cannot reverse, refused when their adapter
+/// is selected (Go's `validateEncodeOptions*`): each adapter lists its own.
+pub(crate) fn check_producer_modes(
+    m: &Manifest,
+    adapters: &[&AdapterSpec],
+) -> Result<(), DumpError> {
+    let refused = adapters
+        .iter()
+        .flat_map(|spec| spec.refused_producer_modes)
+        .find(|mode| (mode.is_on)(m));
+    match refused {
+        Some(mode) => Err(DumpError::UnsupportedProducerMode {
+            code: mode.code,
+            message: mode.message,
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Hashes, counts and reports what passes through.
@@ -354,7 +329,7 @@ fn encode_inner(
 ) -> Result<EncodeOutcome, DumpError> {
     let started = Instant::now();
     let specs = require_supported(request.adapters)?;
-    let plan = plan(&request.input, request.adapters, request.last_commit_ts)?;
+    let plan = plan(&request.input, &specs, request.last_commit_ts)?;
     let output = &request.output;
     let mismatch = mismatch_path(output);
     // A stale list from an earlier run must not describe this one.
@@ -473,9 +448,10 @@ fn encode_inner(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dispatch::Adapter;
     use crate::error::ErrorCode;
     use crate::pipeline::NoProgress;
-    use crate::tree::manifest::{Adapters, Source};
+    use crate::tree::manifest::{self, Adapters, Source};
     use std::fs::OpenOptions;
 
     const T: u64 = 1_000_000;

@@ -1,4 +1,4 @@
-//! `<output>.encode_info.json` (FORMAT.md §4.8): what produced a `.fsm`, so the
+//! `<output>.encode_info.json` (docs/format.md §4.8): what produced a `.fsm`, so the
 //! restore side can check it (SHA-256, key format, self-test verdict, cluster id).
 
 use std::path::{Path, PathBuf};

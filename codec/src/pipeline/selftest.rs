@@ -1,5 +1,5 @@
 //! The self-test: decode a produced snapshot (from disk) into scratch space and
-//! compare the result with the tree it was encoded from (FORMAT.md §6.6).
+//! compare the result with the tree it was encoded from (docs/format.md §6.6).
 
 use std::path::Path;
 

@@ -92,7 +92,7 @@ fn verify_inner(
                 .map_or_else(AdapterSet::default, Adapters::enabled)
         });
         let specs = require_supported(adapters)?;
-        let plan = plan(root, adapters, None)?;
+        let plan = plan(root, &specs, None)?;
         let scratch_root = request
             .scratch_root
             .clone()

@@ -3,7 +3,7 @@
 //!
 //! Go renders the envelope with a nested `json.Marshal` and embeds the result as a
 //! `json.RawMessage`, so its strings are HTML-escaped even inside JSONL files that
-//! otherwise are not (FORMAT.md §4.0); [`Bsv`] reproduces that by handing the outer
+//! otherwise are not (docs/format.md §4.0); [`Bsv`] reproduces that by handing the outer
 //! serializer a pre-rendered fragment.
 
 use std::fmt;
@@ -27,7 +27,7 @@ pub struct Bsv<'a>(pub &'a [u8]);
 pub struct BsvBuf(pub Vec<u8>);
 
 /// Go's `base64.RawURLEncoding` decoder: it skips CR/LF anywhere and ignores
-/// non-zero trailing bits, so a dump Go accepts must not fail here (ANCHORS.md §D.5).
+/// non-zero trailing bits, so a dump Go accepts must not fail here (docs/format.md §4.0).
 const GO_RAW_URL: GeneralPurpose = GeneralPurpose::new(
     &alphabet::URL_SAFE,
     GeneralPurposeConfig::new()

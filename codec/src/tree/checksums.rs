@@ -1,4 +1,4 @@
-//! `CHECKSUMS`, sha256sum(1)-compatible (FORMAT.md §4.3).
+//! `CHECKSUMS`, sha256sum(1)-compatible (docs/format.md §4.3).
 //!
 //! `sha256sum -c CHECKSUMS` from the dump root must verify a dump without any
 //! elastickv tooling, so the writer follows GNU's line and escape conventions. The

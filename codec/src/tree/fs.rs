@@ -1,4 +1,4 @@
-//! Safe file publication (FORMAT.md §8.1, §8.3).
+//! Safe file publication (docs/format.md §8.1, §8.3).
 //!
 //! The decoder writes into a directory the operator chose, which may hold leftovers
 //! from earlier runs or planted links; the encoder reads dump trees that may be
@@ -314,7 +314,7 @@ pub fn ensure_dir_within(root: &Path, dir: &Path) -> Result<(), FsError> {
     assert_no_symlink_ancestors(&root, &rel)
 }
 
-/// Opens a file of an untrusted dump tree for reading (FORMAT.md §8.3).
+/// Opens a file of an untrusted dump tree for reading (docs/format.md §8.3).
 ///
 /// The file must be a regular file with one link (a hard link can pull in a file from
 /// outside the tree while looking regular); the open does not follow links and does

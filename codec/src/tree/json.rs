@@ -1,4 +1,4 @@
-//! JSON exactly as Go's `encoding/json` writes it (FORMAT.md §4.0, ANCHORS.md §D.2–D.4).
+//! JSON exactly as Go's `encoding/json` writes it (docs/format.md §4.0).
 //!
 //! serde_json already matches Go's structure and most of its string escaping; the
 //! differences are all in [`GoFormatter`]: HTML escaping, U+2028/U+2029, the float
@@ -414,7 +414,7 @@ impl GoFloat {
 
     /// Re-lays out ryu's shortest digits the way `strconv.FormatFloat(f, 'f'|'e', -1, _)`
     /// does, plus encoding/json's `e-07` → `e-7` clean-up. ryu and Go agree on the
-    /// digits (round-half-even on ties); Rust's own `Display` does not (ANCHORS.md §D.2).
+    /// digits (round-half-even on ties); Rust's own `Display` does not (docs/format.md §4.0).
     fn layout(&mut self, negative: bool, shortest: &str, sci: bool) -> &[u8] {
         self.len = 0;
         let unsigned = shortest.strip_prefix('-').unwrap_or(shortest);
@@ -538,7 +538,7 @@ mod tests {
 
     #[test]
     fn serde_json_float_parsing_is_correctly_rounded() {
-        // Guards the workspace's `float_roundtrip` feature (ANCHORS.md §D.3).
+        // Guards the workspace's `float_roundtrip` feature (docs/format.md §4.0).
         let v: f64 = serde_json::from_str("100250739757989.17").unwrap();
         assert_eq!(v.to_bits(), 0x42d6cb5c6ed4e94b);
         let v: f64 = serde_json::from_str("-3.089900467300506e+65").unwrap();

@@ -1,4 +1,4 @@
-//! `MANIFEST.json` (FORMAT.md §4.2).
+//! `MANIFEST.json` (docs/format.md §4.2).
 //!
 //! The writer reproduces Go's struct order and `omitempty` rules byte for byte; the
 //! reader applies Go's `ReadManifest` checks in Go's order, because which sentinel a

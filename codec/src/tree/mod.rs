@@ -1,4 +1,4 @@
-//! Dump-tree primitives shared by every adapter (FORMAT.md §4–§5, §8).
+//! Dump-tree primitives shared by every adapter (docs/format.md §4–§5, §8).
 
 pub mod bsv;
 pub mod checksums;

@@ -1,4 +1,4 @@
-//! File-name segments (FORMAT.md §5): percent-encoding, `b64.` binary segments,
+//! File-name segments (docs/format.md §5): percent-encoding, `b64.` binary segments,
 //! the SHA-256 fallback and its promotion rules, and strict decoding.
 
 use sha2::{Digest, Sha256};

@@ -1,5 +1,5 @@
 //! The Redis profiles: a streaming generator of Redis snapshots in the live layout
-//! (FORMAT.md §3.4), for workloads too large to build in memory (the peak-RSS runs of
+//! (docs/format.md §3.4), for workloads too large to build in memory (the peak-RSS runs of
 //! `benches/peak-rss.sh`, ≥ 1 GiB) and the benches' small Redis workloads.
 //!
 //! Entries are written in ascending encoded-key order without sorting anything: the

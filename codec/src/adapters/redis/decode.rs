@@ -1,4 +1,4 @@
-//! Snapshot records → `redis/db_0/` (FORMAT.md §3.4, §4.6).
+//! Snapshot records → `redis/db_0/` (docs/format.md §3.4, §4.6).
 //!
 //! Strings and HLLs are written as their records arrive. Everything else waits for
 //! rows that come later in key order, and waits in scratch, not in memory: collection

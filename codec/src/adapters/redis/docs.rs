@@ -1,4 +1,4 @@
-//! The JSON documents of `redis/db_0/` (FORMAT.md §4.6): how the decoder renders
+//! The JSON documents of `redis/db_0/` (docs/format.md §4.6): how the decoder renders
 //! them and how the encoder reads them back.
 //!
 //! Rendering goes through serde structs whose field order is the Go struct order.

@@ -1,5 +1,5 @@
 //! Collection documents and JSONL files read a piece at a time, so the encoder's
-//! memory does not grow with the size of a file (FORMAT.md §6.2).
+//! memory does not grow with the size of a file (docs/format.md §6.2).
 //!
 //! A collection document (`hashes/`, `sets/`, `lists/`, `zsets/`) is read in two
 //! passes over the same open file, because the Go encoder unmarshals the whole

@@ -1,4 +1,4 @@
-//! `redis/db_0/` → snapshot records (FORMAT.md §6.2).
+//! `redis/db_0/` → snapshot records (docs/format.md §6.2).
 //!
 //! The records are those the live adapter writes for the same data, so a restored
 //! node serves it unchanged: strings always in the TTL envelope (no scan-index row),

@@ -1,4 +1,4 @@
-//! Reading an untrusted dump tree (FORMAT.md §8.3).
+//! Reading an untrusted dump tree (docs/format.md §8.3).
 //!
 //! A dump may come from anywhere, so nothing in it is followed: a symlinked or
 //! non-directory type directory is an error, files are opened without following

@@ -1,4 +1,4 @@
-//! Store-key layouts of the live Redis adapter (FORMAT.md §3.4), parsed and built.
+//! Store-key layouts of the live Redis adapter (docs/format.md §3.4), parsed and built.
 //!
 //! Three shapes exist: the key appended raw (`!redis|str|`, `!redis|hll|`,
 //! `!redis|ttl|`, `!redis|zset|`, `!lst|meta|`), the key appended raw followed by a

@@ -27,15 +27,13 @@ mod ttl;
 pub mod values;
 
 #[cfg(test)]
-mod bounded;
-#[cfg(test)]
 mod conformance;
 #[cfg(test)]
 mod encode_oracle;
 #[cfg(test)]
-mod oracle;
-#[cfg(test)]
 mod scenarios;
+#[cfg(test)]
+mod spill_tests;
 
 use crate::adapter::{AdapterSpec, Comparison, DecoderSettings};
 use crate::dispatch::Adapter;
@@ -60,6 +58,7 @@ pub static SPEC: AdapterSpec = AdapterSpec {
     },
     new_encoder: |sort| Box::new(RedisEncoder::with_sort(sort)),
     comparison: ttl_sidecars_are_multisets,
+    refused_producer_modes: &[],
 };
 
 /// The TTL sidecars list one line per key in the Go decoder's map order, which is

@@ -1,4 +1,4 @@
-//! Writing `redis/db_<n>/` (FORMAT.md §4.6, §8.1).
+//! Writing `redis/db_<n>/` (docs/format.md §4.6, §8.1).
 //!
 //! Every directory use re-checks that no ancestor below the output root is a
 //! symlink (a link left by an earlier run would redirect the writes), files are

@@ -1,5 +1,5 @@
 //! End-to-end scenarios of the Redis adapter on hand-built records and trees: the
-//! FORMAT.md examples, the order-dependent rules, warnings and every error kind.
+//! docs/format.md examples, the order-dependent rules, warnings and every error kind.
 
 use std::fs;
 use std::path::Path;

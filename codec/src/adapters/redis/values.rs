@@ -1,4 +1,4 @@
-//! Value envelopes of the live Redis adapter (FORMAT.md §3.4), parsed and built.
+//! Value envelopes of the live Redis adapter (docs/format.md §3.4), parsed and built.
 //!
 //! Everything here is fixed-width big-endian except the two protobuf payloads, which
 //! live in [`super::proto`]. Parsers return a short reason on failure; the caller
