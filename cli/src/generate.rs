@@ -14,9 +14,7 @@ use elastickv_codec::adapter::Warnings;
 use elastickv_codec::pipeline::{self, DecodeOutcome, DecodeRequest, DumpError, Progress};
 use elastickv_codec::tree::fs::PRIVATE_FILE_MODE;
 use elastickv_codec::tree::publish::{Existing, PendingFile, TempName};
-use elastickv_proptests::workload::{
-    self, DEFAULT_SEED, MAX_SCALE, Profile, Scale, Summary, Workload,
-};
+use elastickv_synth::workload::{self, DEFAULT_SEED, MAX_SCALE, Profile, Scale, Summary, Workload};
 use serde_json::json;
 
 use crate::failure::Failure;
@@ -331,7 +329,7 @@ mod tests {
 
     #[test]
     fn recorded_command_line() {
-        let mut w = Workload::new(Profile::RedisMixed, Scale::new(0.5).unwrap());
+        let mut w = Workload::new(workload::redis::REDIS_MIXED, Scale::new(0.5).unwrap());
         assert_eq!(
             command_line(&w, 7, Path::new("t")),
             "elastickv-snapshot generate --profile redis-mixed --scale 0.5 --seed 7 --tree t"

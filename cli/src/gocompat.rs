@@ -72,14 +72,7 @@ pub fn decode_main(args: &[OsString]) -> i32 {
 fn decode_inner(args: &[OsString]) -> Result<(), (&'static str, String)> {
     let usage = |m: String| ("usage", m);
     let flags = goflag::parse(DECODE_FLAGS, args).map_err(|e| usage(e.message))?;
-    let input = flags.string("input");
-    let output = flags.string("output");
-    if input.is_empty() {
-        return Err(usage("--input is required".into()));
-    }
-    if output.is_empty() {
-        return Err(usage("--output is required".into()));
-    }
+    let (input, output) = required_paths(&flags).map_err(usage)?;
     let coded = |e: DumpError| (e.code(), e.to_string());
     let exclusions = Exclusions {
         include_incomplete_uploads: flags.bool("include-incomplete-uploads"),
@@ -161,14 +154,7 @@ pub fn encode_main(args: &[OsString]) -> i32 {
 fn encode_inner(args: &[OsString]) -> Result<(), (i32, &'static str, String)> {
     let usage = |m: String| (1, "usage", m);
     let flags = goflag::parse(ENCODE_FLAGS, args).map_err(|e| usage(e.message))?;
-    let input = flags.string("input");
-    let output = flags.string("output");
-    if input.is_empty() {
-        return Err(usage("--input is required".into()));
-    }
-    if output.is_empty() {
-        return Err(usage("--output is required".into()));
-    }
+    let (input, output) = required_paths(&flags).map_err(usage)?;
     let coded = |e: DumpError| (e.go_encode_exit_code(), e.code(), e.to_string());
     let adapters = parse_encode_adapters(&lossy(&flags.string("adapter"))).map_err(coded)?;
     let mut request = EncodeRequest::new(PathBuf::from(&input), PathBuf::from(&output), adapters);
@@ -192,6 +178,18 @@ fn encode_inner(args: &[OsString]) -> Result<(), (i32, &'static str, String)> {
         )
     );
     Ok(())
+}
+
+/// `--input` and `--output`, which both Go tools require, checked in their order.
+fn required_paths(flags: &goflag::Parsed) -> Result<(OsString, OsString), String> {
+    let (input, output) = (flags.string("input"), flags.string("output"));
+    if input.is_empty() {
+        return Err("--input is required".into());
+    }
+    if output.is_empty() {
+        return Err("--output is required".into());
+    }
+    Ok((input, output))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::fs;
 use std::path::Path;
 
 use elastickv_codec::container::{SnapshotReader, SnapshotWriter, encode_live_value};
+use elastickv_testkit::tree::read_tree;
 use support::*;
 
 const T: u64 = 116114217163165220;
@@ -77,7 +78,10 @@ fn decode_round_trips_and_sorts_unsorted_input() {
     assert!(out.status.success(), "{}", stderr(&out));
     let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(summary["scan"]["sorted_in_scratch"], true);
-    assert_eq!(read_tree(&d.join("a/redis")), read_tree(&d.join("b/redis")));
+    assert_eq!(
+        read_tree(&d.join("a/redis")).unwrap(),
+        read_tree(&d.join("b/redis")).unwrap()
+    );
     assert!(!d.join("b/.scratch").exists());
     let files_a = files_below(&d.join("a"));
     assert_eq!(files_a, files_below(&d.join("b")));
@@ -106,11 +110,11 @@ fn output_must_be_new_or_empty() {
     let out = decode(d, "sorted.fsm", "empty", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     // Now non-empty: refused, nothing touched.
-    let before = read_tree(&d.join("empty"));
+    let before = read_tree(&d.join("empty")).unwrap();
     let out = decode(d, "sorted.fsm", "empty", &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(error_code(&out).as_deref(), Some("output-not-empty"));
-    assert_eq!(read_tree(&d.join("empty")), before);
+    assert_eq!(read_tree(&d.join("empty")).unwrap(), before);
     fs::write(d.join("file"), b"x").unwrap();
     let out = decode(d, "sorted.fsm", "file", &[]);
     assert_eq!(error_code(&out).as_deref(), Some("output-not-empty"));

@@ -7,6 +7,8 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
+use elastickv_testkit::tree::{dirs, files, read_tree};
+use elastickv_testkit::vectors::{cases, code_for_sentinel, shared};
 use support::*;
 
 fn manifest_json(path: &Path) -> serde_json::Value {
@@ -18,12 +20,12 @@ fn manifest_json(path: &Path) -> serde_json::Value {
 /// CHECKSUMS that `sha256sum -c` accepts.
 #[test]
 fn decode_matches_go_redis_trees() {
-    let Some(root) = vectors() else { return };
+    let Some(root) = shared() else { return };
     let scratch = tempfile::tempdir().unwrap();
     let umask = umask();
     let mut checked = 0;
     for case in cases(&root) {
-        if !case.decoded_ok() || !case.redis_enabled() {
+        if !case.decoded_ok() || !case.adapter_enabled("redis") {
             continue;
         }
         let out = scratch.path().join(&case.name);
@@ -46,32 +48,23 @@ fn decode_matches_go_redis_trees() {
             stderr(&run)
         );
         let expected = case.expected_tree();
-        let want = read_tree(&expected.join("redis"));
-        let got = read_tree(&out.join("redis"));
-        let want_names: Vec<String> = want
-            .files
-            .keys()
-            .map(|k| String::from_utf8_lossy(k).into())
-            .collect();
-        let got_names: Vec<String> = got
-            .files
-            .keys()
-            .map(|k| String::from_utf8_lossy(k).into())
-            .collect();
+        let want = read_tree(&expected.join("redis")).unwrap();
+        let got = read_tree(&out.join("redis")).unwrap();
+        let want_names: Vec<&str> = files(&want).map(|(name, _)| name).collect();
+        let got_names: Vec<&str> = files(&got).map(|(name, _)| name).collect();
         assert_eq!(got_names, want_names, "{}: redis file set", case.name);
-        for (rel, bytes) in &want.files {
+        for (rel, bytes) in files(&want) {
             assert!(
-                got.files.get(rel) == Some(bytes),
-                "{}: redis/{} differs",
+                got.get(rel).and_then(Option::as_deref) == Some(bytes),
+                "{}: redis/{rel} differs",
                 case.name,
-                String::from_utf8_lossy(rel)
             );
         }
         if expected.ends_with("tree") && !case.dir.join("mvcc").exists() {
             // Empty directories only show in the listing (git drops them).
-            let mut want_dirs = listed_dirs(&case, "redis");
-            want_dirs.sort();
-            assert_eq!(got.dirs, want_dirs, "{}: redis directories", case.name);
+            let want_dirs = case.listed_dirs("redis");
+            let got_dirs: Vec<&str> = dirs(&got).collect();
+            assert_eq!(got_dirs, want_dirs, "{}: redis directories", case.name);
         }
 
         // MANIFEST.json: Go's fields, except the clock and the adapter list.
@@ -131,7 +124,7 @@ fn decode_matches_go_redis_trees() {
 /// (exit 1 from the Go-compatible binary), and leaves no MANIFEST or CHECKSUMS.
 #[test]
 fn decode_failures_carry_go_codes() {
-    let Some(root) = vectors() else { return };
+    let Some(root) = shared() else { return };
     let scratch = tempfile::tempdir().unwrap();
     let mut checked = 0;
     for case in cases(&root) {
@@ -195,7 +188,7 @@ fn decode_failures_carry_go_codes() {
 /// the self-test matches too.
 #[test]
 fn encode_matches_go_redis_entries() {
-    let Some(root) = vectors() else { return };
+    let Some(root) = shared() else { return };
     let scratch = tempfile::tempdir().unwrap();
     let mut checked = 0;
     let mut self_tested = 0;

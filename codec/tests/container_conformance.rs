@@ -1,11 +1,10 @@
 //! The container layer against the Go reference vectors: header and counters of every
 //! case, and the error kind of every malformed-container case.
 
-mod support;
-
 use elastickv_codec::ErrorCode;
-use elastickv_codec::dispatch::AdapterSet;
+use elastickv_codec::dispatch::{Adapter, AdapterSet};
 use elastickv_codec::scan::{self, ScanOptions};
+use elastickv_testkit::vectors::{Case, all_cases, code_for_sentinel};
 
 fn scan_options(enabled: AdapterSet) -> ScanOptions {
     ScanOptions {
@@ -15,18 +14,32 @@ fn scan_options(enabled: AdapterSet) -> ScanOptions {
     }
 }
 
+/// The adapters the Go decoder had enabled (`--adapter`, default all).
+fn enabled_adapters(case: &Case) -> AdapterSet {
+    match case.adapters() {
+        None => AdapterSet::ALL,
+        Some(names) => names
+            .iter()
+            .map(|name| {
+                name.parse::<Adapter>()
+                    .expect("vector flags name known adapters")
+            })
+            .collect(),
+    }
+}
+
 /// Counters of the Go decoder, with the adapters the case enabled (a disabled adapter's
 /// records count as internal).
 #[test]
 fn counters_and_header_match_go() {
     let mut checked = 0;
-    for case in support::all_cases() {
+    for case in all_cases() {
         if case.sentinels.is_some() || case.summary.is_null() {
             continue;
         }
         let scan = scan::inspect_file(
             &case.input(),
-            &scan_options(case.enabled_adapters()),
+            &scan_options(enabled_adapters(&case)),
             &mut |_, _| {},
         )
         .unwrap_or_else(|e| panic!("{}: {e}", case.name));
@@ -72,7 +85,7 @@ const CONTAINER_SENTINELS: &[&str] = &[
 #[test]
 fn malformed_containers_fail_with_the_go_kind() {
     let mut checked = 0;
-    for case in support::all_cases() {
+    for case in all_cases() {
         let Some(sentinels) = &case.sentinels else {
             continue;
         };
@@ -80,7 +93,7 @@ fn malformed_containers_fail_with_the_go_kind() {
             .iter()
             .find(|s| CONTAINER_SENTINELS.contains(&s.as_str()))
         {
-            Some(sentinel) => support::code_for_sentinel(sentinel),
+            Some(sentinel) => code_for_sentinel(sentinel),
             None if matches!(
                 case.library_error.as_deref(),
                 Some("EOF" | "unexpected EOF")

@@ -10,6 +10,7 @@
 //! out before the oracle could build its case" and is not a failure.
 
 use arbitrary::Unstructured;
+use elastickv_splitmix::SplitMix64;
 
 pub mod envelope;
 pub mod json_reader;
@@ -25,6 +26,11 @@ pub type Oracle = fn(&mut Unstructured<'_>) -> arbitrary::Result<()>;
 
 /// Every oracle with its name. The index is the selector byte: an input whose first
 /// byte is `i` (modulo the table length) runs `ORACLES[i]` on the remaining bytes.
+///
+/// Append only: an adapter's oracle is one line at the end. The committed seeds in
+/// `corpus/run/` begin with their oracle's index itself (below the table length, so
+/// the modulo never moves them) and `regressions/<oracle>/` replay with the oracle
+/// pinned by name; reordering or removing a line would re-route them.
 pub const ORACLES: &[(&str, Oracle)] = &[
     ("snapshot_raw", snapshot_raw::run),
     ("snapshot_body", snapshot_body::run),
@@ -76,34 +82,6 @@ pub fn forced_from_env() -> Option<usize> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-    }
-}
-
-/// A tiny deterministic generator (SplitMix64), so smoke tests need no `rand`.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(pub u64);
-
-impl SplitMix64 {
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A value in `0..bound` (`bound > 0`); the slight modulo bias does not matter here.
-    pub fn below(&mut self, bound: u64) -> u64 {
-        self.next_u64() % bound
-    }
-
-    /// Fills `buf` with random bytes.
-    pub fn fill(&mut self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(8) {
-            let bytes = self.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
     }
 }
 

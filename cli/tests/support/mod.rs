@@ -1,12 +1,11 @@
-//! Shared by the CLI integration tests: the Go reference vectors, running the
-//! binaries, comparing trees.
+//! Shared by the CLI integration tests: running the binaries, building and reading
+//! snapshots and trees. The Go reference vectors and tree comparison are
+//! `elastickv_testkit`'s.
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -14,138 +13,6 @@ use std::process::{Command, Output};
 pub const MAIN: &str = env!("CARGO_BIN_EXE_elastickv-snapshot");
 pub const GO_DECODE: &str = env!("CARGO_BIN_EXE_elastickv-snapshot-decode");
 pub const GO_ENCODE: &str = env!("CARGO_BIN_EXE_elastickv-snapshot-encode");
-
-/// The full vector set: `$ELASTICKV_VECTORS`, else `../shared/vectors` beside the
-/// checkout. Absent outside CI: `None` (tests skip); absent in CI: a failure.
-pub fn vectors() -> Option<PathBuf> {
-    let dir = std::env::var_os("ELASTICKV_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"));
-    if dir.join("INDEX.json").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "reference vectors not found at {} (CI must have ../shared beside the checkout)",
-        dir.display()
-    );
-    eprintln!("skipping: reference vectors not found at {}", dir.display());
-    None
-}
-
-/// One reference case.
-pub struct Case {
-    pub name: String,
-    pub dir: PathBuf,
-    pub summary: serde_json::Value,
-    pub flags: Vec<String>,
-    /// Go sentinels of a failed decode (`None` when it succeeded).
-    pub sentinels: Option<Vec<String>>,
-}
-
-impl Case {
-    pub fn decoded_ok(&self) -> bool {
-        self.sentinels.is_none() && self.dir.join("tree").is_dir()
-    }
-
-    /// The tree our decoder must produce: `mvcc/tree` where present.
-    pub fn expected_tree(&self) -> PathBuf {
-        let mvcc = self.dir.join("mvcc/tree");
-        if mvcc.is_dir() {
-            mvcc
-        } else {
-            self.dir.join("tree")
-        }
-    }
-
-    /// Whether the Go decode had the Redis adapter enabled.
-    pub fn redis_enabled(&self) -> bool {
-        match self.flags.iter().position(|f| f == "--adapter") {
-            None => true,
-            Some(i) => {
-                let list = self.flags.get(i + 1).map(String::as_str).unwrap_or("");
-                list.is_empty() || list == "all" || list.split(',').any(|s| s.trim() == "redis")
-            }
-        }
-    }
-
-    /// The decoder flags other than `--adapter` (they shape MANIFEST.json).
-    pub fn flags_without_adapter(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut it = self.flags.iter();
-        while let Some(f) = it.next() {
-            if f == "--adapter" {
-                it.next();
-                continue;
-            }
-            out.push(f.clone());
-        }
-        out
-    }
-}
-
-pub fn cases(root: &Path) -> Vec<Case> {
-    let mut dirs: Vec<PathBuf> = fs::read_dir(root)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("input.fsm").is_file())
-        .collect();
-    dirs.sort();
-    dirs.iter().map(|d| load(d)).collect()
-}
-
-fn load(dir: &Path) -> Case {
-    let read = |name: &str| fs::read_to_string(dir.join(name)).ok();
-    let summary = read("summary.json")
-        .map(|s| serde_json::from_str(&s).unwrap())
-        .unwrap_or(serde_json::Value::Null);
-    let flags = read("flags.txt")
-        .map(|s| {
-            s.lines()
-                .filter(|l| !l.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    let sentinels = read("expected_error.txt").map(|text| {
-        text.lines()
-            .find_map(|l| l.strip_prefix("sentinels:"))
-            .unwrap_or("")
-            .split([',', ' '])
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect()
-    });
-    Case {
-        name: dir.file_name().unwrap().to_string_lossy().into_owned(),
-        dir: dir.to_path_buf(),
-        summary,
-        flags,
-        sentinels,
-    }
-}
-
-/// `ErrRedisInvalidZSetMember` → `redis-invalid-zset-member`.
-pub fn code_for_sentinel(sentinel: &str) -> String {
-    let name = sentinel
-        .strip_prefix("Err")
-        .unwrap_or(sentinel)
-        .replace("ZSet", "Zset");
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = String::new();
-    for (i, &c) in chars.iter().enumerate() {
-        let boundary = i > 0
-            && c.is_ascii_uppercase()
-            && (chars[i - 1].is_ascii_lowercase()
-                || chars[i - 1].is_ascii_digit()
-                || chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase()));
-        if boundary {
-            out.push('-');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
-}
 
 /// Runs a binary in `cwd`.
 pub fn run(bin: &str, cwd: &Path, args: &[&OsStr]) -> Output {
@@ -174,59 +41,6 @@ pub fn error_code(out: &Output) -> Option<String> {
     let start = text.find("error[")? + "error[".len();
     let end = text[start..].find(']')? + start;
     Some(text[start..end].to_owned())
-}
-
-/// Every file (relative path → bytes) and directory below `root`.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct TreeContents {
-    pub files: BTreeMap<Vec<u8>, Vec<u8>>,
-    pub dirs: Vec<Vec<u8>>,
-}
-
-pub fn read_tree(root: &Path) -> TreeContents {
-    let mut out = TreeContents::default();
-    if !root.is_dir() {
-        return out;
-    }
-    let mut pending = vec![(root.to_path_buf(), Vec::new())];
-    while let Some((dir, prefix)) = pending.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let entry = entry.unwrap();
-            let mut rel: Vec<u8> = prefix.clone();
-            if !rel.is_empty() {
-                rel.push(b'/');
-            }
-            rel.extend_from_slice(entry.file_name().as_bytes());
-            let ft = entry.file_type().unwrap();
-            if ft.is_dir() {
-                out.dirs.push(rel.clone());
-                pending.push((entry.path(), rel));
-            } else {
-                out.files.insert(rel, fs::read(entry.path()).unwrap());
-            }
-        }
-    }
-    out.dirs.sort();
-    out
-}
-
-/// Directories `tree.listing` names below `prefix/` (git drops empty ones).
-pub fn listed_dirs(case: &Case, prefix: &str) -> Vec<Vec<u8>> {
-    let Ok(text) = fs::read_to_string(case.dir.join("tree.listing")) else {
-        return Vec::new();
-    };
-    let mut dirs: Vec<Vec<u8>> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["type"] == "d")
-        .filter_map(|v| hex::decode(v["path_hex"].as_str()?).ok())
-        .filter_map(|p| {
-            p.strip_prefix(format!("{prefix}/").as_bytes())
-                .map(<[u8]>::to_vec)
-        })
-        .collect();
-    dirs.sort();
-    dirs
 }
 
 pub fn mode(path: &Path) -> u32 {

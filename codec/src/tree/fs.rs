@@ -199,23 +199,7 @@ pub fn open_sidecar(path: &Path) -> Result<File, FsError> {
             ),
             _ => FsError::io(path, e),
         })?;
-    let meta = file.metadata().map_err(|e| FsError::io(path, e))?;
-    if !meta.file_type().is_file() {
-        let kind = if meta.file_type().is_fifo() {
-            FsErrorKind::Fifo
-        } else {
-            FsErrorKind::NotRegular
-        };
-        return Err(FsError::refuse(
-            kind,
-            path,
-            format!(
-                "refusing to write to non-regular file at {} ({})",
-                path.display(),
-                file_mode_name(meta.file_type())
-            ),
-        ));
-    }
+    let meta = regular_file_metadata(&file, path, "write to")?;
     if meta.nlink() > 1 {
         return Err(FsError::refuse(
             FsErrorKind::HardLink,
@@ -410,24 +394,31 @@ pub(crate) fn open_nonblocking_regular(path: &Path, follow: bool) -> Result<File
             ),
             _ => FsError::io(path, e),
         })?;
-    let meta = file.metadata().map_err(|e| FsError::io(path, e))?;
-    if !meta.file_type().is_file() {
-        let kind = if meta.file_type().is_fifo() {
-            FsErrorKind::Fifo
-        } else {
-            FsErrorKind::NotRegular
-        };
-        return Err(FsError::refuse(
-            kind,
-            path,
-            format!(
-                "refusing to read non-regular file at {} ({})",
-                path.display(),
-                file_mode_name(meta.file_type())
-            ),
-        ));
-    }
+    regular_file_metadata(&file, path, "read")?;
     Ok(file)
+}
+
+/// The metadata of an opened `file`, refusing anything but a regular file: what was
+/// opened by name is checked by handle, so a swap after a check cannot slip through.
+fn regular_file_metadata(file: &File, path: &Path, verb: &str) -> Result<fs::Metadata, FsError> {
+    let meta = file.metadata().map_err(|e| FsError::io(path, e))?;
+    if meta.file_type().is_file() {
+        return Ok(meta);
+    }
+    let kind = if meta.file_type().is_fifo() {
+        FsErrorKind::Fifo
+    } else {
+        FsErrorKind::NotRegular
+    };
+    Err(FsError::refuse(
+        kind,
+        path,
+        format!(
+            "refusing to {verb} non-regular file at {} ({})",
+            path.display(),
+            file_mode_name(meta.file_type())
+        ),
+    ))
 }
 
 #[cfg(test)]

@@ -938,4 +938,175 @@ mod tests {
         assert!(json.read_value().is_err());
         assert!(json.begin_next_value().is_err());
     }
+
+    /// Syntax errors as the whole-document parser this one replaced reported them
+    /// (message and offset), one input per message kind: the oracle that compared the
+    /// two is gone, so the outcomes themselves are pinned here.
+    #[test]
+    fn syntax_errors_have_go_messages_and_offsets() {
+        let cases: &[(&[u8], usize, &str)] = &[
+            (b"", 0, "unexpected end of JSON input"),
+            (b"   ", 3, "unexpected end of JSON input"),
+            (b"{", 1, "unexpected end of JSON input"),
+            (b"\"abc", 4, "unexpected end of JSON input"),
+            (b"\"\\", 2, "unexpected end of JSON input"),
+            (b"1.", 2, "unexpected end of JSON input"),
+            (b"1e", 2, "unexpected end of JSON input"),
+            (b"-", 1, "unexpected end of JSON input"),
+            (b"tru", 3, "unexpected end of JSON input"),
+            (
+                b"x",
+                0,
+                "invalid character 'x' looking for beginning of value",
+            ),
+            (
+                b"[1,]",
+                3,
+                "invalid character ']' looking for beginning of value",
+            ),
+            (
+                b"[,]",
+                1,
+                "invalid character ',' looking for beginning of value",
+            ),
+            (
+                b"{\"a\":}",
+                5,
+                "invalid character '}' looking for beginning of value",
+            ),
+            (
+                b"\xff",
+                0,
+                "invalid character '\u{ff}' looking for beginning of value",
+            ),
+            (
+                b"'a'",
+                0,
+                "invalid character '\\'' looking for beginning of value",
+            ),
+            (b"{\"a\"}", 4, "invalid character '}' after object key"),
+            (b"{\"a\" 1}", 5, "invalid character '1' after object key"),
+            (
+                b"{\"a\":1,}",
+                7,
+                "invalid character '}' looking for beginning of object key string",
+            ),
+            (
+                b"{1:2}",
+                1,
+                "invalid character '1' looking for beginning of object key string",
+            ),
+            (
+                b"{,}",
+                1,
+                "invalid character ',' looking for beginning of object key string",
+            ),
+            (b"[1 2]", 3, "invalid character '2' after array element"),
+            (b"[-01]", 3, "invalid character '1' after array element"),
+            (
+                b"{\"a\":1 \"b\":2}",
+                7,
+                "invalid character '\"' after object key:value pair",
+            ),
+            (b"-x", 1, "invalid character 'x' in numeric literal"),
+            (
+                b"1.x",
+                2,
+                "invalid character 'x' after decimal point in numeric literal",
+            ),
+            (
+                b"1e+x",
+                3,
+                "invalid character 'x' in exponent of numeric literal",
+            ),
+            (
+                b"[1.5e]",
+                5,
+                "invalid character ']' in exponent of numeric literal",
+            ),
+            (b"trUe", 2, "invalid character 'U' in literal"),
+            (b"nulL", 3, "invalid character 'L' in literal"),
+            (b"\"\\x\"", 2, "invalid character in string escape code"),
+            (
+                b"\"\\u12\"",
+                3,
+                "invalid character in \\u hexadecimal character escape",
+            ),
+            (
+                b"\"\\u12g4\"",
+                3,
+                "invalid character in \\u hexadecimal character escape",
+            ),
+            (b"\"a\nb\"", 2, "invalid character in string literal"),
+        ];
+        for &(input, offset, message) in cases {
+            let want = GoJsonError {
+                offset,
+                message: message.into(),
+            };
+            let shown = String::from_utf8_lossy(input);
+            assert_eq!(
+                parse_prefix(input).map(|(_, end)| end),
+                Err(want),
+                "{shown}"
+            );
+        }
+    }
+
+    /// `parse_prefix` stops right after the first value (a `json.Decoder`'s view):
+    /// what follows, valid or not, is not its business.
+    #[test]
+    fn prefix_ends_after_the_first_value() {
+        for (input, end) in [
+            (&b"01"[..], 1),
+            (b"1 2", 1),
+            (b" [1, -0.5e+3, 0, -0, 1E9] ", 25),
+            (b"{\"a\":{\"b\":[[],{},[{}]]},\"a\":\"dup\"}  x", 34),
+            (b"{\"id\":\"5-1\",\"fields\":[]}\n{\"_meta\":true}", 24),
+        ] {
+            let shown = String::from_utf8_lossy(input);
+            assert_eq!(parse_prefix(input).map(|(_, e)| e), Ok(end), "{shown}");
+        }
+    }
+
+    /// Go's depth limit, and where it reports exceeding it: at the opening bracket
+    /// one level too deep. Values are dropped on a thread with room for 10 000 levels.
+    #[test]
+    fn depth_limit_offsets_match_go() {
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn(|| {
+                let end = |input: String| parse_prefix(input.as_bytes()).map(|(_, end)| end);
+                let exceeded = |offset| {
+                    Err(GoJsonError {
+                        offset,
+                        message: "exceeded max depth".into(),
+                    })
+                };
+                let d = MAX_DEPTH;
+                assert_eq!(
+                    end(format!("{}{}", "[".repeat(d), "]".repeat(d))),
+                    Ok(2 * d)
+                );
+                assert_eq!(
+                    end(format!("{}{}", "[".repeat(d + 1), "]".repeat(d + 1))),
+                    exceeded(d)
+                );
+                assert_eq!(
+                    end(format!("{}1{}", "{\"a\":".repeat(d), "}".repeat(d))),
+                    Ok(6 * d + 1)
+                );
+                assert_eq!(end("{\"a\":".repeat(d + 1)), exceeded(5 * d));
+                assert_eq!(
+                    end("[".repeat(d)),
+                    Err(GoJsonError {
+                        offset: d,
+                        message: "unexpected end of JSON input".into(),
+                    })
+                );
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
 }

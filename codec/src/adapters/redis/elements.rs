@@ -17,8 +17,9 @@
 //!    otherwise by reading the file again and decoding the kept array's elements one
 //!    at a time.
 //!
-//! The records, their order and every error are those of the whole-document reader;
-//! `super::encode_oracle` tests that against it on generated documents.
+//! The records, their order and every error are Go's: the reference vectors check
+//! valid trees, and `super::elements_tests` pins the precedence rules and checks that
+//! kept and re-read elements give the same records.
 //!
 //! JSONL files (`streams/`, the TTL sidecars) need no second pass: Go decodes them a
 //! value at a time too, so [`JsonLines`] just reads them through a buffer.

@@ -29,7 +29,7 @@ pub mod values;
 #[cfg(test)]
 mod conformance;
 #[cfg(test)]
-mod encode_oracle;
+mod elements_tests;
 #[cfg(test)]
 mod scenarios;
 #[cfg(test)]

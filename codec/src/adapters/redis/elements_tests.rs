@@ -1,27 +1,33 @@
-//! The streaming encoder against the whole-file reading it replaced.
+//! The encoder's collection-document reader (`super::elements`) on generated and
+//! hand-written documents.
 //!
-//! The oracle is the pre-streaming code path, kept here verbatim in behaviour: read
-//! the file whole, parse it with `gojson::parse_prefix` (itself checked against the
-//! old parser in `tree::gojson_oracle`), refuse trailing data, decode with
-//! `docs::read_hash`/`read_set`/`read_list`/`read_zset`, then emit meta, elements and
-//! TTL row. Generated documents, valid and broken in every way the decoding rules
-//! know (duplicate and case-folded members, nulls, wrong types, bad binary values and
-//! scores, syntax errors and truncation anywhere), must give the same records in the
-//! same order, or the same error code and message, whatever the kept-elements budget.
+//! A document's elements reach the sink either from memory (they fitted the
+//! kept-elements budget on the first pass) or from a second read of the file (they
+//! did not); both must give the same records in the same order, or the same error
+//! code and message. Generated documents, valid and broken in every way the decoding
+//! rules know (duplicate and case-folded members, nulls, wrong types, bad binary
+//! values and scores, syntax errors and truncation anywhere), are encoded at a budget
+//! of 0 (every non-empty document is read twice), 300 bytes (kept, then dropped
+//! part-way) and the default, and must agree. The hand-written tests pin the
+//! outcomes themselves: Go's error precedence, which duplicate member wins, that
+//! nothing reaches the sink before the whole document checked out, that a large
+//! document is held an element at a time, and JSONL error offsets.
+//!
+//! What a valid document must encode *to* is also checked against Go's encoder by
+//! the reference vectors (`conformance`) and against the model by the round-trip
+//! properties of `proptests/tests/redis.rs`.
 
 use std::fs;
-use std::path::Path;
+use std::path::PathBuf;
 
 use crate::adapter::{AdapterEncoder, EntrySink};
 use crate::error::{BoxError, ErrorCode, ExitClass};
 use crate::tree::bsv::encode_base64url;
 use crate::tree::gojson::GoValue;
-use crate::tree::gojson_reader::parse_prefix;
 
 use super::RedisEncoder;
-use super::docs::{self, Collection, ElementKind, HashFields, ListItems, SetMembers, ZSetMembers};
+use super::docs::{ElementKind, HashFields, ListItems, SetMembers, ZSetMembers};
 use super::elements::{JsonLines, KEPT_ELEMENTS_BUDGET, ReadStats, check_document};
-use super::error::RedisError;
 use super::keys;
 use super::values;
 use crate::test_rng::Rng;
@@ -31,7 +37,7 @@ fn pick<'a>(rng: &mut Rng, items: &[&'a str]) -> &'a str {
     items[rng.index(items.len())]
 }
 
-/// The four collection kinds, with their directory and whole-document reader.
+/// The four collection kinds, with their directory and element array.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Hash,
@@ -273,8 +279,8 @@ impl Gen {
         if self.rng.chance(30) {
             members.push(format!("\"unknown\":{}", self.junk(0)));
         }
-        // Keep the array members' relative order (it decides which one wins), but
-        // move the others around them.
+        // Half the time the members are shuffled, arrays included: which duplicate
+        // comes last decides which one Go keeps.
         if self.rng.chance(50) {
             self.shuffle(&mut members);
         }
@@ -297,94 +303,8 @@ impl Gen {
     }
 }
 
-// --- the oracle ------------------------------------------------------------------
-
 /// `(store key, value)` records in emission order.
 type Records = Vec<(Vec<u8>, Vec<u8>)>;
-
-/// The pre-streaming `read_one_json`.
-fn whole_value(path: &Path, bytes: &[u8]) -> Result<GoValue, RedisError> {
-    let (value, end) =
-        parse_prefix(bytes).map_err(|e| RedisError::invalid_json(path, e.to_string()))?;
-    match bytes[end..]
-        .iter()
-        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-    {
-        None | Some(b']' | b'}') => Ok(value),
-        Some(_) => Err(RedisError::invalid_json(
-            path,
-            "trailing data after the JSON value",
-        )),
-    }
-}
-
-fn ttl_row(out: &mut Records, user_key: &[u8], expire_at_ms: Option<u64>) {
-    if let Some(ms) = expire_at_ms.filter(|ms| *ms != 0) {
-        out.push((
-            keys::raw_key(keys::TTL, user_key),
-            values::build_ttl(ms).to_vec(),
-        ));
-    }
-}
-
-fn count<T>(c: &Collection<T>) -> u64 {
-    c.elements.len() as u64
-}
-
-/// The pre-streaming encode of one collection file.
-fn whole_file_records(kind: Kind, path: &Path, user_key: &[u8]) -> Result<Records, RedisError> {
-    let bytes = fs::read(path).unwrap();
-    let value = whole_value(path, &bytes)?;
-    let invalid = |d: String| RedisError::invalid_json(path, d);
-    let mut out = Records::new();
-    let expire_at_ms = match kind {
-        Kind::Hash => {
-            let hash = docs::read_hash(&value).map_err(invalid)?;
-            let meta = values::build_count_meta(count(&hash), hash.expire_at_ms);
-            out.push((keys::wide_key(keys::HASH_META, user_key, b""), meta));
-            for (name, value) in hash.elements {
-                out.push((keys::wide_key(keys::HASH_FIELD, user_key, &name), value));
-            }
-            hash.expire_at_ms
-        }
-        Kind::Set => {
-            let set = docs::read_set(&value).map_err(invalid)?;
-            let meta = values::build_count_meta(count(&set), set.expire_at_ms);
-            out.push((keys::wide_key(keys::SET_META, user_key, b""), meta));
-            for member in set.elements {
-                out.push((
-                    keys::wide_key(keys::SET_MEMBER, user_key, &member),
-                    Vec::new(),
-                ));
-            }
-            set.expire_at_ms
-        }
-        Kind::List => {
-            let list = docs::read_list(&value).map_err(invalid)?;
-            let meta = values::build_list_meta(count(&list), list.expire_at_ms);
-            out.push((keys::raw_key(keys::LIST_META, user_key), meta));
-            for (seq, item) in (0i64..).zip(list.elements) {
-                out.push((keys::list_item_key(user_key, seq), item));
-            }
-            list.expire_at_ms
-        }
-        Kind::ZSet => {
-            let zset = docs::read_zset(&value).map_err(invalid)?;
-            let meta = values::build_count_meta(count(&zset), zset.expire_at_ms);
-            out.push((keys::wide_key(keys::ZSET_META, user_key, b""), meta));
-            for (member, score) in zset.elements {
-                out.push((
-                    keys::wide_key(keys::ZSET_MEMBER, user_key, &member),
-                    values::build_zset_score(score).to_vec(),
-                ));
-                out.push((keys::zset_score_key(user_key, score, &member), Vec::new()));
-            }
-            zset.expire_at_ms
-        }
-    };
-    ttl_row(&mut out, user_key, expire_at_ms);
-    Ok(out)
-}
 
 /// Records in the order they were added.
 #[derive(Default)]
@@ -400,9 +320,9 @@ impl EntrySink for Collect {
 /// What an encode produced: the records, or the error's code and message.
 type Outcome = Result<Records, (String, String)>;
 
-fn coded(code: &str, message: String) -> (String, String) {
-    (code.to_owned(), message)
-}
+/// Kept-elements budgets every document is encoded at: nothing kept (the second
+/// pass re-reads the file), a budget small documents overflow part-way, the default.
+const BUDGETS: [usize; 3] = [0, 300, KEPT_ELEMENTS_BUDGET];
 
 /// A tree holding one collection file, `k.json` of `kind`.
 struct OneFileTree {
@@ -417,7 +337,7 @@ impl OneFileTree {
         OneFileTree { root, kind }
     }
 
-    fn file(&self) -> std::path::PathBuf {
+    fn file(&self) -> PathBuf {
         self.root
             .path()
             .join("redis/db_0")
@@ -429,42 +349,54 @@ impl OneFileTree {
         fs::write(self.file(), body).unwrap();
     }
 
+    fn encode(&self, budget: usize, sink: &mut dyn EntrySink) -> Result<(), BoxError> {
+        RedisEncoder::with_kept_budget(budget).encode(&self.root.path().join("redis"), sink)
+    }
+
     fn streamed(&self, budget: usize) -> Outcome {
         let mut sink = Collect::default();
-        match RedisEncoder::with_kept_budget(budget)
-            .encode(&self.root.path().join("redis"), &mut sink)
-        {
+        match self.encode(budget, &mut sink) {
             Ok(()) => Ok(sink.0),
-            Err(e) => Err(coded(e.code(), e.to_string())),
+            Err(e) => Err((e.code().to_owned(), e.to_string())),
         }
     }
 
-    fn whole(&self) -> Outcome {
-        whole_file_records(self.kind, &self.file(), b"k").map_err(|e| {
-            let code = e.code();
-            coded(code, e.to_string())
-        })
-    }
-
-    /// Streams with several budgets and checks each against the oracle.
-    fn assert_same(&self, body: &[u8]) -> Outcome {
+    /// Writes `body`, encodes it at every budget, checks they agree and returns
+    /// their outcome.
+    fn agreed(&self, body: &[u8]) -> Outcome {
         self.write(body);
-        let want = self.whole();
-        for budget in [0, 300, KEPT_ELEMENTS_BUDGET] {
+        let want = self.streamed(0);
+        for budget in &BUDGETS[1..] {
             assert_eq!(
-                self.streamed(budget),
+                self.streamed(*budget),
                 want,
-                "{:?} budget {budget}: {}",
+                "{:?} budget {budget} vs 0: {}",
                 self.kind,
                 String::from_utf8_lossy(body)
             );
         }
         want
     }
+
+    /// The detail of the `redis-encode-invalid-json` error `body` must fail with, at
+    /// every budget.
+    fn invalid(&self, body: &[u8]) -> String {
+        let prefix = format!(
+            "{}: redis encode invalid collection JSON: ",
+            self.file().display()
+        );
+        match self.agreed(body) {
+            Err((code, message)) if code == "redis-encode-invalid-json" => message
+                .strip_prefix(&prefix)
+                .unwrap_or_else(|| panic!("{message}"))
+                .to_owned(),
+            other => panic!("want an invalid-JSON error, got {other:?}"),
+        }
+    }
 }
 
 #[test]
-fn streamed_documents_encode_like_whole_ones() {
+fn generated_documents_encode_the_same_at_every_kept_budget() {
     for kind in KINDS {
         let tree = OneFileTree::new(kind);
         let (mut ok, mut failed) = (0, 0);
@@ -475,7 +407,7 @@ fn streamed_documents_encode_like_whole_ones() {
                 fault,
             };
             let body = generator.document(kind);
-            match tree.assert_same(&body) {
+            match tree.agreed(&body) {
                 Ok(_) => ok += 1,
                 Err(_) => failed += 1,
             }
@@ -488,78 +420,108 @@ fn streamed_documents_encode_like_whole_ones() {
     }
 }
 
-/// `(code, message)` of an encode that must fail with `redis-encode-invalid-json`.
-fn invalid_detail(outcome: Outcome) -> String {
-    match outcome {
-        Err((code, message)) if code == "redis-encode-invalid-json" => message,
-        other => panic!("want an invalid-JSON error, got {other:?}"),
+/// The hash records of `fields` under key `k`: the meta row, then the fields in
+/// document order, then the TTL row.
+fn hash_records(fields: &[(&[u8], &[u8])], expire_at_ms: Option<u64>) -> Records {
+    let count = fields.len() as u64;
+    let mut out = vec![(
+        keys::wide_key(keys::HASH_META, b"k", b""),
+        values::build_count_meta(count, expire_at_ms),
+    )];
+    for (name, value) in fields {
+        out.push((keys::wide_key(keys::HASH_FIELD, b"k", name), value.to_vec()));
     }
+    if let Some(ms) = expire_at_ms.filter(|ms| *ms != 0) {
+        out.push((
+            keys::raw_key(keys::TTL, b"k"),
+            values::build_ttl(ms).to_vec(),
+        ));
+    }
+    out
 }
 
+/// Go reads the whole document before it decodes any of it, so a syntax error
+/// anywhere wins; then trailing data; then the first shape error in document order;
+/// then `format_version`; then element contents.
 #[test]
 fn a_syntax_error_anywhere_outranks_earlier_decoding_errors() {
     let tree = OneFileTree::new(Kind::Hash);
     // Element 0 cannot be a struct, element 1's name is no binary value, the version
     // is wrong, and then the file stops being JSON: Go reports only the last.
-    let body = br#"{"format_version":2,"fields":[5,{"name":null,"value":"v"}],"x":[1,}"#;
-    let message = invalid_detail(tree.assert_same(body));
-    assert!(
-        message.contains("invalid character '}' looking for beginning of value"),
-        "{message}"
+    assert_eq!(
+        tree.invalid(br#"{"format_version":2,"fields":[5,{"name":null,"value":"v"}],"x":[1,}"#),
+        "invalid character '}' looking for beginning of value (at byte 66)"
     );
     // Without the syntax error the shape error (document order) wins...
-    let body = br#"{"format_version":2,"fields":[5,{"name":null,"value":"v"}]}"#;
-    assert!(
-        invalid_detail(tree.assert_same(body))
-            .contains("fields[0]: cannot unmarshal number into a struct")
+    assert_eq!(
+        tree.invalid(br#"{"format_version":2,"fields":[5,{"name":null,"value":"v"}]}"#),
+        "fields[0]: cannot unmarshal number into a struct"
     );
     // ...without it the version...
-    let body = br#"{"format_version":2,"fields":[{"name":null,"value":"v"}]}"#;
-    assert!(invalid_detail(tree.assert_same(body)).contains("unsupported format_version 2"));
+    assert_eq!(
+        tree.invalid(br#"{"format_version":2,"fields":[{"name":null,"value":"v"}]}"#),
+        "unsupported format_version 2"
+    );
     // ...and last the element content.
-    let body = br#"{"format_version":1,"fields":[{"name":null,"value":"v"}]}"#;
-    assert!(invalid_detail(tree.assert_same(body)).contains("fields[0].name"));
-    // Trailing data outranks decoding errors too.
-    let body = br#"{"format_version":2} x"#;
-    assert!(invalid_detail(tree.assert_same(body)).contains("trailing data"));
+    assert_eq!(
+        tree.invalid(br#"{"format_version":1,"fields":[{"name":null,"value":"v"}]}"#),
+        "fields[0].name: neither a string nor a {\"base64\":…} envelope"
+    );
+    // Trailing data outranks decoding errors too; a closing bracket is not trailing
+    // data (Go's `Decoder.More`).
+    assert_eq!(
+        tree.invalid(br#"{"format_version":2} x"#),
+        "trailing data after the JSON value"
+    );
+    assert_eq!(
+        tree.agreed(br#"{"format_version":1} ]"#),
+        Ok(hash_records(&[], None))
+    );
 }
 
 #[test]
 fn duplicate_members_follow_go() {
     let tree = OneFileTree::new(Kind::Hash);
-    // The last array wins; a content error in an earlier one does not count...
-    let records = tree
-        .assert_same(
-            br#"{"format_version":1,"fields":[{"name":{"base64":"!"},"value":"v"}],"FIELDS":[{"name":"a","value":"b"}]}"#,
-        )
-        .unwrap();
-    assert_eq!(records.len(), 2);
-    assert_eq!(records[1].0, keys::wide_key(keys::HASH_FIELD, b"k", b"a"));
-    // ...but a shape error in an earlier one does,
-    let body = br#"{"format_version":1,"fields":[7],"fields":[{"name":"a","value":"b"}]}"#;
-    assert!(invalid_detail(tree.assert_same(body)).contains("fields[0]"));
-    // a content error in the last one does,
-    let body =
-        br#"{"format_version":1,"fields":[{"name":"a","value":"b"}],"fields":[{"value":"b"}]}"#;
-    assert!(invalid_detail(tree.assert_same(body)).contains("fields[0].name: missing"));
-    // a trailing null empties the collection, and scalar members follow the same rule.
-    let records = tree
-        .assert_same(
-            br#"{"format_version":1,"fields":[{"name":"a","value":"b"}],"fields":null,"expire_at_ms":5,"Expire_At_Ms":null,"format_version":null}"#,
-        )
-        .unwrap();
+    // The last array wins (names match case-insensitively); a content error in an
+    // earlier one does not count...
     assert_eq!(
-        records,
-        vec![(
-            keys::wide_key(keys::HASH_META, b"k", b""),
-            values::build_count_meta(0, None)
-        )]
+        tree.agreed(
+            br#"{"format_version":1,"fields":[{"name":{"base64":"!"},"value":"v"}],"FIELDS":[{"name":"a","value":"b"}]}"#
+        ),
+        Ok(hash_records(&[(b"a", b"b")], None))
+    );
+    // ...but a shape error in an earlier one does,
+    assert_eq!(
+        tree.invalid(br#"{"format_version":1,"fields":[7],"fields":[{"name":"a","value":"b"}]}"#),
+        "fields[0]: cannot unmarshal number into a struct"
+    );
+    // a content error in the last one does,
+    assert_eq!(
+        tree.invalid(
+            br#"{"format_version":1,"fields":[{"name":"a","value":"b"}],"fields":[{"value":"b"}]}"#
+        ),
+        "fields[0].name: missing"
+    );
+    // a trailing null empties the collection, and scalar members follow the same rule
+    // (a null expiry clears it, a null version leaves it).
+    assert_eq!(
+        tree.agreed(
+            br#"{"format_version":1,"fields":[{"name":"a","value":"b"}],"fields":null,"expire_at_ms":5,"Expire_At_Ms":null,"format_version":null}"#
+        ),
+        Ok(hash_records(&[], None))
     );
     // Within an element, the last duplicate of a member wins.
-    let records = tree
-        .assert_same(br#"{"format_version":1,"fields":[{"name":"x","value":"b","Name":"y"}]}"#)
-        .unwrap();
-    assert_eq!(records[1].0, keys::wide_key(keys::HASH_FIELD, b"k", b"y"));
+    assert_eq!(
+        tree.agreed(br#"{"format_version":1,"fields":[{"name":"x","value":"b","Name":"y"}]}"#),
+        Ok(hash_records(&[(b"y", b"b")], None))
+    );
+    // The expiry is the last one given.
+    assert_eq!(
+        tree.agreed(
+            br#"{"expire_at_ms":5,"format_version":1,"fields":[{"name":"x","value":"b"}],"expire_at_ms":7}"#
+        ),
+        Ok(hash_records(&[(b"x", b"b")], Some(7)))
+    );
 }
 
 /// A sink that refuses a key it has seen, like the snapshot builder.
@@ -590,35 +552,41 @@ impl EntrySink for Unique {
     }
 }
 
+/// Go unmarshals the whole document before it emits anything, so a document error
+/// must be reported even when an earlier element would already have made the sink
+/// fail, and nothing may reach the sink first, whichever pass hands out the elements.
 #[test]
 fn nothing_reaches_the_sink_before_the_whole_document_checked_out() {
     let tree = OneFileTree::new(Kind::Set);
     // A duplicate member the sink would refuse, then a member that cannot decode:
     // the document's error is reported, not the sink's.
-    tree.write(br#"{"format_version":1,"members":["a","a",null]}"#);
-    for budget in [0, KEPT_ELEMENTS_BUDGET] {
+    let body = br#"{"format_version":1,"members":["a","a",null]}"#;
+    assert_eq!(
+        tree.invalid(body),
+        "members[2]: neither a string nor a {\"base64\":…} envelope"
+    );
+    for budget in BUDGETS {
         let mut sink = Unique::default();
-        let err = RedisEncoder::with_kept_budget(budget)
-            .encode(&tree.root.path().join("redis"), &mut sink)
-            .unwrap_err();
-        assert_eq!(err.code(), "redis-encode-invalid-json");
-        assert!(sink.0.is_empty());
+        let err = tree.encode(budget, &mut sink).unwrap_err();
+        assert_eq!(err.code(), "redis-encode-invalid-json", "budget {budget}");
+        assert!(sink.0.is_empty(), "budget {budget}: {:?}", sink.0);
     }
+    // Without it, the sink's error is the one reported.
     tree.write(br#"{"format_version":1,"members":["a","a"]}"#);
-    for budget in [0, KEPT_ELEMENTS_BUDGET] {
+    for budget in BUDGETS {
         let mut sink = Unique::default();
-        let err = RedisEncoder::with_kept_budget(budget)
-            .encode(&tree.root.path().join("redis"), &mut sink)
-            .unwrap_err();
-        assert_eq!(err.code(), "encode-duplicate-key");
+        let err = tree.encode(budget, &mut sink).unwrap_err();
+        assert_eq!(err.code(), "encode-duplicate-key", "budget {budget}");
     }
 }
 
 /// A 200 000-field hash: the reader never materializes more than one element, keeps
-/// at most its budget of decoded elements, and the records are the oracle's.
+/// at most its budget of decoded elements, and the records are the document's, in
+/// order, whether they were kept or read again.
 #[test]
 fn a_large_document_is_read_an_element_at_a_time() {
     const FIELDS: usize = 200_000;
+    let value = |i: usize| format!("value {i}").into_bytes();
     let mut body = String::from("{\"format_version\":1,\"fields\":[");
     for i in 0..FIELDS {
         if i > 0 {
@@ -626,7 +594,7 @@ fn a_large_document_is_read_an_element_at_a_time() {
         }
         body.push_str(&format!(
             "{{\"name\":\"field-{i:06}\",\"value\":{{\"base64\":\"{}\"}}}}",
-            encode_base64url(format!("value {i}").as_bytes())
+            encode_base64url(&value(i))
         ));
     }
     body.push_str("],\"expire_at_ms\":9}");
@@ -650,77 +618,69 @@ fn a_large_document_is_read_an_element_at_a_time() {
     assert!(stats.peak_kept_bytes <= budget, "{stats:?}");
     assert!(stats.reread, "{stats:?}");
 
-    let want = tree.whole().unwrap();
+    let names: Vec<Vec<u8>> = (0..FIELDS)
+        .map(|i| format!("field-{i:06}").into_bytes())
+        .collect();
+    let values: Vec<Vec<u8>> = (0..FIELDS).map(value).collect();
+    let fields: Vec<(&[u8], &[u8])> = names
+        .iter()
+        .zip(&values)
+        .map(|(n, v)| (n.as_slice(), v.as_slice()))
+        .collect();
+    let want = hash_records(&fields, Some(9));
     assert_eq!(want.len(), FIELDS + 2);
-    assert_eq!(tree.streamed(budget), Ok(want));
-}
-
-/// The pre-streaming JSONL reader: the whole file, then one value after another.
-fn whole_jsonl(path: &Path, bytes: &[u8]) -> Result<Vec<GoValue>, String> {
-    let mut pos = 0;
-    let mut out = Vec::new();
-    loop {
-        while pos < bytes.len() && matches!(bytes[pos], b' ' | b'\t' | b'\n' | b'\r') {
-            pos += 1;
-        }
-        if pos >= bytes.len() {
-            return Ok(out);
-        }
-        match parse_prefix(&bytes[pos..]) {
-            Ok((value, end)) => {
-                pos += end;
-                out.push(value);
-            }
-            Err(e) => {
-                let detail = format!("at byte {}: {}", pos + e.offset, e.message);
-                return Err(RedisError::invalid_json(path, detail).to_string());
-            }
-        }
+    for budget in [0, budget, KEPT_ELEMENTS_BUDGET, usize::MAX] {
+        assert!(tree.streamed(budget) == Ok(want.clone()), "budget {budget}");
     }
 }
 
-fn streamed_jsonl(path: &Path) -> Result<Vec<GoValue>, String> {
-    let mut lines = JsonLines::open(path).map_err(|e| e.to_string())?;
+/// The values of the JSONL file `body`, or the detail of its error.
+fn jsonl(body: &[u8]) -> Result<Vec<GoValue>, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.jsonl");
+    fs::write(&path, body).unwrap();
+    let detail = |e: super::error::RedisError| {
+        let prefix = format!("{}: redis encode invalid collection JSON: ", path.display());
+        let message = e.to_string();
+        message.strip_prefix(&prefix).unwrap_or(&message).to_owned()
+    };
+    let mut lines = JsonLines::open(&path).map_err(detail)?;
     let mut out = Vec::new();
-    while let Some(value) = lines.next_value().map_err(|e| e.to_string())? {
+    while let Some(value) = lines.next_value().map_err(detail)? {
         out.push(value);
     }
     Ok(out)
 }
 
+/// `JsonLines` reads values the way a Go `json.Decoder` does (the fuzz oracle
+/// `json_reader` checks the parser underneath for that); what is its own is the
+/// error detail, which names the offset in the whole file, not in the value.
 #[test]
-fn jsonl_files_read_like_whole_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.jsonl");
-    let mut rng = Rng(11);
-    let lines = [
-        r#"{"id":"1-1","fields":[{"name":"a","value":{"base64":"_w"}}]}"#,
-        r#"{"_meta":true,"length":1,"last_ms":1,"last_seq":1,"expire_at_ms":null}"#,
-        r#"{"key":"k","expire_at_ms":5}"#,
-        "  ",
-        "7 8",
-        r#"{"a":"x"}{"b":[1,2]}"#,
-    ];
-    for _ in 0..2000 {
-        let mut body: Vec<u8> = (0..rng.below(6))
-            .flat_map(|_| format!("{}\n", lines[rng.index(lines.len())]).into_bytes())
-            .collect();
-        if !body.is_empty() && rng.chance(40) {
-            let at = rng.index(body.len());
-            match rng.below(3) {
-                0 => body.truncate(at),
-                1 => body[at] = MUTATIONS[rng.index(MUTATIONS.len())],
-                _ => {
-                    body.remove(at);
-                }
-            }
-        }
-        fs::write(&path, &body).unwrap();
-        assert_eq!(
-            streamed_jsonl(&path),
-            whole_jsonl(&path, &body),
-            "{}",
-            String::from_utf8_lossy(&body)
-        );
-    }
+fn jsonl_errors_name_the_offset_in_the_file() {
+    let number = |n: &str| GoValue::Number(n.into());
+    assert_eq!(
+        jsonl(b"{\"a\":1}\n 7 8{\"b\":[1,2]}\n  \n"),
+        Ok(vec![
+            GoValue::Object(vec![("a".into(), number("1"))]),
+            number("7"),
+            number("8"),
+            GoValue::Object(vec![(
+                "b".into(),
+                GoValue::Array(vec![number("1"), number("2")])
+            )]),
+        ])
+    );
+    assert_eq!(jsonl(b""), Ok(vec![]));
+    assert_eq!(
+        jsonl(b"{\"a\":1}\n{\"b\":tru}\n{}"),
+        Err("at byte 16: invalid character '}' in literal".into())
+    );
+    assert_eq!(
+        jsonl(b"[1]\n{\"a\" 1}"),
+        Err("at byte 9: invalid character '1' after object key".into())
+    );
+    assert_eq!(
+        jsonl(b"1\n\"x"),
+        Err("at byte 4: unexpected end of JSON input".into())
+    );
 }
