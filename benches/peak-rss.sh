@@ -4,7 +4,7 @@
 #   benches/peak-rss.sh
 #
 # Generates a `redis-mixed` snapshot with `elastickv-snapshot generate` (the profile is
-# proptests/src/workload/redis.rs: scale PEAK_RSS_SCALE, default 5 = 1M strings of 16–512
+# synth/src/workload/redis.rs: scale PEAK_RSS_SCALE, default 5 = 1M strings of 16–512
 # bytes, 100k hashes/lists/sets of 10, 50k zsets of 10, 10k streams of 20, plus one hash,
 # list and set of PEAK_RSS_GIANT (default 500k) elements, a zset of half and a stream of a
 # fifth as many: ≈ 1.1 GB, 1.36M keys), then runs, each in a child process under

@@ -19,8 +19,9 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use elastickv_benches::{SEED, SplitMix64, quick_mode, workload_bytes};
+use elastickv_benches::{SEED, quick_mode, workload_bytes};
 use elastickv_codec::tree::checksums::{verify_checksums, write_checksums};
+use elastickv_splitmix::SplitMix64;
 
 /// Writes the small files under `root`; returns (files, bytes).
 fn small_tree(root: &Path, files: u64, rng: &mut SplitMix64) -> (u64, u64) {

@@ -8,7 +8,7 @@
 //! * `encode_self_test`: the same with `--self-test` (the produced file is decoded back
 //!   from disk and compared with the input tree).
 //!
-//! The workload is `RedisMix::redis_mixed` (`elastickv_benches::redis_gen`) scaled to
+//! The workload is `RedisMix::redis_mixed` (`elastickv_synth::workload::redis`) scaled to
 //! about 16 MiB of snapshot (`EKV_BENCH_E2E_MIB` overrides, fractions allowed; 0.5 MiB
 //! under `cargo test --benches`). Each bench reports snapshot bytes per second and
 //! snapshot records (entries) per second (`elem/s`): read for decode, written for
@@ -27,13 +27,13 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use elastickv_benches::redis_gen::{RedisMix, write_redis_snapshot};
 use elastickv_benches::{SEED, quick_mode};
 use elastickv_codec::pipeline::adapters::{parse_decode_adapters, parse_encode_adapters};
 use elastickv_codec::pipeline::{
     DecodeOutcome, DecodeRequest, EncodeOutcome, EncodeRequest, NoProgress, decode_to_tree,
     encode_to_file,
 };
+use elastickv_synth::workload::redis::{RedisMix, write_redis_snapshot};
 
 /// Snapshot bytes of `RedisMix::redis_mixed(1.0)`, for turning a size into a scale.
 const MIXED_BYTES_AT_SCALE_1: f64 = 150e6;

@@ -13,10 +13,8 @@ use std::hint::black_box;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use elastickv_benches::redis_gen::{RedisMix, write_redis_snapshot};
 use elastickv_benches::{
-    SEED, SplitMix64, encoded, records, segment_inputs, snapshot_bytes, versioned_records,
-    wrap_runtime,
+    SEED, encoded, records, segment_inputs, snapshot_bytes, versioned_records, wrap_runtime,
 };
 use elastickv_codec::adapter::{AdapterDecoder, Warnings};
 use elastickv_codec::adapters::redis::docs::{
@@ -36,6 +34,8 @@ use elastickv_codec::sort::{ExternalSorter, SortOptions};
 use elastickv_codec::tree::bsv::Bsv;
 use elastickv_codec::tree::json::{Style, to_vec};
 use elastickv_codec::tree::segment::{decode_segment, encode_segment};
+use elastickv_splitmix::SplitMix64;
+use elastickv_synth::workload::redis::{RedisMix, write_redis_snapshot};
 use gungraun::{library_benchmark, library_benchmark_group, main};
 use tempfile::TempDir;
 

@@ -26,7 +26,7 @@ use elastickv_codec::adapters::redis::DEFAULT_MEMORY_BUDGET;
 use elastickv_codec::assemble::encode_tree_to;
 use elastickv_codec::container::BuildSummary;
 use elastickv_codec::sort::SortOptions;
-use elastickv_proptests::redis::decode_snapshot;
+use elastickv_synth::redis::decode_snapshot;
 
 fn encode(root: &Path, ts: u64, scratch: &Path) -> BuildSummary {
     let sort = SortOptions {

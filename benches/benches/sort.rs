@@ -5,8 +5,9 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use elastickv_benches::{SEED, SplitMix64, encoded, quick_mode, records};
+use elastickv_benches::{SEED, encoded, quick_mode, records};
 use elastickv_codec::sort::{ExternalSorter, SortOptions};
+use elastickv_splitmix::SplitMix64;
 
 fn sort(c: &mut Criterion) {
     let size = if quick_mode() { 1 << 20 } else { 16 << 20 };

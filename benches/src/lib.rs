@@ -1,21 +1,18 @@
 //! Deterministic bench workloads, shared by the criterion benches (and reusable by
 //! anything else that needs a realistic snapshot without a live cluster).
 //!
-//! A workload is a list of [`Record`]s — user keys under the real adapter prefixes,
+//! A workload is a list of [`Entry`]s — user keys under the real adapter prefixes,
 //! with a realistic mix of body sizes (many small Redis/hash rows, medium DynamoDB
 //! items and SQS messages, a few large S3 chunks), a few keys with several versions
 //! and some tombstones — sorted by encoded key like a real snapshot. Generation is
-//! seeded ([`SplitMix64`]) so every run measures the same bytes.
+//! seeded (`elastickv_splitmix::SplitMix64`) so every run measures the same bytes.
 //!
 //! The Redis workload ([`redis_workload`]) is a generated logical database
-//! (`elastickv_proptests::redis`) stored the way live nodes store it.
+//! (`elastickv_synth::redis`) stored the way live nodes store it; the streaming
+//! `redis-mixed` generator is `elastickv_synth::workload::redis`.
 
-use elastickv_codec::container::{FLAG_TOMBSTONE, SnapshotWriter, encode_key};
-
-/// The streaming Redis workload generator (`redis-mixed`, giant collections), which
-/// lives with the other generators in `elastickv_proptests::workload`; the path is kept
-/// for the benches.
-pub use elastickv_proptests::workload::redis as redis_gen;
+use elastickv_splitmix::SplitMix64;
+use elastickv_synth::model::{Entry, wrap_runtime_v1, write_snapshot};
 
 /// Default snapshot size of the throughput benches.
 pub const DEFAULT_MIB: usize = 64;
@@ -41,85 +38,6 @@ pub fn workload_bytes() -> usize {
         .and_then(|v| v.trim().parse::<usize>().ok())
         .unwrap_or(if quick_mode() { QUICK_MIB } else { DEFAULT_MIB });
     mib << 20
-}
-
-/// A tiny seeded generator (SplitMix64).
-#[derive(Debug, Clone)]
-pub struct SplitMix64(pub u64);
-
-impl SplitMix64 {
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..hi` (`lo < hi`), modulo bias ignored.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo)
-    }
-
-    /// `true` with probability `percent / 100`.
-    pub fn percent(&mut self, percent: u64) -> bool {
-        self.next_u64() % 100 < percent
-    }
-
-    /// `len` pseudo-random bytes (cheap: one draw per 8 bytes).
-    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity(len + 8);
-        while out.len() < len {
-            out.extend_from_slice(&self.next_u64().to_le_bytes());
-        }
-        out.truncate(len);
-        out
-    }
-
-    /// Fisher–Yates shuffle.
-    pub fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = (self.next_u64() % (i as u64 + 1)) as usize;
-            items.swap(i, j);
-        }
-    }
-}
-
-/// One version in a workload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
-    /// The MVCC-stripped key.
-    pub user_key: Vec<u8>,
-    /// Commit timestamp (a realistic HLC).
-    pub commit_ts: u64,
-    /// Tombstone flag.
-    pub tombstone: bool,
-    /// Value body.
-    pub body: Vec<u8>,
-}
-
-impl Record {
-    /// `user_key ‖ BE64(!commit_ts)`.
-    pub fn encoded_key(&self) -> Vec<u8> {
-        let mut key = Vec::with_capacity(self.user_key.len() + 8);
-        encode_key(&self.user_key, self.commit_ts, &mut key);
-        key
-    }
-
-    /// `flags ‖ LE64 expireAt(0) ‖ body`.
-    pub fn encoded_value(&self) -> Vec<u8> {
-        let mut value = Vec::with_capacity(9 + self.body.len());
-        value.push(if self.tombstone { FLAG_TOMBSTONE } else { 0 });
-        value.extend_from_slice(&0u64.to_le_bytes());
-        value.extend_from_slice(&self.body);
-        value
-    }
-
-    /// Bytes the record takes in a stream.
-    pub fn stream_len(&self) -> usize {
-        16 + self.user_key.len() + 8 + 9 + self.body.len()
-    }
 }
 
 /// Base of the generated HLC timestamps (2026-ish milliseconds, shifted past the
@@ -168,7 +86,7 @@ const MIX: &[Family] = &[
 
 /// Records totalling about `target_bytes` of snapshot, sorted by encoded key (unique).
 /// About 10% of keys have 2–3 versions, about 5% end in a tombstone.
-pub fn records(target_bytes: usize, seed: u64) -> Vec<Record> {
+pub fn records(target_bytes: usize, seed: u64) -> Vec<Entry> {
     let mut rng = SplitMix64(seed);
     let total_weight: u64 = MIX.iter().map(|f| f.weight).sum();
     let mut out = Vec::new();
@@ -194,14 +112,15 @@ pub fn records(target_bytes: usize, seed: u64) -> Vec<Record> {
             serial.wrapping_mul(0x9E37_79B9_7F4A_7C15)
         )
         .into_bytes();
-        let versions = if rng.percent(10) { rng.range(2, 4) } else { 1 };
+        let versions = if rng.chance(10) { rng.range(2, 4) } else { 1 };
         let mut ts = HLC_BASE + rng.range(0, 1 << 40);
         for v in 0..versions {
             let body_len = rng.range(family.body.0, family.body.1) as usize;
-            let record = Record {
+            let record = Entry {
                 user_key: user_key.clone(),
                 commit_ts: ts,
-                tombstone: v == 0 && rng.percent(5),
+                tombstone: v == 0 && rng.chance(5),
+                expire_at: 0,
                 body: rng.bytes(body_len),
             };
             bytes += record.stream_len();
@@ -214,20 +133,20 @@ pub fn records(target_bytes: usize, seed: u64) -> Vec<Record> {
 }
 
 /// Sorts records ascending by encoded key.
-pub fn sort_records(records: &mut [Record]) {
-    records.sort_by_cached_key(Record::encoded_key);
+pub fn sort_records(records: &mut [Entry]) {
+    records.sort_by_cached_key(Entry::encoded_key);
 }
 
 /// Many small records with many versions per key and keys that extend each other:
 /// the worst case for visibility bookkeeping. Sorted by encoded key.
-pub fn versioned_records(count: usize, seed: u64) -> Vec<Record> {
+pub fn versioned_records(count: usize, seed: u64) -> Vec<Entry> {
     let mut rng = SplitMix64(seed);
     let mut out = Vec::with_capacity(count);
     let mut serial = 0u64;
     while out.len() < count {
         serial += 1;
         let mut user_key = format!("!redis|str|k{serial:012}").into_bytes();
-        if rng.percent(20) {
+        if rng.chance(20) {
             // An extension of the previous key: versions interleave (docs/format.md §2).
             user_key = format!("!redis|str|k{:012}", serial - 1).into_bytes();
             user_key.push(0xFF);
@@ -236,10 +155,11 @@ pub fn versioned_records(count: usize, seed: u64) -> Vec<Record> {
         let mut ts = HLC_BASE + rng.range(0, 1 << 40);
         for v in 0..versions {
             let body_len = rng.range(8, 64) as usize;
-            out.push(Record {
+            out.push(Entry {
                 user_key: user_key.clone(),
                 commit_ts: ts,
-                tombstone: v == 0 && rng.percent(10),
+                tombstone: v == 0 && rng.chance(10),
+                expire_at: 0,
                 body: rng.bytes(body_len),
             });
             ts -= rng.range(1, 1 << 20);
@@ -252,22 +172,13 @@ pub fn versioned_records(count: usize, seed: u64) -> Vec<Record> {
 }
 
 /// Writes `records` in the given order as a native snapshot.
-///
-/// # Panics
-/// When writing to memory fails (it cannot).
-pub fn snapshot_bytes<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<u8> {
-    let mut writer = SnapshotWriter::new(Vec::new(), HLC_BASE + (1 << 41)).expect("memory");
-    for record in records {
-        writer
-            .write_entry(&record.encoded_key(), &record.encoded_value())
-            .expect("memory");
-    }
-    writer.finish().expect("memory")
+pub fn snapshot_bytes<'a>(records: impl IntoIterator<Item = &'a Entry>) -> Vec<u8> {
+    write_snapshot(HLC_BASE + (1 << 41), records)
 }
 
 /// `(encoded key, encoded value)` pairs, precomputed so a bench measures only what it
 /// is about.
-pub fn encoded(records: &[Record]) -> Vec<(Vec<u8>, Vec<u8>)> {
+pub fn encoded(records: &[Entry]) -> Vec<(Vec<u8>, Vec<u8>)> {
     records
         .iter()
         .map(|r| (r.encoded_key(), r.encoded_value()))
@@ -276,13 +187,7 @@ pub fn encoded(records: &[Record]) -> Vec<(Vec<u8>, Vec<u8>)> {
 
 /// Wraps a native stream like a live node: `EKVTHLC1 ‖ BE64 ceiling ‖ stream ‖ CRC32C`.
 pub fn wrap_runtime(native: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(native.len() + 20);
-    out.extend_from_slice(b"EKVTHLC1");
-    out.extend_from_slice(&(1_780_000_000_001u64).to_be_bytes());
-    out.extend_from_slice(native);
-    let crc = crc32c::crc32c(&out);
-    out.extend_from_slice(&crc.to_be_bytes());
-    out
+    wrap_runtime_v1(native, 1_780_000_000_001)
 }
 
 /// Key sets for the file-name encoding benches: `(name, keys)`.
@@ -341,14 +246,14 @@ pub struct RedisWorkload {
     pub kinds: Vec<(&'static str, usize)>,
 }
 
-/// `keys` keys of mixed types (`elastickv_proptests::redis::Mix::BENCH`: mostly
+/// `keys` keys of mixed types (`elastickv_synth::redis::Mix::BENCH`: mostly
 /// strings and hashes, small collections, a few unusual live forms), seeded.
 pub fn redis_workload(keys: usize, seed: u64) -> RedisWorkload {
-    use elastickv_proptests::redis::{Mix, generate};
+    use elastickv_synth::redis::{Mix, generate};
     let db = generate(keys, &Mix::BENCH, seed);
     let set = db.live_set();
     RedisWorkload {
-        snapshot: elastickv_proptests::model::write_sorted(&set),
+        snapshot: elastickv_synth::model::write_sorted(&set),
         records: set.entries.len() as u64,
         last_commit_ts: set.last_commit_ts,
         kinds: db
@@ -366,7 +271,7 @@ mod tests {
     #[test]
     fn records_are_sorted_unique_and_sized() {
         let records = records(1 << 20, SEED);
-        let keys: Vec<Vec<u8>> = records.iter().map(Record::encoded_key).collect();
+        let keys: Vec<Vec<u8>> = records.iter().map(Entry::encoded_key).collect();
         assert!(keys.windows(2).all(|w| w[0] < w[1]));
         let bytes = snapshot_bytes(&records);
         assert!(bytes.len() >= 1 << 20);
@@ -393,7 +298,7 @@ mod tests {
     #[test]
     fn versioned_records_are_sorted() {
         let records = versioned_records(5000, SEED);
-        let keys: Vec<Vec<u8>> = records.iter().map(Record::encoded_key).collect();
+        let keys: Vec<Vec<u8>> = records.iter().map(Entry::encoded_key).collect();
         assert!(keys.windows(2).all(|w| w[0] < w[1]));
     }
 }

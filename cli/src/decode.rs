@@ -51,6 +51,10 @@ pub struct Opts {
     /// DynamoDB item layout: per-item | jsonl.
     #[arg(long, default_value = "per-item")]
     dynamodb_bundle_mode: String,
+    /// Salvage a runtime (EKVTHLC*) snapshot that lacks its CRC32C footer, probably
+    /// truncated: decode what is there and warn, instead of refusing it.
+    #[arg(long)]
+    allow_missing_footer: bool,
     #[command(flatten)]
     sort: SortOpts,
     #[command(flatten)]
@@ -106,6 +110,7 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
     .map_err(|e| Failure::from_dump(&e))?;
     request.scratch_root = opts.sort.scratch_root;
     request.sort_memory_bytes = opts.sort.sort_memory;
+    request.allow_missing_footer = opts.allow_missing_footer;
     options::finish(&opts.summary, None, |bar| {
         pipeline::decode_to_tree(&request, bar).map(|outcome| Decoded {
             request: &request,

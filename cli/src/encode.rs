@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use elastickv_codec::adapter::Warnings;
 use elastickv_codec::pipeline::adapters::{DEFAULT_ADAPTERS, parse_encode_adapters};
 use elastickv_codec::pipeline::report::Report;
 use elastickv_codec::pipeline::{
@@ -126,6 +127,7 @@ impl RunSummary for Encoded<'_> {
             "manifest_last_commit_ts": info.manifest_last_commit_ts,
             "adapters": info.adapters_enabled,
             "encode_info": outcome.encode_info_path.to_string_lossy(),
+            "warnings": render::warnings_json(&outcome.warnings),
             "self_test": outcome.self_test.as_ref().map(|st| json!({
                 "matched": st.matched(),
                 "files_compared": st.report.files_compared,
@@ -138,5 +140,9 @@ impl RunSummary for Encoded<'_> {
 
     fn report(&self) -> Option<&Report> {
         self.outcome.self_test.as_ref().map(|st| &st.report)
+    }
+
+    fn warnings(&self) -> Option<&Warnings> {
+        Some(&self.outcome.warnings)
     }
 }

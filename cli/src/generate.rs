@@ -13,6 +13,7 @@ use clap::{ArgGroup, Args};
 use elastickv_codec::adapter::Warnings;
 use elastickv_codec::pipeline::{self, DecodeOutcome, DecodeRequest, DumpError, Progress};
 use elastickv_codec::tree::fs::PRIVATE_FILE_MODE;
+use elastickv_codec::tree::lock::OutputLock;
 use elastickv_codec::tree::publish::{Existing, PendingFile, TempName};
 use elastickv_synth::workload::{self, DEFAULT_SEED, MAX_SCALE, Profile, Scale, Summary, Workload};
 use serde_json::json;
@@ -117,7 +118,8 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
 }
 
 /// Generates into `<path>.tmp-<hex>` and publishes it; an existing `path` is refused
-/// (before generating) unless `force`.
+/// (before generating) unless `force`. Holds the output's lock, as `encode` does, so
+/// neither can remove or replace the other's temporary file.
 fn generate_fsm(
     path: &Path,
     workload: &Workload,
@@ -130,6 +132,7 @@ fn generate_fsm(
     } else {
         Existing::Refuse
     };
+    let _lock = OutputLock::beside(path).map_err(|e| Failure::from_error("lock output", &e))?;
     let (file, pending) =
         PendingFile::create(path, TempName::Suffixed, PRIVATE_FILE_MODE, existing)
             .map_err(|e| publish_failure(&DumpError::publish(e)))?;

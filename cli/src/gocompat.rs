@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use elastickv_codec::ErrorCode;
+use elastickv_codec::adapter::Warnings;
 use elastickv_codec::pipeline::adapters::{DEFAULT_ADAPTERS, parse_encode_adapters};
 use elastickv_codec::pipeline::{self, DumpError, EncodeRequest};
 use elastickv_codec::tree::manifest::Exclusions;
@@ -91,11 +92,7 @@ fn decode_inner(args: &[OsString]) -> Result<(), (&'static str, String)> {
     )
     .map_err(coded)?;
     let outcome = Bar::run(|bar| pipeline::decode_to_tree(&request, bar)).map_err(coded)?;
-    for w in &outcome.warnings.0 {
-        let mut fields = vec![("event", w.event.to_owned())];
-        fields.extend(w.fields.iter().map(|(k, v)| (*k, v.clone())));
-        eprintln!("{}", slog_line("WARN", "encoder warning", &fields));
-    }
+    log_warnings(&outcome.warnings);
     let c = &outcome.scan.counters;
     eprintln!(
         "{}",
@@ -164,6 +161,8 @@ fn encode_inner(args: &[OsString]) -> Result<(), (i32, &'static str, String)> {
     let scratch = flags.string("scratch-root");
     request.scratch_root = (!scratch.is_empty()).then(|| PathBuf::from(scratch));
     let outcome = Bar::run(|bar| pipeline::encode_to_file(&request, bar)).map_err(coded)?;
+    // Not Go's (it has none to log): the leftovers of a killed run that were removed.
+    log_warnings(&outcome.warnings);
     eprintln!(
         "{}",
         slog_line(
@@ -178,6 +177,15 @@ fn encode_inner(args: &[OsString]) -> Result<(), (i32, &'static str, String)> {
         )
     );
     Ok(())
+}
+
+/// Each warning as Go's decoder logs it: `level=WARN msg="encoder warning" event=… …`.
+fn log_warnings(warnings: &Warnings) {
+    for w in &warnings.0 {
+        let mut fields = vec![("event", w.event.to_owned())];
+        fields.extend(w.fields.iter().map(|(k, v)| (*k, v.clone())));
+        eprintln!("{}", slog_line("WARN", "encoder warning", &fields));
+    }
 }
 
 /// `--input` and `--output`, which both Go tools require, checked in their order.

@@ -8,10 +8,12 @@ use elastickv_codec::dispatch::AdapterSet;
 use elastickv_codec::scan::{self, Scan, ScanOptions};
 use serde_json::json;
 
-use elastickv_codec::pipeline::Progress;
+use elastickv_codec::adapter::Warnings;
+use elastickv_codec::pipeline::{self, Progress};
 
 use crate::failure::Failure;
 use crate::progress::Bar;
+use crate::render;
 
 #[derive(Debug, Args)]
 pub struct Opts {
@@ -26,6 +28,8 @@ pub struct Opts {
 }
 
 pub fn run(opts: Opts) -> Result<(), Failure> {
+    pipeline::check_scratch_root(opts.scratch_root.as_deref())
+        .map_err(|e| Failure::from_dump(&e))?;
     let options = ScanOptions {
         enabled: AdapterSet::ALL,
         scratch_dir: opts.scratch_root.clone().unwrap_or_else(std::env::temp_dir),
@@ -41,6 +45,15 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
     let scan = scanned
         .map_err(|e| Failure::from_error(&format!("inspect {}", opts.file.display()), &e))?;
     let index = scan::snapshot_index_from_path(&opts.file);
+    if scan.footer_missing() {
+        // Reported, not refused: inspect is how an operator finds out what is wrong.
+        let mut warnings = Warnings::default();
+        warnings.push(
+            scan::FOOTER_MISSING_EVENT,
+            scan::footer_missing_fields(scan.header.wrapper.magic(), scan.bytes),
+        );
+        render::print_warnings(&warnings);
+    }
     let report = render_json(&scan, index);
     if opts.json {
         println!("{report:#}");
@@ -76,6 +89,7 @@ fn render_json(scan: &Scan, index: Option<u64>) -> serde_json::Value {
         "container": header.wrapper.magic(),
         "wrapper": wrapper_json(header.wrapper),
         "footer": footer_json(scan.footer),
+        "footer_missing": scan.footer_missing(),
         "last_commit_ts": header.last_commit_ts,
         "snapshot_index": index,
         "bytes": scan.bytes,
@@ -103,6 +117,9 @@ fn print_text(opts: &Opts, scan: &Scan, index: Option<u64>) {
         Some(Footer::Verified { crc32c }) => {
             println!("footer          crc32c {crc32c:08x} verified")
         }
+        _ if scan.footer_missing() => println!(
+            "footer          MISSING (live nodes always write one: probably truncated; decode refuses it without --allow-missing-footer)"
+        ),
         _ => println!("footer          absent"),
     }
     println!("last_commit_ts  {}", header.last_commit_ts);

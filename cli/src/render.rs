@@ -114,6 +114,9 @@ pub fn counters_text(scan: &Scan) -> String {
             scan.raw_rows_skipped
         ));
     }
+    if scan.footer_missing() {
+        text.push_str("; CRC32C footer missing (the file may be truncated)");
+    }
     text
 }
 
@@ -127,6 +130,7 @@ pub fn scan_json(scan: &Scan) -> Value {
         "mvcc": scan.mvcc,
         "raw_store_rows": scan.raw_rows_skipped,
         "sorted_in_scratch": scan.sorted_in_scratch,
+        "footer_missing": scan.footer_missing(),
     })
 }
 

@@ -19,6 +19,7 @@ use crate::dispatch::{self, Adapter, AdapterSet, Counters, Owner};
 use crate::error::{BoxError, ErrorCode, ExitClass};
 use crate::mvcc::{MvccStats, Verdict, Visibility};
 use crate::sort::{ExternalSorter, SortOptions};
+use crate::tree::fs::{FsError, open_nonblocking_regular};
 
 /// Why a decode failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +34,22 @@ pub enum DecodeError {
         adapter: Adapter,
         /// Its error.
         inner: BoxError,
+    },
+    /// The input is missing, unreadable or not a regular file (a FIFO, device or
+    /// directory is refused rather than read, so it can never block the open).
+    #[error(transparent)]
+    Input(FsError),
+    /// A runtime (`EKVTHLC*`) file that ends at an entry boundary without the CRC32C
+    /// footer every live node writes: most likely cut short, entries may be missing
+    /// and nothing was checksummed (docs/format.md §1.2).
+    #[error(
+        "{container} snapshot ends at offset {offset} without its CRC32C footer; live nodes always write one, so the file is probably truncated and entries may be missing (pass --allow-missing-footer to decode what is there)"
+    )]
+    FooterMissing {
+        /// The wrapper's magic.
+        container: &'static str,
+        /// Where the stream ended.
+        offset: u64,
     },
     /// Unsorted input read from a stream that cannot be rewound.
     #[error(
@@ -66,6 +83,8 @@ impl ErrorCode for DecodeError {
         match self {
             DecodeError::Container(e) => e.code(),
             DecodeError::Adapter { inner, .. } => inner.code(),
+            DecodeError::Input(e) => e.code(),
+            DecodeError::FooterMissing { .. } => "snapshot-footer-missing",
             DecodeError::UnsortedStream { .. } => "snapshot-unsorted-stream",
             DecodeError::Io { .. } => "io",
         }
@@ -75,6 +94,9 @@ impl ErrorCode for DecodeError {
         match self {
             DecodeError::Container(e) => e.exit_class(),
             DecodeError::Adapter { inner, .. } => inner.exit_class(),
+            // Pointing the tool at a FIFO or a directory is a usage problem, not bad data.
+            DecodeError::Input(_) => ExitClass::Usage,
+            DecodeError::FooterMissing { .. } => ExitClass::Data,
             DecodeError::UnsortedStream { .. } => ExitClass::Data,
             DecodeError::Io { .. } => ExitClass::Usage,
         }
@@ -112,6 +134,67 @@ impl Scan {
             bytes: 0,
         }
     }
+
+    /// Whether a runtime (`EKVTHLC*`) file ended without its CRC32C footer. Native
+    /// `EKVPBBL1` streams have no footer to miss.
+    pub fn footer_missing(&self) -> bool {
+        self.header.wrapper.is_runtime() && self.footer == Some(Footer::Absent)
+    }
+}
+
+/// Event of the warning a salvaged footer-less runtime file raises.
+pub const FOOTER_MISSING_EVENT: &str = "snapshot_footer_missing";
+
+/// The footer policy of docs/format.md §1.2: live nodes always end a wrapped file with
+/// a CRC32C footer, so a wrapped file without one is refused (`snapshot-footer-missing`)
+/// unless `allow_missing`, which decodes what is there and records a
+/// [`FOOTER_MISSING_EVENT`] warning instead. Scanning itself accepts such files (so
+/// `inspect` can report them); callers that produce output apply this.
+///
+/// # Errors
+/// [`DecodeError::FooterMissing`] when the footer is missing and not allowed.
+pub fn check_footer(
+    scan: &Scan,
+    allow_missing: bool,
+    warnings: &mut Warnings,
+) -> Result<(), DecodeError> {
+    if !scan.footer_missing() {
+        return Ok(());
+    }
+    let container = scan.header.wrapper.magic();
+    if !allow_missing {
+        return Err(DecodeError::FooterMissing {
+            container,
+            offset: scan.bytes,
+        });
+    }
+    warnings.push(
+        FOOTER_MISSING_EVENT,
+        footer_missing_fields(container, scan.bytes),
+    );
+    Ok(())
+}
+
+/// The fields of the [`FOOTER_MISSING_EVENT`] warning.
+pub fn footer_missing_fields(container: &str, bytes: u64) -> Vec<(&'static str, String)> {
+    vec![
+        ("container", container.to_owned()),
+        ("bytes", bytes.to_string()),
+        (
+            "hint",
+            "no CRC32C footer: the file may be truncated, entries past its end are lost and nothing was checksummed".to_owned(),
+        ),
+    ]
+}
+
+/// Opens a snapshot for reading: a regular file (a symlink to one is followed, hard
+/// links are fine), opened without blocking so a FIFO is refused (`refusing-fifo`)
+/// instead of hanging the process; directories and devices are `not-regular`.
+///
+/// # Errors
+/// The refusal, or the I/O error of the open, naming `input`.
+pub fn open_input(input: &Path) -> Result<File, FsError> {
+    open_nonblocking_regular(input, true)
 }
 
 /// Called when unsorted input forces a restart: discards what the adapters wrote in
@@ -186,8 +269,7 @@ pub fn scan_file_observed(
     reset: ResetFn<'_>,
     observer: &mut dyn ScanObserver,
 ) -> Result<Scan, DecodeError> {
-    let file =
-        File::open(input).map_err(|e| DecodeError::io(format!("open {}", input.display()), e))?;
+    let file = open_input(input).map_err(DecodeError::Input)?;
     let mut reader = SnapshotReader::new(file)?;
     let mut scan = Scan::new(reader.header());
     observer.phase(ScanPhase::Stream);
@@ -535,5 +617,81 @@ mod tests {
         assert_eq!(index(".fsm"), None);
         assert_eq!(index("+12.fsm"), None);
         assert_eq!(index("12.snap"), None);
+    }
+
+    #[test]
+    fn footer_policy_refuses_wrapped_files_without_footer() {
+        use crate::container::Wrapper;
+        let scan = |wrapper, footer| Scan {
+            footer: Some(footer),
+            bytes: 42,
+            ..Scan::new(Header {
+                wrapper,
+                last_commit_ts: 1,
+            })
+        };
+        let v2 = Wrapper::HlcV2 {
+            ceiling_ms: 1,
+            cutover_index: 2,
+        };
+        let cut = scan(v2, Footer::Absent);
+        assert!(cut.footer_missing());
+        let mut warnings = Warnings::default();
+        let error = check_footer(&cut, false, &mut warnings).unwrap_err();
+        assert_eq!(error.code(), "snapshot-footer-missing");
+        assert_eq!(error.exit_class(), ExitClass::Data);
+        assert!(
+            error
+                .to_string()
+                .contains("EKVTHLC2 snapshot ends at offset 42")
+        );
+        assert!(warnings.0.is_empty());
+        check_footer(&cut, true, &mut warnings).unwrap();
+        assert_eq!(warnings.0.len(), 1);
+        assert_eq!(warnings.0[0].event, FOOTER_MISSING_EVENT);
+        assert_eq!(
+            warnings.0[0].fields[0],
+            ("container", "EKVTHLC2".to_owned())
+        );
+        // A verified footer, and a native stream (which never has one), pass silently.
+        let mut warnings = Warnings::default();
+        for ok in [
+            scan(v2, Footer::Verified { crc32c: 7 }),
+            scan(Wrapper::Native, Footer::Absent),
+        ] {
+            assert!(!ok.footer_missing());
+            check_footer(&ok, false, &mut warnings).unwrap();
+        }
+        assert!(warnings.0.is_empty());
+    }
+
+    #[test]
+    fn non_regular_inputs_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("in.fsm");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        let error = open_input(&fifo).unwrap_err();
+        assert_eq!(error.code(), "refusing-fifo");
+        assert!(error.to_string().contains("in.fsm"), "{error}");
+        let error = open_input(dir.path()).unwrap_err();
+        assert_eq!(error.code(), "not-regular");
+        let scanned = inspect_file(
+            &fifo,
+            &ScanOptions {
+                enabled: AdapterSet::ALL,
+                scratch_dir: dir.path().to_path_buf(),
+                sort_memory_bytes: 1 << 20,
+            },
+            &mut |_, _| {},
+        );
+        let error = scanned.unwrap_err();
+        assert_eq!(
+            (error.code(), error.exit_class()),
+            ("refusing-fifo", ExitClass::Usage)
+        );
     }
 }

@@ -13,10 +13,11 @@
 //!   panic, and whatever reads must round-trip.
 
 use arbitrary::Unstructured;
-use elastickv_codec::container::{Footer, Header, MAGIC, Wrapper, encode_key};
+use elastickv_codec::container::{Footer, Header, MAGIC, Wrapper};
 use elastickv_codec::dispatch::TABLE;
+use elastickv_synth::model::{Entry, write_snapshot};
 
-use crate::stream::{OwnedEntry, assert_round_trip, read_all, write_native};
+use crate::stream::{assert_round_trip, read_all};
 
 /// Raw writer-registry rows that runtime readers skip.
 const WRITER_REGISTRY_PREFIX: &[u8] = b"!encryption|writers|";
@@ -33,12 +34,12 @@ pub struct BuiltFile {
     /// Whether a CRC32C footer was appended.
     pub footer: bool,
     /// Every entry written, raw store rows included.
-    pub written: Vec<OwnedEntry>,
+    pub written: Vec<Entry>,
 }
 
 impl BuiltFile {
     /// The entries a reader must yield: all written ones minus raw store rows.
-    pub fn expected(&self) -> Vec<&OwnedEntry> {
+    pub fn expected(&self) -> Vec<&Entry> {
         self.written
             .iter()
             .filter(|e| !is_raw_row(self.header.wrapper, e))
@@ -46,10 +47,10 @@ impl BuiltFile {
     }
 }
 
-fn is_raw_row(wrapper: Wrapper, entry: &OwnedEntry) -> bool {
+fn is_raw_row(wrapper: Wrapper, entry: &Entry) -> bool {
     // MVCC values are at least 9 bytes, so `_meta_` counters (8-byte values) never
     // match; writer-registry rows only count as raw inside a runtime wrapper.
-    wrapper.is_runtime() && entry.encoded_key.starts_with(WRITER_REGISTRY_PREFIX)
+    wrapper.is_runtime() && entry.encoded_key().starts_with(WRITER_REGISTRY_PREFIX)
 }
 
 /// The oracle.
@@ -109,7 +110,7 @@ pub fn valid_file(u: &mut Unstructured<'_>) -> arbitrary::Result<BuiltFile> {
         written.push(entry(u)?);
     }
     let body_start = bytes.len() + 16;
-    bytes.extend_from_slice(&write_native(last_commit_ts, &written));
+    bytes.extend_from_slice(&write_snapshot(last_commit_ts, &written));
     if footer {
         append_footer(&mut bytes);
     }
@@ -138,7 +139,7 @@ pub fn check_valid(file: &BuiltFile) {
     let expected = file.expected();
     assert_eq!(read.entries.len(), expected.len(), "entry count");
     for (got, want) in read.entries.iter().zip(&expected) {
-        assert!(got.same_content(want), "entry differs:\n{got:?}\n{want:?}");
+        assert_eq!(got, *want, "entry differs");
     }
     assert_eq!(
         read.raw_rows_skipped,
@@ -209,7 +210,7 @@ fn append_footer(bytes: &mut Vec<u8>) {
 
 /// One entry: a routed, raw-row, or arbitrary key; any timestamp; a body that is
 /// usually small and now and then crosses the reader's 64 KiB buffer.
-fn entry(u: &mut Unstructured<'_>) -> arbitrary::Result<OwnedEntry> {
+fn entry(u: &mut Unstructured<'_>) -> arbitrary::Result<Entry> {
     let mut user_key = match u.int_in_range(0u8..=3)? {
         0 => u.choose(TABLE)?.bytes.to_vec(),
         1 => WRITER_REGISTRY_PREFIX.to_vec(),
@@ -234,11 +235,7 @@ fn entry(u: &mut Unstructured<'_>) -> arbitrary::Result<OwnedEntry> {
         let len = u.int_in_range(0usize..=64)?;
         u.bytes(len.min(u.len()))?.to_vec()
     };
-    let mut encoded_key = Vec::new();
-    encode_key(&user_key, commit_ts, &mut encoded_key);
-    Ok(OwnedEntry {
-        offset: 0,
-        encoded_key,
+    Ok(Entry {
         user_key,
         commit_ts,
         tombstone,
@@ -249,6 +246,8 @@ fn entry(u: &mut Unstructured<'_>) -> arbitrary::Result<OwnedEntry> {
 
 #[cfg(test)]
 mod tests {
+    use elastickv_splitmix::SplitMix64;
+
     use super::*;
 
     #[test]
@@ -260,7 +259,7 @@ mod tests {
     /// with the footer recomputed.
     #[test]
     fn structured_files_read_back() {
-        let mut rng = crate::SplitMix64(0x424F_4459);
+        let mut rng = SplitMix64(0x424F_4459);
         let mut buf = vec![0u8; 2048];
         let mut runtime = 0;
         for _ in 0..200 {

@@ -24,6 +24,8 @@ pub fn check(bytes: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    use elastickv_splitmix::SplitMix64;
+
     use super::*;
 
     #[test]
@@ -35,7 +37,7 @@ mod tests {
     /// oracle's generator (and every truncation of them) exercise the rest.
     #[test]
     fn valid_files_and_their_prefixes() {
-        let mut rng = crate::SplitMix64(0x5241_5753);
+        let mut rng = SplitMix64(0x5241_5753);
         let mut buf = vec![0u8; 2048];
         for _ in 0..50 {
             rng.fill(&mut buf);

@@ -1,73 +1,11 @@
 //! Shared machinery of the container oracles: read a whole stream into owned entries
-//! while checking the reader's per-entry invariants, and the write→read round trip.
+//! ([`Entry`], the generators' own) while checking the reader's per-entry invariants,
+//! and the write→read round trip.
 
 use elastickv_codec::container::{
-    ContainerError, EntryRef, FLAG_TOMBSTONE, Footer, Header, SnapshotReader, SnapshotWriter,
-    Wrapper, split_key,
+    ContainerError, Footer, Header, SnapshotReader, Wrapper, split_key,
 };
-
-/// An entry copied out of the reader.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OwnedEntry {
-    /// Offset of the entry's keyLen field.
-    pub offset: u64,
-    /// The key as stored.
-    pub encoded_key: Vec<u8>,
-    /// The MVCC-stripped key.
-    pub user_key: Vec<u8>,
-    /// Commit timestamp.
-    pub commit_ts: u64,
-    /// Tombstone flag.
-    pub tombstone: bool,
-    /// Expiry from the value header.
-    pub expire_at: u64,
-    /// Value body.
-    pub body: Vec<u8>,
-}
-
-impl OwnedEntry {
-    /// Copies `entry`, checking that its fields agree with each other.
-    ///
-    /// # Panics
-    /// When the split of the encoded key is inconsistent.
-    pub fn from_ref(entry: &EntryRef<'_>) -> Self {
-        let split = split_key(entry.encoded_key);
-        assert_eq!(
-            split,
-            Some((entry.user_key, entry.commit_ts)),
-            "EntryRef user_key/commit_ts disagree with its encoded key (offset {})",
-            entry.offset
-        );
-        OwnedEntry {
-            offset: entry.offset,
-            encoded_key: entry.encoded_key.to_vec(),
-            user_key: entry.user_key.to_vec(),
-            commit_ts: entry.commit_ts,
-            tombstone: entry.tombstone,
-            expire_at: entry.expire_at,
-            body: entry.body.to_vec(),
-        }
-    }
-
-    /// The encoded value that produces this entry: flags, LE64 expiry, body.
-    pub fn encoded_value(&self) -> Vec<u8> {
-        let mut value = Vec::with_capacity(9 + self.body.len());
-        value.push(if self.tombstone { FLAG_TOMBSTONE } else { 0 });
-        value.extend_from_slice(&self.expire_at.to_le_bytes());
-        value.extend_from_slice(&self.body);
-        value
-    }
-
-    /// Equality of everything but the offset.
-    pub fn same_content(&self, other: &OwnedEntry) -> bool {
-        self.encoded_key == other.encoded_key
-            && self.user_key == other.user_key
-            && self.commit_ts == other.commit_ts
-            && self.tombstone == other.tombstone
-            && self.expire_at == other.expire_at
-            && self.body == other.body
-    }
-}
+use elastickv_synth::model::{Entry, write_snapshot};
 
 /// Everything a successful read produced.
 #[derive(Debug, Clone)]
@@ -75,7 +13,7 @@ pub struct ReadAll {
     /// The header.
     pub header: Header,
     /// Every MVCC entry, in stream order.
-    pub entries: Vec<OwnedEntry>,
+    pub entries: Vec<Entry>,
     /// How the stream ended.
     pub footer: Option<Footer>,
     /// Raw store rows skipped.
@@ -102,33 +40,40 @@ pub fn read_all(bytes: &[u8]) -> Result<ReadAll, ContainerError> {
     };
     let mut reader = SnapshotReader::new(bytes).map_err(check_err)?;
     let header = reader.header();
-    let mut entries: Vec<OwnedEntry> = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut previous_offset = None;
     loop {
         let entry = match reader.next_entry() {
-            Ok(Some(entry)) => OwnedEntry::from_ref(&entry),
+            Ok(Some(entry)) => entry,
             Ok(None) => break,
             Err(e) => return Err(check_err(e)),
         };
+        assert_eq!(
+            split_key(entry.encoded_key),
+            Some((entry.user_key, entry.commit_ts)),
+            "EntryRef user_key/commit_ts disagree with its encoded key (offset {})",
+            entry.offset
+        );
         assert!(
             entry.offset < len,
             "entry offset {} past end {len}",
             entry.offset
         );
-        if let Some(previous) = entries.last() {
+        if let Some(previous) = previous_offset {
             assert!(
-                entry.offset > previous.offset,
-                "entry offsets not increasing: {} then {}",
-                previous.offset,
+                entry.offset > previous,
+                "entry offsets not increasing: {previous} then {}",
                 entry.offset
             );
         }
+        previous_offset = Some(entry.offset);
         // A 16-byte header, then per entry 16 bytes of lengths, an 8-byte key and a
         // 9-byte value at least.
         assert!(
             16 + (entries.len() as u64 + 1) * 33 <= len,
             "more entries than the input has bytes for"
         );
-        entries.push(entry);
+        entries.push(Entry::from(&entry));
     }
     let consumed = reader.offset();
     assert!(consumed <= len, "reader consumed {consumed} of {len} bytes");
@@ -141,21 +86,6 @@ pub fn read_all(bytes: &[u8]) -> Result<ReadAll, ContainerError> {
     })
 }
 
-/// Writes `entries` as a native stream with `last_commit_ts`.
-///
-/// # Panics
-/// When writing to memory fails.
-pub fn write_native(last_commit_ts: u64, entries: &[OwnedEntry]) -> Vec<u8> {
-    let mut writer =
-        SnapshotWriter::new(Vec::new(), last_commit_ts).expect("writing to a Vec cannot fail");
-    for entry in entries {
-        writer
-            .write_entry(&entry.encoded_key, &entry.encoded_value())
-            .expect("writing to a Vec cannot fail");
-    }
-    writer.finish().expect("writing to a Vec cannot fail")
-}
-
 /// The round trip every successfully read stream must survive: re-writing its entries
 /// as a native stream and reading that back gives the same header timestamp and the
 /// same entries, and the native encoding is a fixed point. When `original` itself was
@@ -164,7 +94,7 @@ pub fn write_native(last_commit_ts: u64, entries: &[OwnedEntry]) -> Vec<u8> {
 /// # Panics
 /// When any of that fails.
 pub fn assert_round_trip(original: &[u8], read: &ReadAll) {
-    let rewritten = write_native(read.header.last_commit_ts, &read.entries);
+    let rewritten = write_snapshot(read.header.last_commit_ts, &read.entries);
     let again = match read_all(&rewritten) {
         Ok(again) => again,
         Err(e) => panic!("re-written stream does not read back: {e}"),
@@ -187,12 +117,9 @@ pub fn assert_round_trip(original: &[u8], read: &ReadAll) {
         "entry count changed"
     );
     for (a, b) in read.entries.iter().zip(&again.entries) {
-        assert!(
-            a.same_content(b),
-            "entry changed in round trip:\n{a:?}\n{b:?}"
-        );
+        assert_eq!(a, b, "entry changed in round trip");
     }
-    let twice = write_native(again.header.last_commit_ts, &again.entries);
+    let twice = write_snapshot(again.header.last_commit_ts, &again.entries);
     assert_eq!(twice, rewritten, "native encoding is not a fixed point");
     let canonical = read.header.wrapper == Wrapper::Native
         && read.raw_rows_skipped == 0

@@ -18,7 +18,7 @@ use proptest::sample::select;
 
 use elastickv_codec::dispatch::TABLE;
 
-use crate::model::{Entry, EntrySet};
+use elastickv_synth::model::{Entry, EntrySet};
 
 /// Size knobs of [`entry_set_with`].
 #[derive(Debug, Clone, Copy)]

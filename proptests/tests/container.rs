@@ -5,11 +5,11 @@
 use elastickv_codec::container::{BuildError, Footer, Header, SnapshotBuilder, Wrapper};
 use elastickv_codec::sort::SortOptions;
 use elastickv_proptests::config::{config, config_scaled};
-use elastickv_proptests::model::{
+use elastickv_proptests::strategy::{Shape, commit_ts, entry_set, key_family, shuffled_entry_set};
+use elastickv_synth::model::{
     Entry, EntrySet, read_snapshot, reference_bytes, wrap_runtime_v1, write_shuffled,
     write_snapshot, write_sorted,
 };
-use elastickv_proptests::strategy::{Shape, commit_ts, entry_set, key_family, shuffled_entry_set};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;

@@ -1,5 +1,5 @@
 //! Redis round-trip properties over random logical databases
-//! (`elastickv_proptests::redis`), stored the way live nodes store them.
+//! (`elastickv_synth::redis`), stored the way live nodes store them.
 //!
 //! (i)   live snapshot → decode → T1 → encode → S2 → decode → T2: T1 == T2, and
 //!       S2 → decode → encode → S3 == S2 (stable after one round);
@@ -22,11 +22,11 @@ use std::path::{Path, PathBuf};
 
 use elastickv_codec::adapters::redis::DEFAULT_MEMORY_BUDGET;
 use elastickv_proptests::config::config;
-use elastickv_proptests::model::{EntrySet, read_snapshot, write_shuffled, write_sorted};
-use elastickv_proptests::redis::{
-    Mix, RedisDb, Rng, Tree, decode_snapshot, diff_trees, encode_tree, generate,
-    normalize_append_order, read_tree, redis_db,
-};
+use elastickv_proptests::redis::redis_db;
+use elastickv_splitmix::SplitMix64;
+use elastickv_synth::model::{EntrySet, read_snapshot, write_shuffled, write_sorted};
+use elastickv_synth::redis::{Mix, RedisDb, decode_snapshot, encode_tree, generate};
+use elastickv_testkit::tree::{Tree, diff_trees, normalize_append_order, read_tree};
 use proptest::prelude::*;
 use proptest::sample::select;
 use tempfile::TempDir;
@@ -156,7 +156,7 @@ fn round_trip(db: &RedisDb, budget: usize) -> Result<(), TestCaseError> {
 
 fn shuffle(set: &EntrySet, seed: u64) -> Vec<u8> {
     let mut order: Vec<usize> = (0..set.entries.len()).collect();
-    Rng::new(seed).shuffle(&mut order);
+    SplitMix64(seed).shuffle(&mut order);
     write_shuffled(set, &order)
 }
 
@@ -210,7 +210,7 @@ fn generated_database_round_trips() {
 /// after every envelope's line; re-encoded, both are envelopes, in key order.
 #[test]
 fn scan_index_ttl_lines_move_after_a_round_trip() {
-    use elastickv_proptests::redis::{Layout, RedisKey, StringForm, Value};
+    use elastickv_synth::redis::{Layout, RedisKey, StringForm, Value};
     let key = |name: &[u8], layout: Layout, ttl: u64| RedisKey {
         name: name.to_vec(),
         value: Value::String(b"v".to_vec()),
@@ -262,7 +262,7 @@ fn scan_index_ttl_lines_move_after_a_round_trip() {
 /// long) first in the file, the newer (ts 2) second. Sorted, ts 2 comes first and ts 1
 /// is shadowed.
 fn unsorted_garbage_reproducer() -> EntrySet {
-    use elastickv_proptests::model::Entry;
+    use elastickv_synth::model::Entry;
     let key = b"!redis|ttl|k".to_vec();
     EntrySet {
         last_commit_ts: 2,

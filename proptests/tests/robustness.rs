@@ -5,10 +5,10 @@
 
 use elastickv_codec::container::{ContainerErrorKind, Footer, MAX_ENCODED_KEY, MAX_ENCODED_VALUE};
 use elastickv_proptests::config::{config, config_scaled};
-use elastickv_proptests::model::{
+use elastickv_proptests::strategy::small_entry_set;
+use elastickv_synth::model::{
     Entry, boundaries, read_snapshot, wrap_runtime_v1, write_snapshot, write_sorted,
 };
-use elastickv_proptests::strategy::small_entry_set;
 use proptest::prelude::*;
 use proptest::sample::Index;
 

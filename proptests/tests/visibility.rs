@@ -16,8 +16,8 @@ use elastickv_codec::error::BoxError;
 use elastickv_codec::mvcc::{Verdict, Visibility};
 use elastickv_codec::scan::{self, DecodeError, Scan, ScanOptions};
 use elastickv_proptests::config::config_scaled;
-use elastickv_proptests::model::{Entry, EntrySet, write_shuffled, write_snapshot, write_sorted};
 use elastickv_proptests::strategy::{Shape, entry_set, shuffled_entry_set_with};
+use elastickv_synth::model::{Entry, EntrySet, write_shuffled, write_snapshot, write_sorted};
 use proptest::prelude::*;
 use proptest::sample::{Index, subsequence};
 

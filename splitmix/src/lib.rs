@@ -110,18 +110,30 @@ mod tests {
             }
             n
         };
-        assert_eq!(draws(&|r| {
-            let _ = r.below(0);
-        }), 1);
-        assert_eq!(draws(&|r| {
-            let _ = r.range(5, 5);
-        }), 1);
-        assert_eq!(draws(&|r| {
-            let _ = r.range_inclusive(0, u64::MAX);
-        }), 1);
-        assert_eq!(draws(&|r| {
-            let _ = r.bytes(17);
-        }), 3);
+        assert_eq!(
+            draws(&|r| {
+                let _ = r.below(0);
+            }),
+            1
+        );
+        assert_eq!(
+            draws(&|r| {
+                let _ = r.range(5, 5);
+            }),
+            1
+        );
+        assert_eq!(
+            draws(&|r| {
+                let _ = r.range_inclusive(0, u64::MAX);
+            }),
+            1
+        );
+        assert_eq!(
+            draws(&|r| {
+                let _ = r.bytes(17);
+            }),
+            3
+        );
         assert_eq!(draws(&|r| r.shuffle(&mut [0; 4])), 3);
     }
 

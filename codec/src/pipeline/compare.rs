@@ -249,10 +249,14 @@ impl TreeComparison {
 enum Kind {
     Dir,
     File,
+    /// A symlink, FIFO, socket or device: never opened, never followed, and never
+    /// the same as anything on the other side.
+    Other,
 }
 
-/// Regular files and directories of `dir`, sorted by name; links, FIFOs and devices
-/// are not part of a dump and are skipped, as Go's walk does.
+/// Every entry of `dir`, sorted by name. Go's walk skips links, FIFOs and devices,
+/// so a key file the encoder skipped could still "match"; here they take part as
+/// entries that match nothing (docs/format.md §6.6).
 fn list(dir: &Path) -> Result<Vec<(OsString, Kind)>, DumpError> {
     let mut out = Vec::new();
     let entries = match fs::read_dir(dir) {
@@ -270,7 +274,7 @@ fn list(dir: &Path) -> Result<Vec<(OsString, Kind)>, DumpError> {
         } else if ft.is_file() {
             Kind::File
         } else {
-            continue;
+            Kind::Other
         };
         out.push((entry.file_name(), kind));
     }
@@ -423,7 +427,7 @@ impl Walk<'_> {
                             (b_side, DiffKind::MissingInInput),
                         ] {
                             match side {
-                                Some((p, Kind::File)) => {
+                                Some((p, Kind::File | Kind::Other)) => {
                                     self.one_sided(adapter, rel.clone(), p, kind)
                                 }
                                 Some((p, Kind::Dir)) => {
@@ -770,6 +774,50 @@ mod tests {
         assert_eq!((delta.only_in_input, delta.only_in_decoded), (1, 1));
         assert_eq!(delta.input_samples, [b"2".to_vec()]);
         assert_eq!(delta.decoded_samples, [b"3".to_vec()]);
+    }
+
+    /// Every entry that is not a directory takes part, whatever its type: a key file the
+    /// encoder could have skipped (a symlink, a FIFO) can never make the trees match.
+    #[test]
+    fn non_regular_entries_never_match() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        write(&a, "redis/db_0/strings/x.bin", b"1");
+        write(&b, "redis/db_0/strings/x.bin", b"1");
+        std::os::unix::fs::symlink(
+            a.join("redis/db_0/strings/x.bin"),
+            a.join("redis/db_0/strings/y.bin"),
+        )
+        .unwrap();
+        let fifo = a.join("redis/db_0/strings/z.bin");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        // Both sides have the name, one as a symlink: not the same entry.
+        write(&a, "redis/db_0/hll/h.bin", b"2");
+        write(&b, "redis/db_0/hll/h.bin", b"2");
+        write(&b, "redis/db_0/hll/l.bin", b"2");
+        std::os::unix::fs::symlink(
+            a.join("redis/db_0/hll/h.bin"),
+            a.join("redis/db_0/hll/l.bin"),
+        )
+        .unwrap();
+        let c = compare_trees(&a, &b, &redis(), &options(dir.path()), &mut NoProgress).unwrap();
+        assert!(!c.matched());
+        assert_eq!(
+            String::from_utf8(c.go_mismatch_text()).unwrap(),
+            "redis/db_0/hll/l.bin (missing in input)\n\
+             redis/db_0/hll/l.bin (missing in scratch)\n\
+             redis/db_0/strings/y.bin (missing in scratch)\n\
+             redis/db_0/strings/z.bin (missing in scratch)\n"
+        );
+        // The report sizes them without following or opening them.
+        let report = crate::pipeline::report::Report::from_comparison(&c, 64).unwrap();
+        assert_eq!(report.differing, 4);
     }
 
     #[test]

@@ -10,8 +10,9 @@ use crate::adapter::{AdapterDecoder, AdapterSpec, DecoderSettings, Warnings};
 use crate::dispatch::AdapterSet;
 use crate::scan::{self, DecodeError, Scan, ScanOptions};
 use crate::tree::checksums::{CHECKSUMS_FILE_NAME, write_checksums};
-use crate::tree::fs::DIR_MODE;
-use crate::tree::manifest::{self, Adapters, Exclusions, Manifest, Source};
+use crate::tree::fs::{DIR_MODE, FsErrorKind};
+use crate::tree::lock::OutputLock;
+use crate::tree::manifest::{self, Adapters, Exclusions, MANIFEST_FILE_NAME, Manifest, Source};
 use crate::tree::walltime::WallTime;
 
 use super::adapters::{decoders_for, require_supported, set_of};
@@ -44,6 +45,10 @@ pub struct DecodeRequest {
     /// scratch file whose name would mean nothing later (`generate --tree` records the
     /// command that regenerates it).
     pub source_fsm_path: Option<String>,
+    /// Decode a runtime (`EKVTHLC*`) file that lacks its CRC32C footer instead of
+    /// refusing it (`snapshot-footer-missing`); the outcome then carries a
+    /// `snapshot_footer_missing` warning (docs/format.md §1.2).
+    pub allow_missing_footer: bool,
 }
 
 impl DecodeRequest {
@@ -63,6 +68,7 @@ impl DecodeRequest {
             scratch_root: None,
             sort_memory_bytes: DEFAULT_SORT_MEMORY,
             source_fsm_path: None,
+            allow_missing_footer: false,
         }
     }
 }
@@ -91,7 +97,14 @@ pub fn decode_to_tree(
 ) -> Result<DecodeOutcome, DumpError> {
     let started = Instant::now();
     let specs = require_supported(request.adapters)?;
-    prepare_output(&request.output)?;
+    super::check_scratch_root(request.scratch_root.as_deref())?;
+    // The input is checked before anything is created: a missing or non-regular input
+    // must not leave an empty output tree behind.
+    scan::open_input(&request.input)
+        .map_err(|e| DumpError::fs(format!("decode {}", request.input.display()), e))?;
+    // Held until CHECKSUMS is written (dropped on return): a second decode into the
+    // same output fails with `output-busy` instead of interleaving with this one.
+    let _lock = lock_output(&request.output)?;
     let default_scratch = request.output.join(SCRATCH_DIR_NAME);
     let scratch = request
         .scratch_root
@@ -105,7 +118,11 @@ pub fn decode_to_tree(
         request.sort_memory_bytes,
         progress,
         "",
-    );
+    )
+    .and_then(|(scan, mut warnings)| {
+        scan::check_footer(&scan, request.allow_missing_footer, &mut warnings)?;
+        Ok((scan, warnings))
+    });
     if request.scratch_root.is_none() {
         // Only anonymous run files ever lived there; an error means it never existed.
         let _ = fs::remove_dir(&default_scratch);
@@ -122,8 +139,16 @@ pub fn decode_to_tree(
     progress.phase("writing MANIFEST.json and CHECKSUMS", None);
     let written = manifest
         .write_file(&request.output)
-        .map_err(DumpError::WriteManifest)
-        .and_then(|()| write_checksums(&request.output).map_err(DumpError::WriteChecksums));
+        .map_err(|source| DumpError::WriteManifest {
+            output: request.output.clone(),
+            source,
+        })
+        .and_then(|()| {
+            write_checksums(&request.output).map_err(|source| DumpError::WriteChecksums {
+                source,
+                incomplete: remove_manifest(&request.output),
+            })
+        });
     progress.finish();
     written?;
     let files = count_lines(&request.output.join(CHECKSUMS_FILE_NAME))?;
@@ -136,14 +161,40 @@ pub fn decode_to_tree(
     })
 }
 
+/// After CHECKSUMS failed: removes the MANIFEST.json written just before, so the
+/// tree carries neither file (only a tree with both is complete); says so, and what
+/// became of MANIFEST.json, for the error message.
+fn remove_manifest(output: &Path) -> String {
+    let path = output.join(MANIFEST_FILE_NAME);
+    let what = match fs::remove_file(&path) {
+        Ok(()) => "MANIFEST.json was removed again and no CHECKSUMS was written".to_owned(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            "no MANIFEST.json or CHECKSUMS was written".to_owned()
+        }
+        Err(e) => format!(
+            "no CHECKSUMS was written, and {} could not be removed ({e}): do not use this tree",
+            path.display()
+        ),
+    };
+    format!("{} is incomplete: {what}", output.display())
+}
+
 /// `--output` must not exist (it is created, mode 0755) or be an empty directory.
 /// Merging into an old tree, as the Go decoder does, would list stale files in
 /// CHECKSUMS as if this snapshot had produced them. Public so a caller that must do
-/// slow work before decoding (`generate --tree`) can refuse a bad output first.
+/// slow work before decoding (`generate --tree`) can refuse a bad output first. It
+/// takes no lock: [`decode_to_tree`] locks the directory and checks it again.
 ///
 /// # Errors
 /// `output-not-empty`, or the I/O error of the stat, read or create.
 pub fn prepare_output(output: &Path) -> Result<(), DumpError> {
+    ensure_output_dir(output)?;
+    require_empty(output)
+}
+
+/// Creates `output` (and its parents) if it does not exist; refuses a link or a
+/// non-directory. Whether it is empty is for the caller to check.
+fn ensure_output_dir(output: &Path) -> Result<(), DumpError> {
     let not_empty = |reason: &str| DumpError::OutputNotEmpty {
         path: output.to_path_buf(),
         reason: reason.to_owned(),
@@ -157,15 +208,43 @@ pub fn prepare_output(output: &Path) -> Result<(), DumpError> {
         Err(e) => Err(DumpError::io(format!("stat {}", output.display()), e)),
         Ok(meta) if meta.file_type().is_symlink() => Err(not_empty("it is a symbolic link")),
         Ok(meta) if !meta.is_dir() => Err(not_empty("it exists and is not a directory")),
-        Ok(_) => {
-            let mut entries = fs::read_dir(output)
-                .map_err(|e| DumpError::io(format!("read {}", output.display()), e))?;
-            match entries.next() {
-                None => Ok(()),
-                Some(_) => Err(not_empty("it is a non-empty directory")),
-            }
-        }
+        Ok(_) => Ok(()),
     }
+}
+
+fn require_empty(output: &Path) -> Result<(), DumpError> {
+    let mut entries =
+        fs::read_dir(output).map_err(|e| DumpError::io(format!("read {}", output.display()), e))?;
+    match entries.next() {
+        None => Ok(()),
+        Some(_) => Err(DumpError::OutputNotEmpty {
+            path: output.to_path_buf(),
+            reason: "it is a non-empty directory".to_owned(),
+        }),
+    }
+}
+
+/// [`prepare_output`] with an exclusive hold on the output directory
+/// ([`OutputLock::directory`]) taken between creating it and checking that it is
+/// empty: two decodes may both find (or create) the same empty directory, but only
+/// the one that locks it first writes into it. The other fails with `output-busy`
+/// while the first runs, or with `output-not-empty` once it has finished (or failed,
+/// leaving a partial tree).
+///
+/// # Errors
+/// `output-busy`, `output-not-empty`, or the I/O error.
+pub(crate) fn lock_output(output: &Path) -> Result<OutputLock, DumpError> {
+    ensure_output_dir(output)?;
+    let lock = OutputLock::directory(output).map_err(|e| match e.kind() {
+        // Swapped for a link or a file since prepare_output looked.
+        FsErrorKind::Symlink | FsErrorKind::NotRegular => DumpError::OutputNotEmpty {
+            path: output.to_path_buf(),
+            reason: e.to_string(),
+        },
+        _ => DumpError::fs("lock output", e),
+    })?;
+    require_empty(output)?;
+    Ok(lock)
 }
 
 /// Removes everything below `root` (never following links), keeping `root` itself.

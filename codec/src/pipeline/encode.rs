@@ -6,6 +6,11 @@
 //! fsync'd and `<output>.encode_info.json` written last. Whatever fails before the
 //! rename leaves `<output>` as it was and no temporary file; a sidecar failure after
 //! it rolls the output back. The temporary file and the rename are [`super::publish`]'s.
+//!
+//! All of it happens under the output's lock ([`OutputLock::beside`]): a second run on
+//! the same output fails with `output-busy` before it changes anything, and the run
+//! that holds the lock first removes what a killed run of the same output left
+//! ([`super::leftovers`]).
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -14,17 +19,19 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::adapter::AdapterSpec;
+use crate::adapter::{AdapterSpec, Warnings};
 use crate::assemble::{EncodeError, encode_tree_observed};
 use crate::dispatch::AdapterSet;
 use crate::sort::SortOptions;
 use crate::tree::fs::{FsError, PRIVATE_FILE_MODE, open_sidecar, sync_dir};
+use crate::tree::lock::OutputLock;
 use crate::tree::manifest::{MANIFEST_FILE_NAME, Manifest};
 use crate::tree::publish::{Existing, PendingFile, TempName, parent_dir};
 use crate::tree::walltime::WallTime;
 
 use super::adapters::{names, require_supported};
 use super::encode_info::{EncodeInfo, SelfTestInfo, encode_info_path, mismatch_path};
+use super::leftovers;
 use super::selftest::{SelfTestOutcome, SelfTestPlan, run_self_test};
 use super::{
     DEFAULT_REPORT_CAP, DEFAULT_SORT_MEMORY, DumpError, PRODUCER_VERSION, Progress, SelfTestFailure,
@@ -88,6 +95,10 @@ pub struct EncodeOutcome {
     pub encode_info_path: PathBuf,
     /// The self-test, when it ran (then it matched).
     pub self_test: Option<SelfTestOutcome>,
+    /// What the run found and did besides encoding: the leftovers of a killed earlier
+    /// run of this output that it removed (`stale_temp_removed`,
+    /// `stale_self_test_removed`) or could not remove (`stale_*_kept`).
+    pub warnings: Warnings,
     /// Wall-clock time of the whole encode.
     pub elapsed: Duration,
 }
@@ -329,15 +340,23 @@ fn encode_inner(
 ) -> Result<EncodeOutcome, DumpError> {
     let started = Instant::now();
     let specs = require_supported(request.adapters)?;
+    super::check_scratch_root(request.scratch_root.as_deref())?;
     let plan = plan(&request.input, &specs, request.last_commit_ts)?;
     let output = &request.output;
-    let mismatch = mismatch_path(output);
-    // A stale list from an earlier run must not describe this one.
-    let _ = fs::remove_file(&mismatch);
+    // Held until the sidecar is written (dropped on return); nothing next to the
+    // output is touched before it is taken.
+    let lock = OutputLock::beside(output).map_err(|e| DumpError::fs("lock output", e))?;
     let scratch_root = request
         .scratch_root
         .clone()
         .unwrap_or_else(std::env::temp_dir);
+    let scratch_prefix = leftovers::self_test_prefix(&lock.tag());
+    let mut warnings = Warnings::default();
+    leftovers::remove_stale_temps(output, &mut warnings);
+    leftovers::remove_stale_self_tests(&scratch_root, &scratch_prefix, &mut warnings);
+    let mismatch = mismatch_path(output);
+    // A stale list from an earlier run must not describe this one.
+    let _ = fs::remove_file(&mismatch);
     let (file, pending) = PendingFile::create(
         output,
         TempName::Suffixed,
@@ -371,6 +390,7 @@ fn encode_inner(
                 scratch_root: &scratch_root,
                 sort_memory_bytes: request.sort_memory_bytes,
                 report_cap: request.report_cap,
+                scratch_prefix: &scratch_prefix,
             },
             progress,
         )?;
@@ -441,6 +461,7 @@ fn encode_inner(
         encode_info: info,
         encode_info_path: info_path,
         self_test,
+        warnings,
         elapsed: started.elapsed(),
     })
 }

@@ -68,12 +68,26 @@ pub enum DumpError {
     /// The input tree's MANIFEST.json is missing, unreadable, invalid or too new.
     #[error("read manifest: {0}")]
     ReadManifest(#[source] ManifestError),
-    /// MANIFEST.json could not be written.
-    #[error("write MANIFEST.json: {0}")]
-    WriteManifest(#[source] ManifestError),
-    /// CHECKSUMS could not be written.
-    #[error("write CHECKSUMS: {0}")]
-    WriteChecksums(#[source] ChecksumsError),
+    /// MANIFEST.json could not be written; the decoded tree is incomplete.
+    #[error(
+        "write MANIFEST.json: {source} ({} is incomplete: no MANIFEST.json or CHECKSUMS was written)",
+        output.display()
+    )]
+    WriteManifest {
+        /// The output root left incomplete.
+        output: PathBuf,
+        /// The failure.
+        source: ManifestError,
+    },
+    /// CHECKSUMS could not be written; the decoded tree is incomplete, and the
+    /// MANIFEST.json written just before was removed again.
+    #[error("write CHECKSUMS: {source} ({incomplete})")]
+    WriteChecksums {
+        /// The failure.
+        source: ChecksumsError,
+        /// `<output> is incomplete: …`, saying what became of MANIFEST.json.
+        incomplete: String,
+    },
     /// CHECKSUMS did not verify.
     #[error("verify CHECKSUMS: {0}")]
     Checksums(#[source] ChecksumsError),
@@ -114,6 +128,20 @@ pub enum DumpError {
     /// The self-test ran and the round trip did not reproduce the input.
     #[error("{}", self_test_message(.0))]
     SelfTestMismatch(Box<SelfTestFailure>),
+    /// The self-test could not decode the produced snapshot for a reason that is not
+    /// about the snapshot (scratch space full, an I/O error): it was never judged,
+    /// so this is no mismatch and nothing is published.
+    #[error(
+        "self-test could not run: decoding the produced snapshot into {} failed: {source} \
+         (an I/O failure, not a verdict on the snapshot; nothing was published)",
+        scratch.display()
+    )]
+    SelfTestNotRun {
+        /// The scratch directory the decode wrote into.
+        scratch: PathBuf,
+        /// The decoder's I/O failure.
+        source: DecodeError,
+    },
     /// `<output>.encode_info.json` could not be written; the output was rolled back.
     #[error("write encode_info sidecar: {0}")]
     Sidecar(#[source] FsError),
@@ -184,8 +212,12 @@ impl DumpError {
     /// The exit code `elastickv-snapshot-encode` (Go) uses: 2 for exactly the Go
     /// data sentinels (manifest invalid or newer, adapter not in manifest, timestamp
     /// regression, unsupported producer modes, any adapter error, self-test
-    /// mismatch), 1 for everything else, including a duplicate key found while
-    /// writing (Go reports that outside the adapter-data mark).
+    /// mismatch), 1 for everything else (I/O, scratch space, publishing).
+    ///
+    /// The builder's data errors (duplicate key, key or value too large) count as
+    /// adapter errors: Go's builder raises them while the adapter adds the record,
+    /// inside the adapter-data mark (a duplicate key exits 2 there); ours finds a
+    /// duplicate only after the sort, outside the adapter, with the same meaning.
     pub fn go_encode_exit_code(&self) -> i32 {
         match self {
             DumpError::ReadManifest(e) => match e {
@@ -198,6 +230,7 @@ impl DumpError {
             | DumpError::SelfTestMismatch(_) => 2,
             DumpError::Encode(EncodeError::Adapter { .. })
             | DumpError::Encode(EncodeError::AdapterRootNotDir { .. }) => 2,
+            DumpError::Encode(EncodeError::Build(e)) if e.exit_class() == ExitClass::Data => 2,
             _ => 1,
         }
     }
@@ -211,14 +244,15 @@ impl ErrorCode for DumpError {
             DumpError::OutputNotEmpty { .. } => "output-not-empty",
             DumpError::OutputExists(_) => "output-exists",
             DumpError::Decode { source, .. } => source.code(),
-            DumpError::ReadManifest(e) | DumpError::WriteManifest(e) => e.code(),
-            DumpError::WriteChecksums(e) | DumpError::Checksums(e) => e.code(),
+            DumpError::ReadManifest(e) | DumpError::WriteManifest { source: e, .. } => e.code(),
+            DumpError::WriteChecksums { source: e, .. } | DumpError::Checksums(e) => e.code(),
             DumpError::UnlistedFiles { .. } => "unchecksummed-file",
             DumpError::AdapterNotInManifest(_) => "adapter-not-in-manifest",
             DumpError::LastCommitTsRegression { .. } => "self-test-lower-last-commit-ts",
             DumpError::UnsupportedProducerMode { code, .. } => code,
             DumpError::Encode(e) => e.code(),
             DumpError::SelfTestMismatch(_) => "self-test-mismatch",
+            DumpError::SelfTestNotRun { source, .. } => source.code(),
             DumpError::Sidecar(e) => e.code(),
             DumpError::Fs { source, .. } => source.code(),
             DumpError::Io { .. } => "io",
@@ -231,9 +265,10 @@ impl ErrorCode for DumpError {
             | DumpError::AdapterNotSupported(_)
             | DumpError::OutputNotEmpty { .. }
             | DumpError::OutputExists(_)
-            | DumpError::WriteManifest(_)
-            | DumpError::WriteChecksums(_)
+            | DumpError::WriteManifest { .. }
+            | DumpError::WriteChecksums { .. }
             | DumpError::Sidecar(_)
+            | DumpError::SelfTestNotRun { .. }
             | DumpError::Io { .. } => ExitClass::Usage,
             // Refusing to write through a planted link is about the machine, not the data.
             DumpError::Fs { .. } => ExitClass::Usage,

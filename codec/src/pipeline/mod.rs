@@ -26,6 +26,7 @@ mod decode;
 mod encode;
 pub mod encode_info;
 mod error;
+mod leftovers;
 mod progress;
 pub mod report;
 mod selftest;
@@ -51,3 +52,35 @@ pub const DEFAULT_SORT_MEMORY: usize = crate::sort::DEFAULT_MEMORY_BUDGET;
 
 /// Default number of differing files the rich report details.
 pub const DEFAULT_REPORT_CAP: usize = 64;
+
+/// `--scratch-root`, when given, must be an existing directory (a symlink to one is
+/// followed). It is never created: a mistyped path must not leave a new directory
+/// behind, and the operator chose it for its space, so a missing one is a mistake to
+/// report (`invalid-scratch-root`, exit 1) before any work starts. The default
+/// scratch locations (`<output>/.scratch`, the system temp dir) are not checked here.
+///
+/// # Errors
+/// `invalid-scratch-root` when it is missing or not a directory; `io` when it cannot
+/// be examined.
+pub fn check_scratch_root(scratch_root: Option<&std::path::Path>) -> Result<(), DumpError> {
+    let Some(root) = scratch_root else {
+        return Ok(());
+    };
+    let invalid = |why: &str| {
+        DumpError::usage(
+            "invalid-scratch-root",
+            format!("--scratch-root {}: {why}", root.display()),
+        )
+    };
+    match std::fs::metadata(root) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(invalid("not a directory")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(invalid(
+            "no such directory; create it first (a scratch root is never created)",
+        )),
+        Err(e) => Err(DumpError::io(
+            format!("stat --scratch-root {}", root.display()),
+            e,
+        )),
+    }
+}

@@ -4,12 +4,13 @@
 use std::path::Path;
 
 use crate::adapter::{AdapterSpec, Warnings};
+use crate::error::{ErrorCode, ExitClass};
 use crate::scan::Scan;
 
 use super::compare::{CompareOptions, compare_trees};
 use super::decode::decode_into;
 use super::report::{Report, Verdict};
-use super::{DumpError, Progress, adapters};
+use super::{DumpError, Progress, adapters, leftovers};
 
 /// What a self-test found.
 #[derive(Debug, Clone)]
@@ -45,19 +46,25 @@ pub(crate) struct SelfTestPlan<'a> {
     pub(crate) scratch_root: &'a Path,
     pub(crate) sort_memory_bytes: usize,
     pub(crate) report_cap: usize,
+    /// Name prefix of the scratch directory: `encode-self-test-`, followed for an
+    /// encode by its output lock's tag and `-`, so that a rerun can tell its own dead
+    /// run's directory from live ones ([`super::leftovers`]).
+    pub(crate) scratch_prefix: &'a str,
 }
 
-/// Decodes `plan.fsm` into a fresh `encode-self-test-*` directory under the scratch
-/// root and compares it with `plan.input_root`. A snapshot that does not decode or
-/// carries another timestamp is a mismatch, not an error; only failing to run the
-/// test (scratch space, reading the trees) is an error.
+/// Decodes `plan.fsm` into a fresh `<scratch_prefix>XXXXXX` directory under the scratch
+/// root and compares it with `plan.input_root`. A snapshot that the decoder rejects
+/// (a data error) or that carries another timestamp is a mismatch, not an error;
+/// failing to run the test (scratch space full, I/O errors while decoding, reading
+/// the trees) is an error: the snapshot was never judged.
 pub(crate) fn run_self_test(
     plan: &SelfTestPlan<'_>,
     progress: &mut dyn Progress,
 ) -> Result<SelfTestOutcome, DumpError> {
     let names = adapters::names(adapters::set_of(plan.adapters));
     let scratch = tempfile::Builder::new()
-        .prefix("encode-self-test-")
+        .prefix(plan.scratch_prefix)
+        .rand_bytes(leftovers::SCRATCH_RANDOM_LEN)
         .tempdir_in(plan.scratch_root)
         .map_err(|e| {
             DumpError::io(
@@ -79,6 +86,12 @@ pub(crate) fn run_self_test(
     );
     let (scan, warnings) = match decoded {
         Ok(done) => done,
+        Err(e) if e.exit_class() == ExitClass::Usage => {
+            return Err(DumpError::SelfTestNotRun {
+                scratch: scratch.path().to_path_buf(),
+                source: e,
+            });
+        }
         Err(e) => {
             let error = e.to_string();
             return Ok(SelfTestOutcome {

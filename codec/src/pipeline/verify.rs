@@ -10,6 +10,7 @@ use crate::tree::manifest::{Adapters, MANIFEST_FILE_NAME, Manifest};
 
 use super::adapters::require_supported;
 use super::encode::{plan, write_snapshot};
+use super::leftovers;
 use super::report::display_path;
 use super::selftest::{SelfTestOutcome, SelfTestPlan, run_self_test};
 use super::{DEFAULT_REPORT_CAP, DEFAULT_SORT_MEMORY, DumpError, Progress, SelfTestFailure};
@@ -73,6 +74,7 @@ fn verify_inner(
     progress: &mut dyn Progress,
 ) -> Result<VerifyOutcome, DumpError> {
     let root = &request.root;
+    super::check_scratch_root(request.scratch_root.as_deref())?;
     let manifest =
         Manifest::read_file(&root.join(MANIFEST_FILE_NAME)).map_err(DumpError::ReadManifest)?;
     progress.phase("verifying CHECKSUMS", None);
@@ -131,6 +133,8 @@ fn verify_inner(
                 scratch_root: &scratch_root,
                 sort_memory_bytes: request.sort_memory_bytes,
                 report_cap: request.report_cap,
+                // No output, so no lock tag: a killed verify's scratch is not reclaimed.
+                scratch_prefix: leftovers::SELF_TEST_PREFIX,
             },
             progress,
         )?;

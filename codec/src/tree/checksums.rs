@@ -6,7 +6,7 @@
 //! through a symlink, and lines are bounded so a file without newlines cannot
 //! exhaust memory.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, BufReader, Read, Write};
@@ -89,6 +89,22 @@ pub enum ChecksumsError {
         /// The symlink.
         at: PathBuf,
     },
+    /// A path listed on two rows (after cleaning). GNU `sha256sum -c` and Go check
+    /// it twice and count it twice; a list that vouches for a file twice is refused.
+    #[error(
+        "{}: line {line}: CHECKSUMS lists {file:?} again (first on line {first_line})",
+        path.display()
+    )]
+    DuplicatePath {
+        /// The CHECKSUMS file.
+        path: PathBuf,
+        /// 1-based line number of the repeat.
+        line: u64,
+        /// 1-based line number of the first row for the path.
+        first_line: u64,
+        /// The listed path, cleaned (lossy UTF-8).
+        file: String,
+    },
     /// Walking, reading or publishing failed or was refused.
     #[error(transparent)]
     Fs(#[from] FsError),
@@ -102,6 +118,7 @@ impl ErrorCode for ChecksumsError {
             ChecksumsError::Empty { .. } => "checksums-empty",
             ChecksumsError::PathTraversal { .. } => "checksums-path-traversal",
             ChecksumsError::SymlinkEscape { .. } => "checksums-symlink-escape",
+            ChecksumsError::DuplicatePath { .. } => "checksums-duplicate-path",
             ChecksumsError::Fs(e) => e.code(),
         }
     }
@@ -353,12 +370,23 @@ impl Rows {
 ///
 /// A listed file that is missing counts as a mismatch (a partial restore and a
 /// deletion look the same to the operator), and so does one that is not a regular
-/// file. Files present but not listed are not checked here; see
-/// [`list_unlisted_files`].
+/// file. A path listed twice is refused (Go counts it twice). Files present but not
+/// listed are not checked here; see [`list_unlisted_files`].
 pub fn verify_checksums(root: &Path) -> Result<VerifySummary, ChecksumsError> {
     let mut rows = Rows::open(root)?;
     let mut summary = VerifySummary::default();
+    // Cleaned path → the line that listed it first.
+    let mut seen: HashMap<Vec<u8>, u64> = HashMap::new();
     while let Some((line, want, rel)) = rows.next_row()? {
+        if let Some(&first_line) = seen.get(&rel) {
+            return Err(ChecksumsError::DuplicatePath {
+                path: rows.path.clone(),
+                line,
+                first_line,
+                file: lossy(&rel),
+            });
+        }
+        seen.insert(rel.clone(), line);
         let mismatch = |reason: String| ChecksumsError::Mismatch {
             path: rows.path.clone(),
             line,
@@ -558,10 +586,10 @@ mod tests {
     #[test]
     fn verify_accepts_gnu_variants() {
         let good = digest(b"value");
-        let text = format!(
-            "\n{good} *redis/db_0/strings/a%20b.bin\r\n\n{good}  ./redis//db_0/x/../strings/a%20b.bin"
-        );
-        assert_eq!(verify_with(&text).unwrap().files, 2);
+        let text = format!("\n{good} *redis/db_0/strings/a%20b.bin\r\n\n");
+        assert_eq!(verify_with(&text).unwrap().files, 1);
+        let text = format!("{good}  ./redis//db_0/x/../strings/a%20b.bin");
+        assert_eq!(verify_with(&text).unwrap().files, 1);
         let odd = digest(b"odd name");
         assert_eq!(
             verify_with(&format!("\\{odd}  s3 \\n\\\\x\n"))
@@ -617,6 +645,42 @@ mod tests {
                 .ends_with("checksum mismatch: missing: missing on disk"),
             "{err}"
         );
+    }
+
+    /// A path listed twice would be counted twice (and a second row could vouch for a
+    /// file the first row already covered); it is refused with both line numbers,
+    /// also when the two rows spell the path differently.
+    #[test]
+    fn verify_refuses_duplicate_rows() {
+        let good = digest(b"value");
+        let odd = digest(b"odd name");
+        for (text, line, first) in [
+            (
+                format!(
+                    "{good}  redis/db_0/strings/a%20b.bin\n{good}  redis/db_0/strings/a%20b.bin\n"
+                ),
+                2,
+                1,
+            ),
+            (
+                format!(
+                    "{good}  redis/db_0/strings/a%20b.bin\n\\{odd}  s3 \\n\\\\x\n\n{good} *./redis//db_0/x/../strings/a%20b.bin\n"
+                ),
+                4,
+                1,
+            ),
+        ] {
+            let err = verify_with(&text).unwrap_err();
+            assert_eq!(err.code(), "checksums-duplicate-path", "{text:?}: {err}");
+            assert_eq!(err.exit_class(), ExitClass::Data);
+            let message = err.to_string();
+            assert!(
+                message.contains(&format!("line {line}:"))
+                    && message.contains(&format!("line {first}"))
+                    && message.contains("redis/db_0/strings/a%20b.bin"),
+                "{message}"
+            );
+        }
     }
 
     #[test]

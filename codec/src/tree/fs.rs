@@ -39,6 +39,8 @@ pub enum FsErrorKind {
     Replaced,
     /// Something already has the name a publish must not replace.
     Exists,
+    /// Another process holds the output's lock ([`crate::tree::lock`]).
+    Busy,
     /// An I/O error.
     Io,
 }
@@ -124,13 +126,17 @@ impl ErrorCode for FsError {
             FsErrorKind::EscapesRoot => "escapes-root",
             FsErrorKind::Replaced => "file-replaced",
             FsErrorKind::Exists => "output-exists",
+            FsErrorKind::Busy => "output-busy",
             FsErrorKind::Io => "io",
         }
     }
 
     fn exit_class(&self) -> ExitClass {
         match self.kind {
-            FsErrorKind::Io | FsErrorKind::EscapesRoot | FsErrorKind::Exists => ExitClass::Usage,
+            FsErrorKind::Io
+            | FsErrorKind::EscapesRoot
+            | FsErrorKind::Exists
+            | FsErrorKind::Busy => ExitClass::Usage,
             _ => ExitClass::Data,
         }
     }

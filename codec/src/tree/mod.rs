@@ -8,6 +8,7 @@ pub mod gojson_reader;
 pub mod json;
 pub mod keymap;
 pub mod lines;
+pub mod lock;
 pub mod manifest;
 pub mod publish;
 pub mod segment;

@@ -257,8 +257,10 @@ impl<'s> DbEncoder<'s> {
         TtlJoin::load(&self.dir.join(name), ".bin", self.space)
     }
 
-    /// Calls `each` with every regular `*<ext>` file of a type directory, in name
-    /// order. A missing directory is empty; other entries are skipped.
+    /// Calls `each` with every `*<ext>` file of a type directory, in name order. A
+    /// missing directory is empty; other regular files are skipped. An entry that is
+    /// not a regular file, whatever its name, is refused: Go skips it, and the key
+    /// it stands for would be missing from the snapshot (docs/format.md §9.1).
     fn each_file(
         &mut self,
         subdir: &str,
@@ -271,11 +273,17 @@ impl<'s> DbEncoder<'s> {
         }
         let mut listing = input::list_dir(&dir, self.space)?;
         let mut keymap = self.keymap.join(ext, self.space);
-        while let Some(DirEntry { name, is_file, .. }) = listing.current()? {
+        while let Some(DirEntry {
+            name,
+            is_file,
+            is_dir,
+        }) = listing.current()?
+        {
+            if !is_file {
+                return Err(input::not_regular_entry(&dir.join(name), is_dir));
+            }
             let name = name.as_bytes();
-            if let Some(segment) = name.strip_suffix(ext.as_bytes())
-                && is_file
-            {
+            if let Some(segment) = name.strip_suffix(ext.as_bytes()) {
                 let path = dir.join(std::ffi::OsStr::from_bytes(name));
                 let user_key = resolve(&path, name, segment, &mut keymap)?;
                 each(&KeyFile {
@@ -547,7 +555,6 @@ mod tests {
         }
         write(&db.join(format!("strings/{string_name}.bin")), "long");
         write(&db.join("strings/not-a-string.json"), "skipped");
-        fs::create_dir_all(db.join("strings/dir.bin")).unwrap();
         write(
             &db.join(format!("hashes/{hash_name}.json")),
             r#"{"format_version":1,"fields":[{"name":"f","value":"v"}],"expire_at_ms":null}"#,
@@ -640,6 +647,100 @@ mod tests {
         }
         assert!(trees > 0, "no vector trees found");
         assert!(runs > 0, "nothing spilled");
+    }
+
+    /// Go skips every entry of a type directory that is not a regular file, so the key
+    /// it stands for silently vanishes from the snapshot. Here each one is refused,
+    /// naming the entry, whatever its name (docs/format.md §8.3, §9.1).
+    #[test]
+    fn type_directories_refuse_every_non_regular_entry() {
+        use std::os::unix::fs::symlink;
+        let outside = tempfile::tempdir().unwrap();
+        let outside_file = outside.path().join("secret.bin");
+        write(&outside_file, "outside");
+        type Plant = Box<dyn Fn(&Path, &Path) -> std::io::Result<()>>;
+        let cases: Vec<(&str, &str, Plant)> = vec![
+            (
+                "strings/b.bin",
+                "a symlink",
+                Box::new(|db, at| symlink(db.join("strings/a.bin"), at)),
+            ),
+            (
+                "strings/c.bin",
+                "a symlink",
+                Box::new(move |_, at| symlink(&outside_file, at)),
+            ),
+            (
+                "strings/dangling.bin",
+                "a symlink",
+                Box::new(|db, at| symlink(db.join("nowhere"), at)),
+            ),
+            (
+                "hll/f.bin",
+                "a FIFO",
+                Box::new(|_, at| {
+                    let status = std::process::Command::new("mkfifo").arg(at).status()?;
+                    assert!(status.success());
+                    Ok(())
+                }),
+            ),
+            (
+                "sets/s.json",
+                "a socket",
+                Box::new(|_, at| std::os::unix::net::UnixListener::bind(at).map(drop)),
+            ),
+            (
+                "hashes/x.json",
+                "a directory",
+                Box::new(|_, at| fs::create_dir(at)),
+            ),
+            (
+                "zsets/sub",
+                "a directory",
+                Box::new(|_, at| fs::create_dir(at)),
+            ),
+            (
+                "streams/link",
+                "a symlink",
+                Box::new(|db, at| symlink(db.join("strings"), at)),
+            ),
+            (
+                "lists/dev.json",
+                "a character device",
+                Box::new(|_, at| {
+                    // /dev/null's numbers (1, 3); needs CAP_MKNOD.
+                    let out = std::process::Command::new("mknod")
+                        .arg(at)
+                        .args(["c", "1", "3"])
+                        .output()?;
+                    match out.status.success() {
+                        true => Ok(()),
+                        false => Err(std::io::Error::other(
+                            String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+                        )),
+                    }
+                }),
+            ),
+        ];
+        for (rel, kind, plant) in cases {
+            let root = tempfile::tempdir().unwrap();
+            let redis = root.path().join("redis");
+            let db = redis.join("db_0");
+            write(&db.join("strings/a.bin"), "alpha");
+            let at = db.join(rel);
+            fs::create_dir_all(at.parent().unwrap()).unwrap();
+            if let Err(e) = plant(&db, &at) {
+                eprintln!("skipping {rel} ({kind}): cannot create it here: {e}");
+                continue;
+            }
+            let (outcome, _) = assert_spilling_changes_nothing(&redis);
+            let (code, message) = outcome.expect_err(rel);
+            assert_eq!(code, "redis-encode-not-regular", "{rel}: {message}");
+            assert!(
+                message.contains(&at.display().to_string()) && message.contains(kind),
+                "{rel}: {message}"
+            );
+        }
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //! non-directory type directory is an error, files are opened without following
 //! symlinks and without blocking on FIFOs, and a regular file with more than one hard
 //! link is refused (it could name an inode outside the tree). Inside a type
-//! directory, entries that are not regular files are skipped, as in Go. The checks
-//! themselves are the shared [`crate::tree::fs`] ones; this module gives their
-//! refusals the Redis encoder's error codes.
+//! directory, every entry must be a regular file: Go skips the others, so a key
+//! stored as a symlink, FIFO, socket, device or directory silently vanished from the
+//! snapshot; here it is refused ([`not_regular_entry`]). The checks themselves are
+//! the shared [`crate::tree::fs`] ones; this module gives their refusals the Redis
+//! encoder's error codes.
 
 use std::ffi::OsStr;
 use std::fs::{self, File};
@@ -104,6 +106,32 @@ pub fn list_dir(dir: &Path, space: &SortSpace) -> Result<Listing> {
     Ok(Listing {
         sorted: sorter.finish()?,
     })
+}
+
+/// The refusal of an entry of a type directory that is not a regular file, naming
+/// what it is (looked at again without following it; `is_dir` is what the listing
+/// saw, in case it is gone by now).
+pub fn not_regular_entry(path: &Path, is_dir: bool) -> RedisError {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = match fs::symlink_metadata(path).map(|m| m.file_type()) {
+        Ok(ty) if ty.is_symlink() => "a symlink",
+        Ok(ty) if ty.is_dir() => "a directory",
+        Ok(ty) if ty.is_fifo() => "a FIFO",
+        Ok(ty) if ty.is_socket() => "a socket",
+        Ok(ty) if ty.is_block_device() => "a block device",
+        Ok(ty) if ty.is_char_device() => "a character device",
+        Ok(ty) if ty.is_file() => "a file replaced while listing",
+        _ if is_dir => "a directory",
+        _ => "not a regular file",
+    };
+    RedisError::EncodeNotRegular {
+        path: path.to_path_buf(),
+        detail: format!(
+            "{}: {kind} in a type directory, where every entry is a key file; \
+             refused rather than leaving the key out of the snapshot",
+            path.display()
+        ),
+    }
 }
 
 /// Gives a refusal of the shared helpers the Redis encoder's code.

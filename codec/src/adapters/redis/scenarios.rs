@@ -827,10 +827,15 @@ fn database_directory_rules() {
 fn unsafe_dump_files() {
     let root = tree(&[("strings/a.bin", "x")]);
     let db = root.path().join("redis/db_0");
-    // A symlinked entry is skipped (only regular files are read)...
+    // A symlinked entry is refused (Go skips it, losing the key; docs/format.md §9.1)...
     std::os::unix::fs::symlink(db.join("strings/a.bin"), db.join("strings/b.bin")).unwrap();
+    assert_eq!(
+        encode_err(&root.path().join("redis")),
+        "redis-encode-not-regular"
+    );
+    fs::remove_file(db.join("strings/b.bin")).unwrap();
     assert_eq!(encode(&root.path().join("redis")).unwrap().len(), 1);
-    // ...a hard-linked one is refused...
+    // ...so is a hard-linked one...
     fs::hard_link(db.join("strings/a.bin"), db.join("strings/c.bin")).unwrap();
     assert_eq!(
         encode_err(&root.path().join("redis")),

@@ -28,8 +28,27 @@ use elastickv_codec::adapters::redis::values::{
     build_count_meta, build_list_meta, build_stream_meta, build_string, build_ttl, build_zset_score,
 };
 use elastickv_codec::container::{SnapshotWriter, encode_key};
+use elastickv_codec::dispatch::Adapter;
+use elastickv_splitmix::SplitMix64;
 
-use super::{SplitMix64, Summary};
+use super::{Profile, Summary, Workload};
+
+/// `redis-mixed`: every Redis type, in the proportions of [`RedisMix::redis_mixed`].
+pub const REDIS_MIXED: Profile = Profile {
+    name: "redis-mixed",
+    about: "Redis, all types: per unit of scale 200k strings of 16-512 bytes (10% with a \
+            TTL), 20k hashes, lists and sets of 10, 10k zsets of 10, 2k streams of 20 \
+            (about 175 MB)",
+    adapter: Adapter::Redis,
+    has_giant: true,
+    write: write_redis_mixed,
+};
+
+/// `redis-mixed`'s writer: the profile's `--scale` and `--giant` as a [`RedisMix`].
+fn write_redis_mixed(out: &mut dyn Write, workload: &Workload, seed: u64) -> io::Result<Summary> {
+    let mix = RedisMix::redis_mixed(workload.scale.get()).giant(workload.giant);
+    write_redis_snapshot(out, &mix, seed).map(|(_, summary)| summary)
+}
 
 /// The commit timestamp of every generated entry (and the header's `lastCommitTS`).
 pub const REDIS_COMMIT_TS: u64 = (1_780_000_000_000 << 16) | 7;
@@ -89,9 +108,6 @@ impl RedisMix {
         self
     }
 }
-
-/// What [`write_redis_snapshot`] wrote (the name the benches know it by).
-pub type RedisGenSummary = Summary;
 
 /// Writes `mix` as a native snapshot into `out` (buffer it), sorted like a live node's.
 ///
@@ -335,7 +351,7 @@ impl<W: Write> Gen<W> {
     /// written in a later pass than its elements).
     fn ttl(&self, kind: &str, key: &[u8], percent: u64) -> Option<u64> {
         let mut rng = SplitMix64(self.seed ^ fnv(kind.as_bytes()) ^ fnv(key));
-        rng.percent(percent)
+        rng.chance(percent)
             .then(|| EXPIRE_BASE_MS + rng.range(0, 1 << 36))
     }
 

@@ -1,9 +1,14 @@
 //! Owned entries, the reference model of the visible state, and snapshot writers.
+//!
+//! [`Entry`] is the workspace's one owned copy of a container entry: the generators
+//! write it, the property tests and fuzz oracles read snapshots back into it, the
+//! benches build their workloads from it.
 
 use std::collections::BTreeMap;
 
 use elastickv_codec::container::{
-    ContainerError, FLAG_TOMBSTONE, Footer, Header, SnapshotReader, SnapshotWriter, encode_key,
+    ContainerError, EntryRef, FLAG_TOMBSTONE, Footer, Header, SnapshotReader, SnapshotWriter,
+    encode_key,
 };
 use elastickv_codec::dispatch::{self, AdapterSet, Counters};
 use elastickv_codec::mvcc::MvccStats;
@@ -43,6 +48,19 @@ impl Entry {
     /// Bytes this entry takes in a stream (both length fields included).
     pub fn stream_len(&self) -> usize {
         16 + self.user_key.len() + 8 + 9 + self.body.len()
+    }
+}
+
+impl From<&EntryRef<'_>> for Entry {
+    /// Copies what the reader yielded (the encoded key is derived, so it is not kept).
+    fn from(entry: &EntryRef<'_>) -> Self {
+        Entry {
+            user_key: entry.user_key.to_vec(),
+            commit_ts: entry.commit_ts,
+            tombstone: entry.tombstone,
+            expire_at: entry.expire_at,
+            body: entry.body.to_vec(),
+        }
     }
 }
 
@@ -216,13 +234,7 @@ pub fn read_snapshot(bytes: &[u8]) -> Result<Read, ContainerError> {
     let header = reader.header();
     let mut entries = Vec::new();
     while let Some(entry) = reader.next_entry()? {
-        entries.push(Entry {
-            user_key: entry.user_key.to_vec(),
-            commit_ts: entry.commit_ts,
-            tombstone: entry.tombstone,
-            expire_at: entry.expire_at,
-            body: entry.body.to_vec(),
-        });
+        entries.push(Entry::from(&entry));
     }
     Ok(Read {
         header,

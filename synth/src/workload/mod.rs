@@ -4,12 +4,14 @@
 //! A workload is a [`Profile`] (what kinds of keys, in what proportions), a [`Scale`]
 //! (how many) and a seed. [`write_snapshot`] streams it into a writer in constant
 //! memory, already sorted like a live node's snapshot, so sizes far beyond RAM work.
-//! Unlike the [`crate::adapters::redis`] model, which draws every odd live form the decoder
+//! Unlike the [`crate::redis`] model, which draws every odd live form the decoder
 //! must accept, these profiles store what a healthy cluster stores: their job is to be
 //! realistic and reproducible, byte for byte, from `(profile, scale, seed)`.
 //!
-//! Nothing here needs `proptest`, so the CLI links this module without it (the
-//! crate's `strategies` feature off).
+//! Profiles are a registry: each is described once, as a [`Profile`] constant in the
+//! module of its adapter (name, help line, adapter, whether `--giant` applies, its
+//! writer), and listed once in the `PROFILES` table. A new adapter's profiles are one module
+//! and one line there; the CLI takes its `--profile` values from the list.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -27,49 +29,79 @@ pub const DEFAULT_SEED: u64 = 0x454B_5650_4242_4C31;
 /// and every scaled count stays far from `u64` overflow.
 pub const MAX_SCALE: f64 = 1e5;
 
-/// A named workload. Each adapter adds its profiles as the codec learns it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Profile {
-    /// Redis, every type: at scale 1, 200k strings of 16–512 bytes (10% with a TTL),
-    /// 20k hashes, lists and sets of 10 elements, 10k zsets of 10, 2k streams of 20.
-    RedisMixed,
+/// Every profile, in the order `--help` lists them: the registry.
+const PROFILES: &[Profile] = &[redis::REDIS_MIXED];
+
+/// Streams a workload drawn with a seed into a writer: a profile's generator.
+type WriteFn = fn(&mut dyn Write, &Workload, u64) -> io::Result<Summary>;
+
+/// A named workload, described once (see the module documentation). Two profiles are
+/// the same when their names are.
+#[derive(Clone, Copy)]
+pub struct Profile {
+    /// The name on the command line.
+    name: &'static str,
+    /// One line for `--help`.
+    about: &'static str,
+    /// The adapter whose keys the profile writes (what decoding it needs).
+    adapter: Adapter,
+    /// Whether `--giant` means anything for this profile.
+    has_giant: bool,
+    /// The generator.
+    write: WriteFn,
 }
 
 impl Profile {
-    /// Every profile, in the order help lists them.
-    pub const ALL: [Profile; 1] = [Profile::RedisMixed];
+    /// Every profile, in the order help lists them (the `PROFILES` table as an array,
+    /// for callers that map it).
+    pub const ALL: [Profile; PROFILES.len()] = {
+        let mut all = [PROFILES[0]; PROFILES.len()];
+        let mut i = 1;
+        while i < all.len() {
+            all[i] = PROFILES[i];
+            i += 1;
+        }
+        all
+    };
 
     /// The name on the command line.
     pub fn name(self) -> &'static str {
-        match self {
-            Profile::RedisMixed => "redis-mixed",
-        }
+        self.name
     }
 
     /// One line for `--help`.
     pub fn about(self) -> &'static str {
-        match self {
-            Profile::RedisMixed => {
-                "Redis, all types: per unit of scale 200k strings of 16-512 bytes (10% with a \
-                 TTL), 20k hashes, lists and sets of 10, 10k zsets of 10, 2k streams of 20 \
-                 (about 175 MB)"
-            }
-        }
+        self.about
     }
 
     /// The adapters whose keys the profile writes (what decoding it needs).
     pub fn adapters(self) -> AdapterSet {
-        let adapters: &[Adapter] = match self {
-            Profile::RedisMixed => &[Adapter::Redis],
-        };
-        adapters.iter().copied().collect()
+        [self.adapter].into_iter().collect()
     }
 
     /// Whether `--giant` means anything for this profile.
     pub fn has_giant(self) -> bool {
-        match self {
-            Profile::RedisMixed => true,
-        }
+        self.has_giant
+    }
+}
+
+impl PartialEq for Profile {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Profile {}
+
+impl std::hash::Hash for Profile {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl fmt::Debug for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Profile({})", self.name)
     }
 }
 
@@ -196,52 +228,12 @@ pub struct Summary {
 /// # Errors
 /// Whatever `out` returns.
 pub fn write_snapshot<W: Write>(
-    out: W,
+    mut out: W,
     workload: &Workload,
     seed: u64,
 ) -> io::Result<(W, Summary)> {
-    match workload.profile {
-        Profile::RedisMixed => {
-            let mix = redis::RedisMix::redis_mixed(workload.scale.get()).giant(workload.giant);
-            redis::write_redis_snapshot(out, &mix, seed)
-        }
-    }
-}
-
-/// A tiny seeded generator (SplitMix64). Its exact draws are part of every profile's
-/// bytes, so it is kept apart from the property-test generators, which may change.
-#[derive(Debug, Clone)]
-pub(crate) struct SplitMix64(pub(crate) u64);
-
-impl SplitMix64 {
-    /// The next 64 random bits.
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..hi`, modulo bias ignored; `lo` when the range is empty.
-    pub(crate) fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % hi.saturating_sub(lo).max(1)
-    }
-
-    /// `true` with probability `percent / 100`.
-    pub(crate) fn percent(&mut self, percent: u64) -> bool {
-        self.next_u64() % 100 < percent
-    }
-
-    /// `len` pseudo-random bytes (one draw per 8 bytes).
-    pub(crate) fn bytes(&mut self, len: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity(len + 8);
-        while out.len() < len {
-            out.extend_from_slice(&self.next_u64().to_le_bytes());
-        }
-        out.truncate(len);
-        out
-    }
+    let summary = (workload.profile.write)(&mut out, workload, seed)?;
+    Ok((out, summary))
 }
 
 #[cfg(test)]
@@ -261,6 +253,15 @@ mod tests {
         );
     }
 
+    /// Names are what tells profiles apart (`PartialEq`, `--profile`).
+    #[test]
+    fn profile_names_are_unique() {
+        let mut names: Vec<&str> = Profile::ALL.iter().map(|p| p.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), PROFILES.len());
+    }
+
     #[test]
     fn scales() {
         assert_eq!(Scale::new(0.001).map(Scale::get), Ok(0.001));
@@ -273,7 +274,7 @@ mod tests {
 
     #[test]
     fn write_snapshot_is_the_redis_generator() {
-        let mut w = Workload::new(Profile::RedisMixed, Scale::new(0.002).unwrap());
+        let mut w = Workload::new(redis::REDIS_MIXED, Scale::new(0.002).unwrap());
         w.giant = 7;
         let (a, sa) = write_snapshot(Vec::new(), &w, 3).unwrap();
         let mix = redis::RedisMix::redis_mixed(0.002).giant(7);
