@@ -34,6 +34,7 @@ use elastickv_codec::sort::{ExternalSorter, SortOptions};
 use elastickv_codec::tree::bsv::Bsv;
 use elastickv_codec::tree::json::{Style, to_vec};
 use elastickv_codec::tree::segment::{decode_segment, encode_segment};
+use elastickv_codec::tree::writer::TreeWriter;
 use elastickv_splitmix::SplitMix64;
 use elastickv_synth::workload::redis::{RedisMix, write_redis_snapshot};
 use gungraun::{library_benchmark, library_benchmark_group, main};
@@ -394,8 +395,10 @@ fn decode_redis(input: &Path, out: &Path, scratch: &Path) -> u64 {
         scratch_dir: scratch.to_path_buf(),
         ..RedisDecodeOptions::default()
     };
-    let mut adapters: Vec<Box<dyn AdapterDecoder>> =
-        vec![Box::new(RedisDecoder::new(out, options))];
+    let mut adapters: Vec<Box<dyn AdapterDecoder>> = vec![Box::new(RedisDecoder::new(
+        TreeWriter::serial(out).expect("open the output tree"),
+        options,
+    ))];
     let scan_options = ScanOptions {
         enabled: redis_only(),
         scratch_dir: scratch.to_path_buf(),

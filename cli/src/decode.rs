@@ -55,6 +55,10 @@ pub struct Opts {
     /// truncated: decode what is there and warn, instead of refusing it.
     #[arg(long)]
     allow_missing_footer: bool,
+    /// Threads writing the tree's files (default: one per core); the tree is the same
+    /// for every value.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
     #[command(flatten)]
     sort: SortOpts,
     #[command(flatten)]
@@ -111,6 +115,9 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
     request.scratch_root = opts.sort.scratch_root;
     request.sort_memory_bytes = opts.sort.sort_memory;
     request.allow_missing_footer = opts.allow_missing_footer;
+    if let Some(jobs) = opts.jobs {
+        request.jobs = usize::from(jobs);
+    }
     options::finish(&opts.summary, None, |bar| {
         pipeline::decode_to_tree(&request, bar).map(|outcome| Decoded {
             request: &request,

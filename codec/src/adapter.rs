@@ -8,12 +8,14 @@
 //! how to compare its files.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::container::EntryRef;
 use crate::dispatch::{Adapter, Prefix};
 use crate::error::{BoxError, ErrorCode, ExitClass};
 use crate::sort::SortOptions;
 use crate::tree::manifest::Manifest;
+use crate::tree::writer::TreeWriter;
 
 /// A non-fatal finding, rendered like the Go tool's `encoder warning` log lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,8 +71,8 @@ pub trait AdapterEncoder {
 /// Where a fresh decoder writes its files and spills its sorts.
 #[derive(Debug, Clone)]
 pub struct DecoderSettings {
-    /// The dump tree's root; the adapter writes under `<root>/<adapter name>`.
-    pub out_root: PathBuf,
+    /// The dump tree being written; the adapter writes under `<adapter name>/`.
+    pub tree: Arc<TreeWriter>,
     /// Where the adapter's external sorts spill (never the system temp dir, which is
     /// often RAM-backed).
     pub scratch_dir: PathBuf,

@@ -70,7 +70,7 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
-    fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         DecodeError::Io {
             context: context.into(),
             source,
@@ -443,14 +443,16 @@ fn finish_scan<R: std::io::Read>(scan: &mut Scan, reader: &SnapshotReader<R>) {
 /// length prefix makes the value self-delimiting, so the offset can only break ties
 /// between byte-identical entries. The offset lets errors found after sorting still
 /// point into the original file.
-fn sort_value(entry: &EntryRef<'_>, out: &mut Vec<u8>) {
+///
+/// Returned as the part before the body and the part after it, so the sorter can
+/// take the body from the reader's buffer without a copy.
+fn sort_value(entry: &EntryRef<'_>) -> ([u8; 17], [u8; 8]) {
     let value_len = VALUE_HEADER_SIZE + entry.body.len();
-    out.clear();
-    out.extend_from_slice(&(value_len as u64).to_be_bytes());
-    out.push(u8::from(entry.tombstone));
-    out.extend_from_slice(&entry.expire_at.to_le_bytes());
-    out.extend_from_slice(entry.body);
-    out.extend_from_slice(&entry.offset.to_le_bytes());
+    let mut head = [0u8; 17];
+    head[..8].copy_from_slice(&(value_len as u64).to_be_bytes());
+    head[8] = u8::from(entry.tombstone);
+    head[9..].copy_from_slice(&entry.expire_at.to_le_bytes());
+    (head, entry.offset.to_le_bytes())
 }
 
 /// Splits a [`sort_value`] back into the encoded value and the file offset.
@@ -479,16 +481,15 @@ fn sorted_pass(
         memory_budget: options.sort_memory_bytes,
         scratch_dir: options.scratch_dir.clone(),
     });
-    let mut value = Vec::new();
     let mut spilled = 0u64;
     loop {
         let position = reader.offset();
         let Some(entry) = reader.next_entry()? else {
             break;
         };
-        sort_value(&entry, &mut value);
+        let (head, tail) = sort_value(&entry);
         sorter
-            .push(entry.encoded_key, &value)
+            .push_parts(entry.encoded_key, &[&head, entry.body, &tail])
             .map_err(|e| DecodeError::io("spill unsorted snapshot to scratch", e))?;
         spilled += 1;
         if spilled.is_multiple_of(PROGRESS_EVERY) {
@@ -501,6 +502,8 @@ fn sorted_pass(
         ..Scan::new(reader.header())
     };
     finish_scan(&mut scan, &reader);
+    // Its buffers may hold the last large value; the merge reads values again.
+    drop(reader);
     let bytes = scan.bytes;
     let mut sorted = SortedSource {
         records: sorter

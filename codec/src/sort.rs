@@ -15,9 +15,9 @@
 //! for data that must be read more than once.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
 /// Default memory budget for buffered records.
@@ -82,13 +82,29 @@ impl ExternalSorter {
     }
 
     /// Adds one record, spilling the buffer first if the record would exceed the budget.
-    /// A single record larger than the budget is still accepted.
+    /// A single record larger than the budget is never buffered: it is written straight
+    /// from `value` to a run of its own, so it is never held twice.
     pub fn push(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
-        let incoming = Batch::cost(key, value);
+        self.push_parts(key, &[value])
+    }
+
+    /// [`ExternalSorter::push`] of a value given as the concatenation of `parts`, which
+    /// saves the caller from assembling (copying) a large value first.
+    pub fn push_parts(&mut self, key: &[u8], parts: &[&[u8]]) -> io::Result<()> {
+        let value_len = parts.iter().map(|part| part.len()).sum();
+        let incoming = Batch::cost(key.len(), value_len);
+        if incoming > self.options.memory_budget {
+            let mut writer = RunWriter::create(&self.options.scratch_dir)?;
+            writer.write_parts(key, parts)?;
+            self.add_run(0, writer.finish()?)?;
+            self.spills += 1;
+            self.records += 1;
+            return Ok(());
+        }
         if !self.batch.is_empty() && self.batch.bytes() + incoming > self.options.memory_budget {
             self.spill()?;
         }
-        self.batch.push(key, value);
+        self.batch.push(key, parts, value_len);
         self.records += 1;
         Ok(())
     }
@@ -167,18 +183,28 @@ impl ExternalSorter {
         }
     }
 
+    /// Merges `runs` into one. Large values are copied from run to run in chunks,
+    /// never read into memory whole.
     fn merge_runs(&self, runs: Vec<Run>) -> io::Result<Run> {
         let sources = runs.into_iter().map(Source::run).collect();
         let mut merger = Merger::new(sources)?;
         let mut writer = RunWriter::create(&self.options.scratch_dir)?;
-        while let Some((key, value)) = merger.next()? {
-            writer.write(key, value)?;
+        while merger.advance()? {
+            let (key, value_len) = merger.current_head().unwrap_or_default();
+            writer.begin(key, value_len)?;
+            merger.copy_current_value(&mut |chunk| writer.out.write_all(chunk))?;
         }
         writer.finish()
     }
 }
 
 /// The sorted records: a lending iterator (each record is valid until the next call).
+///
+/// [`SortedRecords::next`] and [`SortedRecords::advance`] read each record's value into
+/// memory (one value at a time, whatever its size). [`SortedRecords::advance_unread`]
+/// does not: with [`SortedRecords::current_head`] and
+/// [`SortedRecords::copy_current_value`] a consumer can write the records out while a
+/// large value stays on disk and passes through in chunks.
 pub struct SortedRecords {
     inner: Records,
 }
@@ -204,12 +230,26 @@ impl SortedRecords {
         Ok(self.current())
     }
 
-    /// Moves to the next record; `false` after the last.
+    /// Moves to the next record and reads its value; `false` after the last.
     ///
     /// With [`SortedRecords::current`] this is `next` split in two, for loops that skip
     /// some records and return a borrow of another: the borrow checker rejects that
     /// with `next`, because the skipped record's borrow would have to outlive the loop.
     pub fn advance(&mut self) -> io::Result<bool> {
+        if !self.advance_unread()? {
+            return Ok(false);
+        }
+        if let Records::Merged(merger) = &mut self.inner {
+            merger.read_current_value()?;
+        }
+        Ok(true)
+    }
+
+    /// Moves to the next record without reading a large value into memory; `false`
+    /// after the last. [`SortedRecords::current`] is then `None` for a record whose
+    /// value is still on disk: use [`SortedRecords::current_head`] and
+    /// [`SortedRecords::copy_current_value`].
+    pub fn advance_unread(&mut self) -> io::Result<bool> {
         match &mut self.inner {
             Records::Memory { batch, consumed } => {
                 *consumed = (*consumed + 1).min(batch.index.len() + 1);
@@ -219,8 +259,9 @@ impl SortedRecords {
         }
     }
 
-    /// The record [`SortedRecords::advance`] moved to; `None` before the first call
-    /// and after the last record.
+    /// The record [`SortedRecords::advance`] moved to; `None` before the first call,
+    /// after the last record, and while the value is unread (see
+    /// [`SortedRecords::advance_unread`]).
     pub fn current(&self) -> Option<(&[u8], &[u8])> {
         match &self.inner {
             Records::Memory { batch, consumed } => {
@@ -228,6 +269,30 @@ impl SortedRecords {
                 Some((batch.key(slot), batch.value(slot)))
             }
             Records::Merged(merger) => merger.current(),
+        }
+    }
+
+    /// The current record's key and value length, read or not.
+    pub fn current_head(&self) -> Option<(&[u8], u64)> {
+        match &self.inner {
+            Records::Memory { .. } => self.current().map(|(key, value)| (key, value.len() as u64)),
+            Records::Merged(merger) => merger.current_head(),
+        }
+    }
+
+    /// Hands the current record's value to `each` in order, in chunks of at most
+    /// [`VALUE_CHUNK`] bytes when it is still on disk (in one piece otherwise);
+    /// nothing when there is no current record.
+    pub fn copy_current_value(
+        &mut self,
+        each: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        match &mut self.inner {
+            Records::Memory { .. } => match self.current() {
+                Some((_, value)) => each(value),
+                None => Ok(()),
+            },
+            Records::Merged(merger) => merger.copy_current_value(each),
         }
     }
 }
@@ -333,8 +398,10 @@ struct Batch {
 }
 
 impl Batch {
-    fn cost(key: &[u8], value: &[u8]) -> usize {
-        key.len() + value.len() + std::mem::size_of::<Slot>()
+    fn cost(key_len: usize, value_len: usize) -> usize {
+        key_len
+            .saturating_add(value_len)
+            .saturating_add(std::mem::size_of::<Slot>())
     }
 
     fn bytes(&self) -> usize {
@@ -345,14 +412,17 @@ impl Batch {
         self.index.is_empty()
     }
 
-    fn push(&mut self, key: &[u8], value: &[u8]) {
+    /// Appends a record whose value is `parts` concatenated (`value_len` bytes).
+    fn push(&mut self, key: &[u8], parts: &[&[u8]], value_len: usize) {
         self.index.push(Slot {
             start: self.data.len(),
             key_len: key.len(),
-            value_len: value.len(),
+            value_len,
         });
         self.data.extend_from_slice(key);
-        self.data.extend_from_slice(value);
+        for part in parts {
+            self.data.extend_from_slice(part);
+        }
     }
 
     fn key(&self, slot: &Slot) -> &[u8] {
@@ -384,11 +454,14 @@ impl Batch {
 struct Run {
     file: File,
     records: u64,
+    /// Its length in bytes.
+    bytes: u64,
 }
 
 struct RunWriter {
     out: BufWriter<File>,
     records: u64,
+    bytes: u64,
 }
 
 impl RunWriter {
@@ -398,15 +471,29 @@ impl RunWriter {
         Ok(RunWriter {
             out: BufWriter::with_capacity(RUN_IO_BUFFER, file),
             records: 0,
+            bytes: 0,
         })
     }
 
     fn write(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+        self.begin(key, value.len() as u64)?;
+        self.out.write_all(value)
+    }
+
+    /// Writes a record whose value is `parts` concatenated, straight from them.
+    fn write_parts(&mut self, key: &[u8], parts: &[&[u8]]) -> io::Result<()> {
+        self.begin(key, parts.iter().map(|part| part.len() as u64).sum())?;
+        parts.iter().try_for_each(|part| self.out.write_all(part))
+    }
+
+    /// Writes a record's key and value length; exactly `value_len` bytes of value must
+    /// follow on `out`.
+    fn begin(&mut self, key: &[u8], value_len: u64) -> io::Result<()> {
         self.out.write_all(&(key.len() as u64).to_le_bytes())?;
         self.out.write_all(key)?;
-        self.out.write_all(&(value.len() as u64).to_le_bytes())?;
-        self.out.write_all(value)?;
+        self.out.write_all(&value_len.to_le_bytes())?;
         self.records += 1;
+        self.bytes += 16 + key.len() as u64 + value_len;
         Ok(())
     }
 
@@ -419,18 +506,34 @@ impl RunWriter {
         Ok(Run {
             file,
             records: self.records,
+            bytes: self.bytes,
         })
     }
 }
+
+/// Values up to this size are read with their record during a merge. Larger ones stay
+/// in their run file until the record's turn comes (then they are read, or copied out
+/// in chunks), so a merge of any fan-in holds at most one large value.
+const INLINE_VALUE: u64 = RUN_IO_BUFFER as u64;
+/// Chunk in which values that stay on disk are copied out and compared.
+pub const VALUE_CHUNK: usize = 256 * 1024;
+/// A value buffer that grew past this is released once its record is done, rather
+/// than kept (resident) for the next record.
+const KEEP_VALUE_BUFFER: usize = 1 << 20;
 
 /// One input of a merge.
 enum Source {
     Run {
         reader: BufReader<File>,
         remaining: u64,
+        /// File offset of the reader's next byte.
+        offset: u64,
+        /// The run's length.
+        bytes: u64,
     },
     Memory {
         batch: Batch,
+        /// One past the current record's index.
         next: usize,
     },
 }
@@ -440,128 +543,318 @@ impl Source {
         Source::Run {
             reader: BufReader::with_capacity(RUN_IO_BUFFER, run.file),
             remaining: run.records,
-        }
-    }
-
-    /// Replaces `key`/`value` with the next record; `false` when the source is done.
-    fn next_into(&mut self, key: &mut Vec<u8>, value: &mut Vec<u8>) -> io::Result<bool> {
-        key.clear();
-        value.clear();
-        match self {
-            Source::Run { reader, remaining } => {
-                if *remaining == 0 {
-                    return Ok(false);
-                }
-                read_run_field(reader, key)?;
-                read_run_field(reader, value)?;
-                *remaining -= 1;
-                Ok(true)
-            }
-            Source::Memory { batch, next } => {
-                let Some(slot) = batch.index.get(*next) else {
-                    return Ok(false);
-                };
-                key.extend_from_slice(batch.key(slot));
-                value.extend_from_slice(batch.value(slot));
-                *next += 1;
-                Ok(true)
-            }
+            offset: 0,
+            bytes: run.bytes,
         }
     }
 }
 
-/// Reads one `LE64 len ‖ bytes` field. Run files are ours, but a damaged scratch disk
-/// must still surface as an error, not a huge allocation: `dst` grows with the data.
-fn read_run_field(reader: &mut impl Read, dst: &mut Vec<u8>) -> io::Result<()> {
+/// Reads a run's `LE64` length field.
+fn read_run_len(reader: &mut impl Read) -> io::Result<u64> {
     let mut len = [0u8; 8];
     reader.read_exact(&mut len)?;
-    let len = u64::from_le_bytes(len);
+    Ok(u64::from_le_bytes(len))
+}
+
+/// Appends the next `len` bytes to `dst`. Run files are ours, but a damaged scratch
+/// disk must still surface as an error, not a huge allocation: `dst` grows with the
+/// data.
+fn read_run_bytes(reader: &mut impl Read, dst: &mut Vec<u8>, len: u64) -> io::Result<()> {
     let got = reader.take(len).read_to_end(dst)? as u64;
     if got != len {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!("sort run file truncated: record field of {len} bytes has {got}"),
-        ));
+        return Err(run_truncated(len, got));
     }
     Ok(())
 }
 
-/// A source's current record. The heap is a max-heap, so the ordering is reversed.
-struct Head {
+/// Reads one `LE64 len ‖ bytes` field; returns the bytes consumed.
+fn read_run_field(reader: &mut impl Read, dst: &mut Vec<u8>) -> io::Result<u64> {
+    let len = read_run_len(reader)?;
+    read_run_bytes(reader, dst, len)?;
+    Ok(8 + len)
+}
+
+#[cold]
+fn run_truncated(len: u64, got: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!("sort run file truncated: record field of {len} bytes has {got}"),
+    )
+}
+
+/// A merge input and its current record.
+struct Cursor {
+    source: Source,
+    /// A run's current key.
     key: Vec<u8>,
+    /// A run's current value, unless it is still on disk.
     value: Vec<u8>,
-    source: usize,
+    value_len: u64,
+    /// Where a run's current value starts in its file while it is not read.
+    value_at: Option<u64>,
 }
 
-impl Ord for Head {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (&other.key, &other.value, other.source).cmp(&(&self.key, &self.value, self.source))
+impl Cursor {
+    fn new(source: Source) -> Self {
+        Cursor {
+            source,
+            key: Vec::new(),
+            value: Vec::new(),
+            value_len: 0,
+            value_at: None,
+        }
+    }
+
+    /// Moves to the source's next record; `false` when it is done. A run's value is
+    /// read only when it is small.
+    fn refill(&mut self) -> io::Result<bool> {
+        match &mut self.source {
+            Source::Memory { batch, next } => {
+                let Some(slot) = batch.index.get(*next) else {
+                    return Ok(false);
+                };
+                self.value_len = slot.value_len as u64;
+                *next += 1;
+                Ok(true)
+            }
+            Source::Run {
+                reader,
+                remaining,
+                offset,
+                bytes,
+            } => {
+                if *remaining == 0 {
+                    return Ok(false);
+                }
+                self.key.clear();
+                *offset += read_run_field(reader, &mut self.key)?;
+                let len = read_run_len(reader)?;
+                *offset += 8;
+                if self.value.capacity() > KEEP_VALUE_BUFFER {
+                    self.value = Vec::new();
+                } else {
+                    self.value.clear();
+                }
+                if len <= INLINE_VALUE {
+                    read_run_bytes(reader, &mut self.value, len)?;
+                    self.value_at = None;
+                } else {
+                    let left = bytes.saturating_sub(*offset);
+                    if len > left {
+                        return Err(run_truncated(len, left));
+                    }
+                    let skip = i64::try_from(len).map_err(|_| run_truncated(len, left))?;
+                    reader.seek_relative(skip)?;
+                    self.value_at = Some(*offset);
+                }
+                self.value_len = len;
+                *offset += len;
+                *remaining -= 1;
+                Ok(true)
+            }
+        }
+    }
+
+    fn key(&self) -> &[u8] {
+        match &self.source {
+            Source::Memory { batch, next } => batch
+                .index
+                .get(next.wrapping_sub(1))
+                .map_or(&[], |slot| batch.key(slot)),
+            Source::Run { .. } => &self.key,
+        }
+    }
+
+    /// The current value, `None` while it is on disk.
+    fn value(&self) -> Option<&[u8]> {
+        match &self.source {
+            Source::Memory { batch, next } => Some(
+                batch
+                    .index
+                    .get(next.wrapping_sub(1))
+                    .map_or(&[], |slot| batch.value(slot)),
+            ),
+            Source::Run { .. } => self.value_at.is_none().then_some(self.value.as_slice()),
+        }
+    }
+
+    /// Reads the current value into memory if it is on disk.
+    fn read_value(&mut self) -> io::Result<()> {
+        if self.value_at.is_none() {
+            return Ok(());
+        }
+        let len = usize::try_from(self.value_len)
+            .map_err(|_| io::Error::other("sort run value does not fit in memory"))?;
+        // A zeroed allocation of this size is fresh pages: nothing is written twice.
+        let mut value = vec![0u8; len];
+        self.read_at(0, &mut value)?;
+        self.value = value;
+        self.value_at = None;
+        Ok(())
+    }
+
+    /// Fills `buf` with the bytes of the on-disk value from `pos`.
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<()> {
+        match (&self.source, self.value_at) {
+            (Source::Run { reader, .. }, Some(at)) => reader.get_ref().read_exact_at(buf, at + pos),
+            _ => Err(io::Error::other("internal: sort value is not on disk")),
+        }
+    }
+
+    /// `len` bytes of the current value from `pos`: borrowed when it is in memory,
+    /// read into `buf` otherwise.
+    fn chunk<'a>(&'a self, pos: u64, len: usize, buf: &'a mut Vec<u8>) -> io::Result<&'a [u8]> {
+        if let Some(value) = self.value() {
+            let start = usize::try_from(pos).unwrap_or(usize::MAX);
+            return value
+                .get(start..start.saturating_add(len))
+                .ok_or_else(|| io::Error::other("internal: sort value chunk out of range"));
+        }
+        buf.resize(len, 0);
+        self.read_at(pos, buf)?;
+        Ok(buf)
     }
 }
 
-impl PartialOrd for Head {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+/// Compares two values of which at least one is on disk, a chunk at a time.
+fn compare_values(a: &Cursor, b: &Cursor, bufs: &mut [Vec<u8>; 2]) -> io::Result<Ordering> {
+    let [buf_a, buf_b] = bufs;
+    let common = a.value_len.min(b.value_len);
+    let mut pos = 0;
+    while pos < common {
+        let len = usize::try_from((common - pos).min(VALUE_CHUNK as u64)).unwrap_or(VALUE_CHUNK);
+        let ordering = a.chunk(pos, len, buf_a)?.cmp(b.chunk(pos, len, buf_b)?);
+        if ordering != Ordering::Equal {
+            return Ok(ordering);
+        }
+        pos += len as u64;
     }
+    Ok(a.value_len.cmp(&b.value_len))
 }
 
-impl PartialEq for Head {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Head {}
-
-/// k-way merge. The record last returned is kept in `current`, so its buffers are lent
-/// to the caller and then refilled in place: no allocation per record.
+/// k-way merge over a binary min-heap of cursors ordered by `(key, value, source)`.
+/// The current record is the top of the heap: its cursor's buffers are lent to the
+/// caller and refilled in place, so there is no allocation per record. Comparing can
+/// read from disk (equal keys with a value on disk), so the heap is our own, with a
+/// fallible order.
 struct Merger {
-    sources: Vec<Source>,
-    heap: BinaryHeap<Head>,
-    current: Option<Head>,
+    cursors: Vec<Cursor>,
+    /// Indices of the cursors that have a record; `heap[0]` is the smallest.
+    heap: Vec<usize>,
+    /// Whether `heap[0]` has been handed out as the current record.
+    started: bool,
+    /// Buffers for values on disk being compared or copied.
+    bufs: [Vec<u8>; 2],
 }
 
 impl Merger {
-    fn new(mut sources: Vec<Source>) -> io::Result<Self> {
-        let mut heap = BinaryHeap::with_capacity(sources.len());
-        for (index, source) in sources.iter_mut().enumerate() {
-            let mut head = Head {
-                key: Vec::new(),
-                value: Vec::new(),
-                source: index,
-            };
-            if source.next_into(&mut head.key, &mut head.value)? {
-                heap.push(head);
+    fn new(sources: Vec<Source>) -> io::Result<Self> {
+        let mut merger = Merger {
+            cursors: sources.into_iter().map(Cursor::new).collect(),
+            heap: Vec::new(),
+            started: false,
+            bufs: Default::default(),
+        };
+        for index in 0..merger.cursors.len() {
+            if merger.cursors[index].refill()? {
+                merger.heap.push(index);
             }
         }
-        Ok(Merger {
-            sources,
-            heap,
-            current: None,
-        })
-    }
-
-    fn next(&mut self) -> io::Result<Option<(&[u8], &[u8])>> {
-        self.advance()?;
-        Ok(self.current())
-    }
-
-    /// Refills the source of the record last returned, then takes the smallest head.
-    fn advance(&mut self) -> io::Result<bool> {
-        if let Some(mut head) = self.current.take()
-            && let Some(source) = self.sources.get_mut(head.source)
-            && source.next_into(&mut head.key, &mut head.value)?
-        {
-            self.heap.push(head);
+        for pos in (0..merger.heap.len() / 2).rev() {
+            merger.sift_down(pos)?;
         }
-        self.current = self.heap.pop();
-        Ok(self.current.is_some())
+        Ok(merger)
+    }
+
+    /// Refills the source of the record last returned and brings the smallest record
+    /// to the top; `false` when every source is done.
+    fn advance(&mut self) -> io::Result<bool> {
+        if !self.started {
+            self.started = true;
+        } else if let Some(&top) = self.heap.first() {
+            if !self.cursors[top].refill()? {
+                self.heap.swap_remove(0);
+            }
+            self.sift_down(0)?;
+        }
+        Ok(!self.heap.is_empty())
+    }
+
+    fn current_cursor(&self) -> Option<&Cursor> {
+        let top = *self.heap.first().filter(|_| self.started)?;
+        self.cursors.get(top)
     }
 
     fn current(&self) -> Option<(&[u8], &[u8])> {
-        self.current
-            .as_ref()
-            .map(|head| (head.key.as_slice(), head.value.as_slice()))
+        let cursor = self.current_cursor()?;
+        Some((cursor.key(), cursor.value()?))
+    }
+
+    fn current_head(&self) -> Option<(&[u8], u64)> {
+        let cursor = self.current_cursor()?;
+        Some((cursor.key(), cursor.value_len))
+    }
+
+    fn read_current_value(&mut self) -> io::Result<()> {
+        match self.heap.first().filter(|_| self.started) {
+            Some(&top) => self.cursors[top].read_value(),
+            None => Ok(()),
+        }
+    }
+
+    fn copy_current_value(
+        &mut self,
+        each: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let Some(&top) = self.heap.first().filter(|_| self.started) else {
+            return Ok(());
+        };
+        let cursor = &self.cursors[top];
+        if let Some(value) = cursor.value() {
+            return each(value);
+        }
+        let buf = &mut self.bufs[0];
+        let mut pos = 0;
+        while pos < cursor.value_len {
+            let len = usize::try_from((cursor.value_len - pos).min(VALUE_CHUNK as u64))
+                .unwrap_or(VALUE_CHUNK);
+            each(cursor.chunk(pos, len, buf)?)?;
+            pos += len as u64;
+        }
+        Ok(())
+    }
+
+    /// Whether cursor `a`'s record sorts before cursor `b`'s.
+    fn less(&mut self, a: usize, b: usize) -> io::Result<bool> {
+        let (x, y) = (&self.cursors[a], &self.cursors[b]);
+        let ordering = match x.key().cmp(y.key()) {
+            Ordering::Equal => match (x.value(), y.value()) {
+                (Some(xv), Some(yv)) => xv.cmp(yv),
+                _ => compare_values(x, y, &mut self.bufs)?,
+            },
+            other => other,
+        };
+        Ok(ordering.then(a.cmp(&b)) == Ordering::Less)
+    }
+
+    fn sift_down(&mut self, mut pos: usize) -> io::Result<()> {
+        loop {
+            let left = 2 * pos + 1;
+            let Some(&left_index) = self.heap.get(left) else {
+                return Ok(());
+            };
+            let mut child = left;
+            if let Some(&right_index) = self.heap.get(left + 1)
+                && self.less(right_index, left_index)?
+            {
+                child = left + 1;
+            }
+            if !self.less(self.heap[child], self.heap[pos])? {
+                return Ok(());
+            }
+            self.heap.swap(pos, child);
+            pos = child;
+        }
     }
 }
 
@@ -689,6 +982,100 @@ mod tests {
         let (got, _) = sort_all(&records, 10, 2);
         assert_eq!(got[0].0, vec![1u8]);
         assert_eq!(got[1].1.len(), 100);
+    }
+
+    /// Values larger than a merge reads with its record (and than a comparison chunk):
+    /// equal keys whose values differ only past the first chunk, or only in length,
+    /// merged through several levels, give the in-memory order; streamed out
+    /// unread, they give the same bytes.
+    #[test]
+    fn large_values_stay_on_disk_and_keep_their_order() {
+        let big = VALUE_CHUNK + 1000;
+        let value = |fill: u8, tweak_at: usize, tweak: u8, len: usize| {
+            let mut v = vec![fill; len];
+            if let Some(b) = v.get_mut(tweak_at) {
+                *b = tweak;
+            }
+            v
+        };
+        let records: Records = vec![
+            (b"k".to_vec(), value(7, big - 10, 2, big)),
+            (b"a".to_vec(), value(1, 0, 1, 10)),
+            (b"k".to_vec(), value(7, big - 10, 1, big)),
+            (b"k".to_vec(), value(7, big - 10, 1, big - 1)),
+            (b"k".to_vec(), value(7, 0, 7, 100_000)),
+            (b"k".to_vec(), value(7, big - 10, 1, big)),
+            (b"z".to_vec(), value(9, 5, 0, big * 2)),
+            (b"k".to_vec(), b"small".to_vec()),
+            (b"b".to_vec(), value(3, 70_000, 4, 80_000)),
+        ];
+        let mut expected = records.clone();
+        expected.sort();
+        for (budget, fan_in) in [(1, 2), (1, 3), (150_000, 64), (usize::MAX, 64)] {
+            assert_eq!(
+                sort_all(&records, budget, fan_in).0,
+                expected,
+                "budget {budget}"
+            );
+            let scratch = tempfile::tempdir().unwrap();
+            let mut sorter = ExternalSorter::new(SortOptions {
+                memory_budget: budget,
+                scratch_dir: scratch.path().to_path_buf(),
+            })
+            .with_max_fan_in(fan_in);
+            for (key, value) in &records {
+                let (head, tail) = value.split_at(value.len() / 3);
+                sorter.push_parts(key, &[head, &[], tail]).unwrap();
+            }
+            let mut sorted = sorter.finish().unwrap();
+            let mut streamed = Vec::new();
+            while sorted.advance_unread().unwrap() {
+                let (key, len) = sorted.current_head().unwrap();
+                let key = key.to_vec();
+                let mut value = Vec::new();
+                let mut largest_chunk = 0;
+                sorted
+                    .copy_current_value(&mut |chunk| {
+                        largest_chunk = largest_chunk.max(chunk.len());
+                        value.extend_from_slice(chunk);
+                        Ok(())
+                    })
+                    .unwrap();
+                assert_eq!(value.len() as u64, len);
+                if sorted.current().is_none() {
+                    assert!(largest_chunk <= VALUE_CHUNK, "streamed in chunks");
+                }
+                streamed.push((key, value));
+            }
+            assert_eq!(streamed, expected, "streamed, budget {budget}");
+        }
+    }
+
+    /// A record larger than the whole budget is never buffered: it is a run of its
+    /// own, and what was buffered before it stays buffered.
+    #[test]
+    fn a_record_over_the_budget_is_a_run_of_its_own() {
+        let scratch = tempfile::tempdir().unwrap();
+        let mut sorter = ExternalSorter::new(SortOptions {
+            memory_budget: 1000,
+            scratch_dir: scratch.path().to_path_buf(),
+        });
+        sorter.push(b"b", b"small").unwrap();
+        sorter.push(b"a", &[5u8; 2000]).unwrap();
+        assert_eq!(sorter.runs_spilled(), 1);
+        assert_eq!(
+            sorter.batch.index.len(),
+            1,
+            "the small record stays buffered"
+        );
+        sorter.push(b"c", b"small").unwrap();
+        assert_eq!(sorter.runs_spilled(), 1);
+        let mut sorted = sorter.finish().unwrap();
+        let mut keys = Vec::new();
+        while let Some((key, _)) = sorted.next().unwrap() {
+            keys.push(key.to_vec());
+        }
+        assert_eq!(keys, [b"a", b"b", b"c"]);
     }
 
     #[test]

@@ -4,7 +4,6 @@ use std::io::{self, Write};
 
 use super::{
     MAX_ENCODED_KEY, MAX_ENCODED_VALUE, SnapshotWriter, TS_SIZE, VALUE_HEADER_SIZE, encode_key,
-    encode_live_value,
 };
 use crate::error::{ErrorCode, ExitClass};
 use crate::sort::{ExternalSorter, SortOptions};
@@ -73,13 +72,20 @@ pub struct BuildSummary {
 /// Every key is stamped with the one commit timestamp (the Go encoder's rule), so a
 /// repeated user key is a repeated encoded key, which the format cannot represent.
 /// Records go through an external sort, so the builder's memory is the sort budget,
-/// not the snapshot size (the Go builder holds everything in memory).
+/// not the snapshot size (the Go builder holds everything in memory). A value is
+/// never copied whole: the sort keeps the user value (every entry's 9-byte value
+/// header is the same, so it is written on the way out), a value larger than the
+/// budget goes straight from the caller's buffer to scratch, and from there to the
+/// output in chunks.
 pub struct SnapshotBuilder {
     commit_ts: u64,
     sorter: ExternalSorter,
     key: Vec<u8>,
-    value: Vec<u8>,
 }
+
+/// The value header of every entry the encoder writes: live, cleartext, no expiry
+/// (what [`super::encode_live_value`] prepends).
+const LIVE_VALUE_HEADER: [u8; VALUE_HEADER_SIZE] = [0; VALUE_HEADER_SIZE];
 
 impl SnapshotBuilder {
     /// A builder stamping every entry (and the header) with `commit_ts`.
@@ -88,7 +94,6 @@ impl SnapshotBuilder {
             commit_ts,
             sorter: ExternalSorter::new(options),
             key: Vec::new(),
-            value: Vec::new(),
         }
     }
 
@@ -98,10 +103,8 @@ impl SnapshotBuilder {
         check_limits(user_key, value)?;
         self.key.clear();
         encode_key(user_key, self.commit_ts, &mut self.key);
-        self.value.clear();
-        encode_live_value(value, &mut self.value);
         self.sorter
-            .push(&self.key, &self.value)
+            .push(&self.key, value)
             .map_err(|source| BuildError::Io {
                 context: "spill snapshot entries to scratch",
                 source,
@@ -130,7 +133,11 @@ impl SnapshotBuilder {
             SnapshotWriter::new(out, self.commit_ts).map_err(io_error("write snapshot"))?;
         let mut previous: Vec<u8> = Vec::new();
         let mut first = true;
-        while let Some((key, value)) = records.next().map_err(io_error("read sorted entries"))? {
+        while records
+            .advance_unread()
+            .map_err(io_error("read sorted entries"))?
+        {
+            let (key, value_len) = records.current_head().unwrap_or_default();
             if !first && key == previous.as_slice() {
                 return Err(duplicate(key));
             }
@@ -138,8 +145,23 @@ impl SnapshotBuilder {
             previous.clear();
             previous.extend_from_slice(key);
             writer
-                .write_entry(key, value)
+                .begin_entry(key, VALUE_HEADER_SIZE as u64 + value_len)
+                .and_then(|()| writer.write_value(&LIVE_VALUE_HEADER))
                 .map_err(io_error("write snapshot"))?;
+            let mut write_failed = false;
+            records
+                .copy_current_value(&mut |piece| {
+                    writer
+                        .write_value(piece)
+                        .inspect_err(|_| write_failed = true)
+                })
+                .map_err(|source| BuildError::Io {
+                    context: match write_failed {
+                        true => "write snapshot",
+                        false => "read sorted entries",
+                    },
+                    source,
+                })?;
         }
         let summary = BuildSummary {
             entries: writer.entries(),
@@ -292,6 +314,66 @@ mod tests {
         let error = builder.add(b"k", &value_over).unwrap_err();
         assert_eq!(error.code(), "encode-value-too-large");
         assert_eq!(builder.len(), 1);
+    }
+
+    /// Values larger than the budget (and than the chunks they are copied out in)
+    /// give the same bytes as a build that keeps everything in memory.
+    #[test]
+    fn values_over_the_budget_give_the_same_snapshot() {
+        let large = |fill: u8| vec![fill; crate::sort::VALUE_CHUNK * 2 + 7];
+        let records: [(&[u8], Vec<u8>); 5] = [
+            (b"m", large(1)),
+            (b"a", b"small".to_vec()),
+            (b"z", large(2)),
+            (b"b", Vec::new()),
+            (b"y", vec![3; 70_000]),
+        ];
+        let build = |budget| {
+            let (_scratch, options) = options(budget);
+            let mut builder = SnapshotBuilder::new(11, options);
+            for (key, value) in &records {
+                builder.add(key, value).unwrap();
+            }
+            let mut out = Vec::new();
+            let summary = builder.write_to(&mut out).unwrap();
+            assert_eq!(summary.bytes, out.len() as u64);
+            out
+        };
+        let in_memory = build(usize::MAX);
+        assert_eq!(build(1000), in_memory);
+        assert_eq!(build(1), in_memory);
+        let mut reader = SnapshotReader::new(in_memory.as_slice()).unwrap();
+        let mut bodies = Vec::new();
+        while let Some(entry) = reader.next_entry().unwrap() {
+            bodies.push((entry.user_key.to_vec(), entry.body.to_vec()));
+        }
+        let mut expected: Vec<_> = records
+            .iter()
+            .map(|(k, v)| (k.to_vec(), v.clone()))
+            .collect();
+        expected.sort();
+        assert_eq!(bodies, expected);
+    }
+
+    #[test]
+    fn a_value_written_in_pieces_must_be_complete() {
+        let mut writer = SnapshotWriter::new(Vec::new(), 5).unwrap();
+        writer
+            .begin_entry(b"!redis|str|a\xff\xff\xff\xff\xff\xff\xff\xfa", 13)
+            .unwrap();
+        writer.write_value(&[0; 9]).unwrap();
+        writer.write_value(b"\xff\x01").unwrap();
+        assert!(
+            writer.write_value(b"\x00x!").is_err(),
+            "more than announced"
+        );
+        assert!(writer.write_entry(b"k", b"v").is_err(), "value incomplete");
+        writer.write_value(b"\x00x").unwrap();
+        let out = writer.finish().unwrap();
+        assert_eq!(out, super::super::tests::WORKED_EXAMPLE);
+        let mut writer = SnapshotWriter::new(Vec::new(), 5).unwrap();
+        writer.begin_entry(b"k", 1).unwrap();
+        assert!(writer.finish().is_err(), "value incomplete");
     }
 
     #[test]

@@ -299,6 +299,11 @@ fn check_cap(
     ))
 }
 
+/// A field buffer that grew past this is released before the next field rather than
+/// kept: the caller may still hold a copy of the large value it held, and two copies
+/// must never be resident at once.
+const KEEP_FIELD_BUFFER: usize = 4 << 20;
+
 /// Replaces `dst` with the next `len` bytes of the entry starting at `offset`.
 fn read_field<R: Read>(
     input: &mut Input<R>,
@@ -307,6 +312,9 @@ fn read_field<R: Read>(
     what: &str,
     offset: u64,
 ) -> Result<(), ContainerError> {
+    if dst.capacity() > KEEP_FIELD_BUFFER {
+        *dst = Vec::new();
+    }
     dst.clear();
     let got = input
         .read_into(dst, len)

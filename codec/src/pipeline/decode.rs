@@ -4,16 +4,21 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::adapter::{AdapterDecoder, AdapterSpec, DecoderSettings, Warnings};
 use crate::dispatch::AdapterSet;
 use crate::scan::{self, DecodeError, Scan, ScanOptions};
-use crate::tree::checksums::{CHECKSUMS_FILE_NAME, write_checksums};
-use crate::tree::fs::{DIR_MODE, FsErrorKind};
+use crate::sort::SortOptions;
+use crate::tree::checksums::{CHECKSUMS_FILE_NAME, ChecksumsError, write_checksums_from};
+use crate::tree::fs::{CREATE_FILE_MODE, DIR_MODE, FsErrorKind};
 use crate::tree::lock::OutputLock;
-use crate::tree::manifest::{self, Adapters, Exclusions, MANIFEST_FILE_NAME, Manifest, Source};
+use crate::tree::manifest::{
+    self, Adapters, Exclusions, MANIFEST_FILE_NAME, Manifest, ManifestError, Source,
+};
 use crate::tree::walltime::WallTime;
+use crate::tree::writer::TreeWriter;
 
 use super::adapters::{decoders_for, require_supported, set_of};
 use super::progress::ScanProgress;
@@ -49,6 +54,8 @@ pub struct DecodeRequest {
     /// refusing it (`snapshot-footer-missing`); the outcome then carries a
     /// `snapshot_footer_missing` warning (docs/format.md §1.2).
     pub allow_missing_footer: bool,
+    /// Threads writing whole files (`--jobs`); the tree is the same for every value.
+    pub jobs: usize,
 }
 
 impl DecodeRequest {
@@ -69,6 +76,7 @@ impl DecodeRequest {
             sort_memory_bytes: DEFAULT_SORT_MEMORY,
             source_fsm_path: None,
             allow_missing_footer: false,
+            jobs: super::default_jobs(),
         }
     }
 }
@@ -114,20 +122,37 @@ pub fn decode_to_tree(
         &request.input,
         &request.output,
         &specs,
-        &scratch,
-        request.sort_memory_bytes,
+        &Budget {
+            scratch: &scratch,
+            sort_memory_bytes: request.sort_memory_bytes,
+            jobs: request.jobs,
+        },
         progress,
         "",
     )
-    .and_then(|(scan, mut warnings)| {
-        scan::check_footer(&scan, request.allow_missing_footer, &mut warnings)?;
-        Ok((scan, warnings))
+    .and_then(|mut decoded| {
+        scan::check_footer(
+            &decoded.scan,
+            request.allow_missing_footer,
+            &mut decoded.warnings,
+        )?;
+        Ok(decoded)
     });
-    if request.scratch_root.is_none() {
-        // Only anonymous run files ever lived there; an error means it never existed.
-        let _ = fs::remove_dir(&default_scratch);
+    // Only anonymous run files ever live there (the digests' too, until CHECKSUMS is
+    // written); an error means it never existed.
+    let remove_scratch = || {
+        if request.scratch_root.is_none() {
+            let _ = fs::remove_dir(&default_scratch);
+        }
+    };
+    if decoded.is_err() {
+        remove_scratch();
     }
-    let (scan, warnings) = decoded.map_err(|source| {
+    let Decoded {
+        scan,
+        warnings,
+        tree,
+    } = decoded.map_err(|source| {
         progress.finish();
         DumpError::Decode {
             input: request.input.clone(),
@@ -137,18 +162,18 @@ pub fn decode_to_tree(
     })?;
     let manifest = build_manifest(request, &scan);
     progress.phase("writing MANIFEST.json and CHECKSUMS", None);
-    let written = manifest
-        .write_file(&request.output)
+    let written = write_manifest(&tree, &manifest)
         .map_err(|source| DumpError::WriteManifest {
             output: request.output.clone(),
             source,
         })
         .and_then(|()| {
-            write_checksums(&request.output).map_err(|source| DumpError::WriteChecksums {
+            finish_tree(tree).map_err(|source| DumpError::WriteChecksums {
                 source,
                 incomplete: remove_manifest(&request.output),
             })
         });
+    remove_scratch();
     progress.finish();
     written?;
     let files = count_lines(&request.output.join(CHECKSUMS_FILE_NAME))?;
@@ -260,6 +285,52 @@ pub(crate) fn empty_dir(root: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// MANIFEST.json, with `os.Create`'s mode, through the tree writer so its digest is
+/// listed with the others.
+fn write_manifest(tree: &TreeWriter, manifest: &Manifest) -> Result<(), ManifestError> {
+    let bytes = manifest.to_bytes()?;
+    tree.write_file_with_mode(MANIFEST_FILE_NAME.as_bytes(), bytes, CREATE_FILE_MODE)?;
+    Ok(())
+}
+
+/// Waits for the writers, makes the tree durable (one `syncfs`), then writes CHECKSUMS
+/// from the digests taken while writing and fsyncs it: a crash never leaves a
+/// CHECKSUMS that vouches for data not on disk.
+fn finish_tree(tree: TreeWriter) -> Result<(), ChecksumsError> {
+    let root = tree.root().to_path_buf();
+    tree.sync()?;
+    let digests = tree.finish()?;
+    write_checksums_from(&root, digests)
+}
+
+/// Where a decode spills and how many threads write its files.
+pub(crate) struct Budget<'a> {
+    pub(crate) scratch: &'a Path,
+    pub(crate) sort_memory_bytes: usize,
+    pub(crate) jobs: usize,
+}
+
+impl Budget<'_> {
+    /// The adapters' share of the sort memory (3/4) and the digests' (1/4, about
+    /// 80 bytes a file before they spill).
+    fn split(&self) -> (SortOptions, SortOptions) {
+        let digests = (self.sort_memory_bytes / 4).max(1);
+        let options = |memory_budget| SortOptions {
+            memory_budget,
+            scratch_dir: self.scratch.to_path_buf(),
+        };
+        (options(self.sort_memory_bytes - digests), options(digests))
+    }
+}
+
+/// What [`decode_into`] leaves: the scan, its warnings and the open tree, whose
+/// writers the caller finishes.
+pub(crate) struct Decoded {
+    pub(crate) scan: Scan,
+    pub(crate) warnings: Warnings,
+    pub(crate) tree: TreeWriter,
+}
+
 /// Runs the adapters over `input` into `out_root` (which must exist and be empty),
 /// restarting from an external sort when the input is unsorted. No MANIFEST, no
 /// CHECKSUMS: shared by [`decode_to_tree`] and the self-test.
@@ -267,13 +338,20 @@ pub(crate) fn decode_into(
     input: &Path,
     out_root: &Path,
     adapters: &[&AdapterSpec],
-    scratch: &Path,
-    sort_memory_bytes: usize,
+    budget: &Budget<'_>,
     progress: &mut dyn Progress,
     label_prefix: &'static str,
-) -> Result<(Scan, Warnings), DecodeError> {
-    let settings = DecoderSettings {
-        out_root: out_root.to_path_buf(),
+) -> Result<Decoded, DecodeError> {
+    let scratch = budget.scratch;
+    let (adapter_sort, digest_sort) = budget.split();
+    let sort_memory_bytes = adapter_sort.memory_budget;
+    let open_tree = || {
+        TreeWriter::new(out_root, budget.jobs, digest_sort.clone())
+            .map(Arc::new)
+            .map_err(|e| DecodeError::io("open the output tree", io::Error::from(e)))
+    };
+    let mut settings = DecoderSettings {
+        tree: open_tree()?,
         scratch_dir: scratch.to_path_buf(),
         memory_budget: sort_memory_bytes,
     };
@@ -292,8 +370,10 @@ pub(crate) fn decode_into(
     };
     let scratch_inside = scratch.strip_prefix(out_root).is_ok();
     let mut reset = |decoders: &mut Vec<Box<dyn AdapterDecoder>>| -> Result<(), DecodeError> {
-        // Close every file the first pass opened before deleting what it wrote.
+        // Close every file the first pass opened, and let its writers finish, before
+        // deleting what it wrote.
         decoders.clear();
+        settings.tree = open_tree()?;
         let emptied = if scratch_inside {
             empty_dir_except(out_root, scratch)
         } else {
@@ -317,7 +397,18 @@ pub(crate) fn decode_into(
         &mut reset,
         &mut observer,
     )?;
-    Ok((scan, warnings))
+    drop(decoders);
+    let tree = Arc::try_unwrap(settings.tree).map_err(|_| {
+        DecodeError::io(
+            "finish the output tree",
+            io::Error::other("an adapter still holds it"),
+        )
+    })?;
+    Ok(Decoded {
+        scan,
+        warnings,
+        tree,
+    })
 }
 
 /// [`empty_dir`], sparing the top-level entry that holds `keep` (the scratch space).

@@ -84,3 +84,8 @@ pub fn check_scratch_root(scratch_root: Option<&std::path::Path>) -> Result<(), 
         )),
     }
 }
+
+/// Default number of threads writing a decode's files: one per core.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}

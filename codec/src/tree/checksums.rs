@@ -20,6 +20,7 @@ use super::gojson::utf8_char_width;
 use super::lines::{LineError, LineScanner};
 use super::publish::{self, PublishOptions};
 use crate::error::{ErrorCode, ExitClass};
+use crate::sort::SortedRecords;
 
 /// File name at the dump root.
 pub const CHECKSUMS_FILE_NAME: &str = "CHECKSUMS";
@@ -226,6 +227,20 @@ pub fn write_checksums(root: &Path) -> Result<(), ChecksumsError> {
         for (rel, full) in &files {
             let (hex, _) = sha256_file(full)?;
             w.write_all(&checksum_line(&hex, rel))
+                .map_err(|e| FsError::io(&path, e))?;
+        }
+        Ok::<(), ChecksumsError>(())
+    })
+}
+
+/// [`write_checksums`] from digests taken while the files were written
+/// ([`crate::tree::writer::TreeWriter::finish`]: `(relative path, SHA-256)`, sorted
+/// by path), so nothing is read back.
+pub fn write_checksums_from(root: &Path, mut digests: SortedRecords) -> Result<(), ChecksumsError> {
+    let path = root.join(CHECKSUMS_FILE_NAME);
+    publish::publish_atomic_with(&path, PublishOptions::DURABLE, |w| {
+        while let Some((rel, digest)) = digests.next().map_err(|e| FsError::io(&path, e))? {
+            w.write_all(&checksum_line(&hex::encode(digest), rel))
                 .map_err(|e| FsError::io(&path, e))?;
         }
         Ok::<(), ChecksumsError>(())

@@ -4,9 +4,12 @@
 //! renames), so a dump without any has no KEYMAP file at all.
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, Read, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -16,6 +19,7 @@ use super::gojson::{GoValue, match_field, set_string};
 use super::gojson_reader;
 use super::json::{self, Style};
 use super::lines::{LineError, LineScanner};
+use super::writer::{TreeFile, TreeWriter};
 use crate::error::{ErrorCode, ExitClass};
 
 /// File name of the keymap in its scope directory.
@@ -118,39 +122,34 @@ impl ErrorCode for KeymapError {
     }
 }
 
-/// Appends records to `<dir>/KEYMAP.jsonl`, creating it only when the first record
-/// arrives so dumps without irreversible names carry no empty file.
+/// Appends records to `<dir>/KEYMAP.jsonl` of a tree being written, creating it only
+/// when the first record arrives so dumps without irreversible names carry no empty
+/// file.
 #[derive(Debug)]
 pub struct KeymapWriter {
-    path: PathBuf,
-    root: Option<PathBuf>,
-    out: Option<BufWriter<File>>,
+    tree: Arc<TreeWriter>,
+    rel: Vec<u8>,
+    out: Option<TreeFile>,
     count: u64,
 }
 
 impl KeymapWriter {
-    /// A writer for `<dir>/KEYMAP.jsonl`; `dir` must exist by the first record.
-    pub fn new(dir: &Path) -> Self {
+    /// A writer for `<dir>/KEYMAP.jsonl`, `dir` relative to the tree's root.
+    pub fn new(tree: Arc<TreeWriter>, dir: &[u8]) -> Self {
+        let mut rel = dir.to_vec();
+        rel.push(b'/');
+        rel.extend_from_slice(KEYMAP_FILE_NAME.as_bytes());
         KeymapWriter {
-            path: dir.join(KEYMAP_FILE_NAME),
-            root: None,
+            tree,
+            rel,
             out: None,
             count: 0,
         }
     }
 
-    /// A writer that creates `dir` with [`tree_fs::ensure_dir_within`]`(root, dir)` on
-    /// first use.
-    pub fn within(root: &Path, dir: &Path) -> Self {
-        KeymapWriter {
-            root: Some(root.to_path_buf()),
-            ..KeymapWriter::new(dir)
-        }
-    }
-
     /// The file this writer writes.
-    pub fn path(&self) -> &Path {
-        &self.path
+    pub fn path(&self) -> PathBuf {
+        self.tree.root().join(OsStr::from_bytes(&self.rel))
     }
 
     /// Records written so far.
@@ -160,30 +159,21 @@ impl KeymapWriter {
 
     /// Appends one record as a JSONL line (HTML escaping off, like Go's encoder).
     pub fn write(&mut self, record: &KeymapRecord) -> Result<(), KeymapError> {
-        if self.out.is_none() {
-            if let (Some(root), Some(dir)) = (&self.root, self.path.parent()) {
-                tree_fs::ensure_dir_within(root, dir)?;
+        for (field, value) in [("encoded", &record.encoded), ("kind", &record.kind)] {
+            if value.is_empty() {
+                return Err(KeymapError::EmptyField {
+                    path: self.path(),
+                    field,
+                });
             }
-            let file = tree_fs::open_sidecar(&self.path)?;
-            self.out = Some(BufWriter::with_capacity(WRITE_BUFFER, file));
         }
-        if record.encoded.is_empty() {
-            return Err(KeymapError::EmptyField {
-                path: self.path.clone(),
-                field: "encoded",
-            });
-        }
-        if record.kind.is_empty() {
-            return Err(KeymapError::EmptyField {
-                path: self.path.clone(),
-                field: "kind",
-            });
-        }
+        let out = match &mut self.out {
+            Some(out) => out,
+            none => none.insert(self.tree.create_file(&self.rel)?),
+        };
         let line = json::to_vec(record, Style::JSONL);
-        if let Some(out) = self.out.as_mut() {
-            out.write_all(&line)
-                .map_err(|e| FsError::io(&self.path, e))?;
-        }
+        out.write_all(&line)
+            .map_err(|e| FsError::io(out.path(), e))?;
         self.count += 1;
         Ok(())
     }
@@ -198,19 +188,11 @@ impl KeymapWriter {
         self.write(&KeymapRecord::new(encoded, original, kind))
     }
 
-    /// Flushes and closes the file, removing it if no record made it in (the open
-    /// truncated any stale file from an earlier run). Returns the record count.
-    pub fn finish(mut self) -> Result<u64, KeymapError> {
-        let Some(out) = self.out.take() else {
-            return Ok(0);
-        };
-        let flushed = out
-            .into_inner()
-            .map_err(|e| FsError::io(&self.path, e.into_error()));
-        if self.count == 0 {
-            let _ = std::fs::remove_file(&self.path);
+    /// Finishes the file (if a record made it in). Returns the record count.
+    pub fn finish(self) -> Result<u64, KeymapError> {
+        if let Some(out) = self.out {
+            out.finish()?;
         }
-        flushed?;
         Ok(self.count)
     }
 }
@@ -352,30 +334,33 @@ mod tests {
         assert_eq!(rec.original_bytes().unwrap(), b"<K&>");
     }
 
-    #[test]
-    fn writer_is_lazy_and_removes_empty_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let w = KeymapWriter::new(dir.path());
-        assert_eq!(w.finish().unwrap(), 0);
-        assert!(!dir.path().join(KEYMAP_FILE_NAME).exists());
+    fn tree(root: &Path) -> Arc<TreeWriter> {
+        Arc::new(TreeWriter::new(root, 1, crate::sort::SortOptions::default()).unwrap())
+    }
 
-        // A stale file is truncated on open and removed when nothing was written.
-        std::fs::write(dir.path().join(KEYMAP_FILE_NAME), b"stale\n").unwrap();
-        let mut w = KeymapWriter::new(dir.path());
+    #[test]
+    fn writer_is_lazy_and_checks_records_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = KeymapWriter::new(tree(dir.path()), b"db");
+        assert_eq!(w.finish().unwrap(), 0);
+        assert!(!dir.path().join("db").join(KEYMAP_FILE_NAME).exists());
+
+        // A record that cannot be written creates nothing.
+        let mut w = KeymapWriter::new(tree(dir.path()), b"db");
         let err = w
             .write(&KeymapRecord::new("", b"k", KIND_SHA_FALLBACK))
             .unwrap_err();
         assert_eq!(err.code(), "invalid-keymap-record");
         assert!(w.write(&KeymapRecord::new("e", b"k", "")).is_err());
         assert_eq!(w.finish().unwrap(), 0);
-        assert!(!dir.path().join(KEYMAP_FILE_NAME).exists());
+        assert!(!dir.path().join("db").exists());
     }
 
     #[test]
     fn write_then_read() {
         let dir = tempfile::tempdir().unwrap();
         let scope = dir.path().join("redis/db_0");
-        let mut w = KeymapWriter::within(dir.path(), &scope);
+        let mut w = KeymapWriter::new(tree(dir.path()), b"redis/db_0");
         w.write_original("a__x", &[0xff, 0x00], KIND_SHA_FALLBACK)
             .unwrap();
         w.write_original("a/b.elastickv-leaf-data", b"a/b", KIND_S3_LEAF_DATA)

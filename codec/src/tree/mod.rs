@@ -13,3 +13,4 @@ pub mod manifest;
 pub mod publish;
 pub mod segment;
 pub mod walltime;
+pub mod writer;

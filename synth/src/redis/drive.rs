@@ -11,6 +11,7 @@ use elastickv_codec::assemble::{self, EncodeError};
 use elastickv_codec::dispatch::{Adapter, AdapterSet};
 use elastickv_codec::scan::{self, DecodeError, Scan, ScanOptions};
 use elastickv_codec::sort::SortOptions;
+use elastickv_codec::tree::writer::TreeWriter;
 
 /// The Redis adapter alone.
 pub fn redis_only() -> AdapterSet {
@@ -35,13 +36,17 @@ pub fn decode_snapshot(
     scratch: &Path,
     memory_budget: usize,
 ) -> Result<Decoded, DecodeError> {
-    let options = || RedisDecodeOptions {
-        memory_budget,
-        scratch_dir: scratch.to_path_buf(),
-        ..RedisDecodeOptions::default()
+    let decoder = || -> Result<Box<dyn AdapterDecoder>, DecodeError> {
+        fs::create_dir_all(out_root).map_err(|e| io_error("create output", e))?;
+        let tree = TreeWriter::serial(out_root).map_err(|e| io_error("open output", e.into()))?;
+        let options = RedisDecodeOptions {
+            memory_budget,
+            scratch_dir: scratch.to_path_buf(),
+            ..RedisDecodeOptions::default()
+        };
+        Ok(Box::new(RedisDecoder::new(tree, options)))
     };
-    let mut adapters: Vec<Box<dyn AdapterDecoder>> =
-        vec![Box::new(RedisDecoder::new(out_root, options()))];
+    let mut adapters: Vec<Box<dyn AdapterDecoder>> = vec![decoder()?];
     let mut reset = |adapters: &mut Vec<Box<dyn AdapterDecoder>>| -> Result<(), DecodeError> {
         adapters.clear();
         if out_root.exists() {
@@ -55,7 +60,7 @@ pub fn decode_snapshot(
                 removed.map_err(|e| io_error("empty output", e))?;
             }
         }
-        adapters.push(Box::new(RedisDecoder::new(out_root, options())));
+        adapters.push(decoder()?);
         Ok(())
     };
     let scan_options = ScanOptions {

@@ -27,8 +27,7 @@
 //! memory does not grow with the size of a collection either.
 
 use std::cell::RefCell;
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::Path;
 
 use serde::ser::{Error as _, Serialize, SerializeSeq, Serializer};
@@ -37,7 +36,7 @@ use crate::adapter::Warnings;
 use crate::tree::bsv::Bsv;
 use crate::tree::fs::FsError;
 use crate::tree::json::{Style, to_writer};
-use crate::tree::publish::{PublishOptions, publish_atomic_with};
+use crate::tree::writer::TreeFile;
 
 use super::docs::{
     FORMAT_VERSION, HashDoc, ListDoc, NameValue, Score, SetDoc, StreamEntryLine, StreamMetaLine,
@@ -517,7 +516,7 @@ enum Failure {
     Scratch(RedisError),
 }
 
-/// Errors inside [`publish_atomic_with`].
+/// Errors while a collection document is written.
 enum WriteError {
     /// Creating or publishing the file.
     Fs(FsError),
@@ -640,12 +639,11 @@ fn publish(
     elements: &RefCell<Elements<'_>>,
     out: &mut DbWriter,
 ) -> std::result::Result<(), Failure> {
-    let path = out
-        .collection_path(ty.dir(), ty.ext(), user_key)
+    let mut file = out
+        .create_collection(ty.dir(), ty.ext(), user_key)
         .map_err(Failure::Output)?;
-    let result = publish_atomic_with(&path, PublishOptions::PRIVATE, |w| {
-        render(ty, head, elements, w)
-    });
+    let path = file.path();
+    let result = render(ty, head, elements, &mut file).and_then(|()| Ok(file.finish()?));
     let stashed = borrow(elements)?.scratch_error.take();
     match (result, stashed) {
         (Ok(()), _) => Ok(()),
@@ -661,7 +659,7 @@ fn render(
     ty: Type,
     head: &Head,
     elements: &RefCell<Elements<'_>>,
-    w: &mut BufWriter<File>,
+    w: &mut TreeFile,
 ) -> std::result::Result<(), WriteError> {
     let expire_at_ms = head.expiry.rendered();
     let items = Pulled { elements, ty };
@@ -714,7 +712,7 @@ fn render_stream(
     stream: StreamHead,
     expire_at_ms: Option<u64>,
     elements: &RefCell<Elements<'_>>,
-    w: &mut BufWriter<File>,
+    w: &mut TreeFile,
 ) -> std::result::Result<(), WriteError> {
     let mut elements = elements
         .try_borrow_mut()
@@ -759,7 +757,7 @@ fn scratch_corrupt(cursor: &Cursor, what: &str) -> WriteError {
 }
 
 /// A compact `json.Marshal` line and its newline.
-fn write_line<T: Serialize>(w: &mut BufWriter<File>, value: &T) -> io::Result<()> {
+fn write_line<T: Serialize>(w: &mut TreeFile, value: &T) -> io::Result<()> {
     to_writer(&mut *w, value, Style::MARSHAL).map_err(io::Error::from)?;
     w.write_all(b"\n")
 }

@@ -138,7 +138,13 @@ fn decode_case(
     out: &Path,
     options: RedisDecodeOptions,
 ) -> Result<Warnings, BoxError> {
-    let mut decoder = RedisDecoder::new(out, options);
+    let mut decoder = RedisDecoder::new(
+        std::sync::Arc::new(
+            crate::tree::writer::TreeWriter::new(out, 1, crate::sort::SortOptions::default())
+                .unwrap(),
+        ),
+        options,
+    );
     let mut warnings = Warnings::default();
     let mut visibility = Visibility::new();
     for owned in entries {

@@ -11,12 +11,14 @@
 //! its byte budget, legacy vs wide zsets, sidecar and KEYMAP line order) is
 //! reproduced for that order. Rows arriving out of that order are refused.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::adapter::{AdapterDecoder, Warnings};
 use crate::container::EntryRef;
 use crate::dispatch::{Adapter, Family, Prefix};
 use crate::error::BoxError;
+use crate::tree::writer::TreeWriter;
 
 use super::collections::{Collections, Type};
 use super::error::{Fault, RedisError, Result, escape_key};
@@ -107,12 +109,12 @@ pub struct RedisDecoder {
 }
 
 impl RedisDecoder {
-    /// A decoder writing under `out_root` (nothing is created until needed).
-    pub fn new(out_root: &Path, options: RedisDecodeOptions) -> Self {
+    /// A decoder writing `redis/` of `tree` (nothing is created until needed).
+    pub fn new(tree: Arc<TreeWriter>, options: RedisDecodeOptions) -> Self {
         let budget = options.memory_budget;
         let scratch = Scratch::new(&options.scratch_dir);
         RedisDecoder {
-            out: DbWriter::new(out_root, 0),
+            out: DbWriter::new(tree, 0),
             // At most three TTL sorts hold memory at once, next to the collections.
             ttl: TtlRouter::new(options.pending_ttl_bytes_cap, &scratch, budget / 6),
             collections: Collections::new(&scratch, budget / 2),

@@ -10,7 +10,7 @@
 
 use serde::ser::{Serialize, Serializer};
 
-use crate::tree::bsv::{Bsv, decode_base64url};
+use crate::tree::bsv::{Bsv, decode_base64url, decode_base64url_owned};
 use crate::tree::gojson::{
     GoTypeError, GoValue, match_field, set_bool, set_string, set_u32, set_u64,
 };
@@ -201,6 +201,12 @@ pub(crate) trait ElementKind {
     fn check_shape(element: &GoValue, index: usize) -> Result<(), String>;
     /// The content of an element whose shape passed.
     fn decode(element: &GoValue, index: usize) -> Result<Self::Item, String>;
+    /// [`ElementKind::decode`] of an element the caller gives up: large contents are
+    /// moved out of it rather than copied, so they are never held twice. Same
+    /// results.
+    fn decode_owned(element: GoValue, index: usize) -> Result<Self::Item, String> {
+        Self::decode(&element, index)
+    }
     /// Heap bytes a decoded element holds (for buffering budgets).
     fn weight(item: &Self::Item) -> usize;
 }
@@ -220,6 +226,13 @@ impl ElementKind for HashFields {
         let (name, value) = pair_slots(element, "name", "value");
         let name = read_bsv(name).map_err(|e| format!("fields[{i}].name: {e}"))?;
         let value = read_bsv(value).map_err(|e| format!("fields[{i}].value: {e}"))?;
+        Ok((name, value))
+    }
+
+    fn decode_owned(element: GoValue, i: usize) -> Result<Self::Item, String> {
+        let (name, value) = take_pair(element, "name", "value");
+        let name = read_bsv_owned(name).map_err(|e| format!("fields[{i}].name: {e}"))?;
+        let value = read_bsv_owned(value).map_err(|e| format!("fields[{i}].value: {e}"))?;
         Ok((name, value))
     }
 
@@ -244,6 +257,10 @@ macro_rules! binary_values {
 
             fn decode(element: &GoValue, i: usize) -> Result<Self::Item, String> {
                 read_bsv(Some(element)).map_err(|e| format!("{}[{i}]: {e}", Self::ARRAY))
+            }
+
+            fn decode_owned(element: GoValue, i: usize) -> Result<Self::Item, String> {
+                read_bsv_owned(Some(element)).map_err(|e| format!("{}[{i}]: {e}", Self::ARRAY))
             }
 
             fn weight(item: &Self::Item) -> usize {
@@ -279,6 +296,13 @@ impl ElementKind for ZSetMembers {
         let (member, score) = pair_slots(element, "member", "score");
         let member = read_bsv(member).map_err(|e| format!("members[{i}].member: {e}"))?;
         let score = read_score(score).map_err(|e| format!("members[{i}].score: {e}"))?;
+        Ok((member, score))
+    }
+
+    fn decode_owned(element: GoValue, i: usize) -> Result<Self::Item, String> {
+        let (member, score) = take_pair(element, "member", "score");
+        let member = read_bsv_owned(member).map_err(|e| format!("members[{i}].member: {e}"))?;
+        let score = read_score(score.as_ref()).map_err(|e| format!("members[{i}].score: {e}"))?;
         Ok((member, score))
     }
 
@@ -395,6 +419,25 @@ fn pair_slots<'v>(
     (a, b)
 }
 
+/// [`pair_slots`] of an element the caller gives up: the members are moved out.
+fn take_pair(
+    element: GoValue,
+    first: &'static str,
+    second: &'static str,
+) -> (Option<GoValue>, Option<GoValue>) {
+    let (mut a, mut b) = (None, None);
+    if let GoValue::Object(members) = element {
+        for (name, member) in members {
+            match match_field(&name, &[first, second]) {
+                Some(f) if f == first => a = Some(member),
+                Some(_) => b = Some(member),
+                None => {}
+            }
+        }
+    }
+    (a, b)
+}
+
 /// A zset score: `"+inf"` / `"-inf"`, or a JSON number parsed correctly rounded
 /// (Go's `strconv.ParseFloat`; out of range is an error). `null` is 0, as
 /// `json.Unmarshal("null", &f)` leaves `f` alone.
@@ -420,7 +463,7 @@ fn read_score(raw: Raw<'_>) -> Result<f64, String> {
 /// `base64` member holds base64url. Anything else, `null` included, is refused so a
 /// typo can never turn into an empty value.
 pub fn read_bsv(raw: Raw<'_>) -> Result<Vec<u8>, String> {
-    let neither = || "neither a string nor a {\"base64\":…} envelope".to_owned();
+    let neither = neither_string_nor_envelope;
     match raw {
         None => Err("missing".into()),
         Some(GoValue::String(s)) => Ok(s.as_bytes().to_vec()),
@@ -445,6 +488,38 @@ pub fn read_bsv(raw: Raw<'_>) -> Result<Vec<u8>, String> {
             decode_base64url(b64).map_err(|e| format!("base64: {e}"))
         }
         Some(other) => Err(format!("{} is {}", neither(), other.type_name())),
+    }
+}
+
+fn neither_string_nor_envelope() -> String {
+    "neither a string nor a {\"base64\":…} envelope".to_owned()
+}
+
+/// [`read_bsv`] of a value the caller gives up: a string's bytes are taken, not
+/// copied, and a base64 envelope is decoded in its own buffer.
+fn read_bsv_owned(raw: Option<GoValue>) -> Result<Vec<u8>, String> {
+    match raw {
+        Some(GoValue::String(s)) => Ok(s.into_bytes()),
+        Some(GoValue::Object(members)) => {
+            let mut b64 = None;
+            for (name, value) in members {
+                if match_field(&name, &["base64"]).is_some() {
+                    b64 = match value {
+                        GoValue::Null => None,
+                        GoValue::String(s) => Some(s),
+                        other => {
+                            return Err(format!(
+                                "base64 member is {}, not a string",
+                                other.type_name()
+                            ));
+                        }
+                    };
+                }
+            }
+            let b64 = b64.ok_or_else(neither_string_nor_envelope)?;
+            decode_base64url_owned(b64).map_err(|e| format!("base64: {e}"))
+        }
+        other => read_bsv(other.as_ref()),
     }
 }
 
@@ -641,6 +716,56 @@ fn set_i64(slot: &mut i64, value: &GoValue, field: &str) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::tree::gojson_reader::parse;
+
+    /// Elements decoded by value give exactly what decoding by reference gives,
+    /// errors included, for every element kind.
+    #[test]
+    fn decoding_owned_elements_changes_nothing() {
+        let large = crate::tree::bsv::encode_base64url(&[0xFE; (1 << 20) + 3]);
+        let elements = [
+            r#""text""#.to_owned(),
+            r#"{"base64":"AAEC"}"#.to_owned(),
+            r#"{"BASE64":null,"base64":"_-8"}"#.to_owned(),
+            r#"{"base64":"AAEC","base64":null}"#.to_owned(),
+            r#"{"base64":"A"}"#.to_owned(),
+            r#"{"base64":7,"base64":"AA"}"#.to_owned(),
+            r#"{"other":1}"#.to_owned(),
+            "null".to_owned(),
+            "12".to_owned(),
+            "[1]".to_owned(),
+            r#"{"name":"n","value":"v"}"#.to_owned(),
+            r#"{"Name":"n","VALUE":{"base64":"AAEC"},"value":"last"}"#.to_owned(),
+            r#"{"name":{"base64":"*"},"value":"v"}"#.to_owned(),
+            r#"{"name":"n"}"#.to_owned(),
+            r#"{"value":"v","name":[]}"#.to_owned(),
+            r#"{"member":"m","score":1.5}"#.to_owned(),
+            r#"{"member":"m","score":"+inf","Score":"-inf"}"#.to_owned(),
+            r#"{"member":{"base64":"AA"},"score":null}"#.to_owned(),
+            r#"{"member":"m","score":"x"}"#.to_owned(),
+            r#"{"member":"m"}"#.to_owned(),
+            format!(r#"{{"base64":"{large}"}}"#),
+            format!(r#"{{"name":"n","value":{{"base64":"{large}"}}}}"#),
+            format!(r#"{{"member":{{"base64":"{large}*"}},"score":1}}"#),
+        ];
+        fn check<K: ElementKind>(element: &GoValue)
+        where
+            K::Item: PartialEq + std::fmt::Debug,
+        {
+            assert_eq!(
+                K::decode_owned(element.clone(), 3),
+                K::decode(element, 3),
+                "{}",
+                K::ARRAY
+            );
+        }
+        for text in &elements {
+            let element = parse(text.as_bytes()).unwrap();
+            check::<HashFields>(&element);
+            check::<SetMembers>(&element);
+            check::<ListItems>(&element);
+            check::<ZSetMembers>(&element);
+        }
+    }
 
     fn doc(text: &str) -> GoValue {
         parse(text.as_bytes()).unwrap()

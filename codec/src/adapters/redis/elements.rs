@@ -336,7 +336,8 @@ fn survey_array<K: ElementKind, S: JsonSource>(
         let element = read_element(json, stats)?;
         K::check_shape(&element, index).map_err(Failure::Invalid)?;
         if array.bad_element.is_none() {
-            match K::decode(&element, index) {
+            // By value: a large element is held once, as JSON or decoded, never both.
+            match K::decode_owned(element, index) {
                 Ok(item) => {
                     let weight = K::weight(&item);
                     array.keep(item, weight, budget, stats);
@@ -406,7 +407,7 @@ fn replay_array<K: ElementKind, S: JsonSource>(
     let mut index = 0usize;
     while json.next_element()? {
         let element = read_element(json, stats)?;
-        let item = K::decode(&element, index).map_err(Replay::Changed)?;
+        let item = K::decode_owned(element, index).map_err(Replay::Changed)?;
         each(item).map_err(Replay::Emit)?;
         index += 1;
     }

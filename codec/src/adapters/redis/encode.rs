@@ -228,11 +228,12 @@ impl<'s> DbEncoder<'s> {
     fn strings(&mut self, out: &mut Out<'_>) -> Result<()> {
         let mut ttls = self.load_ttls("strings_ttl.jsonl")?;
         self.each_file("strings", ".bin", |file| {
-            let body = input::read_dump_file(file.path)?;
+            // The body is read once, behind room for the envelope: never copied.
+            let mut buf = input::read_dump_file_with_room(file.path, values::ENVELOPE_ROOM)?;
             let ms = ttls.expiry_of(file.name)?;
             out.add(
                 &keys::raw_key(keys::STRING, file.user_key),
-                &values::build_string(&body, ms),
+                values::string_in_place(&mut buf, ms),
             )
         })
     }
@@ -241,11 +242,11 @@ impl<'s> DbEncoder<'s> {
     fn hlls(&mut self, out: &mut Out<'_>) -> Result<()> {
         let mut ttls = self.load_ttls("hll_ttl.jsonl")?;
         self.each_file("hll", ".bin", |file| {
-            let body = input::read_dump_file(file.path)?;
+            let mut buf = input::read_dump_file_with_room(file.path, values::ENVELOPE_ROOM)?;
             let ms = ttls.expiry_of(file.name)?;
             out.add(
                 &keys::raw_key(keys::HLL, file.user_key),
-                &values::build_hll(&body, ms),
+                values::hll_in_place(&mut buf, ms),
             )?;
             out.ttl_row(file.user_key, Some(ms))
         })

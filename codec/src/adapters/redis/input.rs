@@ -160,13 +160,20 @@ pub fn open_dump_file(path: &Path) -> Result<File> {
     open_regular_for_read(path).map_err(|e| refusal(path, e))
 }
 
-/// Reads a whole dump file.
-pub fn read_dump_file(path: &Path) -> Result<Vec<u8>> {
+/// Reads a whole dump file into one allocation of its size plus `room` bytes, which
+/// come first (zeroed) so a header can be put in front of the body without copying
+/// it.
+pub fn read_dump_file_with_room(path: &Path, room: usize) -> Result<Vec<u8>> {
     let mut file = open_dump_file(path)?;
-    let mut body = Vec::new();
-    file.read_to_end(&mut body)
+    let size = file
+        .metadata()
+        .map_err(|e| RedisError::io("stat", path, e))?
+        .len();
+    let mut buf = Vec::with_capacity(room.saturating_add(usize::try_from(size).unwrap_or(0)));
+    buf.resize(room, 0);
+    file.read_to_end(&mut buf)
         .map_err(|e| RedisError::io("read", path, e))?;
-    Ok(body)
+    Ok(buf)
 }
 
 /// Opens an optional fixed-name sidecar (`KEYMAP.jsonl`, `*_ttl.jsonl`): `None`
@@ -189,12 +196,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a.bin");
         fs::write(&file, b"x").unwrap();
-        assert_eq!(read_dump_file(&file).unwrap(), b"x");
+        assert_eq!(read_dump_file_with_room(&file, 0).unwrap(), b"x");
+        assert_eq!(read_dump_file_with_room(&file, 3).unwrap(), b"\0\0\0x");
 
         let link = dir.path().join("link.bin");
         std::os::unix::fs::symlink(&file, &link).unwrap();
         assert_eq!(
-            read_dump_file(&link).unwrap_err().code(),
+            read_dump_file_with_room(&link, 0).unwrap_err().code(),
             "redis-encode-not-regular"
         );
         assert_eq!(
@@ -205,7 +213,7 @@ mod tests {
         let hard = dir.path().join("hard.bin");
         fs::hard_link(&file, &hard).unwrap();
         assert_eq!(
-            read_dump_file(&hard).unwrap_err().code(),
+            read_dump_file_with_room(&hard, 0).unwrap_err().code(),
             "redis-encode-hard-link"
         );
 

@@ -35,6 +35,8 @@ mod scenarios;
 #[cfg(test)]
 mod spill_tests;
 
+use std::sync::Arc;
+
 use crate::adapter::{AdapterSpec, Comparison, DecoderSettings};
 use crate::dispatch::Adapter;
 
@@ -48,7 +50,7 @@ pub static SPEC: AdapterSpec = AdapterSpec {
     adapter: Adapter::Redis,
     new_decoder: |settings: &DecoderSettings| {
         Box::new(RedisDecoder::new(
-            &settings.out_root,
+            Arc::clone(&settings.tree),
             RedisDecodeOptions {
                 memory_budget: settings.memory_budget,
                 scratch_dir: settings.scratch_dir.clone(),

@@ -1,23 +1,25 @@
 //! Writing `redis/db_<n>/` (docs/format.md §4.6, §8.1).
 //!
-//! Every directory use re-checks that no ancestor below the output root is a
-//! symlink (a link left by an earlier run would redirect the writes), files are
-//! published atomically with mode 0600, and the JSONL sidecars are opened refusing
-//! symlinks, FIFOs and hard links. Sidecars and KEYMAP.jsonl exist only once their
-//! first line is written.
+//! Everything goes through the tree's [`TreeWriter`] (directory handles, files
+//! created exclusively with mode 0600, digests taken while writing). Sidecars and
+//! KEYMAP.jsonl exist only once their first line is written.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::tree::fs::{FsError, ensure_dir_within, open_sidecar};
+use crate::tree::fs::FsError;
 use crate::tree::json::{Style, to_vec};
 use crate::tree::keymap::{KIND_SHA_FALLBACK, KeymapError, KeymapWriter};
-use crate::tree::publish::write_file_atomic;
 use crate::tree::segment::{encode_segment, is_sha_fallback};
+use crate::tree::writer::{TreeFile, TreeWriter};
 
 use super::docs::TtlLine;
 use super::error::{RedisError, Result};
+
+/// Largest string/HLL body handed to the tree's writer pool as a copy; larger ones
+/// are written straight from the snapshot reader's buffer.
+const POOLED_BLOB_MAX: usize = 256 << 10;
 
 /// The two TTL sidecars of string-like types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,22 +39,14 @@ impl TtlSidecar {
     }
 }
 
-const SIDECAR_BUFFER: usize = 64 << 10;
-
-/// An open JSONL sidecar.
-#[derive(Debug)]
-struct Sidecar {
-    path: PathBuf,
-    out: BufWriter<File>,
-}
-
 /// Writes the files of one Redis database directory.
 #[derive(Debug)]
 pub struct DbWriter {
-    out_root: PathBuf,
-    db_dir: PathBuf,
-    strings_ttl: Option<Sidecar>,
-    hll_ttl: Option<Sidecar>,
+    tree: Arc<TreeWriter>,
+    /// `redis/db_<n>`, relative to the tree's root.
+    db_rel: String,
+    strings_ttl: Option<TreeFile>,
+    hll_ttl: Option<TreeFile>,
     keymap: Option<KeymapWriter>,
 }
 
@@ -71,27 +65,34 @@ fn keymap_error(path: &Path, err: KeymapError) -> RedisError {
 }
 
 impl DbWriter {
-    /// A writer for `<out_root>/redis/db_<db_index>/`; nothing is created yet.
-    pub fn new(out_root: &Path, db_index: u32) -> Self {
-        let db_dir = out_root.join("redis").join(format!("db_{db_index}"));
+    /// A writer for `redis/db_<db_index>/` of `tree`; nothing is created yet.
+    pub fn new(tree: Arc<TreeWriter>, db_index: u32) -> Self {
+        let db_rel = format!("redis/db_{db_index}");
         DbWriter {
-            out_root: out_root.to_path_buf(),
-            keymap: Some(KeymapWriter::within(out_root, &db_dir)),
-            db_dir,
+            keymap: Some(KeymapWriter::new(Arc::clone(&tree), db_rel.as_bytes())),
+            tree,
+            db_rel,
             strings_ttl: None,
             hll_ttl: None,
         }
     }
 
-    /// Creates `dir` below the output root, refusing symlinked ancestors. Runs on
-    /// every use: a directory that was safe once may have been swapped since.
-    fn ensure_dir(&self, dir: &Path) -> Result<()> {
-        ensure_dir_within(&self.out_root, dir).map_err(|e| tree_error(dir, e))
+    /// `<db>/<name>` relative to the tree's root.
+    fn rel(&self, name: &str) -> String {
+        format!("{}/{name}", self.db_rel)
+    }
+
+    /// Where `rel` is, for errors.
+    fn full_path(&self, rel: &str) -> PathBuf {
+        self.tree.root().join(rel)
     }
 
     /// Creates a type directory (`strings`, `hashes`, …).
     pub fn ensure_type_dir(&self, subdir: &str) -> Result<()> {
-        self.ensure_dir(&self.db_dir.join(subdir))
+        let rel = self.rel(subdir);
+        self.tree
+            .create_dir(rel.as_bytes())
+            .map_err(|e| tree_error(&self.full_path(&rel), e))
     }
 
     /// The file name of `user_key`, recording SHA fallbacks (which cannot be decoded
@@ -104,7 +105,7 @@ impl DbWriter {
         {
             keymap
                 .write_original(&encoded, user_key, KIND_SHA_FALLBACK)
-                .map_err(|e| keymap_error(&self.db_dir, e))?;
+                .map_err(|e| keymap_error(&self.full_path(&self.db_rel), e))?;
         }
         Ok(encoded)
     }
@@ -112,19 +113,38 @@ impl DbWriter {
     /// Writes `strings/<name>.bin` or `hll/<name>.bin`.
     pub fn write_blob(&mut self, subdir: &str, user_key: &[u8], body: &[u8]) -> Result<()> {
         let name = self.name_for(user_key)?;
-        let dir = self.db_dir.join(subdir);
-        self.ensure_dir(&dir)?;
-        let path = dir.join(name + ".bin");
-        write_file_atomic(&path, body).map_err(|e| tree_error(&path, e))
+        let rel = self.rel(&format!("{subdir}/{name}.bin"));
+        if body.len() > POOLED_BLOB_MAX {
+            // Written from the caller's buffer on this thread: a copy for the writer
+            // pool would hold a large value twice (and queue many of them).
+            let mut file = self
+                .tree
+                .create_file(rel.as_bytes())
+                .map_err(|e| tree_error(&self.full_path(&rel), e))?;
+            file.write_all(body)
+                .map_err(|e| RedisError::io("write", &file.path(), e))?;
+            return file
+                .finish()
+                .map_err(|e| tree_error(&self.full_path(&rel), e));
+        }
+        self.tree
+            .write_file(rel.as_bytes(), body.to_vec())
+            .map_err(|e| tree_error(&self.full_path(&rel), e))
     }
 
-    /// Names `<subdir>/<name><ext>` for `user_key` (recording a SHA fallback in
-    /// KEYMAP.jsonl, as every use of a name does). The caller publishes the file
-    /// atomically there; the type directory was created by
-    /// [`DbWriter::ensure_type_dir`].
-    pub fn collection_path(&mut self, subdir: &str, ext: &str, user_key: &[u8]) -> Result<PathBuf> {
+    /// Creates `<subdir>/<name><ext>` for `user_key` (recording a SHA fallback in
+    /// KEYMAP.jsonl, as every use of a name does), for the caller to write and finish.
+    pub fn create_collection(
+        &mut self,
+        subdir: &str,
+        ext: &str,
+        user_key: &[u8],
+    ) -> Result<TreeFile> {
         let name = self.name_for(user_key)?;
-        Ok(self.db_dir.join(subdir).join(name + ext))
+        let rel = self.rel(&format!("{subdir}/{name}{ext}"));
+        self.tree
+            .create_file(rel.as_bytes())
+            .map_err(|e| tree_error(&self.full_path(&rel), e))
     }
 
     /// Appends `{"key":…,"expire_at_ms":…}` to a TTL sidecar, opening it first.
@@ -148,28 +168,24 @@ impl DbWriter {
         );
         if let Some(sidecar) = self.sidecar(which).as_mut() {
             sidecar
-                .out
                 .write_all(&line)
-                .map_err(|e| RedisError::io("write", &sidecar.path, e))?;
+                .map_err(|e| RedisError::io("write", &sidecar.path(), e))?;
         }
         Ok(())
     }
 
-    fn sidecar(&mut self, which: TtlSidecar) -> &mut Option<Sidecar> {
+    fn sidecar(&mut self, which: TtlSidecar) -> &mut Option<TreeFile> {
         match which {
             TtlSidecar::Strings => &mut self.strings_ttl,
             TtlSidecar::Hll => &mut self.hll_ttl,
         }
     }
 
-    fn open_ttl_sidecar(&self, which: TtlSidecar) -> Result<Sidecar> {
-        self.ensure_dir(&self.db_dir)?;
-        let path = self.db_dir.join(which.file_name());
-        let file = open_sidecar(&path).map_err(|e| tree_error(&path, e))?;
-        Ok(Sidecar {
-            out: BufWriter::with_capacity(SIDECAR_BUFFER, file),
-            path,
-        })
+    fn open_ttl_sidecar(&self, which: TtlSidecar) -> Result<TreeFile> {
+        let rel = self.rel(which.file_name());
+        self.tree
+            .create_file(rel.as_bytes())
+            .map_err(|e| tree_error(&self.full_path(&rel), e))
     }
 
     /// Flushes and closes the sidecars and KEYMAP.jsonl. Every one is closed even
@@ -179,7 +195,7 @@ impl DbWriter {
         let hll = close_sidecar(self.hll_ttl.take());
         let keymap = match self.keymap.take() {
             Some(writer) => {
-                let path = writer.path().to_path_buf();
+                let path = writer.path();
                 writer
                     .finish()
                     .map(drop)
@@ -191,11 +207,10 @@ impl DbWriter {
     }
 }
 
-fn close_sidecar(sidecar: Option<Sidecar>) -> Result<()> {
-    let Some(Sidecar { path, out }) = sidecar else {
+fn close_sidecar(sidecar: Option<TreeFile>) -> Result<()> {
+    let Some(file) = sidecar else {
         return Ok(());
     };
-    out.into_inner()
-        .map(drop)
-        .map_err(|e| RedisError::io("flush", &path, e.into_error()))
+    let path = file.path();
+    file.finish().map_err(|e| tree_error(&path, e))
 }

@@ -25,7 +25,13 @@ fn decode_with(
 ) -> (Warnings, Result<(), BoxError>) {
     let mut records = records.to_vec();
     records.sort();
-    let mut decoder = RedisDecoder::new(out, options);
+    let mut decoder = RedisDecoder::new(
+        std::sync::Arc::new(
+            crate::tree::writer::TreeWriter::new(out, 1, crate::sort::SortOptions::default())
+                .unwrap(),
+        ),
+        options,
+    );
     let mut warnings = Warnings::default();
     for (key, value) in &records {
         let prefix = route(key).expect("test records are routed");
@@ -409,7 +415,17 @@ fn pending_ttl_overflow_wins_over_later_row_errors() {
 #[test]
 fn rows_out_of_key_order_are_refused() {
     let out = tempfile::tempdir().unwrap();
-    let mut decoder = RedisDecoder::new(out.path(), RedisDecodeOptions::default());
+    let mut decoder = RedisDecoder::new(
+        std::sync::Arc::new(
+            crate::tree::writer::TreeWriter::new(
+                out.path(),
+                1,
+                crate::sort::SortOptions::default(),
+            )
+            .unwrap(),
+        ),
+        RedisDecodeOptions::default(),
+    );
     let mut warnings = Warnings::default();
     let mut feed = |key: Vec<u8>, value: Vec<u8>| {
         let entry = EntryRef {

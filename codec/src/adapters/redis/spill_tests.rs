@@ -313,7 +313,14 @@ fn decode(records: &Records, seed: u64, cap: usize, budget: usize) -> (Outcome, 
     let out = tempfile::tempdir().unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let mut decoder = RedisDecoder::new(
-        out.path(),
+        std::sync::Arc::new(
+            crate::tree::writer::TreeWriter::new(
+                out.path(),
+                1,
+                crate::sort::SortOptions::default(),
+            )
+            .unwrap(),
+        ),
         RedisDecodeOptions {
             pending_ttl_bytes_cap: cap,
             memory_budget: budget,

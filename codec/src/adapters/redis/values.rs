@@ -122,6 +122,46 @@ pub fn build_hll(body: &[u8], expire_at_ms: u64) -> Vec<u8> {
     build_envelope(HLL_VERSION, body, expire_at_ms)
 }
 
+/// Room for the longest string/HLL envelope header (magic, version, flags, expiry):
+/// what [`string_in_place`] and [`hll_in_place`] need free in front of the body.
+pub const ENVELOPE_ROOM: usize = ENVELOPE_HEADER + U64;
+
+/// [`build_string`] without copying the body: `buf` is [`ENVELOPE_ROOM`] bytes of
+/// room followed by the body; the envelope is written into the room and the value is
+/// the returned suffix of `buf`.
+///
+/// # Panics
+/// If `buf` is shorter than [`ENVELOPE_ROOM`].
+pub fn string_in_place(buf: &mut [u8], expire_at_ms: u64) -> &[u8] {
+    envelope_in_place(buf, STRING_VERSION, expire_at_ms)
+}
+
+/// [`build_hll`] without copying the body, as [`string_in_place`].
+///
+/// # Panics
+/// If `buf` is shorter than [`ENVELOPE_ROOM`].
+pub fn hll_in_place(buf: &mut [u8], expire_at_ms: u64) -> &[u8] {
+    if expire_at_ms == 0 {
+        return &buf[ENVELOPE_ROOM..];
+    }
+    envelope_in_place(buf, HLL_VERSION, expire_at_ms)
+}
+
+fn envelope_in_place(buf: &mut [u8], version: u8, expire_at_ms: u64) -> &[u8] {
+    let mut header = [0u8; ENVELOPE_ROOM];
+    header[..2].copy_from_slice(&[ENVELOPE_MAGIC, version]);
+    let len = if expire_at_ms == 0 {
+        ENVELOPE_HEADER
+    } else {
+        header[2] = HAS_TTL;
+        header[ENVELOPE_HEADER..].copy_from_slice(&expire_at_ms.to_be_bytes());
+        ENVELOPE_ROOM
+    };
+    let start = ENVELOPE_ROOM - len;
+    buf[start..ENVELOPE_ROOM].copy_from_slice(&header[..len]);
+    &buf[start..]
+}
+
 fn build_envelope(version: u8, body: &[u8], expire_at_ms: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(ENVELOPE_HEADER + U64 + body.len());
     out.extend_from_slice(&[ENVELOPE_MAGIC, version]);
@@ -273,6 +313,21 @@ pub fn build_zset_score(score: f64) -> [u8; 8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn envelopes_built_in_place_match_built_ones() {
+        for body in [&b""[..], b"x", b"a longer body"] {
+            for ms in [0, 1, 1_700_000_000_000, u64::MAX] {
+                let mut buf = vec![0xAA; ENVELOPE_ROOM];
+                buf.extend_from_slice(body);
+                assert_eq!(
+                    string_in_place(&mut buf.clone(), ms),
+                    build_string(body, ms)
+                );
+                assert_eq!(hll_in_place(&mut buf, ms), build_hll(body, ms));
+            }
+        }
+    }
 
     #[test]
     fn new_format_string_with_and_without_ttl() {

@@ -1,0 +1,129 @@
+//! The decode writer: the tree does not depend on `--jobs`, and a decode killed at any
+//! point never leaves a tree that carries CHECKSUMS (its completeness marker).
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use elastickv_testkit::tree::{Tree, read_tree};
+use support::*;
+
+fn generate(dir: &Path, scale: &str) {
+    let out = run(
+        MAIN,
+        dir,
+        &[
+            os("generate"),
+            os("--profile"),
+            os("redis-mixed"),
+            os("--scale"),
+            os(scale),
+            os("--fsm"),
+            os("in.fsm"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+fn decode_args<'a>(output: &'a str, jobs: &'a str) -> Vec<&'a str> {
+    vec![
+        "decode",
+        "--adapter",
+        "redis",
+        "--input",
+        "in.fsm",
+        "--output",
+        output,
+        "--jobs",
+        jobs,
+    ]
+}
+
+/// The tree without what legitimately differs between runs: MANIFEST.json's wall
+/// clock, and CHECKSUMS' line for it.
+fn comparable(mut tree: Tree) -> Tree {
+    tree.remove("MANIFEST.json");
+    if let Some(Some(checksums)) = tree.get_mut("CHECKSUMS") {
+        let kept: Vec<&[u8]> = checksums
+            .split_inclusive(|&b| b == b'\n')
+            .filter(|line| !line.ends_with(b"  MANIFEST.json\n"))
+            .collect();
+        *checksums = kept.concat();
+    }
+    tree
+}
+
+#[test]
+fn the_tree_does_not_depend_on_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), "0.002");
+    let mut trees = Vec::new();
+    for jobs in ["1", "2", "8"] {
+        let output = format!("out-{jobs}");
+        let args: Vec<_> = decode_args(&output, jobs).into_iter().map(os).collect();
+        let out = run(MAIN, dir.path(), &args);
+        assert!(out.status.success(), "--jobs {jobs}: {}", stderr(&out));
+        let verify = run(MAIN, dir.path(), &[os("verify"), os(&output)]);
+        assert!(
+            verify.status.success(),
+            "--jobs {jobs}: {}",
+            stderr(&verify)
+        );
+        trees.push((
+            jobs,
+            stderr(&out),
+            comparable(read_tree(&dir.path().join(&output)).unwrap()),
+        ));
+    }
+    let (_, warnings, first) = &trees[0];
+    assert!(
+        first.len() > 100,
+        "a real workload: {} entries",
+        first.len()
+    );
+    for (jobs, other_warnings, other) in &trees[1..] {
+        assert!(first == other, "--jobs {jobs} wrote another tree");
+        assert_eq!(warnings, other_warnings, "--jobs {jobs}");
+    }
+}
+
+#[test]
+fn a_killed_decode_never_leaves_checksums() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), "0.01");
+    let args = decode_args("full", "4");
+    let started = Instant::now();
+    let full = Command::new(MAIN)
+        .current_dir(dir.path())
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(full.status.success(), "{}", stderr(&full));
+    let whole = started.elapsed();
+    // Kill points spread over the whole run, from before the first file to CHECKSUMS.
+    for i in 0..12u32 {
+        let output = format!("killed-{i}");
+        let mut child = Command::new(MAIN)
+            .current_dir(dir.path())
+            .args(decode_args(&output, "4"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(whole.mul_f64(f64::from(i) / 10.0) + Duration::from_millis(1));
+        let killed = child.try_wait().unwrap().is_none();
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        let root = dir.path().join(&output);
+        if root.join("CHECKSUMS").exists() {
+            assert!(
+                !killed || status.success(),
+                "kill {i}: a killed decode left CHECKSUMS"
+            );
+            let verify = run(MAIN, dir.path(), &[os("verify"), os(&output)]);
+            assert!(verify.status.success(), "kill {i}: {}", stderr(&verify));
+        }
+    }
+}

@@ -1,0 +1,471 @@
+//! Writing a fresh dump tree at the speed of the file system (docs/format.md §8.1).
+//!
+//! A decode writes into an output directory it has locked and found empty, so nothing
+//! in it can have been planted: the writer opens the root once, creates every
+//! directory once and keeps its handle, and creates every file with
+//! `openat(dir, name, O_CREAT | O_EXCL | O_NOFOLLOW)`, which refuses a link or FIFO
+//! that appeared anyway, without per-file path walks, `lstat`s or temp + rename. The
+//! tree's completeness marker is `CHECKSUMS`, written last, so a file needs no atomic
+//! publication of its own.
+//!
+//! Each file's SHA-256 is computed from the bytes as they are written and kept in an
+//! external sort keyed by path, so `CHECKSUMS` is assembled without reading the tree
+//! back, in bounded memory whatever the file count.
+//!
+//! Whole files may be handed to a bounded pool of writer threads ([`TreeWriter::new`]
+//! with `jobs > 1`). Names, contents and the sorted digests do not depend on which
+//! thread writes what, so the tree is identical for every `jobs`.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+use sha2::{Digest, Sha256};
+
+use super::fs::{DIR_MODE, FsError, FsErrorKind, PRIVATE_FILE_MODE};
+use crate::sort::{ExternalSorter, SortOptions, SortedRecords};
+
+/// Files queued per writer thread before the producer waits: enough to keep the
+/// threads busy, few enough that queued bytes stay small next to the sort budgets.
+const QUEUE_PER_JOB: usize = 64;
+const STREAM_BUFFER: usize = 64 << 10;
+
+/// The SHA-256 of a written file.
+pub type FileDigest = [u8; 32];
+
+/// A fresh tree being written; see the module docs.
+pub struct TreeWriter {
+    shared: Arc<Shared>,
+    queue: Option<SyncSender<Job>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+struct Shared {
+    root_path: PathBuf,
+    root: OwnedFd,
+    /// Handles of the directories created so far, by `/`-joined relative path.
+    dirs: Mutex<HashMap<Vec<u8>, Arc<OwnedFd>>>,
+    /// `(relative path, digest)` of every finished file; taken by `finish`.
+    digests: Mutex<Option<ExternalSorter>>,
+    /// The first failure of a writer thread; later files are not written.
+    failure: Mutex<Option<FsError>>,
+}
+
+struct Job {
+    dir: Arc<OwnedFd>,
+    rel: Vec<u8>,
+    bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for TreeWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TreeWriter")
+            .field("root", &self.shared.root_path)
+            .field("workers", &self.workers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TreeWriter {
+    /// A writer into the existing, empty directory `root`, with `jobs` threads for
+    /// whole files (`jobs <= 1` writes them on the caller's thread). Digests spill
+    /// through `sort`.
+    ///
+    /// # Errors
+    /// `root` cannot be opened as a directory (a symlink is refused).
+    pub fn new(root: &Path, jobs: usize, sort: SortOptions) -> Result<TreeWriter, FsError> {
+        let fd = rustix::fs::open(
+            root,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| dir_error(root, e, FsErrorKind::Symlink))?;
+        let shared = Arc::new(Shared {
+            root_path: root.to_path_buf(),
+            root: fd,
+            dirs: Mutex::new(HashMap::new()),
+            digests: Mutex::new(Some(ExternalSorter::new(sort))),
+            failure: Mutex::new(None),
+        });
+        let mut writer = TreeWriter {
+            shared,
+            queue: None,
+            workers: Vec::new(),
+        };
+        if jobs > 1 {
+            let (sender, receiver) = sync_channel(jobs * QUEUE_PER_JOB);
+            let receiver = Arc::new(Mutex::new(receiver));
+            for _ in 0..jobs {
+                let shared = Arc::clone(&writer.shared);
+                let receiver = Arc::clone(&receiver);
+                writer
+                    .workers
+                    .push(std::thread::spawn(move || work(&shared, &receiver)));
+            }
+            writer.queue = Some(sender);
+        }
+        Ok(writer)
+    }
+
+    /// A writer on the caller's thread, digests sorted in the system temp dir: for
+    /// callers that run one adapter's decoder straight into a directory (tests,
+    /// benches, the generator's checks).
+    ///
+    /// # Errors
+    /// As [`TreeWriter::new`].
+    pub fn serial(root: &Path) -> Result<Arc<TreeWriter>, FsError> {
+        TreeWriter::new(root, 1, SortOptions::default()).map(Arc::new)
+    }
+
+    /// The tree's root.
+    pub fn root(&self) -> &Path {
+        &self.shared.root_path
+    }
+
+    /// Writes the whole file `rel` (a `/`-joined path below the root; its directories
+    /// are created as needed) with mode 0600. With a pool, the write happens on a
+    /// writer thread and its failure is reported by a later call or [`finish`].
+    ///
+    /// [`finish`]: TreeWriter::finish
+    ///
+    /// # Errors
+    /// The name exists already, a directory cannot be created, or a writer thread
+    /// failed earlier.
+    pub fn write_file(&self, rel: &[u8], bytes: Vec<u8>) -> Result<(), FsError> {
+        self.shared.check_failure()?;
+        let dir = self.shared.dir_of(rel)?;
+        let job = Job {
+            dir,
+            rel: rel.to_vec(),
+            bytes,
+        };
+        match &self.queue {
+            Some(queue) => queue.send(job).map_err(|_| self.shared.stopped()),
+            None => self.shared.write_job(job, PRIVATE_FILE_MODE),
+        }
+    }
+
+    /// [`write_file`](TreeWriter::write_file) on the caller's thread with `mode`
+    /// (the umask applies): for the files Go creates with `os.Create`.
+    ///
+    /// # Errors
+    /// As [`write_file`](TreeWriter::write_file).
+    pub fn write_file_with_mode(
+        &self,
+        rel: &[u8],
+        bytes: Vec<u8>,
+        mode: u32,
+    ) -> Result<(), FsError> {
+        self.shared.check_failure()?;
+        let dir = self.shared.dir_of(rel)?;
+        self.shared.write_job(
+            Job {
+                dir,
+                rel: rel.to_vec(),
+                bytes,
+            },
+            mode,
+        )
+    }
+
+    /// Creates `rel` to be written in pieces on the caller's thread (sidecars,
+    /// collection documents); its digest counts once [`TreeFile::finish`] returns.
+    ///
+    /// # Errors
+    /// As [`write_file`](TreeWriter::write_file).
+    pub fn create_file(&self, rel: &[u8]) -> Result<TreeFile, FsError> {
+        self.shared.check_failure()?;
+        let dir = self.shared.dir_of(rel)?;
+        let file = self.shared.create_in(&dir, rel, PRIVATE_FILE_MODE)?;
+        Ok(TreeFile {
+            out: BufWriter::with_capacity(STREAM_BUFFER, file),
+            hasher: Sha256::new(),
+            rel: rel.to_vec(),
+            shared: Arc::clone(&self.shared),
+        })
+    }
+
+    /// Creates the directory `rel` (and its parents) without a file in it.
+    ///
+    /// # Errors
+    /// It cannot be created or opened.
+    pub fn create_dir(&self, rel: &[u8]) -> Result<(), FsError> {
+        self.shared.dir(rel).map(drop)
+    }
+
+    /// Makes everything written so far durable (`syncfs` of the tree's file system),
+    /// so a completeness marker written afterwards never outlives the data it vouches
+    /// for.
+    ///
+    /// # Errors
+    /// The sync fails.
+    pub fn sync(&self) -> Result<(), FsError> {
+        rustix::fs::syncfs(&self.shared.root).map_err(|e| errno_error(&self.shared.root_path, e))
+    }
+
+    /// Waits for the writer threads and returns every file's digest, sorted bytewise
+    /// by relative path.
+    ///
+    /// # Errors
+    /// The first failure of any write.
+    pub fn finish(mut self) -> Result<SortedRecords, FsError> {
+        self.queue = None;
+        for worker in self.workers.drain(..) {
+            if worker.join().is_err() {
+                return Err(self.shared.stopped());
+            }
+        }
+        self.shared.check_failure()?;
+        let digests = self
+            .shared
+            .digests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        digests
+            .ok_or_else(|| self.shared.stopped())?
+            .finish()
+            .map_err(|e| FsError::io(&self.shared.root_path, e))
+    }
+}
+
+impl Drop for TreeWriter {
+    fn drop(&mut self) {
+        self.queue = None;
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// A file of the tree written in pieces; see [`TreeWriter::create_file`].
+pub struct TreeFile {
+    out: BufWriter<File>,
+    hasher: Sha256,
+    rel: Vec<u8>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for TreeFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TreeFile")
+            .field("path", &self.path())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TreeFile {
+    /// Where the file is.
+    pub fn path(&self) -> PathBuf {
+        self.shared.full_path(&self.rel)
+    }
+
+    /// Flushes the file and records its digest.
+    ///
+    /// # Errors
+    /// Flushing or recording fails.
+    pub fn finish(self) -> Result<(), FsError> {
+        let path = self.path();
+        self.out
+            .into_inner()
+            .map_err(|e| FsError::io(&path, e.into_error()))?;
+        self.shared
+            .record(&self.rel, &self.hasher.finalize().into())
+    }
+}
+
+impl Write for TreeFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+fn work(shared: &Shared, receiver: &Mutex<Receiver<Job>>) {
+    loop {
+        let job = receiver
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .recv();
+        let Ok(job) = job else { return };
+        if shared.has_failed() {
+            continue;
+        }
+        if let Err(e) = shared.write_job(job, PRIVATE_FILE_MODE) {
+            shared
+                .failure
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get_or_insert(e);
+        }
+    }
+}
+
+impl Shared {
+    fn full_path(&self, rel: &[u8]) -> PathBuf {
+        self.root_path.join(std::ffi::OsStr::from_bytes(rel))
+    }
+
+    fn has_failed(&self) -> bool {
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// The first writer-thread failure, reported again to every later call.
+    fn check_failure(&self) -> Result<(), FsError> {
+        match &*self.failure.lock().unwrap_or_else(PoisonError::into_inner) {
+            None => Ok(()),
+            Some(e) => Err(FsError::io(
+                e.path(),
+                io::Error::other(format!("an earlier write failed: {e}")),
+            )),
+        }
+    }
+
+    fn stopped(&self) -> FsError {
+        self.check_failure().err().unwrap_or_else(|| {
+            FsError::io(
+                &self.root_path,
+                io::Error::other("the writer threads stopped"),
+            )
+        })
+    }
+
+    /// The handle of the directory holding `rel`.
+    fn dir_of(&self, rel: &[u8]) -> Result<Arc<OwnedFd>, FsError> {
+        match rel.iter().rposition(|&b| b == b'/') {
+            Some(slash) => self.dir(&rel[..slash]),
+            None => Ok(Arc::new(
+                self.root
+                    .try_clone()
+                    .map_err(|e| FsError::io(&self.root_path, e))?,
+            )),
+        }
+    }
+
+    /// The handle of the directory `rel`, creating it and its parents the first time.
+    fn dir(&self, rel: &[u8]) -> Result<Arc<OwnedFd>, FsError> {
+        let mut dirs = self.dirs.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(fd) = dirs.get(rel) {
+            return Ok(Arc::clone(fd));
+        }
+        let mut parent: Option<Arc<OwnedFd>> = None;
+        let mut end = 0;
+        for name in rel.split(|&b| b == b'/') {
+            let start = end;
+            end = start + name.len();
+            let prefix = &rel[..end];
+            end += 1;
+            if let Some(fd) = dirs.get(prefix) {
+                parent = Some(Arc::clone(fd));
+                continue;
+            }
+            let at = parent.as_deref().unwrap_or(&self.root);
+            let fd = Arc::new(self.make_dir(at, prefix, name)?);
+            dirs.insert(prefix.to_vec(), Arc::clone(&fd));
+            parent = Some(fd);
+        }
+        parent.ok_or_else(|| FsError::io(&self.root_path, io::Error::other("empty directory path")))
+    }
+
+    /// `mkdirat` then `openat(O_DIRECTORY | O_NOFOLLOW)`: an existing directory is
+    /// used (the scratch space may live in the tree), a link is refused.
+    fn make_dir(&self, at: &OwnedFd, rel: &[u8], name: &[u8]) -> Result<OwnedFd, FsError> {
+        let name = std::ffi::OsStr::from_bytes(name);
+        match rustix::fs::mkdirat(at, name, Mode::from_raw_mode(DIR_MODE)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(errno_error(&self.full_path(rel), e)),
+        }
+        rustix::fs::openat(
+            at,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| dir_error(&self.full_path(rel), e, FsErrorKind::SymlinkAncestor))
+    }
+
+    fn create_in(&self, dir: &OwnedFd, rel: &[u8], mode: u32) -> Result<File, FsError> {
+        let name = rel.rsplit(|&b| b == b'/').next().unwrap_or(rel);
+        rustix::fs::openat(
+            dir.as_fd(),
+            std::ffi::OsStr::from_bytes(name),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(mode),
+        )
+        .map(File::from)
+        .map_err(|e| errno_error(&self.full_path(rel), e))
+    }
+
+    fn write_job(&self, job: Job, mode: u32) -> Result<(), FsError> {
+        let mut file = self.create_in(&job.dir, &job.rel, mode)?;
+        file.write_all(&job.bytes)
+            .map_err(|e| FsError::io(self.full_path(&job.rel), e))?;
+        self.record(&job.rel, &Sha256::digest(&job.bytes).into())
+    }
+
+    fn record(&self, rel: &[u8], digest: &FileDigest) -> Result<(), FsError> {
+        match &mut *self.digests.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some(digests) => digests
+                .push(rel, digest)
+                .map_err(|e| FsError::io(&self.root_path, e)),
+            None => Err(self.stopped()),
+        }
+    }
+}
+
+/// A failed directory open: with `O_DIRECTORY | O_NOFOLLOW` a symlink or a file
+/// shows up as `ENOTDIR`/`ELOOP`; say which (`link_kind` for a symlink: the root
+/// itself, or a directory files would be written below).
+fn dir_error(path: &Path, errno: Errno, link_kind: FsErrorKind) -> FsError {
+    if !matches!(errno, Errno::NOTDIR | Errno::LOOP) {
+        return errno_error(path, errno);
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => FsError::refuse(
+            link_kind,
+            path,
+            format!("refusing to write through symlink at {}", path.display()),
+        ),
+        _ => FsError::refuse(
+            FsErrorKind::NotRegular,
+            path,
+            format!("{} is not a directory", path.display()),
+        ),
+    }
+}
+
+fn errno_error(path: &Path, errno: Errno) -> FsError {
+    let kind = match errno {
+        Errno::LOOP => Some(FsErrorKind::Symlink),
+        _ => None,
+    };
+    let io = io::Error::from(errno);
+    match kind {
+        Some(kind) => FsError::refuse(
+            kind,
+            path,
+            format!("refusing to write through symlink at {}", path.display()),
+        ),
+        None => FsError::io(path, io),
+    }
+}
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;
