@@ -53,13 +53,13 @@ for round in $(seq 1 "$runs"); do
   fresh; time_it cp_r cp -r "$work/tree" "$work/out"
   fresh; time_it encode "$bin" encode --adapter redis --input "$work/tree" --output "$work/out.fsm"
   fresh; time_it tar_read tar_read
-  fresh; time_it self_test "$bin" encode --adapter redis --self-test --input "$work/tree" --output "$work/out.fsm"
+  fresh; time_it self_test "$bin" encode --adapter redis --self-test --scratch-root "$work" --input "$work/tree" --output "$work/out.fsm"
   if [ -n "${GO_DECODE:-}" ]; then
     fresh; time_it go_decode "$GO_DECODE" -adapter redis -input "$work/in.fsm" -output "$work/out"
   fi
   if [ -n "${GO_ENCODE:-}" ]; then
     fresh; time_it go_encode "$GO_ENCODE" -adapter redis -input "$work/tree" -output "$work/out.fsm"
-    fresh; time_it go_self_test "$GO_ENCODE" -adapter redis -self-test -input "$work/tree" -output "$work/out.fsm"
+    fresh; time_it go_self_test "$GO_ENCODE" -adapter redis -self-test -scratch-root "$work" -input "$work/tree" -output "$work/out.fsm"
   fi
 done
 fresh
