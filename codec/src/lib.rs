@@ -26,8 +26,6 @@ pub mod mvcc;
 pub mod pipeline;
 pub mod scan;
 pub mod sort;
-#[cfg(test)]
-pub(crate) mod test_rng;
 pub mod tree;
 
 pub use error::{ErrorCode, ExitClass};

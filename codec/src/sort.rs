@@ -861,7 +861,7 @@ impl Merger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_rng::Rng;
+    use elastickv_splitmix::SplitMix64 as Rng;
 
     type Records = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -869,7 +869,7 @@ mod tests {
         let mut rng = Rng(seed);
         // A small alphabet makes equal keys, shared prefixes and duplicates common.
         (0..count)
-            .map(|_| (rng.bytes(6, &[0, 1, 2]), rng.bytes(3, &[0, 1])))
+            .map(|_| (rng.word(6, &[0, 1, 2]), rng.word(3, &[0, 1])))
             .collect()
     }
 

@@ -20,21 +20,11 @@ use crate::container::{EntryRef, SnapshotReader};
 use crate::dispatch::{Adapter, Owner, route};
 use crate::error::BoxError;
 use crate::mvcc::{Verdict, Visibility};
+use crate::tree::writer::TreeWriter;
+use elastickv_testkit::tree::read_tree;
+use elastickv_testkit::vectors;
 
 use super::{RedisDecodeOptions, RedisDecoder, RedisEncoder};
-
-/// The vector directory: the full shared set when present, else the bundled copies.
-pub(super) fn vectors_dir() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let shared = std::env::var_os("ELASTICKV_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest.join("../../shared/vectors"));
-    if shared.join("INDEX.json").is_file() {
-        shared
-    } else {
-        manifest.join("tests/fixtures/vectors")
-    }
-}
 
 /// An entry copied out of the reader.
 struct Owned {
@@ -86,39 +76,7 @@ fn is_redis(user_key: &[u8]) -> bool {
 }
 
 fn cases() -> Vec<PathBuf> {
-    let Ok(dir) = fs::read_dir(vectors_dir()) else {
-        return Vec::new();
-    };
-    let mut cases: Vec<PathBuf> = dir
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("case-"))
-        })
-        .collect();
-    cases.sort();
-    cases
-}
-
-/// `ErrRedisInvalidHashKey` → `redis-invalid-hash-key`.
-fn sentinel_code(sentinel: &str) -> String {
-    let name = sentinel
-        .trim()
-        .trim_start_matches("Err")
-        .replace("ZSet", "Zset");
-    let mut out = String::new();
-    let chars: Vec<char> = name.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        let boundary = i > 0
-            && c.is_ascii_uppercase()
-            && (chars[i - 1].is_ascii_lowercase()
-                || chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase()));
-        if boundary {
-            out.push('-');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
+    vectors::case_dirs(&vectors::dir())
 }
 
 /// The Redis sentinel a malformed case expects, if it is a Redis failure.
@@ -130,7 +88,10 @@ fn expected_redis_error(case: &Path) -> Option<Option<String>> {
         .trim()
         .to_owned();
     let redis = sentinels.starts_with("ErrRedis") || sentinels.starts_with("ErrPendingTTL");
-    Some(redis.then(|| sentinel_code(sentinels.split_whitespace().next().unwrap_or(""))))
+    Some(
+        redis
+            .then(|| vectors::code_for_sentinel(sentinels.split_whitespace().next().unwrap_or(""))),
+    )
 }
 
 fn decode_case(
@@ -138,13 +99,7 @@ fn decode_case(
     out: &Path,
     options: RedisDecodeOptions,
 ) -> Result<Warnings, BoxError> {
-    let mut decoder = RedisDecoder::new(
-        std::sync::Arc::new(
-            crate::tree::writer::TreeWriter::new(out, 1, crate::sort::SortOptions::default())
-                .unwrap(),
-        ),
-        options,
-    );
+    let mut decoder = RedisDecoder::new(TreeWriter::serial(out).unwrap(), options);
     let mut warnings = Warnings::default();
     let mut visibility = Visibility::new();
     for owned in entries {
@@ -224,25 +179,13 @@ fn go_redis_warnings(case: &Path) -> Vec<WarningLine> {
 /// `path → Some(sha256)` for files, `None` for directories, relative to `root`.
 type Listing = BTreeMap<String, Option<String>>;
 
+/// `<root>/<rel>`'s files and directories below it, as a [`Listing`].
 fn walk(root: &Path, rel: &str, out: &mut Listing) {
-    let Ok(dir) = fs::read_dir(root.join(rel)) else {
-        return;
-    };
-    for entry in dir.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let child = if rel.is_empty() {
-            name
-        } else {
-            format!("{rel}/{name}")
-        };
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            out.insert(child.clone(), None);
-            walk(root, &child, out);
-        } else {
-            let bytes = fs::read(entry.path()).unwrap_or_default();
-            out.insert(child, Some(hex::encode(Sha256::digest(&bytes))));
-        }
-    }
+    let tree = read_tree(&root.join(rel)).unwrap_or_default();
+    out.extend(tree.into_iter().map(|(path, bytes)| {
+        let sha = bytes.map(|bytes| hex::encode(Sha256::digest(&bytes)));
+        (format!("{rel}/{path}"), sha)
+    }));
 }
 
 /// The expected `redis/` listing: from `tree.listing` (which keeps empty directories),
@@ -462,32 +405,4 @@ fn encode_matches_go_vectors() {
         failures.len()
     );
     assert!(failures.is_empty(), "{failures:#?}");
-}
-
-#[test]
-fn sentinel_names_become_codes() {
-    assert_eq!(
-        sentinel_code("ErrRedisInvalidHashKey"),
-        "redis-invalid-hash-key"
-    );
-    assert_eq!(
-        sentinel_code("ErrRedisInvalidHLLValue"),
-        "redis-invalid-hll-value"
-    );
-    assert_eq!(
-        sentinel_code("ErrRedisInvalidZSetLegacyBlob"),
-        "redis-invalid-zset-legacy-blob"
-    );
-    assert_eq!(
-        sentinel_code("ErrRedisInvalidTTLValue"),
-        "redis-invalid-ttl-value"
-    );
-    assert_eq!(
-        sentinel_code("ErrPendingTTLBufferFull"),
-        "pending-ttl-buffer-full"
-    );
-    assert_eq!(
-        sentinel_code("ErrRedisEncodeMultiDBUnsupported"),
-        "redis-encode-multi-db-unsupported"
-    );
 }

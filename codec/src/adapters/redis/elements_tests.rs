@@ -30,7 +30,7 @@ use super::docs::{ElementKind, HashFields, ListItems, SetMembers, ZSetMembers};
 use super::elements::{JsonLines, KEPT_ELEMENTS_BUDGET, ReadStats, check_document};
 use super::keys;
 use super::values;
-use crate::test_rng::Rng;
+use elastickv_splitmix::SplitMix64 as Rng;
 
 /// Picks one of `items`.
 fn pick<'a>(rng: &mut Rng, items: &[&'a str]) -> &'a str {
@@ -140,7 +140,7 @@ impl Gen {
             }
             4 | 5 => {
                 let len = self.rng.below(6);
-                let raw: Vec<u8> = (0..len).map(|_| self.rng.next() as u8).collect();
+                let raw: Vec<u8> = (0..len).map(|_| self.rng.next_u64() as u8).collect();
                 format!(r#"{{"base64":"{}"}}"#, encode_base64url(&raw))
             }
             6 => r#"{"Base64":"AA","extra":[1,{"x":null}]}"#.to_owned(),

@@ -639,7 +639,7 @@ mod tests {
     #[test]
     fn vector_trees_encode_alike_when_spilling() {
         let (mut trees, mut runs) = (0, 0);
-        for case in fs::read_dir(crate::adapters::redis::conformance::vectors_dir()).unwrap() {
+        for case in fs::read_dir(elastickv_testkit::vectors::dir()).unwrap() {
             let redis = case.unwrap().path().join("tree/redis");
             if redis.is_dir() {
                 runs += assert_spilling_changes_nothing(&redis).1;

@@ -9,6 +9,7 @@ use crate::adapter::{AdapterEncoder, EntrySink};
 use crate::container::EntryRef;
 use crate::dispatch::route;
 use crate::error::BoxError;
+use crate::tree::writer::TreeWriter;
 
 use super::keys::{self, StreamId};
 use super::proto::{self, RedisZSetEntry, RedisZSetValue};
@@ -25,13 +26,7 @@ fn decode_with(
 ) -> (Warnings, Result<(), BoxError>) {
     let mut records = records.to_vec();
     records.sort();
-    let mut decoder = RedisDecoder::new(
-        std::sync::Arc::new(
-            crate::tree::writer::TreeWriter::new(out, 1, crate::sort::SortOptions::default())
-                .unwrap(),
-        ),
-        options,
-    );
+    let mut decoder = RedisDecoder::new(TreeWriter::serial(out).unwrap(), options);
     let mut warnings = Warnings::default();
     for (key, value) in &records {
         let prefix = route(key).expect("test records are routed");
@@ -416,14 +411,7 @@ fn pending_ttl_overflow_wins_over_later_row_errors() {
 fn rows_out_of_key_order_are_refused() {
     let out = tempfile::tempdir().unwrap();
     let mut decoder = RedisDecoder::new(
-        std::sync::Arc::new(
-            crate::tree::writer::TreeWriter::new(
-                out.path(),
-                1,
-                crate::sort::SortOptions::default(),
-            )
-            .unwrap(),
-        ),
+        TreeWriter::serial(out.path()).unwrap(),
         RedisDecodeOptions::default(),
     );
     let mut warnings = Warnings::default();

@@ -15,8 +15,6 @@
 //! `collections`) are invisible in the output.
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::path::Path;
 
 use prost::Message as _;
 
@@ -28,7 +26,10 @@ use super::keys::{self, StreamId};
 use super::proto::{self, RedisZSetEntry, RedisZSetValue};
 use super::values;
 use super::{RedisDecodeOptions, RedisDecoder};
-use crate::test_rng::Rng;
+use elastickv_splitmix::SplitMix64 as Rng;
+use elastickv_testkit::tree::read_tree;
+
+use crate::tree::writer::TreeWriter;
 
 /// Short bytes over a small alphabet: collisions, shared prefixes, zero bytes,
 /// invalid UTF-8 and HTML characters are all common.
@@ -43,7 +44,7 @@ trait RngExt {
 
 impl RngExt for Rng {
     fn text(&mut self, max_len: u64) -> String {
-        self.bytes(max_len, b"xy<&z")
+        self.word(max_len, b"xy<&z")
             .into_iter()
             .map(char::from)
             .collect()
@@ -103,7 +104,7 @@ fn collection_rows(rng: &mut Rng, out: &mut Records, key: &[u8], n: u64) {
         0 => {
             let fields = rng.below(n + 1);
             for _ in 0..fields {
-                let (name, value) = (rng.bytes(3, BYTES), rng.bytes(4, BYTES));
+                let (name, value) = (rng.word(3, BYTES), rng.word(4, BYTES));
                 out.insert(keys::wide_key(keys::HASH_FIELD, key, &name), value);
             }
             if rng.chance(70) {
@@ -121,7 +122,7 @@ fn collection_rows(rng: &mut Rng, out: &mut Records, key: &[u8], n: u64) {
             let items = rng.below(n + 1);
             for _ in 0..items {
                 let seq = rng.below(64) as i64 - 32;
-                out.insert(keys::list_item_key(key, seq), rng.bytes(4, BYTES));
+                out.insert(keys::list_item_key(key, seq), rng.word(4, BYTES));
             }
             if rng.chance(70) {
                 let meta = values::build_list_meta(rng.below(6), inline(rng).filter(|&m| m != 0));
@@ -131,7 +132,7 @@ fn collection_rows(rng: &mut Rng, out: &mut Records, key: &[u8], n: u64) {
         2 => {
             for _ in 0..rng.below(n + 1) {
                 out.insert(
-                    keys::wide_key(keys::SET_MEMBER, key, &rng.bytes(3, BYTES)),
+                    keys::wide_key(keys::SET_MEMBER, key, &rng.word(3, BYTES)),
                     Vec::new(),
                 );
             }
@@ -149,7 +150,7 @@ fn collection_rows(rng: &mut Rng, out: &mut Records, key: &[u8], n: u64) {
             }
             if rng.chance(60) {
                 for _ in 0..rng.below(n + 1) {
-                    let member = rng.bytes(3, BYTES);
+                    let member = rng.word(3, BYTES);
                     let score = values::build_zset_score(rng.score()).to_vec();
                     out.insert(keys::wide_key(keys::ZSET_MEMBER, key, &member), score);
                 }
@@ -195,7 +196,7 @@ fn collection_rows(rng: &mut Rng, out: &mut Records, key: &[u8], n: u64) {
 /// Rows of a string or HLL key: legacy, or the envelope with or without a TTL.
 fn simple_rows(rng: &mut Rng, out: &mut Records, key: &[u8]) {
     let hll = rng.chance(30);
-    let body = rng.bytes(5, BYTES);
+    let body = rng.word(5, BYTES);
     let value = match rng.below(3) {
         // A legacy value must not look like an envelope.
         0 if body.first() != Some(&0xFF) => body,
@@ -218,7 +219,7 @@ fn random_snapshot(seed: u64, keys_count: u64) -> Records {
         let key = match rng.below(12) {
             0 => vec![b'L'; 250 + rng.below(3) as usize],
             1 => format!("k{i}").into_bytes(),
-            _ => rng.bytes(3, BYTES),
+            _ => rng.word(3, BYTES),
         };
         for _ in 0..1 + rng.below(2) {
             if rng.chance(40) {
@@ -236,7 +237,7 @@ fn random_snapshot(seed: u64, keys_count: u64) -> Records {
     }
     if rng.chance(5) {
         // A malformed TTL row: its error competes with the pending budget's.
-        let key = rng.bytes(2, BYTES);
+        let key = rng.word(2, BYTES);
         out.insert(keys::raw_key(keys::TTL, &key), vec![1, 2, 3]);
     }
     out
@@ -249,21 +250,6 @@ struct Outcome {
     tree: BTreeMap<String, Option<Vec<u8>>>,
     warnings: Warnings,
     error: Option<(String, String)>,
-}
-
-fn walk(root: &Path, rel: &str, out: &mut BTreeMap<String, Option<Vec<u8>>>) {
-    let Ok(dir) = fs::read_dir(root.join(rel)) else {
-        return;
-    };
-    for entry in dir.flatten() {
-        let child = format!("{rel}/{}", entry.file_name().to_string_lossy());
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            out.insert(child.clone(), None);
-            walk(root, &child, out);
-        } else {
-            out.insert(child, Some(fs::read(entry.path()).unwrap()));
-        }
-    }
 }
 
 /// Feeds `records` in the order of encoded keys `store key ‖ BE64(^ts)` with a
@@ -313,14 +299,7 @@ fn decode(records: &Records, seed: u64, cap: usize, budget: usize) -> (Outcome, 
     let out = tempfile::tempdir().unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let mut decoder = RedisDecoder::new(
-        std::sync::Arc::new(
-            crate::tree::writer::TreeWriter::new(
-                out.path(),
-                1,
-                crate::sort::SortOptions::default(),
-            )
-            .unwrap(),
-        ),
+        TreeWriter::serial(out.path()).unwrap(),
         RedisDecodeOptions {
             pending_ttl_bytes_cap: cap,
             memory_budget: budget,
@@ -328,7 +307,7 @@ fn decode(records: &Records, seed: u64, cap: usize, budget: usize) -> (Outcome, 
         },
     );
     let mut outcome = run(records, seed, &mut decoder);
-    walk(out.path(), "redis", &mut outcome.tree);
+    outcome.tree = read_tree(out.path()).unwrap();
     (outcome, decoder.runs_spilled())
 }
 
