@@ -10,12 +10,11 @@
 #
 #   string encode, encode --self-test, decode of the sorted snapshot, decode of the
 #   same entries out of order (through the external sort); hash encode (text and
-#   base64 field), hash decode
+#   base64 field), hash decode (text and base64 field)
 #
 # with --sort-memory LARGE_VALUE_SORT_MEMORY (default 16MiB). A step fails above
-# LARGE_VALUE_BASE_MIB (default 32) + 1.25 × the value: the value is held once (hash
-# decode may hold it twice: the field is rendered into the document as a JSON
-# fragment). Needs about 2 GB of disk in LARGE_VALUE_DIR (default: the system temp dir)
+# LARGE_VALUE_BASE_MIB (default 32) + 1.25 × the value: the value is held once.
+# Needs about 2 GB of disk in LARGE_VALUE_DIR (default: the system temp dir)
 # and half a minute once built.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -9,6 +9,7 @@
 //! in memory except the two Redis tree benches, whose file I/O is system calls (not
 //! counted by callgrind) in fresh temporary directories.
 
+use std::fs;
 use std::hint::black_box;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -395,6 +396,7 @@ fn decode_redis(input: &Path, out: &Path, scratch: &Path) -> u64 {
         scratch_dir: scratch.to_path_buf(),
         ..RedisDecodeOptions::default()
     };
+    fs::create_dir_all(out).expect("create the output tree");
     let mut adapters: Vec<Box<dyn AdapterDecoder>> = vec![Box::new(RedisDecoder::new(
         TreeWriter::serial(out).expect("open the output tree"),
         options,

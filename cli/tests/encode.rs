@@ -358,6 +358,125 @@ fn self_test_mismatch_publishes_nothing() {
     assert!(!d.join("out.fsm").exists());
 }
 
+/// Names in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The self-test compares what the decoder produces as it is produced: it writes no
+/// decoded tree. With the scratch root and the system temp dir empty before, both
+/// are empty after (sort runs are anonymous), whether the sorts spill or not, whether
+/// the round trip matches or not, and for `verify --round-trip` too; next to the
+/// output only the snapshot (or mismatch list) and its sidecar appear.
+#[test]
+fn self_test_writes_nothing_but_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let generated = run(
+        MAIN,
+        d,
+        &[
+            "generate",
+            "--profile",
+            "redis-mixed",
+            "--scale",
+            "0.002",
+            "--tree",
+            "tree",
+        ]
+        .map(os),
+    );
+    assert!(generated.status.success(), "{}", stderr(&generated));
+    fs::create_dir(d.join("scratch")).unwrap();
+    fs::create_dir(d.join("tmp")).unwrap();
+    let run_in = |args: &[&str]| {
+        std::process::Command::new(MAIN)
+            .current_dir(d)
+            .env("TMPDIR", d.join("tmp"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let encode = |extra: &[&str]| {
+        let mut args = vec![
+            "encode",
+            "--adapter",
+            "redis",
+            "--input",
+            "tree",
+            "--output",
+            "out.fsm",
+            "--self-test",
+            "--scratch-root",
+            "scratch",
+        ];
+        args.extend_from_slice(extra);
+        run_in(&args)
+    };
+    let nothing: Vec<String> = Vec::new();
+    // In memory, then with every sort spilling.
+    for extra in [&[][..], &["--sort-memory", "64KiB"][..]] {
+        let out = encode(extra);
+        assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
+        assert!(
+            stdout(&out).contains("self-test matched"),
+            "{}",
+            stdout(&out)
+        );
+        assert_eq!(names(&d.join("scratch")), nothing, "{extra:?}");
+        assert_eq!(names(&d.join("tmp")), nothing, "{extra:?}");
+        assert_eq!(
+            names(d),
+            [
+                ".out.fsm.lock",
+                "out.fsm",
+                "out.fsm.encode_info.json",
+                "scratch",
+                "tmp",
+                "tree"
+            ],
+            "{extra:?}"
+        );
+    }
+    let out = run_in(&[
+        "verify",
+        "tree",
+        "--round-trip",
+        "--scratch-root",
+        "scratch",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(names(&d.join("scratch")), nothing);
+    // A mismatch with a full report: still nothing written but the mismatch list.
+    fs::remove_file(d.join("out.fsm")).unwrap();
+    fs::write(d.join("tree/redis/db_0/notes.txt"), b"x").unwrap();
+    let out = encode(&["--report", "-"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("redis/db_0/notes.txt: only in input (1 bytes)"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(names(&d.join("scratch")), nothing);
+    assert_eq!(names(&d.join("tmp")), nothing);
+    assert_eq!(
+        names(d),
+        [
+            ".out.fsm.lock",
+            "out.fsm.encode_info.json",
+            "out.fsm.mismatch.txt",
+            "scratch",
+            "tmp",
+            "tree"
+        ]
+    );
+}
+
 #[test]
 fn sidecar_refuses_links_and_fifos() {
     let dir = setup();

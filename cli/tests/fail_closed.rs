@@ -169,9 +169,32 @@ fn non_regular_key_files_are_refused() {
     }
 }
 
+/// A Redis tree whose one hash has `fields` fields of `size`-byte values, as the
+/// decoder writes it.
+fn hash_tree(root: &Path, fields: usize, size: usize) {
+    make_redis_tree(root, T);
+    let value = "v".repeat(size);
+    let items: Vec<String> = (0..fields)
+        .map(|i| {
+            format!("    {{\n      \"name\": \"f{i:05}\",\n      \"value\": \"{value}\"\n    }}")
+        })
+        .collect();
+    let doc = format!(
+        "{{\n  \"format_version\": 1,\n  \"fields\": [\n{}\n  ],\n  \"expire_at_ms\": null\n}}",
+        items.join(",\n")
+    );
+    let hashes = root.join("redis/db_0/hashes");
+    fs::create_dir_all(&hashes).unwrap();
+    fs::write(hashes.join("h.json"), doc).unwrap();
+}
+
 /// The self-test's scratch space filling up is an I/O error (exit 1): the produced
 /// snapshot was never judged, so it is not a mismatch, no mismatch.txt is written
-/// and an earlier output stays as it was.
+/// and an earlier output stays as it was. The self-test writes no decoded tree, so
+/// what fills the scratch space is the decoder's sort: a 1 MB hash under a budget
+/// that the encoder's sort fits in (3/4 of it) and the decoder's collection sort
+/// (3/8) does not. The Go drop-in has no `--sort-memory`, so this is the main
+/// binary's test; both map the error the same way.
 #[test]
 fn self_test_out_of_scratch_space_is_an_io_error() {
     let Some(scratch) = Tmpfs::mount(64 << 10) else {
@@ -179,40 +202,86 @@ fn self_test_out_of_scratch_space_is_an_io_error() {
     };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    // 64 files of 8 KiB: 512 KiB decoded, eight times the scratch space.
-    strings_tree(&d.join("tree"), 64, 8 << 10);
+    hash_tree(&d.join("tree"), 4000, 200);
     let scratch_root = scratch.path().to_str().unwrap().to_owned();
-    for (bin, out) in [
-        (
-            "elastickv-snapshot",
-            encode_with_earlier_output(d, |d| {
-                encode(d, &["--self-test", "--scratch-root", &scratch_root])
-            }),
-        ),
-        (
-            "elastickv-snapshot-encode",
-            encode_with_earlier_output(d, |d| {
-                go_encode(d, &["-self-test", "-scratch-root", &scratch_root])
-            }),
-        ),
-    ] {
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(1), "{bin}: {err}");
-        assert_eq!(error_code(&out).as_deref(), Some("io"), "{bin}: {err}");
-        assert!(err.contains("No space left on device"), "{bin}: {err}");
-        assert!(err.contains("self-test could not run"), "{bin}: {err}");
-        assert!(!d.join("out.fsm.mismatch.txt").exists(), "{bin}");
-        assert_eq!(fs::read(d.join("out.fsm")).unwrap(), b"earlier", "{bin}");
-        assert!(temp_files(d).is_empty(), "{bin}");
-        assert_eq!(
-            fs::read_dir(scratch.path()).unwrap().count(),
-            0,
-            "{bin}: the self-test's scratch directory is removed"
-        );
-    }
+    let budget = ["--scratch-root", &scratch_root, "--sort-memory", "1792KiB"];
+    let self_test = [&["--self-test"][..], &budget[..]].concat();
+    let out = encode_with_earlier_output(d, |d| encode(d, &self_test));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(error_code(&out).as_deref(), Some("io"), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("self-test could not run"), "{err}");
+    assert!(!d.join("out.fsm.mismatch.txt").exists());
+    assert_eq!(fs::read(d.join("out.fsm")).unwrap(), b"earlier");
+    assert!(temp_files(d).is_empty());
+    assert_eq!(
+        fs::read_dir(scratch.path()).unwrap().count(),
+        0,
+        "the self-test leaves nothing in its scratch space"
+    );
+    // The encode alone fits in the same budget: the failure was the self-test's.
+    let out = encode(d, &budget);
+    assert!(out.status.success(), "{}", stderr(&out));
     // With room to run, the same tree self-tests fine.
     let out = encode(d, &["--self-test"]);
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// The self-test writes no decoded tree: with its scratch root and the temp dir on a
+/// read-only file system it runs all the same (nothing spills with the default sort
+/// budget), where a scratch tree of 512 KiB used to be written. Both binaries.
+#[test]
+fn self_test_needs_no_scratch_space() {
+    let Some(scratch) = Tmpfs::mount(64 << 10) else {
+        return;
+    };
+    let remounted = Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(scratch.path())
+        .status();
+    if !remounted.is_ok_and(|status| status.success()) {
+        eprintln!("skipping: cannot remount the tmpfs read-only");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    strings_tree(&d.join("tree"), 64, 8 << 10);
+    let root = scratch.path().to_str().unwrap();
+    for (bin, args) in [
+        (
+            MAIN,
+            vec![
+                "encode",
+                "--adapter",
+                "redis",
+                "--self-test",
+                "--scratch-root",
+            ],
+        ),
+        (
+            GO_ENCODE,
+            vec!["-adapter", "redis", "-self-test", "-scratch-root"],
+        ),
+    ] {
+        let out = Command::new(bin)
+            .current_dir(d)
+            .env("TMPDIR", scratch.path())
+            .args(&args)
+            .args([root, "--input", "tree", "--output", "out.fsm"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{bin}: {}", stderr(&out));
+        assert!(
+            fs::read(d.join("out.fsm"))
+                .unwrap()
+                .starts_with(b"EKVPBBL1"),
+            "{bin}"
+        );
+        assert!(!d.join("out.fsm.mismatch.txt").exists(), "{bin}");
+        assert_eq!(fs::read_dir(scratch.path()).unwrap().count(), 0, "{bin}");
+        fs::remove_file(d.join("out.fsm")).unwrap();
+    }
 }
 
 fn encode_with_earlier_output(d: &Path, run: impl FnOnce(&Path) -> Output) -> Output {

@@ -1,12 +1,19 @@
 //! Goldens of the self-test report and Go's `mismatch.txt`, one per kind of
-//! mismatch, on hand-built input/decoded tree pairs (no adapter involved).
+//! mismatch, on hand-built input/decoded tree pairs (no adapter involved). Each pair
+//! is compared twice, with the same text: on disk ([`compare_trees`]) and the
+//! self-test's way, the decoded files fed to a [`ComparingSink`] on the input.
 
 use std::fs;
-use std::path::Path;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 use elastickv_codec::pipeline::NoProgress;
-use elastickv_codec::pipeline::compare::{CompareOptions, compare_trees};
+use elastickv_codec::pipeline::compare::{
+    CompareOptions, ComparingSink, TreeComparison, compare_trees,
+};
 use elastickv_codec::pipeline::report::{Report, Verdict};
+use elastickv_codec::tree::sink::TreeSink;
 
 fn write(root: &Path, rel: &str, data: &[u8]) {
     let p = root.join(rel);
@@ -14,8 +21,39 @@ fn write(root: &Path, rel: &str, data: &[u8]) {
     fs::write(p, data).unwrap();
 }
 
+/// Every file below `decoded`, fed to a sink on `input` as the decoder would produce
+/// it (small files whole, large ones in pieces).
+fn through_sink(input: &Path, decoded: &Path, options: &CompareOptions) -> TreeComparison {
+    let adapters = [&elastickv_codec::adapters::redis::SPEC];
+    let sink = ComparingSink::new(input, &adapters, options, 2).unwrap();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(decoded.join(&dir)).unwrap() {
+            let entry = entry.unwrap();
+            let rel = dir.join(entry.file_name());
+            let name = rel.as_os_str().as_bytes();
+            if entry.file_type().unwrap().is_dir() {
+                sink.create_dir(name).unwrap();
+                pending.push(rel);
+                continue;
+            }
+            let bytes = fs::read(entry.path()).unwrap();
+            if bytes.len() < 1024 {
+                sink.write_file(name, bytes).unwrap();
+            } else {
+                let mut file = sink.create_file(name).unwrap();
+                for piece in bytes.chunks(1000) {
+                    file.write_all(piece).unwrap();
+                }
+                file.finish().unwrap();
+            }
+        }
+    }
+    sink.finish(&mut NoProgress).unwrap()
+}
+
 /// Builds both trees with `build`, compares their `redis/` subtrees and renders
-/// Go's `mismatch.txt` and the report.
+/// Go's `mismatch.txt` and the report; the self-test's sink must say the same.
 fn golden(cap: usize, build: impl FnOnce(&Path, &Path)) -> String {
     let dir = tempfile::tempdir().unwrap();
     let (input, decoded) = (dir.path().join("input"), dir.path().join("decoded"));
@@ -28,13 +66,22 @@ fn golden(cap: usize, build: impl FnOnce(&Path, &Path)) -> String {
         keep: cap,
     };
     let adapters = [&elastickv_codec::adapters::redis::SPEC];
-    let comparison = compare_trees(&input, &decoded, &adapters, &options, &mut NoProgress).unwrap();
-    let report = Report::from_comparison(&comparison, cap).unwrap();
-    format!(
-        "=== mismatch.txt\n{}=== report\n{}",
-        String::from_utf8(comparison.go_mismatch_text()).unwrap(),
-        report.render()
-    )
+    let render = |comparison: &TreeComparison| {
+        let report = Report::from_comparison(comparison, cap).unwrap();
+        format!(
+            "=== mismatch.txt\n{}=== report\n{}",
+            String::from_utf8(comparison.go_mismatch_text()).unwrap(),
+            report.render()
+        )
+    };
+    let on_disk =
+        render(&compare_trees(&input, &decoded, &adapters, &options, &mut NoProgress).unwrap());
+    let sunk = render(&through_sink(&input, &decoded, &options));
+    assert_eq!(
+        sunk, on_disk,
+        "the self-test's sink and compare_trees disagree"
+    );
+    on_disk
 }
 
 macro_rules! assert_golden {

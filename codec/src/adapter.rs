@@ -15,7 +15,7 @@ use crate::dispatch::{Adapter, Prefix};
 use crate::error::{BoxError, ErrorCode, ExitClass};
 use crate::sort::SortOptions;
 use crate::tree::manifest::Manifest;
-use crate::tree::writer::TreeWriter;
+use crate::tree::sink::TreeSink;
 
 /// A non-fatal finding, rendered like the Go tool's `encoder warning` log lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,8 +71,9 @@ pub trait AdapterEncoder {
 /// Where a fresh decoder writes its files and spills its sorts.
 #[derive(Debug, Clone)]
 pub struct DecoderSettings {
-    /// The dump tree being written; the adapter writes under `<adapter name>/`.
-    pub tree: Arc<TreeWriter>,
+    /// Where the adapter's files go (a tree being written, or the self-test's
+    /// comparison); the adapter writes under `<adapter name>/`.
+    pub tree: Arc<dyn TreeSink>,
     /// Where the adapter's external sorts spill (never the system temp dir, which is
     /// often RAM-backed).
     pub scratch_dir: PathBuf,

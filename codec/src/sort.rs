@@ -85,26 +85,38 @@ impl ExternalSorter {
     /// A single record larger than the budget is never buffered: it is written straight
     /// from `value` to a run of its own, so it is never held twice.
     pub fn push(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
-        self.push_parts(key, &[value])
+        self.push_sized(key, &[value], value.len())
     }
 
     /// [`ExternalSorter::push`] of a value given as the concatenation of `parts`, which
     /// saves the caller from assembling (copying) a large value first.
     pub fn push_parts(&mut self, key: &[u8], parts: &[&[u8]]) -> io::Result<()> {
-        let value_len = parts.iter().map(|part| part.len()).sum();
+        self.push_sized(key, parts, parts.iter().map(|part| part.len()).sum())
+    }
+
+    /// The one body of both pushes, inlined into each (the hot path is `push`).
+    #[inline(always)]
+    fn push_sized(&mut self, key: &[u8], parts: &[&[u8]], value_len: usize) -> io::Result<()> {
         let incoming = Batch::cost(key.len(), value_len);
         if incoming > self.options.memory_budget {
-            let mut writer = RunWriter::create(&self.options.scratch_dir)?;
-            writer.write_parts(key, parts)?;
-            self.add_run(0, writer.finish()?)?;
-            self.spills += 1;
-            self.records += 1;
-            return Ok(());
+            return self.push_alone(key, parts);
         }
         if !self.batch.is_empty() && self.batch.bytes() + incoming > self.options.memory_budget {
             self.spill()?;
         }
         self.batch.push(key, parts, value_len);
+        self.records += 1;
+        Ok(())
+    }
+
+    /// Writes a record larger than the whole budget to a run of its own, straight from
+    /// the caller's buffers.
+    #[cold]
+    fn push_alone(&mut self, key: &[u8], parts: &[&[u8]]) -> io::Result<()> {
+        let mut writer = RunWriter::create(&self.options.scratch_dir)?;
+        writer.write_parts(key, parts)?;
+        self.add_run(0, writer.finish()?)?;
+        self.spills += 1;
         self.records += 1;
         Ok(())
     }
@@ -235,14 +247,12 @@ impl SortedRecords {
     /// With [`SortedRecords::current`] this is `next` split in two, for loops that skip
     /// some records and return a borrow of another: the borrow checker rejects that
     /// with `next`, because the skipped record's borrow would have to outlive the loop.
+    #[inline]
     pub fn advance(&mut self) -> io::Result<bool> {
-        if !self.advance_unread()? {
-            return Ok(false);
+        match &mut self.inner {
+            Records::Memory { batch, consumed } => Ok(batch.step(consumed)),
+            Records::Merged(merger) => merger.advance_and_read(),
         }
-        if let Records::Merged(merger) = &mut self.inner {
-            merger.read_current_value()?;
-        }
-        Ok(true)
     }
 
     /// Moves to the next record without reading a large value into memory; `false`
@@ -251,10 +261,7 @@ impl SortedRecords {
     /// [`SortedRecords::copy_current_value`].
     pub fn advance_unread(&mut self) -> io::Result<bool> {
         match &mut self.inner {
-            Records::Memory { batch, consumed } => {
-                *consumed = (*consumed + 1).min(batch.index.len() + 1);
-                Ok(*consumed <= batch.index.len())
-            }
+            Records::Memory { batch, consumed } => Ok(batch.step(consumed)),
             Records::Merged(merger) => merger.advance(),
         }
     }
@@ -262,6 +269,7 @@ impl SortedRecords {
     /// The record [`SortedRecords::advance`] moved to; `None` before the first call,
     /// after the last record, and while the value is unread (see
     /// [`SortedRecords::advance_unread`]).
+    #[inline]
     pub fn current(&self) -> Option<(&[u8], &[u8])> {
         match &self.inner {
             Records::Memory { batch, consumed } => {
@@ -413,6 +421,7 @@ impl Batch {
     }
 
     /// Appends a record whose value is `parts` concatenated (`value_len` bytes).
+    #[inline]
     fn push(&mut self, key: &[u8], parts: &[&[u8]], value_len: usize) {
         self.index.push(Slot {
             start: self.data.len(),
@@ -447,6 +456,13 @@ impl Batch {
     fn clear(&mut self) {
         self.data.clear();
         self.index.clear();
+    }
+
+    /// Moves `consumed` (one past the current record) on; `false` after the last.
+    #[inline]
+    fn step(&self, consumed: &mut usize) -> bool {
+        *consumed = (*consumed + 1).min(self.index.len() + 1);
+        *consumed <= self.index.len()
     }
 }
 
@@ -795,11 +811,13 @@ impl Merger {
         Some((cursor.key(), cursor.value_len))
     }
 
-    fn read_current_value(&mut self) -> io::Result<()> {
-        match self.heap.first().filter(|_| self.started) {
-            Some(&top) => self.cursors[top].read_value(),
-            None => Ok(()),
+    /// [`Merger::advance`], then reads the new current record's value.
+    fn advance_and_read(&mut self) -> io::Result<bool> {
+        let more = self.advance()?;
+        if let Some(&top) = self.heap.first() {
+            self.cursors[top].read_value()?;
         }
+        Ok(more)
     }
 
     fn copy_current_value(

@@ -300,8 +300,9 @@ fn check_cap(
 }
 
 /// A field buffer that grew past this is released before the next field rather than
-/// kept: the caller may still hold a copy of the large value it held, and two copies
-/// must never be resident at once.
+/// kept: kept, a large value's pages would stay resident while a later stage (the
+/// unsorted path's merge, an adapter) holds that value again, and a value must never
+/// be resident twice.
 const KEEP_FIELD_BUFFER: usize = 4 << 20;
 
 /// Replaces `dst` with the next `len` bytes of the entry starting at `offset`.

@@ -9,12 +9,17 @@
 //! Memory stays bounded for any tree size: the two trees are walked together one
 //! directory at a time, files are compared as streams, multisets go through the
 //! external sort, and only the first differences (by path) are kept.
+//!
+//! The self-test has no decoded tree: [`ComparingSink`] compares each file the
+//! decoder produces, as it is produced, with the input's, by the same rules, and
+//! gives the same [`TreeComparison`] as [`compare_trees`] of the tree it would have
+//! written.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -22,9 +27,13 @@ use crate::adapter::{AdapterSpec, Comparison};
 use crate::dispatch::Adapter;
 use crate::sort::{ExternalSorter, SortOptions, SortedRecords};
 use crate::tree::json::{self, Style};
-use crate::tree::keymap::{KEYMAP_FILE_NAME, KeymapReader};
+use crate::tree::keymap::{KEYMAP_FILE_NAME, KEYMAP_MAX_LINE, parse_keymap_line};
 
 use super::{DumpError, Progress};
+
+#[path = "compare_sink.rs"]
+mod sink;
+pub use sink::ComparingSink;
 
 /// Go's cap on listed paths in `mismatch.txt`.
 pub const GO_MISMATCH_MAX_PATHS: usize = 64;
@@ -112,6 +121,22 @@ pub struct FileDiff {
     pub method: Method,
     /// For multiset comparisons that differ: how.
     pub multiset: Option<MultisetDelta>,
+    /// What [`ComparingSink`] kept of a decoded file that was compared as it was
+    /// produced and never written (`decoded` is then `None`).
+    pub captured: Option<Box<Captured>>,
+}
+
+/// All the report needs of a decoded file that exists only as a comparison.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Captured {
+    /// Its size.
+    pub len: u64,
+    /// Where it first differs from the input's file, when both exist.
+    pub first_difference: Option<u64>,
+    /// Its bytes, when a text diff could show them: a `.json`/`.jsonl` file of at
+    /// most [`TEXT_DIFF_MAX_BYTES`](super::report::TEXT_DIFF_MAX_BYTES) whose input
+    /// twin is no larger either.
+    pub text: Option<Vec<u8>>,
 }
 
 impl FileDiff {
@@ -130,8 +155,10 @@ impl FileDiff {
         line
     }
 
-    fn order_key(&self) -> (Adapter, &[u8]) {
-        (self.adapter, &self.rel)
+    /// Adapter, path, then Go's suffix: two entries of one path (a link on one side,
+    /// a file on the other) come in the order of their Go lines.
+    fn order_key(&self) -> (Adapter, &[u8], &'static str) {
+        (self.adapter, &self.rel, self.kind.go_suffix())
     }
 }
 
@@ -194,6 +221,63 @@ pub struct CompareOptions {
     pub scratch_dir: PathBuf,
     /// How many differing files are kept for the report.
     pub keep: usize,
+}
+
+/// A comparison being tallied: counts, the first diffs, Go's lines per adapter.
+#[derive(Debug)]
+struct Tally {
+    files: u64,
+    bytes: u64,
+    differing: u64,
+    diffs: Smallest<ByPath>,
+    /// Per adapter, in the order compared: paths that differ, and the smallest Go
+    /// lines.
+    go: Vec<(u64, Smallest<Vec<u8>>)>,
+}
+
+impl Tally {
+    fn new(adapters: usize, keep: usize) -> Tally {
+        Tally {
+            files: 0,
+            bytes: 0,
+            differing: 0,
+            diffs: Smallest::new(keep),
+            go: (0..adapters)
+                .map(|_| (0, Smallest::new(GO_MISMATCH_MAX_PATHS)))
+                .collect(),
+        }
+    }
+
+    /// One more path compared, of `bytes`; whether progress is due.
+    fn seen(&mut self, bytes: u64) -> bool {
+        self.files += 1;
+        self.bytes += bytes;
+        self.files.is_multiple_of(1024)
+    }
+
+    /// A differing path of the adapter compared `slot`th.
+    fn record(&mut self, slot: usize, diff: FileDiff) {
+        self.differing += 1;
+        if let Some((count, smallest)) = self.go.get_mut(slot) {
+            *count += 1;
+            smallest.push(diff.go_line());
+        }
+        self.diffs.push(ByPath(diff));
+    }
+
+    fn into_comparison(self, adapters: Vec<Adapter>) -> TreeComparison {
+        TreeComparison {
+            adapters,
+            files_compared: self.files,
+            differing: self.differing,
+            diffs: self.diffs.into_sorted().into_iter().map(|d| d.0).collect(),
+            go_lines: self
+                .go
+                .into_iter()
+                .map(|(count, smallest)| (count, smallest.into_sorted()))
+                .collect(),
+        }
+    }
 }
 
 /// The result of comparing two trees.
@@ -296,27 +380,19 @@ struct Walk<'a> {
     progress: &'a mut dyn Progress,
     /// The rule of the adapter being walked.
     comparison: fn(&[u8]) -> Comparison,
-    files: u64,
-    differing: u64,
-    bytes: u64,
-    diffs: Smallest<ByPath>,
-    go_count: u64,
-    go_smallest: Smallest<Vec<u8>>,
+    /// Its place in the adapters compared.
+    slot: usize,
+    tally: Tally,
 }
 
 impl Walk<'_> {
     fn record(&mut self, diff: FileDiff) {
-        self.differing += 1;
-        self.go_count += 1;
-        self.go_smallest.push(diff.go_line());
-        self.diffs.push(ByPath(diff));
+        self.tally.record(self.slot, diff);
     }
 
     fn seen(&mut self, bytes: u64) {
-        self.files += 1;
-        self.bytes += bytes;
-        if self.files.is_multiple_of(1024) {
-            self.progress.update(self.bytes, self.files);
+        if self.tally.seen(bytes) {
+            self.progress.update(self.tally.bytes, self.tally.files);
         }
     }
 
@@ -337,6 +413,7 @@ impl Walk<'_> {
             decoded,
             method,
             multiset: None,
+            captured: None,
         });
     }
 
@@ -365,6 +442,7 @@ impl Walk<'_> {
             decoded: Some(b),
             method,
             multiset,
+            captured: None,
         });
         Ok(())
     }
@@ -460,35 +538,23 @@ pub fn compare_trees(
         options,
         progress,
         comparison: |_| Comparison::Bytes,
-        files: 0,
-        differing: 0,
-        bytes: 0,
-        diffs: Smallest::new(options.keep),
-        go_count: 0,
-        go_smallest: Smallest::new(GO_MISMATCH_MAX_PATHS),
+        slot: 0,
+        tally: Tally::new(adapters.len(), options.keep),
     };
-    let mut go_lines = Vec::new();
-    for spec in adapters {
+    for (slot, spec) in adapters.iter().enumerate() {
         let adapter = spec.adapter;
         walk.comparison = spec.comparison;
-        walk.go_count = 0;
-        walk.go_smallest = Smallest::new(GO_MISMATCH_MAX_PATHS);
+        walk.slot = slot;
         walk.adapter(
             adapter,
             adapter_dir(input_root, adapter),
             adapter_dir(decoded_root, adapter),
         )?;
-        let smallest = std::mem::replace(&mut walk.go_smallest, Smallest::new(0));
-        go_lines.push((walk.go_count, smallest.into_sorted()));
     }
-    walk.progress.update(walk.bytes, walk.files);
-    Ok(TreeComparison {
-        adapters: adapters.iter().map(|spec| spec.adapter).collect(),
-        files_compared: walk.files,
-        differing: walk.differing,
-        diffs: walk.diffs.into_sorted().into_iter().map(|d| d.0).collect(),
-        go_lines,
-    })
+    walk.progress.update(walk.tally.bytes, walk.tally.files);
+    Ok(walk
+        .tally
+        .into_comparison(adapters.iter().map(|spec| spec.adapter).collect()))
 }
 
 enum Verdict {
@@ -566,18 +632,30 @@ fn compare_files(
     if method == Method::Bytes {
         return Ok(Verdict::BytesDiffer);
     }
-    let sort = SortOptions {
+    let sort = multiset_sort(options);
+    let input = sorted_items(open(a)?, method, sort.clone()).map_err(sort_io(a))?;
+    let decoded = sorted_items(open(b)?, method, sort).map_err(sort_io(b))?;
+    multiset_verdict(input, decoded).map_err(|e| DumpError::io("read sorted lines", e))
+}
+
+/// The sort each side of a multiset comparison gets: half the budget.
+fn multiset_sort(options: &CompareOptions) -> SortOptions {
+    SortOptions {
         memory_budget: (options.sort_memory_bytes / 2).max(1 << 20),
         scratch_dir: options.scratch_dir.clone(),
-    };
-    let (Some(mut sa), Some(mut sb)) = (
-        sorted_items(a, method, sort.clone())?,
-        sorted_items(b, method, sort)?,
-    ) else {
-        // Not parseable as records: only the bytes can be compared.
+    }
+}
+
+/// The verdict on two files whose bytes differ, from their sorted items (`None`: not
+/// parseable as items, so only the bytes can be compared).
+fn multiset_verdict(
+    input: Option<SortedRecords>,
+    decoded: Option<SortedRecords>,
+) -> io::Result<Verdict> {
+    let (Some(mut input), Some(mut decoded)) = (input, decoded) else {
         return Ok(Verdict::BytesDiffer);
     };
-    let delta = multiset_delta(&mut sa, &mut sb)?;
+    let delta = multiset_delta(&mut input, &mut decoded)?;
     if delta.only_in_input == 0 && delta.only_in_decoded == 0 {
         Ok(Verdict::Equal)
     } else {
@@ -589,49 +667,117 @@ fn sort_io(path: &Path) -> impl Fn(io::Error) -> DumpError + '_ {
     move |e| DumpError::io(format!("sort the lines of {}", path.display()), e)
 }
 
-/// The file's lines (or canonical KEYMAP records) through the external sort; `None`
-/// when the file cannot be read that way (over-long line, invalid record).
+/// The lines (or canonical KEYMAP records) of `file` through the external sort;
+/// `None` when the file cannot be read that way (over-long line, invalid record).
 fn sorted_items(
-    path: &Path,
+    mut file: impl Read,
     method: Method,
     sort: SortOptions,
-) -> Result<Option<SortedRecords>, DumpError> {
-    let mut sorter = ExternalSorter::new(sort);
-    let reader = BufReader::with_capacity(COMPARE_BUFFER, open(path)?);
-    if method == Method::KeymapMultiset {
-        let mut records = KeymapReader::new(reader, path);
-        loop {
-            match records.next_record() {
-                Ok(Some(record)) => {
-                    let line = json::to_vec(&record, Style::JSONL);
-                    let line = line.strip_suffix(b"\n").unwrap_or(&line);
-                    sorter.push(line, &[]).map_err(sort_io(path))?;
-                }
-                Ok(None) => break,
-                Err(_) => return Ok(None),
-            }
+) -> io::Result<Option<SortedRecords>> {
+    let mut items = ItemSpool::new(method, sort);
+    let mut buf = vec![0u8; COMPARE_BUFFER];
+    loop {
+        let n = read_full(&mut file, &mut buf)?;
+        if n == 0 {
+            break;
         }
-    } else {
-        let mut reader = reader;
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            let n = (&mut reader)
-                .take(MULTISET_MAX_LINE as u64 + 1)
-                .read_until(b'\n', &mut line)
-                .map_err(|e| DumpError::io(format!("read {}", path.display()), e))?;
-            if n == 0 {
-                break;
-            }
-            if line.last() == Some(&b'\n') {
-                line.pop();
-            } else if line.len() > MULTISET_MAX_LINE {
-                return Ok(None);
-            }
-            sorter.push(&line, &[]).map_err(sort_io(path))?;
+        items.feed(&buf[..n])?;
+    }
+    items.finish()
+}
+
+/// A file's items for a multiset comparison, fed in pieces as they are read (the
+/// input's file) or produced (a decoded file the self-test never writes): lines split
+/// at `\n` (a last line without one counts), or, for KEYMAP, each line read as a
+/// record the way the encoder reads it and rendered canonically. Either way into an
+/// external sort.
+struct ItemSpool {
+    method: Method,
+    sorter: ExternalSorter,
+    /// The current line so far.
+    partial: Vec<u8>,
+    /// A line too long or a record invalid: the file has no items.
+    broken: bool,
+}
+
+impl ItemSpool {
+    fn new(method: Method, sort: SortOptions) -> ItemSpool {
+        ItemSpool {
+            method,
+            sorter: ExternalSorter::new(sort),
+            partial: Vec::new(),
+            broken: false,
         }
     }
-    Ok(Some(sorter.finish().map_err(sort_io(path))?))
+
+    /// Longest line: [`MULTISET_MAX_LINE`]; a KEYMAP line and its `\n` must fit in
+    /// [`KEYMAP_MAX_LINE`] (Go's scanner limit, which the encoder applies too).
+    fn max_line(&self) -> usize {
+        match self.method {
+            Method::KeymapMultiset => KEYMAP_MAX_LINE - 1,
+            _ => MULTISET_MAX_LINE,
+        }
+    }
+
+    fn feed(&mut self, mut data: &[u8]) -> io::Result<()> {
+        while !self.broken {
+            let Some(end) = data.iter().position(|&b| b == b'\n') else {
+                self.partial.extend_from_slice(data);
+                if self.partial.len() > self.max_line() {
+                    self.broken = true;
+                }
+                break;
+            };
+            if self.partial.is_empty() {
+                self.item(&data[..end])?;
+            } else {
+                let mut line = std::mem::take(&mut self.partial);
+                line.extend_from_slice(&data[..end]);
+                self.item(&line)?;
+                line.clear();
+                self.partial = line;
+            }
+            data = &data[end + 1..];
+        }
+        if self.broken {
+            self.partial = Vec::new();
+        }
+        Ok(())
+    }
+
+    fn item(&mut self, line: &[u8]) -> io::Result<()> {
+        if line.len() > self.max_line() {
+            self.broken = true;
+            return Ok(());
+        }
+        if self.method != Method::KeymapMultiset {
+            return self.sorter.push(line, &[]);
+        }
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        match parse_keymap_line(line) {
+            Ok(record) => {
+                let rendered = json::to_vec(&record, Style::JSONL);
+                let rendered = rendered.strip_suffix(b"\n").unwrap_or(&rendered);
+                self.sorter.push(rendered, &[])
+            }
+            Err(_) => {
+                self.broken = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// The sorted items, or `None` when the file has none to compare.
+    fn finish(mut self) -> io::Result<Option<SortedRecords>> {
+        if !self.broken && !self.partial.is_empty() {
+            let line = std::mem::take(&mut self.partial);
+            self.item(&line)?;
+        }
+        if self.broken {
+            return Ok(None);
+        }
+        self.sorter.finish().map(Some)
+    }
 }
 
 fn sample(samples: &mut Vec<Vec<u8>>, line: &[u8]) {
@@ -640,14 +786,8 @@ fn sample(samples: &mut Vec<Vec<u8>>, line: &[u8]) {
     }
 }
 
-fn multiset_delta(
-    a: &mut SortedRecords,
-    b: &mut SortedRecords,
-) -> Result<MultisetDelta, DumpError> {
-    let step = |r: &mut SortedRecords| {
-        r.advance()
-            .map_err(|e| DumpError::io("read sorted lines", e))
-    };
+fn multiset_delta(a: &mut SortedRecords, b: &mut SortedRecords) -> io::Result<MultisetDelta> {
+    let step = |r: &mut SortedRecords| r.advance();
     let mut delta = MultisetDelta::default();
     let (mut more_a, mut more_b) = (step(a)?, step(b)?);
     while more_a || more_b {
@@ -685,8 +825,8 @@ fn multiset_delta(
 
 #[cfg(test)]
 mod tests {
+    use super::sink::tests::compare_both;
     use super::*;
-    use crate::pipeline::NoProgress;
 
     fn options(dir: &Path) -> CompareOptions {
         CompareOptions {
@@ -734,7 +874,7 @@ mod tests {
         );
         // Outside the selected adapters: ignored.
         write(&a, "s3/b/x", b"1");
-        let c = compare_trees(&a, &b, &redis(), &options(dir.path()), &mut NoProgress).unwrap();
+        let c = compare_both(&a, &b, &redis(), &options(dir.path()));
         assert!(c.matched(), "{:?}", c.diffs);
         assert_eq!(c.files_compared, 3);
         assert!(c.go_mismatch_text().is_empty());
@@ -753,7 +893,7 @@ mod tests {
         // A file on one side, a directory on the other.
         write(&a, "redis/db_0/lists", b"file");
         write(&b, "redis/db_0/lists/l.json", b"[]");
-        let c = compare_trees(&a, &b, &redis(), &options(dir.path()), &mut NoProgress).unwrap();
+        let c = compare_both(&a, &b, &redis(), &options(dir.path()));
         assert_eq!(c.differing, 6);
         assert_eq!(
             String::from_utf8(c.go_mismatch_text()).unwrap(),
@@ -806,7 +946,7 @@ mod tests {
             a.join("redis/db_0/hll/l.bin"),
         )
         .unwrap();
-        let c = compare_trees(&a, &b, &redis(), &options(dir.path()), &mut NoProgress).unwrap();
+        let c = compare_both(&a, &b, &redis(), &options(dir.path()));
         assert!(!c.matched());
         assert_eq!(
             String::from_utf8(c.go_mismatch_text()).unwrap(),
@@ -830,7 +970,7 @@ mod tests {
         fs::create_dir_all(&b).unwrap();
         let mut opts = options(dir.path());
         opts.keep = 5;
-        let c = compare_trees(&a, &b, &redis(), &opts, &mut NoProgress).unwrap();
+        let c = compare_both(&a, &b, &redis(), &opts);
         assert_eq!(c.differing, 70);
         assert_eq!(c.diffs.len(), 5);
         assert_eq!(c.diffs[0].rel, b"db_0/strings/000.bin");
@@ -880,7 +1020,7 @@ mod tests {
             "redis/db_0/strings_ttl.jsonl",
             (rev.join("\n") + "\n").as_bytes(),
         );
-        let c = compare_trees(&a, &b, &redis(), &options(dir.path()), &mut NoProgress).unwrap();
+        let c = compare_both(&a, &b, &redis(), &options(dir.path()));
         assert!(c.matched());
     }
 }

@@ -17,6 +17,7 @@ use crate::tree::lock::OutputLock;
 use crate::tree::manifest::{
     self, Adapters, Exclusions, MANIFEST_FILE_NAME, Manifest, ManifestError, Source,
 };
+use crate::tree::sink::TreeSink;
 use crate::tree::walltime::WallTime;
 use crate::tree::writer::TreeWriter;
 
@@ -120,7 +121,10 @@ pub fn decode_to_tree(
         .unwrap_or_else(|| default_scratch.clone());
     let decoded = decode_into(
         &request.input,
-        &request.output,
+        &TreeOutput {
+            root: &request.output,
+            scratch: &scratch,
+        },
         &specs,
         &Budget {
             scratch: &scratch,
@@ -296,14 +300,14 @@ fn write_manifest(tree: &TreeWriter, manifest: &Manifest) -> Result<(), Manifest
 /// Waits for the writers, makes the tree durable (one `syncfs`), then writes CHECKSUMS
 /// from the digests taken while writing and fsyncs it: a crash never leaves a
 /// CHECKSUMS that vouches for data not on disk.
-fn finish_tree(tree: TreeWriter) -> Result<(), ChecksumsError> {
+fn finish_tree(mut tree: TreeWriter) -> Result<(), ChecksumsError> {
     let root = tree.root().to_path_buf();
     tree.sync()?;
     let digests = tree.finish()?;
     write_checksums_from(&root, digests)
 }
 
-/// Where a decode spills and how many threads write its files.
+/// Where a decode spills and how many threads write (or compare) its files.
 pub(crate) struct Budget<'a> {
     pub(crate) scratch: &'a Path,
     pub(crate) sort_memory_bytes: usize,
@@ -311,9 +315,9 @@ pub(crate) struct Budget<'a> {
 }
 
 impl Budget<'_> {
-    /// The adapters' share of the sort memory (3/4) and the digests' (1/4, about
-    /// 80 bytes a file before they spill).
-    fn split(&self) -> (SortOptions, SortOptions) {
+    /// The adapters' share of the sort memory (3/4) and the sink's (1/4: the digests,
+    /// about 80 bytes a file before they spill, or the self-test's comparison).
+    pub(crate) fn split(&self) -> (SortOptions, SortOptions) {
         let digests = (self.sort_memory_bytes / 4).max(1);
         let options = |memory_budget| SortOptions {
             memory_budget,
@@ -323,39 +327,80 @@ impl Budget<'_> {
     }
 }
 
-/// What [`decode_into`] leaves: the scan, its warnings and the open tree, whose
-/// writers the caller finishes.
-pub(crate) struct Decoded {
-    pub(crate) scan: Scan,
-    pub(crate) warnings: Warnings,
-    pub(crate) tree: TreeWriter,
+/// Where [`decode_into`] puts the adapters' files: a fresh tree ([`TreeOutput`]) or the
+/// self-test's comparison.
+pub(crate) trait Output {
+    /// What the adapters write through.
+    type Sink: TreeSink + 'static;
+
+    /// A fresh sink, with the sink's share of `budget` ([`Budget::split`]).
+    fn open(&self, budget: &Budget<'_>) -> Result<Self::Sink, DecodeError>;
+
+    /// Forgets what a first pass produced (its sink is gone), before the sorted copy
+    /// of an unsorted input is decoded.
+    fn clear(&self) -> Result<(), DecodeError>;
 }
 
-/// Runs the adapters over `input` into `out_root` (which must exist and be empty),
-/// restarting from an external sort when the input is unsorted. No MANIFEST, no
-/// CHECKSUMS: shared by [`decode_to_tree`] and the self-test.
-pub(crate) fn decode_into(
+/// A fresh tree at `root`, which must exist and be empty (the scratch space may live
+/// in it).
+pub(crate) struct TreeOutput<'a> {
+    pub(crate) root: &'a Path,
+    pub(crate) scratch: &'a Path,
+}
+
+impl Output for TreeOutput<'_> {
+    type Sink = TreeWriter;
+
+    fn open(&self, budget: &Budget<'_>) -> Result<TreeWriter, DecodeError> {
+        TreeWriter::new(self.root, budget.jobs, budget.split().1)
+            .map_err(|e| DecodeError::io("open the output tree", io::Error::from(e)))
+    }
+
+    fn clear(&self) -> Result<(), DecodeError> {
+        let emptied = if self.scratch.strip_prefix(self.root).is_ok() {
+            empty_dir_except(self.root, self.scratch)
+        } else {
+            empty_dir(self.root)
+        };
+        emptied.map_err(|source| DecodeError::Io {
+            context: format!(
+                "empty {} before decoding the sorted copy",
+                self.root.display()
+            ),
+            source,
+        })
+    }
+}
+
+/// What [`decode_into`] leaves: the scan, its warnings and the open sink, which the
+/// caller finishes.
+pub(crate) struct Decoded<S> {
+    pub(crate) scan: Scan,
+    pub(crate) warnings: Warnings,
+    pub(crate) tree: S,
+}
+
+/// Runs the adapters over `input` into `output`, restarting from an external sort
+/// when the input is unsorted. No MANIFEST, no CHECKSUMS: shared by
+/// [`decode_to_tree`] and the self-test.
+pub(crate) fn decode_into<O: Output>(
     input: &Path,
-    out_root: &Path,
+    output: &O,
     adapters: &[&AdapterSpec],
     budget: &Budget<'_>,
     progress: &mut dyn Progress,
     label_prefix: &'static str,
-) -> Result<Decoded, DecodeError> {
+) -> Result<Decoded<O::Sink>, DecodeError> {
     let scratch = budget.scratch;
-    let (adapter_sort, digest_sort) = budget.split();
-    let sort_memory_bytes = adapter_sort.memory_budget;
-    let open_tree = || {
-        TreeWriter::new(out_root, budget.jobs, digest_sort.clone())
-            .map(Arc::new)
-            .map_err(|e| DecodeError::io("open the output tree", io::Error::from(e)))
-    };
-    let mut settings = DecoderSettings {
-        tree: open_tree()?,
+    let sort_memory_bytes = budget.split().0.memory_budget;
+    let open = || output.open(budget).map(Arc::new);
+    let settings = |sink: &Arc<O::Sink>| DecoderSettings {
+        tree: Arc::clone(sink) as Arc<dyn TreeSink>,
         scratch_dir: scratch.to_path_buf(),
         memory_budget: sort_memory_bytes,
     };
-    let mut decoders = decoders_for(adapters, &settings);
+    let mut sink = open()?;
+    let mut decoders = decoders_for(adapters, &settings(&sink));
     let options = ScanOptions {
         enabled: set_of(adapters),
         scratch_dir: scratch.to_path_buf(),
@@ -368,25 +413,13 @@ pub(crate) fn decode_into(
         total_bytes,
         prefix: label_prefix,
     };
-    let scratch_inside = scratch.strip_prefix(out_root).is_ok();
     let mut reset = |decoders: &mut Vec<Box<dyn AdapterDecoder>>| -> Result<(), DecodeError> {
-        // Close every file the first pass opened, and let its writers finish, before
-        // deleting what it wrote.
+        // Close every file the first pass opened, and let its sink finish (its writer
+        // threads too), before forgetting what it produced.
         decoders.clear();
-        settings.tree = open_tree()?;
-        let emptied = if scratch_inside {
-            empty_dir_except(out_root, scratch)
-        } else {
-            empty_dir(out_root)
-        };
-        emptied.map_err(|source| DecodeError::Io {
-            context: format!(
-                "empty {} before decoding the sorted copy",
-                out_root.display()
-            ),
-            source,
-        })?;
-        *decoders = decoders_for(adapters, &settings);
+        sink = open()?;
+        output.clear()?;
+        *decoders = decoders_for(adapters, &settings(&sink));
         Ok(())
     };
     let scan = scan::scan_file_observed(
@@ -398,7 +431,7 @@ pub(crate) fn decode_into(
         &mut observer,
     )?;
     drop(decoders);
-    let tree = Arc::try_unwrap(settings.tree).map_err(|_| {
+    let tree = Arc::try_unwrap(sink).map_err(|_| {
         DecodeError::io(
             "finish the output tree",
             io::Error::other("an adapter still holds it"),

@@ -350,9 +350,11 @@ fn encode_inner(
         .scratch_root
         .clone()
         .unwrap_or_else(std::env::temp_dir);
-    let scratch_prefix = leftovers::self_test_prefix(&lock.tag());
     let mut warnings = Warnings::default();
     leftovers::remove_stale_temps(output, &mut warnings);
+    // The self-test writes no scratch tree any more; a killed run of an earlier build
+    // may have left one.
+    let scratch_prefix = leftovers::self_test_prefix(&lock.tag());
     leftovers::remove_stale_self_tests(&scratch_root, &scratch_prefix, &mut warnings);
     let mismatch = mismatch_path(output);
     // A stale list from an earlier run must not describe this one.
@@ -390,7 +392,6 @@ fn encode_inner(
                 scratch_root: &scratch_root,
                 sort_memory_bytes: request.sort_memory_bytes,
                 report_cap: request.report_cap,
-                scratch_prefix: &scratch_prefix,
             },
             progress,
         )?;

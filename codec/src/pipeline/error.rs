@@ -128,16 +128,18 @@ pub enum DumpError {
     /// The self-test ran and the round trip did not reproduce the input.
     #[error("{}", self_test_message(.0))]
     SelfTestMismatch(Box<SelfTestFailure>),
-    /// The self-test could not decode the produced snapshot for a reason that is not
-    /// about the snapshot (scratch space full, an I/O error): it was never judged,
-    /// so this is no mismatch and nothing is published.
+    /// The self-test could not decode the produced snapshot, or compare what it
+    /// decodes to with the input, for a reason that is not about the snapshot
+    /// (scratch space full, an I/O error): it was never judged, so this is no
+    /// mismatch and nothing is published.
     #[error(
-        "self-test could not run: decoding the produced snapshot into {} failed: {source} \
+        "self-test could not run: decoding the produced snapshot and comparing it with \
+         the input (scratch space {}) failed: {source} \
          (an I/O failure, not a verdict on the snapshot; nothing was published)",
         scratch.display()
     )]
     SelfTestNotRun {
-        /// The scratch directory the decode wrote into.
+        /// The scratch root the decode's sorts spill into.
         scratch: PathBuf,
         /// The decoder's I/O failure.
         source: DecodeError,

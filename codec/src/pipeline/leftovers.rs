@@ -2,8 +2,9 @@
 //! removes it (docs/format.md §8.6).
 //!
 //! A run that dies without unwinding (`kill -9`, OOM, power loss) keeps its
-//! `<output>.tmp-<16 hex>` (a complete or partial, never verified snapshot) and its
-//! self-test scratch directory. Only the holder of the output's lock
+//! `<output>.tmp-<16 hex>` (a complete or partial, never verified snapshot); a run of
+//! an earlier build, whose self-test decoded into a scratch tree, kept that directory
+//! too. Only the holder of the output's lock
 //! ([`crate::tree::lock`]) writes either, so while holding it a run may remove those
 //! of its own output: nothing else can be using them. Names are matched exactly; a
 //! look-alike (other case, other length, another output's) is left alone.

@@ -4,8 +4,10 @@
 //! first `cap` by path): a unified diff for JSON/JSONL files, the first differing
 //! byte and both lengths for anything else (or anything large), the lines only one
 //! side has for files compared as multisets, and the size of files only one side has.
-//! Everything in it is computed while the decoded tree still exists; the report
-//! itself is plain owned data.
+//! Everything in it is computed while the input tree (and a decoded tree, when there
+//! is one) still exists; of a decoded file that was compared as it was produced and
+//! never written, what the comparison kept ([`Captured`](super::compare::Captured))
+//! is used. The report itself is plain owned data.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -128,7 +130,8 @@ fn lossy_line(raw: &[u8]) -> String {
     display_path(raw)
 }
 
-fn is_text_name(path: &[u8]) -> bool {
+/// Whether a file is shown as a unified diff (JSON or JSONL), by its name.
+pub(crate) fn is_text_name(path: &[u8]) -> bool {
     path.ends_with(b".json") || path.ends_with(b".jsonl")
 }
 
@@ -138,20 +141,37 @@ fn size(path: Option<&std::path::PathBuf>) -> u64 {
         .unwrap_or(0)
 }
 
+/// The decoded file's size: as the comparison kept it, or on disk.
+fn decoded_len(diff: &FileDiff) -> u64 {
+    match &diff.captured {
+        Some(captured) => captured.len,
+        None => size(diff.decoded.as_ref()),
+    }
+}
+
 fn text_diff(diff: &FileDiff, path: &str) -> Result<Option<Detail>, DumpError> {
-    let (Some(a), Some(b)) = (&diff.input, &diff.decoded) else {
+    let Some(a) = &diff.input else {
         return Ok(None);
     };
-    if !is_text_name(&diff.rel)
+    if (diff.decoded.is_none() && diff.captured.is_none())
+        || !is_text_name(&diff.rel)
         || size(Some(a)) > TEXT_DIFF_MAX_BYTES
-        || size(Some(b)) > TEXT_DIFF_MAX_BYTES
+        || decoded_len(diff) > TEXT_DIFF_MAX_BYTES
     {
         return Ok(None);
     }
     let read = |p: &std::path::Path| {
         fs::read(p).map_err(|e| DumpError::io(format!("read {}", p.display()), e))
     };
-    let (Ok(old), Ok(new)) = (String::from_utf8(read(a)?), String::from_utf8(read(b)?)) else {
+    let new = match (&diff.captured, &diff.decoded) {
+        (Some(captured), _) => match &captured.text {
+            Some(text) => text.clone(),
+            None => return Ok(None),
+        },
+        (None, Some(b)) => read(b)?,
+        (None, None) => return Ok(None),
+    };
+    let (Ok(old), Ok(new)) = (String::from_utf8(read(a)?), String::from_utf8(new)) else {
         return Ok(None);
     };
     let rendered = TextDiff::from_lines(&old, &new)
@@ -175,7 +195,7 @@ fn detail_of(diff: &FileDiff, path: &str) -> Result<Detail, DumpError> {
             len: size(diff.input.as_ref()),
         }),
         DiffKind::MissingInInput => Ok(Detail::OnlyInDecoded {
-            len: size(diff.decoded.as_ref()),
+            len: decoded_len(diff),
         }),
         DiffKind::Differs => {
             if let Some(delta) = &diff.multiset {
@@ -199,17 +219,23 @@ fn detail_of(diff: &FileDiff, path: &str) -> Result<Detail, DumpError> {
             if let Some(detail) = text_diff(diff, path)? {
                 return Ok(detail);
             }
-            let (Some(a), Some(b)) = (&diff.input, &diff.decoded) else {
-                return Ok(Detail::Binary {
-                    offset: 0,
-                    input_len: 0,
-                    decoded_len: 0,
-                });
+            let unknown = Detail::Binary {
+                offset: 0,
+                input_len: 0,
+                decoded_len: 0,
+            };
+            let Some(a) = &diff.input else {
+                return Ok(unknown);
+            };
+            let offset = match (&diff.captured, &diff.decoded) {
+                (Some(captured), _) => captured.first_difference,
+                (None, Some(b)) => first_difference(a, b)?,
+                (None, None) => return Ok(unknown),
             };
             Ok(Detail::Binary {
-                offset: first_difference(a, b)?.unwrap_or(0),
+                offset: offset.unwrap_or(0),
                 input_len: size(Some(a)),
-                decoded_len: size(Some(b)),
+                decoded_len: decoded_len(diff),
             })
         }
     }
@@ -217,7 +243,7 @@ fn detail_of(diff: &FileDiff, path: &str) -> Result<Detail, DumpError> {
 
 impl Report {
     /// A report for a comparison that ran; reads the files it names, so call it while
-    /// both trees exist.
+    /// the trees exist.
     pub fn from_comparison(comparison: &TreeComparison, cap: usize) -> Result<Report, DumpError> {
         let mut entries = Vec::new();
         for diff in comparison.diffs.iter().take(cap) {

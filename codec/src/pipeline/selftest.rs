@@ -1,5 +1,7 @@
-//! The self-test: decode a produced snapshot (from disk) into scratch space and
-//! compare the result with the tree it was encoded from (docs/format.md §6.6).
+//! The self-test: decode a produced snapshot (from disk) and compare what the decoder
+//! produces, as it is produced, with the tree it was encoded from (docs/format.md
+//! §6.6). No decoded tree is written: the decoder's output is a
+//! [`ComparingSink`].
 
 use std::path::Path;
 
@@ -7,10 +9,10 @@ use crate::adapter::{AdapterSpec, Warnings};
 use crate::error::{ErrorCode, ExitClass};
 use crate::scan::{DecodeError, Scan};
 
-use super::compare::{CompareOptions, compare_trees};
-use super::decode::{Budget, decode_into};
+use super::compare::{CompareOptions, ComparingSink};
+use super::decode::{Budget, Decoded, Output, decode_into};
 use super::report::{Report, Verdict};
-use super::{DumpError, Progress, adapters, leftovers};
+use super::{DumpError, Progress, adapters};
 
 /// What a self-test found.
 #[derive(Debug, Clone)]
@@ -43,41 +45,58 @@ pub(crate) struct SelfTestPlan<'a> {
     pub(crate) input_root: &'a Path,
     pub(crate) adapters: &'a [&'static AdapterSpec],
     pub(crate) last_commit_ts: u64,
+    /// Where the decode's sorts spill (anonymous runs only).
     pub(crate) scratch_root: &'a Path,
     pub(crate) sort_memory_bytes: usize,
     pub(crate) report_cap: usize,
-    /// Name prefix of the scratch directory: `encode-self-test-`, followed for an
-    /// encode by its output lock's tag and `-`, so that a rerun can tell its own dead
-    /// run's directory from live ones ([`super::leftovers`]).
-    pub(crate) scratch_prefix: &'a str,
 }
 
-/// Decodes `plan.fsm` into a fresh `<scratch_prefix>XXXXXX` directory under the scratch
-/// root and compares it with `plan.input_root`. A snapshot that the decoder rejects
-/// (a data error) or that carries another timestamp is a mismatch, not an error;
-/// failing to run the test (scratch space full, I/O errors while decoding, reading
-/// the trees) is an error: the snapshot was never judged.
+/// The self-test's decode output: every file compared with `input_root`'s as it is
+/// produced.
+struct Compared<'a> {
+    input_root: &'a Path,
+    adapters: &'a [&'static AdapterSpec],
+    keep: usize,
+}
+
+impl Output for Compared<'_> {
+    type Sink = ComparingSink;
+
+    fn open(&self, budget: &Budget<'_>) -> Result<ComparingSink, DecodeError> {
+        let share = budget.split().1;
+        let options = CompareOptions {
+            sort_memory_bytes: share.memory_budget,
+            scratch_dir: share.scratch_dir,
+            keep: self.keep,
+        };
+        ComparingSink::new(self.input_root, self.adapters, &options, budget.jobs)
+            .map_err(|e| DecodeError::io("open the input tree", e.into()))
+    }
+
+    /// A first pass's comparisons went with its sink.
+    fn clear(&self) -> Result<(), DecodeError> {
+        Ok(())
+    }
+}
+
+/// Decodes `plan.fsm` and compares every file the decoder produces, as it is
+/// produced, with `plan.input_root`; nothing is written but anonymous sort runs under
+/// the scratch root. A snapshot that the decoder rejects (a data error) or that
+/// carries another timestamp is a mismatch, not an error; failing to run the test
+/// (scratch space full, I/O errors while decoding or reading the input) is an error:
+/// the snapshot was never judged.
 pub(crate) fn run_self_test(
     plan: &SelfTestPlan<'_>,
     progress: &mut dyn Progress,
 ) -> Result<SelfTestOutcome, DumpError> {
     let names = adapters::names(adapters::set_of(plan.adapters));
-    let scratch = tempfile::Builder::new()
-        .prefix(plan.scratch_prefix)
-        .rand_bytes(leftovers::SCRATCH_RANDOM_LEN)
-        .tempdir_in(plan.scratch_root)
-        .map_err(|e| {
-            DumpError::io(
-                format!(
-                    "create self-test scratch dir in {}",
-                    plan.scratch_root.display()
-                ),
-                e,
-            )
-        })?;
     let decoded = decode_into(
         plan.fsm,
-        scratch.path(),
+        &Compared {
+            input_root: plan.input_root,
+            adapters: plan.adapters,
+            keep: plan.report_cap,
+        },
         plan.adapters,
         &Budget {
             scratch: plan.scratch_root,
@@ -87,20 +106,23 @@ pub(crate) fn run_self_test(
         progress,
         "self-test: ",
     )
-    .and_then(|decoded| {
-        // The scratch tree is compared, never listed: its digests are not needed, only
-        // that every write landed.
+    .and_then(|mut decoded| {
+        // Every comparison ran (the threads' too) before anything is judged.
         decoded
             .tree
-            .finish()
-            .map_err(|e| DecodeError::io("write the self-test tree", e.into()))?;
-        Ok((decoded.scan, decoded.warnings))
+            .close()
+            .map_err(|e| DecodeError::io("compare the decoded files", e.into()))?;
+        Ok(decoded)
     });
-    let (scan, warnings) = match decoded {
+    let Decoded {
+        scan,
+        warnings,
+        tree: sink,
+    } = match decoded {
         Ok(done) => done,
         Err(e) if e.exit_class() == ExitClass::Usage => {
             return Err(DumpError::SelfTestNotRun {
-                scratch: scratch.path().to_path_buf(),
+                scratch: plan.scratch_root.to_path_buf(),
                 source: e,
             });
         }
@@ -135,19 +157,8 @@ pub(crate) fn run_self_test(
         });
     }
     progress.phase("self-test: comparing trees", None);
-    let options = CompareOptions {
-        sort_memory_bytes: plan.sort_memory_bytes,
-        scratch_dir: plan.scratch_root.to_path_buf(),
-        keep: plan.report_cap,
-    };
-    let comparison = compare_trees(
-        plan.input_root,
-        scratch.path(),
-        plan.adapters,
-        &options,
-        progress,
-    )?;
-    // Built while the scratch tree still exists: the report reads both sides.
+    let comparison = sink.finish(progress)?;
+    // The input tree still exists: the report reads its side.
     let report = Report::from_comparison(&comparison, plan.report_cap)?;
     Ok(SelfTestOutcome {
         mismatch_txt: comparison.go_mismatch_text(),

@@ -10,7 +10,6 @@ use crate::tree::manifest::{Adapters, MANIFEST_FILE_NAME, Manifest};
 
 use super::adapters::require_supported;
 use super::encode::{plan, write_snapshot};
-use super::leftovers;
 use super::report::display_path;
 use super::selftest::{SelfTestOutcome, SelfTestPlan, run_self_test};
 use super::{DEFAULT_REPORT_CAP, DEFAULT_SORT_MEMORY, DumpError, Progress, SelfTestFailure};
@@ -133,8 +132,6 @@ fn verify_inner(
                 scratch_root: &scratch_root,
                 sort_memory_bytes: request.sort_memory_bytes,
                 report_cap: request.report_cap,
-                // No output, so no lock tag: a killed verify's scratch is not reclaimed.
-                scratch_prefix: leftovers::SELF_TEST_PREFIX,
             },
             progress,
         )?;

@@ -4,7 +4,9 @@
 //! Go renders the envelope with a nested `json.Marshal` and embeds the result as a
 //! `json.RawMessage`, so its strings are HTML-escaped even inside JSONL files that
 //! otherwise are not (docs/format.md §4.0); [`Bsv`] reproduces that by handing the outer
-//! serializer a pre-rendered fragment.
+//! serializer a pre-rendered fragment. Where the outer style escapes HTML anyway,
+//! [`BsvInline`] writes the same bytes straight into the output instead, so a large
+//! value is never held beside its rendering.
 
 use std::fmt;
 
@@ -142,6 +144,78 @@ impl Serialize for Bsv<'_> {
         let rendered = String::from_utf8(rendered).map_err(S::Error::custom)?;
         let raw = RawValue::from_string(rendered).map_err(S::Error::custom)?;
         raw.serialize(serializer)
+    }
+}
+
+/// Binary-safe value written straight into the output, for outer styles that escape
+/// HTML (`MarshalIndent` and `Marshal`: every collection document and stream line).
+///
+/// Under such a style it writes exactly the bytes [`Bsv`] writes, without rendering the
+/// value first: a UTF-8 value is escaped into the writer as it is scanned, a binary one
+/// is base64url-encoded 12 KiB at a time, so a large value is not held
+/// twice (as bytes and as rendered text). Where the outer style does not escape HTML,
+/// Go's nested `json.Marshal` still escapes `<>&` but this would not: use [`Bsv`] there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BsvInline<'a>(pub &'a [u8]);
+
+/// Raw bytes base64url-encoded at a time by [`BsvInline`]: whole 3-byte groups, so the
+/// chunks' encodings concatenate to the encoding of the whole.
+const BASE64_CHUNK: usize = 12 << 10;
+
+/// The base64url text of `raw` (as [`encode_base64url`]), produced `chunk` raw bytes
+/// (a multiple of 3, at most [`BASE64_CHUNK`]) at a time.
+struct Base64Chunks<'a> {
+    raw: &'a [u8],
+    chunk: usize,
+}
+
+impl fmt::Display for Base64Chunks<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        debug_assert!(self.chunk.is_multiple_of(3) && self.chunk > 0 && self.chunk <= BASE64_CHUNK);
+        let mut buf = [0u8; BASE64_CHUNK / 3 * 4];
+        for piece in self.raw.chunks(self.chunk) {
+            let n = GO_RAW_URL
+                .encode_slice(piece, &mut buf)
+                .map_err(|_| fmt::Error)?;
+            f.write_str(std::str::from_utf8(&buf[..n]).map_err(|_| fmt::Error)?)?;
+        }
+        Ok(())
+    }
+}
+
+struct InlineEnvelope<'a>(Base64Chunks<'a>);
+
+impl Serialize for InlineEnvelope<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut st = serializer.serialize_struct("Envelope", 1)?;
+        st.serialize_field("base64", &Collected(&self.0))?;
+        st.end()
+    }
+}
+
+/// A string serialized with `collect_str` (which serde_json streams into its writer).
+struct Collected<'a, T>(&'a T);
+
+impl<T: fmt::Display> Serialize for Collected<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self.0)
+    }
+}
+
+fn serialize_inline<S: Serializer>(
+    raw: &[u8],
+    chunk: usize,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match std::str::from_utf8(raw) {
+        Ok(text) => serializer.serialize_str(text),
+        Err(_) => InlineEnvelope(Base64Chunks { raw, chunk }).serialize(serializer),
+    }
+}
+
+impl Serialize for BsvInline<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_inline(self.0, BASE64_CHUNK, serializer)
     }
 }
 
@@ -342,6 +416,95 @@ mod tests {
                 let text = json::to_vec(&Bsv(v), style);
                 let back: BsvBuf = serde_json::from_slice(&text).unwrap();
                 assert_eq!(back.0, v);
+            }
+        }
+    }
+
+    /// Bytes from a mix of what escaping and the envelope treat specially.
+    fn random_value(seed: &mut u64, len: usize, pieces: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        while out.len() < len {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            let piece = pieces[(*seed % pieces.len() as u64) as usize];
+            out.extend_from_slice(piece);
+            if piece.is_empty() {
+                out.push((*seed >> 32) as u8);
+            }
+        }
+        out
+    }
+
+    /// What `BsvInline` writes, with base64 chunks of `chunk` raw bytes.
+    struct Chunked<'a>(&'a [u8], usize);
+
+    impl Serialize for Chunked<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serialize_inline(self.0, self.1, serializer)
+        }
+    }
+
+    #[derive(Serialize)]
+    struct Pair<A, B> {
+        name: A,
+        value: B,
+    }
+
+    /// The streamed rendering is byte for byte the pre-rendered one, in every
+    /// HTML-escaping style, alone and nested, at every base64 chunk boundary.
+    #[test]
+    fn inline_matches_rendered() {
+        let text: &[&[u8]] = &[
+            b"a",
+            b"plain ascii ",
+            b"<",
+            b">",
+            b"&",
+            "\u{2028}".as_bytes(),
+            "\u{2029}".as_bytes(),
+            "é€😀".as_bytes(),
+            b"\x00\x01\x08\x0c\n\r\t\x1f\x7f",
+            b"\"\\/",
+        ];
+        let mut binary = text.to_vec();
+        binary.extend_from_slice(&[b"\xff", b"\xe2\x80", b"\xc3", b""]);
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut values: Vec<Vec<u8>> = vec![Vec::new(), vec![0xFF], vec![0xE2, 0x80, 0xA8]];
+        for len in (0..64).chain([100, 299, 300, 301, 1000, 3 * BASE64_CHUNK + 1]) {
+            values.push(random_value(&mut seed, len, text));
+            let mut bin = random_value(&mut seed, len, &binary);
+            bin.truncate(len.max(1));
+            bin.push(0xFF);
+            values.push(bin);
+        }
+        let styles = [Style::MARSHAL, Style::MARSHAL_INDENT, Style::ENCODE_INFO];
+        for v in &values {
+            for style in styles {
+                let want = json::to_vec(&Bsv(v), style);
+                assert_eq!(json::to_vec(&BsvInline(v), style), want, "{v:?} {style:?}");
+                let want_pair = json::to_vec(
+                    &[Pair {
+                        name: Bsv(b"n<"),
+                        value: Bsv(v),
+                    }],
+                    style,
+                );
+                for chunk in [3, 6, 9, 30, 300, BASE64_CHUNK] {
+                    assert_eq!(
+                        json::to_vec(&Chunked(v, chunk), style),
+                        want,
+                        "{v:?} {chunk}"
+                    );
+                    let got = json::to_vec(
+                        &[Pair {
+                            name: BsvInline(b"n<"),
+                            value: Chunked(v, chunk),
+                        }],
+                        style,
+                    );
+                    assert_eq!(got, want_pair, "{v:?} {style:?} {chunk}");
+                }
             }
         }
     }

@@ -7,8 +7,8 @@
 
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Component, Path, PathBuf};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use crate::error::{ErrorCode, ExitClass};
 
@@ -222,86 +222,6 @@ pub fn open_sidecar(path: &Path) -> Result<File, FsError> {
     file.set_permissions(Permissions::from_mode(PRIVATE_FILE_MODE))
         .map_err(|e| FsError::io(path, e))?;
     Ok(file)
-}
-
-/// Lexical `filepath.Clean`: drops `.` and empty components, folds `x/..`.
-pub fn clean_path(path: &Path) -> PathBuf {
-    let mut parts: Vec<Component<'_>> = Vec::new();
-    for comp in path.components() {
-        match comp {
-            Component::CurDir => {}
-            Component::ParentDir => match parts.last() {
-                Some(Component::Normal(_)) => {
-                    parts.pop();
-                }
-                Some(Component::RootDir) | Some(Component::Prefix(_)) => {}
-                _ => parts.push(comp),
-            },
-            other => parts.push(other),
-        }
-    }
-    if parts.is_empty() {
-        return PathBuf::from(".");
-    }
-    parts.iter().collect()
-}
-
-fn lstat_refuse_symlink(path: &Path) -> Result<(), FsError> {
-    match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => Err(FsError::refuse(
-            FsErrorKind::SymlinkAncestor,
-            path,
-            format!(
-                "refusing to traverse symlinked ancestor at {}",
-                path.display()
-            ),
-        )),
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(FsError::io(path, e)),
-    }
-}
-
-fn assert_no_symlink_ancestors(root: &Path, rel: &Path) -> Result<(), FsError> {
-    lstat_refuse_symlink(root)?;
-    let mut cur = root.to_path_buf();
-    for comp in rel.components() {
-        cur.push(comp);
-        lstat_refuse_symlink(&cur)?;
-    }
-    Ok(())
-}
-
-/// `ensureDir` + `assertNoSymlinkAncestors`: creates `dir` (mode 0755) below `root`,
-/// refusing if the root or any directory on the way is a symlink, since a link
-/// planted by an earlier run would redirect every later write out of the tree.
-///
-/// The check runs before the creation (so nothing is created through a link) and
-/// after it. It narrows, but cannot close, the race with a concurrent attacker.
-pub fn ensure_dir_within(root: &Path, dir: &Path) -> Result<(), FsError> {
-    let root = clean_path(root);
-    let target = clean_path(dir);
-    let rel = if root == Path::new(".") && target.is_relative() && !target.starts_with("..") {
-        target.clone()
-    } else {
-        match target.strip_prefix(&root) {
-            Ok(rel) => rel.to_path_buf(),
-            Err(_) => {
-                return Err(FsError::refuse(
-                    FsErrorKind::EscapesRoot,
-                    dir,
-                    format!("target {} escapes root {}", dir.display(), root.display()),
-                ));
-            }
-        }
-    };
-    assert_no_symlink_ancestors(&root, &rel)?;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(DIR_MODE)
-        .create(&target)
-        .map_err(|e| FsError::io(&target, e))?;
-    assert_no_symlink_ancestors(&root, &rel)
 }
 
 /// Opens a file of an untrusted dump tree for reading (docs/format.md §8.3).

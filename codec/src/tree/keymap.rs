@@ -19,7 +19,7 @@ use super::gojson::{GoValue, match_field, set_string};
 use super::gojson_reader;
 use super::json::{self, Style};
 use super::lines::{LineError, LineScanner};
-use super::writer::{TreeFile, TreeWriter};
+use super::sink::{TreeFile, TreeSink};
 use crate::error::{ErrorCode, ExitClass};
 
 /// File name of the keymap in its scope directory.
@@ -127,7 +127,7 @@ impl ErrorCode for KeymapError {
 /// file.
 #[derive(Debug)]
 pub struct KeymapWriter {
-    tree: Arc<TreeWriter>,
+    tree: Arc<dyn TreeSink>,
     rel: Vec<u8>,
     out: Option<TreeFile>,
     count: u64,
@@ -135,7 +135,7 @@ pub struct KeymapWriter {
 
 impl KeymapWriter {
     /// A writer for `<dir>/KEYMAP.jsonl`, `dir` relative to the tree's root.
-    pub fn new(tree: Arc<TreeWriter>, dir: &[u8]) -> Self {
+    pub fn new(tree: Arc<dyn TreeSink>, dir: &[u8]) -> Self {
         let mut rel = dir.to_vec();
         rel.push(b'/');
         rel.extend_from_slice(KEYMAP_FILE_NAME.as_bytes());
@@ -238,6 +238,15 @@ impl<R: std::io::BufRead> KeymapReader<R> {
     }
 }
 
+/// One KEYMAP.jsonl line (without its terminator and trailing `\r`) as
+/// [`KeymapReader`] reads it, for callers that have the lines already.
+///
+/// # Errors
+/// Why it is not a valid record.
+pub fn parse_keymap_line(line: &[u8]) -> Result<KeymapRecord, String> {
+    decode_line(line)
+}
+
 /// Go's `decodeKeymapLine`: the three members must be present and non-null (a null
 /// `original` would otherwise decode as an empty key and silently remap a name),
 /// `encoded` and `kind` non-empty, and `original` valid base64url right away.
@@ -334,8 +343,11 @@ mod tests {
         assert_eq!(rec.original_bytes().unwrap(), b"<K&>");
     }
 
-    fn tree(root: &Path) -> Arc<TreeWriter> {
-        Arc::new(TreeWriter::new(root, 1, crate::sort::SortOptions::default()).unwrap())
+    fn tree(root: &Path) -> Arc<crate::tree::writer::TreeWriter> {
+        Arc::new(
+            crate::tree::writer::TreeWriter::new(root, 1, crate::sort::SortOptions::default())
+                .unwrap(),
+        )
     }
 
     #[test]

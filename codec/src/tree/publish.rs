@@ -9,7 +9,7 @@
 
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -72,13 +72,6 @@ impl Default for PublishOptions {
     fn default() -> Self {
         PublishOptions::PRIVATE
     }
-}
-
-/// `writeFileAtomic`: a crash never leaves a partial file, and a symlink planted at
-/// `path` is refused rather than followed (the rename would replace a hard link or
-/// FIFO at `path` without touching what it points to).
-pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
-    publish_atomic(path, PublishOptions::PRIVATE, |w| w.write_all(bytes))
 }
 
 /// Streams a file into place via a temporary sibling and a rename.
@@ -314,6 +307,7 @@ mod tests {
 
     use super::*;
     use crate::error::{ErrorCode, ExitClass};
+    use std::io::Write;
 
     fn mkfifo(path: &Path) {
         let status = Command::new("mkfifo")
@@ -321,6 +315,13 @@ mod tests {
             .status()
             .expect("mkfifo runs");
         assert!(status.success());
+    }
+
+    /// `writeFileAtomic`: a crash never leaves a partial file, and a symlink planted
+    /// at `path` is refused rather than followed (the rename would replace a hard link
+    /// or FIFO at `path` without touching what it points to).
+    fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
+        publish_atomic(path, PublishOptions::PRIVATE, |w| w.write_all(bytes))
     }
 
     fn mode_of(path: &Path) -> u32 {

@@ -18,25 +18,26 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
 
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use sha2::{Digest, Sha256};
 
 use super::fs::{DIR_MODE, FsError, FsErrorKind, PRIVATE_FILE_MODE};
+use super::pool::Pool;
+pub use super::sink::TreeFile;
+use super::sink::{FileSink, TreeSink};
 use crate::sort::{ExternalSorter, SortOptions, SortedRecords};
 
-/// Files queued per writer thread before the producer waits: enough to keep the
-/// threads busy, few enough that queued bytes stay small next to the sort budgets.
-const QUEUE_PER_JOB: usize = 64;
-const STREAM_BUFFER: usize = 64 << 10;
+/// Batches of files ([`Pool`]) queued per writer thread before the producer waits:
+/// enough to keep the threads busy, few enough that queued bytes stay small next to
+/// the sort budgets.
+const QUEUE_PER_JOB: usize = 2;
 
 /// The SHA-256 of a written file.
 pub type FileDigest = [u8; 32];
@@ -44,8 +45,7 @@ pub type FileDigest = [u8; 32];
 /// A fresh tree being written; see the module docs.
 pub struct TreeWriter {
     shared: Arc<Shared>,
-    queue: Option<SyncSender<Job>>,
-    workers: Vec<JoinHandle<()>>,
+    pool: Option<Pool<Job>>,
 }
 
 struct Shared {
@@ -69,7 +69,7 @@ impl std::fmt::Debug for TreeWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TreeWriter")
             .field("root", &self.shared.root_path)
-            .field("workers", &self.workers.len())
+            .field("workers", &self.pool.as_ref().map_or(0, Pool::threads))
             .finish_non_exhaustive()
     }
 }
@@ -95,24 +95,13 @@ impl TreeWriter {
             digests: Mutex::new(Some(ExternalSorter::new(sort))),
             failure: Mutex::new(None),
         });
-        let mut writer = TreeWriter {
-            shared,
-            queue: None,
-            workers: Vec::new(),
-        };
-        if jobs > 1 {
-            let (sender, receiver) = sync_channel(jobs * QUEUE_PER_JOB);
-            let receiver = Arc::new(Mutex::new(receiver));
-            for _ in 0..jobs {
-                let shared = Arc::clone(&writer.shared);
-                let receiver = Arc::clone(&receiver);
-                writer
-                    .workers
-                    .push(std::thread::spawn(move || work(&shared, &receiver)));
-            }
-            writer.queue = Some(sender);
-        }
-        Ok(writer)
+        let pool = (jobs > 1).then(|| {
+            let shared = Arc::clone(&shared);
+            Pool::start(jobs, jobs * QUEUE_PER_JOB, move |job| {
+                shared.run_queued(job)
+            })
+        });
+        Ok(TreeWriter { shared, pool })
     }
 
     /// A writer on the caller's thread, digests sorted in the system temp dir: for
@@ -147,9 +136,16 @@ impl TreeWriter {
             rel: rel.to_vec(),
             bytes,
         };
-        match &self.queue {
-            Some(queue) => queue.send(job).map_err(|_| self.shared.stopped()),
-            None => self.shared.write_job(job, PRIVATE_FILE_MODE),
+        match &self.pool {
+            Some(pool) => {
+                let bytes = job.bytes.len();
+                if pool.send(job, bytes) {
+                    Ok(())
+                } else {
+                    Err(self.shared.stopped())
+                }
+            }
+            None => self.shared.write_job(&job, PRIVATE_FILE_MODE),
         }
     }
 
@@ -167,7 +163,7 @@ impl TreeWriter {
         self.shared.check_failure()?;
         let dir = self.shared.dir_of(rel)?;
         self.shared.write_job(
-            Job {
+            &Job {
                 dir,
                 rel: rel.to_vec(),
                 bytes,
@@ -185,12 +181,12 @@ impl TreeWriter {
         self.shared.check_failure()?;
         let dir = self.shared.dir_of(rel)?;
         let file = self.shared.create_in(&dir, rel, PRIVATE_FILE_MODE)?;
-        Ok(TreeFile {
-            out: BufWriter::with_capacity(STREAM_BUFFER, file),
+        Ok(TreeFile::new(Box::new(DiskFile {
+            file,
             hasher: Sha256::new(),
             rel: rel.to_vec(),
             shared: Arc::clone(&self.shared),
-        })
+        })))
     }
 
     /// Creates the directory `rel` (and its parents) without a file in it.
@@ -201,14 +197,26 @@ impl TreeWriter {
         self.shared.dir(rel).map(drop)
     }
 
-    /// Makes everything written so far durable (`syncfs` of the tree's file system),
-    /// so a completeness marker written afterwards never outlives the data it vouches
-    /// for.
+    /// Waits for the writer threads (every file queued is written; later files are
+    /// written on the caller's thread), then makes everything written durable
+    /// (`syncfs` of the tree's file system), so a completeness marker written
+    /// afterwards never outlives the data it vouches for.
     ///
     /// # Errors
-    /// The sync fails.
-    pub fn sync(&self) -> Result<(), FsError> {
+    /// A write failed, or the sync fails.
+    pub fn sync(&mut self) -> Result<(), FsError> {
+        self.join_writers()?;
         rustix::fs::syncfs(&self.shared.root).map_err(|e| errno_error(&self.shared.root_path, e))
+    }
+
+    /// Waits for the writer threads, if any are left; the first failure of a write.
+    fn join_writers(&mut self) -> Result<(), FsError> {
+        if let Some(mut pool) = self.pool.take()
+            && !pool.join()
+        {
+            return Err(self.shared.stopped());
+        }
+        self.shared.check_failure()
     }
 
     /// Waits for the writer threads and returns every file's digest, sorted bytewise
@@ -217,13 +225,7 @@ impl TreeWriter {
     /// # Errors
     /// The first failure of any write.
     pub fn finish(mut self) -> Result<SortedRecords, FsError> {
-        self.queue = None;
-        for worker in self.workers.drain(..) {
-            if worker.join().is_err() {
-                return Err(self.shared.stopped());
-            }
-        }
-        self.shared.check_failure()?;
+        self.join_writers()?;
         let digests = self
             .shared
             .digests
@@ -237,84 +239,71 @@ impl TreeWriter {
     }
 }
 
-impl Drop for TreeWriter {
-    fn drop(&mut self) {
-        self.queue = None;
-        for worker in self.workers.drain(..) {
-            let _ = worker.join();
-        }
-    }
-}
-
-/// A file of the tree written in pieces; see [`TreeWriter::create_file`].
-pub struct TreeFile {
-    out: BufWriter<File>,
+/// The file behind a [`TreeFile`] of a [`TreeWriter`]: written as its buffer
+/// flushes, hashed on the way.
+struct DiskFile {
+    file: File,
     hasher: Sha256,
     rel: Vec<u8>,
     shared: Arc<Shared>,
 }
 
-impl std::fmt::Debug for TreeFile {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TreeFile")
-            .field("path", &self.path())
-            .finish_non_exhaustive()
-    }
-}
-
-impl TreeFile {
-    /// Where the file is.
-    pub fn path(&self) -> PathBuf {
+impl FileSink for DiskFile {
+    fn path(&self) -> PathBuf {
         self.shared.full_path(&self.rel)
     }
 
-    /// Flushes the file and records its digest.
-    ///
-    /// # Errors
-    /// Flushing or recording fails.
-    pub fn finish(self) -> Result<(), FsError> {
-        let path = self.path();
-        self.out
-            .into_inner()
-            .map_err(|e| FsError::io(&path, e.into_error()))?;
+    /// Records the digest (the bytes were flushed by [`TreeFile::finish`]).
+    fn finish(self: Box<Self>) -> Result<(), FsError> {
         self.shared
             .record(&self.rel, &self.hasher.finalize().into())
     }
 }
 
-impl Write for TreeFile {
+impl Write for DiskFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.out.write(buf)?;
+        let n = self.file.write(buf)?;
         self.hasher.update(&buf[..n]);
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        self.file.flush()
     }
 }
 
-fn work(shared: &Shared, receiver: &Mutex<Receiver<Job>>) {
-    loop {
-        let job = receiver
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .recv();
-        let Ok(job) = job else { return };
-        if shared.has_failed() {
-            continue;
+impl TreeSink for TreeWriter {
+    fn root(&self) -> &Path {
+        TreeWriter::root(self)
+    }
+
+    fn write_file(&self, rel: &[u8], bytes: Vec<u8>) -> Result<(), FsError> {
+        TreeWriter::write_file(self, rel, bytes)
+    }
+
+    fn create_file(&self, rel: &[u8]) -> Result<TreeFile, FsError> {
+        TreeWriter::create_file(self, rel)
+    }
+
+    fn create_dir(&self, rel: &[u8]) -> Result<(), FsError> {
+        TreeWriter::create_dir(self, rel)
+    }
+}
+
+impl Shared {
+    /// A writer thread's job: skipped after the first failure, which it records.
+    fn run_queued(&self, job: &Job) {
+        if self.has_failed() {
+            return;
         }
-        if let Err(e) = shared.write_job(job, PRIVATE_FILE_MODE) {
-            shared
-                .failure
+        if let Err(e) = self.write_job(job, PRIVATE_FILE_MODE) {
+            self.failure
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .get_or_insert(e);
         }
     }
-}
 
-impl Shared {
     fn full_path(&self, rel: &[u8]) -> PathBuf {
         self.root_path.join(std::ffi::OsStr::from_bytes(rel))
     }
@@ -412,7 +401,7 @@ impl Shared {
         .map_err(|e| errno_error(&self.full_path(rel), e))
     }
 
-    fn write_job(&self, job: Job, mode: u32) -> Result<(), FsError> {
+    fn write_job(&self, job: &Job, mode: u32) -> Result<(), FsError> {
         let mut file = self.create_in(&job.dir, &job.rel, mode)?;
         file.write_all(&job.bytes)
             .map_err(|e| FsError::io(self.full_path(&job.rel), e))?;

@@ -33,7 +33,7 @@ use std::path::Path;
 use serde::ser::{Error as _, Serialize, SerializeSeq, Serializer};
 
 use crate::adapter::Warnings;
-use crate::tree::bsv::Bsv;
+use crate::tree::bsv::BsvInline;
 use crate::tree::fs::FsError;
 use crate::tree::json::{Style, to_writer};
 use crate::tree::writer::TreeFile;
@@ -566,17 +566,17 @@ impl Serialize for Pulled<'_, '_> {
             };
             match self.ty {
                 Type::Hash => seq.serialize_element(&NameValue {
-                    name: Bsv(rest),
-                    value: Bsv(value),
+                    name: BsvInline(rest),
+                    value: BsvInline(value),
                 })?,
-                Type::List => seq.serialize_element(&Bsv(value))?,
-                Type::Set => seq.serialize_element(&Bsv(rest))?,
+                Type::List => seq.serialize_element(&BsvInline(value))?,
+                Type::Set => seq.serialize_element(&BsvInline(rest))?,
                 Type::ZSet => {
                     let bits: [u8; 8] = value
                         .try_into()
                         .map_err(|_| S::Error::custom("zset score record is not 8 bytes"))?;
                     seq.serialize_element(&ZSetMember {
-                        member: Bsv(rest),
+                        member: BsvInline(rest),
                         score: Score(f64::from_be_bytes(bits)),
                     })?;
                 }
@@ -663,6 +663,7 @@ fn render(
 ) -> std::result::Result<(), WriteError> {
     let expire_at_ms = head.expiry.rendered();
     let items = Pulled { elements, ty };
+    // The elements are `BsvInline`s, which need an HTML-escaping style.
     let style = Style::MARSHAL_INDENT;
     match (ty, head.stream) {
         (Type::Hash, _) => to_writer(
@@ -734,8 +735,8 @@ fn render_stream(
             fields: fields
                 .chunks_exact(2)
                 .map(|pair| NameValue {
-                    name: Bsv(pair[0].as_bytes()),
-                    value: Bsv(pair[1].as_bytes()),
+                    name: BsvInline(pair[0].as_bytes()),
+                    value: BsvInline(pair[1].as_bytes()),
                 })
                 .collect(),
         };

@@ -18,7 +18,7 @@ use crate::adapter::{AdapterDecoder, Warnings};
 use crate::container::EntryRef;
 use crate::dispatch::{Adapter, Family, Prefix};
 use crate::error::BoxError;
-use crate::tree::writer::TreeWriter;
+use crate::tree::sink::TreeSink;
 
 use super::collections::{Collections, Type};
 use super::error::{Fault, RedisError, Result, escape_key};
@@ -110,7 +110,7 @@ pub struct RedisDecoder {
 
 impl RedisDecoder {
     /// A decoder writing `redis/` of `tree` (nothing is created until needed).
-    pub fn new(tree: Arc<TreeWriter>, options: RedisDecodeOptions) -> Self {
+    pub fn new(tree: Arc<dyn TreeSink>, options: RedisDecodeOptions) -> Self {
         let budget = options.memory_budget;
         let scratch = Scratch::new(&options.scratch_dir);
         RedisDecoder {

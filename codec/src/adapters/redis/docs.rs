@@ -10,7 +10,7 @@
 
 use serde::ser::{Serialize, Serializer};
 
-use crate::tree::bsv::{Bsv, decode_base64url, decode_base64url_owned};
+use crate::tree::bsv::{BsvInline, decode_base64url, decode_base64url_owned};
 use crate::tree::gojson::{
     GoTypeError, GoValue, match_field, set_bool, set_string, set_u32, set_u64,
 };
@@ -24,13 +24,14 @@ pub const FORMAT_VERSION: u32 = 1;
 // Rendering (decode side)
 // ---------------------------------------------------------------------------------
 
-/// A `{"name":…,"value":…}` pair (hash fields, stream entry fields).
+/// A `{"name":…,"value":…}` pair (hash fields, stream entry fields). Rendered only
+/// in HTML-escaping styles, so the values go straight into the output.
 #[derive(serde::Serialize)]
 pub struct NameValue<'a> {
     /// Field name.
-    pub name: Bsv<'a>,
+    pub name: BsvInline<'a>,
     /// Field value.
-    pub value: Bsv<'a>,
+    pub value: BsvInline<'a>,
 }
 
 /// `hashes/<key>.json`. The element list is generic so that it can be streamed
@@ -45,7 +46,7 @@ pub struct HashDoc<F> {
     pub expire_at_ms: Option<u64>,
 }
 
-/// `lists/<key>.json` (items: a sequence of [`Bsv`]).
+/// `lists/<key>.json` (items: a sequence of [`BsvInline`]).
 #[derive(serde::Serialize)]
 pub struct ListDoc<F> {
     /// Always [`FORMAT_VERSION`].
@@ -56,7 +57,7 @@ pub struct ListDoc<F> {
     pub expire_at_ms: Option<u64>,
 }
 
-/// `sets/<key>.json` (members: a sequence of [`Bsv`]).
+/// `sets/<key>.json` (members: a sequence of [`BsvInline`]).
 #[derive(serde::Serialize)]
 pub struct SetDoc<F> {
     /// Always [`FORMAT_VERSION`].
@@ -82,7 +83,7 @@ pub struct ZSetDoc<F> {
 #[derive(serde::Serialize)]
 pub struct ZSetMember<'a> {
     /// Member bytes.
-    pub member: Bsv<'a>,
+    pub member: BsvInline<'a>,
     /// Score.
     pub score: Score,
 }

@@ -27,11 +27,11 @@ mod ttl;
 pub mod values;
 
 #[cfg(test)]
-mod conformance;
+mod conformance_tests;
 #[cfg(test)]
 mod elements_tests;
 #[cfg(test)]
-mod scenarios;
+mod scenarios_tests;
 #[cfg(test)]
 mod spill_tests;
 

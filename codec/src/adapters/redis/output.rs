@@ -1,7 +1,8 @@
 //! Writing `redis/db_<n>/` (docs/format.md §4.6, §8.1).
 //!
-//! Everything goes through the tree's [`TreeWriter`] (directory handles, files
-//! created exclusively with mode 0600, digests taken while writing). Sidecars and
+//! Everything goes through the tree's [`TreeSink`] (for a decode, the
+//! [`TreeWriter`](crate::tree::writer::TreeWriter): directory handles, files created
+//! exclusively with mode 0600, digests taken while writing). Sidecars and
 //! KEYMAP.jsonl exist only once their first line is written.
 
 use std::io::Write;
@@ -12,7 +13,7 @@ use crate::tree::fs::FsError;
 use crate::tree::json::{Style, to_vec};
 use crate::tree::keymap::{KIND_SHA_FALLBACK, KeymapError, KeymapWriter};
 use crate::tree::segment::{encode_segment, is_sha_fallback};
-use crate::tree::writer::{TreeFile, TreeWriter};
+use crate::tree::sink::{TreeFile, TreeSink};
 
 use super::docs::TtlLine;
 use super::error::{RedisError, Result};
@@ -42,7 +43,7 @@ impl TtlSidecar {
 /// Writes the files of one Redis database directory.
 #[derive(Debug)]
 pub struct DbWriter {
-    tree: Arc<TreeWriter>,
+    tree: Arc<dyn TreeSink>,
     /// `redis/db_<n>`, relative to the tree's root.
     db_rel: String,
     strings_ttl: Option<TreeFile>,
@@ -66,7 +67,7 @@ fn keymap_error(path: &Path, err: KeymapError) -> RedisError {
 
 impl DbWriter {
     /// A writer for `redis/db_<db_index>/` of `tree`; nothing is created yet.
-    pub fn new(tree: Arc<TreeWriter>, db_index: u32) -> Self {
+    pub fn new(tree: Arc<dyn TreeSink>, db_index: u32) -> Self {
         let db_rel = format!("redis/db_{db_index}");
         DbWriter {
             keymap: Some(KeymapWriter::new(Arc::clone(&tree), db_rel.as_bytes())),
