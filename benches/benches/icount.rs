@@ -32,7 +32,7 @@ use elastickv_codec::dispatch::{Adapter, AdapterSet};
 use elastickv_codec::mvcc::{Verdict, Visibility};
 use elastickv_codec::scan::{self, ScanOptions};
 use elastickv_codec::sort::{ExternalSorter, SortOptions};
-use elastickv_codec::tree::bsv::Bsv;
+use elastickv_codec::tree::bsv::BsvInline;
 use elastickv_codec::tree::json::{Style, to_vec};
 use elastickv_codec::tree::segment::{decode_segment, encode_segment};
 use elastickv_codec::tree::writer::TreeWriter;
@@ -192,8 +192,8 @@ fn json_hash(docs: Vec<Pairs>) -> usize {
             fields: fields
                 .iter()
                 .map(|(name, value)| NameValue {
-                    name: Bsv(name),
-                    value: Bsv(value),
+                    name: BsvInline(name),
+                    value: BsvInline(value),
                 })
                 .collect::<Vec<_>>(),
             expire_at_ms: (i % 3 == 0).then_some(1_790_000_000_000 + i as u64),
@@ -239,7 +239,7 @@ fn json_zset(docs: Vec<Vec<(Vec<u8>, f64)>>) -> usize {
             members: members
                 .iter()
                 .map(|(member, score)| ZSetMember {
-                    member: Bsv(member),
+                    member: BsvInline(member),
                     score: Score(*score),
                 })
                 .collect::<Vec<_>>(),
@@ -276,8 +276,8 @@ fn json_stream_lines(lines: Vec<(String, Pairs)>) -> usize {
             fields: fields
                 .iter()
                 .map(|(name, value)| NameValue {
-                    name: Bsv(name),
-                    value: Bsv(value),
+                    name: BsvInline(name),
+                    value: BsvInline(value),
                 })
                 .collect(),
         };
