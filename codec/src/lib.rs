@@ -9,11 +9,15 @@
 //!   in memory.
 //! * [`dispatch`] — the longest-prefix routing table and the Go decoder's counters.
 //! * [`tree`] — the dump-tree primitives shared by every adapter: file-name segments,
-//!   Go-compatible JSON, KEYMAP, MANIFEST, CHECKSUMS and safe file publication.
-//! * one module per adapter ([`redis`]), each with its decode and encode side.
-//! * [`decode`] and [`encode`] — the drivers that wire the layers together.
-//! * [`dump`] — the operator pipelines the CLIs run: decode to a complete tree,
-//!   encode with atomic publish and self-test, verify.
+//!   Go-compatible JSON, KEYMAP, MANIFEST, CHECKSUMS, the tree writer and sink, output
+//!   locks and atomic publication.
+//! * [`adapter`] — the interface every adapter implements and the description it
+//!   registers; [`adapters`] — the registry and one folder per adapter, each with its
+//!   decode and encode side. Nothing above this line names an adapter.
+//! * [`scan`] (snapshot → visible entries → adapter decoders) and [`assemble`]
+//!   (adapter encoders → sorted, stamped snapshot) — the drivers.
+//! * [`pipeline`] — what the CLIs run: decode to a complete tree, encode with atomic
+//!   publish and self-test, verify.
 #![forbid(unsafe_code)]
 
 pub mod adapter;

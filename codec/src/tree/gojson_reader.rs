@@ -1,14 +1,15 @@
 //! A pull parser with the syntax, error messages and error offsets of Go's
 //! `encoding/json` (v1), reading from a slice or from a file through a fixed buffer.
 //!
-//! [`gojson::parse`](super::gojson::parse) needs the whole document in memory and
-//! builds it whole; a dump's collection documents can be far larger than the memory
-//! the encoder may use. This parser hands out one event at a time, so a caller can
-//! materialize just the value it needs ([`JsonReader::read_value`]) and skip the rest
-//! without storing it ([`JsonReader::skip_value`], [`JsonReader::finish`]). Its memory
-//! is the read buffer, one byte of state per open container (at most Go's 10 000) and
-//! whatever value the caller asks for. `gojson::parse` itself is this parser over a
-//! slice, so both accept and reject exactly the same inputs with the same messages.
+//! A dump's collection documents can be far larger than the memory the encoder may
+//! use, so nothing here needs a whole document: the parser hands out one event at a
+//! time, so a caller can materialize just the value it needs
+//! ([`JsonReader::read_value`]) and skip the rest without storing it
+//! ([`JsonReader::skip_value`], [`JsonReader::finish`]). Its memory is the read buffer,
+//! one byte of state per open container (at most Go's 10 000) and whatever value the
+//! caller asks for. [`parse`] and [`parse_prefix`] (whole small documents: MANIFEST,
+//! KEYMAP lines) are this parser over a slice, so every entry point accepts and rejects
+//! exactly the same inputs with the same messages.
 
 use std::io::{self, Read};
 
