@@ -43,7 +43,7 @@ use crate::pipeline::report::{TEXT_DIFF_MAX_BYTES, is_text_name};
 use crate::pipeline::{DumpError, Progress};
 use crate::sort::{ExternalSorter, SortOptions, SortedRecords};
 use crate::tree::fs::FsError;
-use crate::tree::pool::Pool;
+use crate::tree::pool::{FirstFailure, Pool};
 use crate::tree::sink::{FileSink, TreeFile, TreeSink};
 
 /// Batches of whole files queued per comparing thread before the producer waits.
@@ -83,7 +83,7 @@ struct Shared {
     /// `None` once [`ComparingSink::finish`] took it.
     state: Mutex<Option<State>>,
     /// The first failure of a comparing thread; later files are not compared.
-    failure: Mutex<Option<FsError>>,
+    failure: FirstFailure,
     /// The sort budget of multiset comparisons ([`multiset_sort`]).
     multisets: CompareOptions,
 }
@@ -163,7 +163,7 @@ impl ComparingSink {
                 tally: Tally::new(adapters.len(), options.keep),
                 produced: ExternalSorter::new(quarter),
             })),
-            failure: Mutex::new(None),
+            failure: FirstFailure::new("comparison"),
             multisets: half,
         });
         let pool = (jobs > 1).then(|| {
@@ -459,42 +459,21 @@ impl Shared {
 
     /// A comparing thread's job: skipped after the first failure, which it records.
     fn run_queued(self: &Arc<Self>, rel: Vec<u8>, bytes: &[u8]) {
-        if self.has_failed() {
+        if self.failure.has_failed() {
             return;
         }
         if let Err(e) = self.compare_whole(rel, bytes) {
-            self.failure
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get_or_insert(e);
+            self.failure.record(e);
         }
-    }
-
-    fn has_failed(&self) -> bool {
-        self.failure
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some()
     }
 
     /// The first comparing-thread failure, reported again to every later call.
     fn check_failure(&self) -> Result<(), FsError> {
-        match &*self.failure.lock().unwrap_or_else(PoisonError::into_inner) {
-            None => Ok(()),
-            Some(e) => Err(FsError::io(
-                e.path(),
-                io::Error::other(format!("an earlier comparison failed: {e}")),
-            )),
-        }
+        self.failure.check()
     }
 
     fn stopped(&self) -> FsError {
-        self.check_failure().err().unwrap_or_else(|| {
-            FsError::io(
-                &self.input_root,
-                io::Error::other("the comparing threads stopped"),
-            )
-        })
+        self.failure.stopped(&self.input_root)
     }
 
     /// Records a produced file (`key` = `[slot] ‖ path`) and what differs about it.

@@ -8,9 +8,13 @@
 //! allocated there, and freeing them on a pool thread would make the sender's own
 //! allocations wait for the allocator's lock.
 
+use std::io;
+use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
+
+use super::fs::FsError;
 
 /// Jobs per batch at most.
 const BATCH_JOBS: usize = 256;
@@ -134,5 +138,59 @@ impl<J> Pool<J> {
 impl<J> Drop for Pool<J> {
     fn drop(&mut self) {
         self.join();
+    }
+}
+/// The first failure of a pool's jobs: later jobs are skipped, and every later call on
+/// the pool's owner reports it again, so a failed write or comparison is never lost
+/// behind the ones queued after it.
+#[derive(Debug)]
+pub(crate) struct FirstFailure {
+    failure: Mutex<Option<FsError>>,
+    /// What a job does, for messages: "write", "comparison".
+    what: &'static str,
+}
+
+impl FirstFailure {
+    pub(crate) fn new(what: &'static str) -> Self {
+        FirstFailure {
+            failure: Mutex::new(None),
+            what,
+        }
+    }
+
+    /// Keeps `error` unless an earlier one is kept already.
+    pub(crate) fn record(&self, error: FsError) {
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert(error);
+    }
+
+    pub(crate) fn has_failed(&self) -> bool {
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// The kept failure, as an error naming its path.
+    pub(crate) fn check(&self) -> Result<(), FsError> {
+        match &*self.failure.lock().unwrap_or_else(PoisonError::into_inner) {
+            None => Ok(()),
+            Some(e) => Err(FsError::io(
+                e.path(),
+                io::Error::other(format!("an earlier {} failed: {e}", self.what)),
+            )),
+        }
+    }
+
+    /// Why the pool cannot take more work: the kept failure, or threads that died.
+    pub(crate) fn stopped(&self, root: &Path) -> FsError {
+        self.check().err().unwrap_or_else(|| {
+            FsError::io(
+                root,
+                io::Error::other(format!("the {} threads stopped", self.what)),
+            )
+        })
     }
 }

@@ -29,7 +29,7 @@ use rustix::io::Errno;
 use sha2::{Digest, Sha256};
 
 use super::fs::{DIR_MODE, FsError, FsErrorKind, PRIVATE_FILE_MODE};
-use super::pool::Pool;
+use super::pool::{FirstFailure, Pool};
 pub use super::sink::TreeFile;
 use super::sink::{FileSink, TreeSink};
 use crate::sort::{ExternalSorter, SortOptions, SortedRecords};
@@ -56,7 +56,7 @@ struct Shared {
     /// `(relative path, digest)` of every finished file; taken by `finish`.
     digests: Mutex<Option<ExternalSorter>>,
     /// The first failure of a writer thread; later files are not written.
-    failure: Mutex<Option<FsError>>,
+    failure: FirstFailure,
 }
 
 struct Job {
@@ -93,7 +93,7 @@ impl TreeWriter {
             root: fd,
             dirs: Mutex::new(HashMap::new()),
             digests: Mutex::new(Some(ExternalSorter::new(sort))),
-            failure: Mutex::new(None),
+            failure: FirstFailure::new("write"),
         });
         let pool = (jobs > 1).then(|| {
             let shared = Arc::clone(&shared);
@@ -293,14 +293,11 @@ impl TreeSink for TreeWriter {
 impl Shared {
     /// A writer thread's job: skipped after the first failure, which it records.
     fn run_queued(&self, job: &Job) {
-        if self.has_failed() {
+        if self.failure.has_failed() {
             return;
         }
         if let Err(e) = self.write_job(job, PRIVATE_FILE_MODE) {
-            self.failure
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get_or_insert(e);
+            self.failure.record(e);
         }
     }
 
@@ -308,31 +305,13 @@ impl Shared {
         self.root_path.join(std::ffi::OsStr::from_bytes(rel))
     }
 
-    fn has_failed(&self) -> bool {
-        self.failure
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some()
-    }
-
     /// The first writer-thread failure, reported again to every later call.
     fn check_failure(&self) -> Result<(), FsError> {
-        match &*self.failure.lock().unwrap_or_else(PoisonError::into_inner) {
-            None => Ok(()),
-            Some(e) => Err(FsError::io(
-                e.path(),
-                io::Error::other(format!("an earlier write failed: {e}")),
-            )),
-        }
+        self.failure.check()
     }
 
     fn stopped(&self) -> FsError {
-        self.check_failure().err().unwrap_or_else(|| {
-            FsError::io(
-                &self.root_path,
-                io::Error::other("the writer threads stopped"),
-            )
-        })
+        self.failure.stopped(&self.root_path)
     }
 
     /// The handle of the directory holding `rel`.
