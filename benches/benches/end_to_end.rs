@@ -1,6 +1,6 @@
 //! End-to-end decode and encode of a generated `redis-mixed` snapshot, through the
 //! library entry points the `elastickv-snapshot decode` / `encode` subcommands are thin
-//! shells over (`dump::decode_to_tree`, `dump::encode_to_file`), with the CLI's
+//! shells over (`pipeline::decode_to_tree`, `pipeline::encode_to_file`), with the CLI's
 //! defaults (`--adapter redis`, default sort memory):
 //!
 //! * `decode`: snapshot → complete tree (adapter files, `MANIFEST.json`, `CHECKSUMS`);
