@@ -17,20 +17,7 @@ const T: u64 = 116114217163165220;
 fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    make_redis_tree(&d.join("tree"), T);
-    let out = run(
-        MAIN,
-        d,
-        &[
-            os("encode"),
-            os("--adapter=redis"),
-            os("--input"),
-            os("tree"),
-            os("--output"),
-            os("sorted.fsm"),
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    encode_sample_tree(d, T);
     let mut reader = SnapshotReader::new(fs::File::open(d.join("sorted.fsm")).unwrap()).unwrap();
     let mut entries = Vec::new();
     while let Some(e) = reader.next_entry().unwrap() {

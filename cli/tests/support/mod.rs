@@ -151,3 +151,19 @@ pub fn sha256_hex(path: &Path) -> String {
 pub fn mkfifo(path: &Path) {
     assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
 }
+
+/// [`make_redis_tree`] at `<dir>/tree`, encoded by the CLI to `<dir>/sorted.fsm`.
+pub fn encode_sample_tree(dir: &Path, last_commit_ts: u64) {
+    make_redis_tree(&dir.join("tree"), last_commit_ts);
+    let args = [
+        "encode",
+        "--adapter=redis",
+        "--input",
+        "tree",
+        "--output",
+        "sorted.fsm",
+    ];
+    let args: Vec<&OsStr> = args.iter().map(|a| os(a)).collect();
+    let out = run(MAIN, dir, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

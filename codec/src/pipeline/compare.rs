@@ -825,26 +825,8 @@ fn multiset_delta(a: &mut SortedRecords, b: &mut SortedRecords) -> io::Result<Mu
 
 #[cfg(test)]
 mod tests {
-    use super::sink::tests::compare_both;
+    use super::sink::tests::{compare_both, options, redis, write};
     use super::*;
-
-    fn options(dir: &Path) -> CompareOptions {
-        CompareOptions {
-            sort_memory_bytes: 1 << 20,
-            scratch_dir: dir.to_path_buf(),
-            keep: 64,
-        }
-    }
-
-    fn write(root: &Path, rel: &str, data: &[u8]) {
-        let p = root.join(rel);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(p, data).unwrap();
-    }
-
-    fn redis() -> Vec<&'static AdapterSpec> {
-        vec![&crate::adapters::redis::SPEC]
-    }
 
     #[test]
     fn equal_trees_and_semantic_files() {

@@ -111,7 +111,7 @@ pub(crate) fn compare_both(
     on_disk
 }
 
-fn options(dir: &Path) -> CompareOptions {
+pub(crate) fn options(dir: &Path) -> CompareOptions {
     CompareOptions {
         sort_memory_bytes: 1 << 20,
         scratch_dir: dir.to_path_buf(),
@@ -119,13 +119,13 @@ fn options(dir: &Path) -> CompareOptions {
     }
 }
 
-fn write(root: &Path, rel: &str, data: &[u8]) {
+pub(crate) fn write(root: &Path, rel: &str, data: &[u8]) {
     let p = root.join(rel);
     fs::create_dir_all(p.parent().unwrap()).unwrap();
     fs::write(p, data).unwrap();
 }
 
-fn redis() -> Vec<&'static AdapterSpec> {
+pub(crate) fn redis() -> Vec<&'static AdapterSpec> {
     vec![&crate::adapters::redis::SPEC]
 }
 
