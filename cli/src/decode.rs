@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use elastickv_codec::adapter::Warnings;
+use elastickv_codec::adapter::{DEFAULT_DYNAMODB_BUNDLE_BYTES, DecodeFlags, Warnings};
 use elastickv_codec::pipeline::adapters::{self, DEFAULT_ADAPTERS, parse_decode_adapters};
 use elastickv_codec::pipeline::{self, DecodeOutcome, DecodeRequest, DumpError};
 use elastickv_codec::tree::manifest::Exclusions;
@@ -90,8 +90,10 @@ pub fn request(
     let bundle = parse_bundle_mode(bundle_mode)?;
     let mut request = DecodeRequest::new(input, output, adapters);
     request.cluster_id = cluster_id;
-    request.exclusions = exclusions;
-    request.dynamodb_bundle_jsonl = bundle;
+    request.flags = DecodeFlags {
+        exclusions,
+        dynamodb_bundle_bytes: bundle.then_some(DEFAULT_DYNAMODB_BUNDLE_BYTES),
+    };
     Ok(request)
 }
 

@@ -14,7 +14,7 @@ use crate::container::EntryRef;
 use crate::dispatch::{Adapter, Prefix};
 use crate::error::{BoxError, ErrorCode, ExitClass};
 use crate::sort::SortOptions;
-use crate::tree::manifest::Manifest;
+use crate::tree::manifest::{self, Exclusions, Manifest};
 use crate::tree::sink::TreeSink;
 
 /// A non-fatal finding, rendered like the Go tool's `encoder warning` log lines.
@@ -79,6 +79,34 @@ pub struct DecoderSettings {
     pub scratch_dir: PathBuf,
     /// Memory the adapter's sorts may hold before spilling.
     pub memory_budget: usize,
+    /// What the producer asked for that changes the adapter's files.
+    pub flags: DecodeFlags,
+}
+
+/// The producer options that change what an adapter writes: the manifest's
+/// `exclusions` and the DynamoDB layout. A decode takes them from its flags; the
+/// self-test from the manifest of the tree it checks, so both decode alike.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DecodeFlags {
+    /// `--include-orphans`, `--preserve-sqs-visibility`, … as recorded in MANIFEST.
+    pub exclusions: Exclusions,
+    /// `--dynamodb-bundle-mode jsonl`: items go to JSONL bundles of about this many
+    /// bytes each; `None` is one file per item.
+    pub dynamodb_bundle_bytes: Option<u64>,
+}
+
+/// `--dynamodb-bundle-size` when none is given: 64 MiB bundles.
+pub const DEFAULT_DYNAMODB_BUNDLE_BYTES: u64 = 64 << 20;
+
+impl DecodeFlags {
+    /// The flags a tree was produced with, as its manifest records them.
+    pub fn of_manifest(m: &Manifest) -> DecodeFlags {
+        DecodeFlags {
+            exclusions: m.exclusions.clone().unwrap_or_default(),
+            dynamodb_bundle_bytes: (m.dynamodb_layout == manifest::DYNAMODB_LAYOUT_JSONL)
+                .then_some(DEFAULT_DYNAMODB_BUNDLE_BYTES),
+        }
+    }
 }
 
 /// How the self-test compares one of an adapter's files with its re-decoded twin.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::adapter::{AdapterDecoder, AdapterSpec, DecoderSettings, Warnings};
+use crate::adapter::{AdapterDecoder, AdapterSpec, DecodeFlags, DecoderSettings, Warnings};
 use crate::dispatch::AdapterSet;
 use crate::scan::{self, DecodeError, Scan, ScanOptions};
 use crate::sort::SortOptions;
@@ -15,7 +15,7 @@ use crate::tree::checksums::{CHECKSUMS_FILE_NAME, ChecksumsError, write_checksum
 use crate::tree::fs::{CREATE_FILE_MODE, DIR_MODE, FsErrorKind};
 use crate::tree::lock::OutputLock;
 use crate::tree::manifest::{
-    self, Adapters, Exclusions, MANIFEST_FILE_NAME, Manifest, ManifestError, Source,
+    self, Adapters, MANIFEST_FILE_NAME, Manifest, ManifestError, Source,
 };
 use crate::tree::sink::TreeSink;
 use crate::tree::walltime::WallTime;
@@ -39,10 +39,8 @@ pub struct DecodeRequest {
     pub adapters: AdapterSet,
     /// Stamped into MANIFEST `cluster_id`.
     pub cluster_id: String,
-    /// Producer flags, stamped into MANIFEST `exclusions`.
-    pub exclusions: Exclusions,
-    /// `--dynamodb-bundle-mode jsonl`.
-    pub dynamodb_bundle_jsonl: bool,
+    /// Producer flags, stamped into MANIFEST (`exclusions`, `dynamodb_layout`).
+    pub flags: DecodeFlags,
     /// Where unsorted input is sorted; default `<output>/.scratch` (removed afterwards).
     pub scratch_root: Option<PathBuf>,
     /// Memory budget of that sort.
@@ -71,8 +69,7 @@ impl DecodeRequest {
             output: output.into(),
             adapters,
             cluster_id: String::new(),
-            exclusions: Exclusions::default(),
-            dynamodb_bundle_jsonl: false,
+            flags: DecodeFlags::default(),
             scratch_root: None,
             sort_memory_bytes: DEFAULT_SORT_MEMORY,
             source_fsm_path: None,
@@ -126,6 +123,7 @@ pub fn decode_to_tree(
             scratch: &scratch,
         },
         &specs,
+        &request.flags,
         &Budget {
             scratch: &scratch,
             sort_memory_bytes: request.sort_memory_bytes,
@@ -387,6 +385,7 @@ pub(crate) fn decode_into<O: Output>(
     input: &Path,
     output: &O,
     adapters: &[&AdapterSpec],
+    flags: &DecodeFlags,
     budget: &Budget<'_>,
     progress: &mut dyn Progress,
     label_prefix: &'static str,
@@ -398,6 +397,7 @@ pub(crate) fn decode_into<O: Output>(
         tree: Arc::clone(sink) as Arc<dyn TreeSink>,
         scratch_dir: scratch.to_path_buf(),
         memory_budget: sort_memory_bytes,
+        flags: flags.clone(),
     };
     let mut sink = open()?;
     let mut decoders = decoders_for(adapters, &settings(&sink));
@@ -483,8 +483,8 @@ fn build_manifest(request: &DecodeRequest, scan: &Scan) -> Manifest {
         *adapters.slot_mut(adapter) = Some(manifest::Adapter::default());
     }
     m.adapters = Some(adapters);
-    m.exclusions = Some(request.exclusions.clone());
-    if request.dynamodb_bundle_jsonl {
+    m.exclusions = Some(request.flags.exclusions.clone());
+    if request.flags.dynamodb_bundle_bytes.is_some() {
         m.dynamodb_layout = manifest::DYNAMODB_LAYOUT_JSONL.to_owned();
     }
     m

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::adapter::{AdapterSpec, Warnings};
+use crate::adapter::{AdapterSpec, DecodeFlags, Warnings};
 use crate::assemble::{EncodeError, encode_tree_observed};
 use crate::dispatch::AdapterSet;
 use crate::sort::SortOptions;
@@ -388,6 +388,7 @@ fn encode_inner(
                 fsm: &temp_path,
                 input_root: &request.input,
                 adapters: &specs,
+                flags: &DecodeFlags::of_manifest(&plan.manifest),
                 last_commit_ts: plan.last_commit_ts,
                 scratch_root: &scratch_root,
                 sort_memory_bytes: request.sort_memory_bytes,

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::adapter::{AdapterSpec, Warnings};
+use crate::adapter::{AdapterSpec, DecodeFlags, Warnings};
 use crate::error::{ErrorCode, ExitClass};
 use crate::scan::{DecodeError, Scan};
 
@@ -44,6 +44,8 @@ pub(crate) struct SelfTestPlan<'a> {
     pub(crate) fsm: &'a Path,
     pub(crate) input_root: &'a Path,
     pub(crate) adapters: &'a [&'static AdapterSpec],
+    /// The producer flags of the tree under test (its manifest's).
+    pub(crate) flags: &'a DecodeFlags,
     pub(crate) last_commit_ts: u64,
     /// Where the decode's sorts spill (anonymous runs only).
     pub(crate) scratch_root: &'a Path,
@@ -98,6 +100,7 @@ pub(crate) fn run_self_test(
             keep: plan.report_cap,
         },
         plan.adapters,
+        plan.flags,
         &Budget {
             scratch: plan.scratch_root,
             sort_memory_bytes: plan.sort_memory_bytes,

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::adapter::DecodeFlags;
 use crate::dispatch::AdapterSet;
 use crate::sort::SortOptions;
 use crate::tree::checksums::{list_unlisted_files, verify_checksums};
@@ -128,6 +129,7 @@ fn verify_inner(
                 fsm: fsm.path(),
                 input_root: root,
                 adapters: &specs,
+                flags: &DecodeFlags::of_manifest(&plan.manifest),
                 last_commit_ts: plan.last_commit_ts,
                 scratch_root: &scratch_root,
                 sort_memory_bytes: request.sort_memory_bytes,
