@@ -12,12 +12,17 @@
 use arbitrary::Unstructured;
 use elastickv_splitmix::SplitMix64;
 
+pub mod dynamodb;
 pub mod envelope;
 pub mod json_reader;
+pub mod live;
 pub mod redis_values;
+pub mod restore;
+pub mod s3;
 pub mod segment;
 pub mod snapshot_body;
 pub mod snapshot_raw;
+pub mod sqs;
 pub mod stream;
 pub mod visibility;
 
@@ -39,6 +44,11 @@ pub const ORACLES: &[(&str, Oracle)] = &[
     ("visibility", visibility::run),
     ("redis_values", redis_values::run),
     ("json_reader", json_reader::run),
+    ("dynamodb", dynamodb::run),
+    ("s3", s3::run),
+    ("sqs", sqs::run),
+    ("restore", restore::run),
+    ("live", live::run),
 ];
 
 /// The selector byte of the oracle called `name`.
