@@ -347,6 +347,80 @@ fn regular_file_metadata(file: &File, path: &Path, verb: &str) -> Result<fs::Met
     ))
 }
 
+/// A directory of an untrusted dump tree, held open by handle (docs/format.md §8.3).
+///
+/// The encoder lists a directory, then opens every file it listed. Opening them
+/// relative to this handle costs one name lookup a file instead of a walk from the
+/// root plus an `lstat`, and no ancestor can be swapped for a link meanwhile: the
+/// handle pins the directory that was checked.
+#[derive(Debug)]
+pub struct DumpDir {
+    fd: std::os::fd::OwnedFd,
+    path: PathBuf,
+}
+
+impl DumpDir {
+    /// Opens the directory at `path`, refusing a symlink or anything but a directory.
+    pub fn open(path: &Path) -> Result<DumpDir, FsError> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        match rustix::fs::open(path, flags, Mode::empty()) {
+            Ok(fd) => Ok(DumpDir {
+                fd,
+                path: path.to_path_buf(),
+            }),
+            // With O_DIRECTORY, Linux reports a symlink as "not a directory".
+            Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR) => {
+                let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+                Err(if is_link {
+                    FsError::refuse(
+                        FsErrorKind::Symlink,
+                        path,
+                        format!("refusing to read through symlink at {}", path.display()),
+                    )
+                } else {
+                    FsError::refuse(
+                        FsErrorKind::NotRegular,
+                        path,
+                        format!("{} is not a directory", path.display()),
+                    )
+                })
+            }
+            Err(e) => Err(FsError::io(path, e.into())),
+        }
+    }
+
+    /// The directory's path, for messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens `name`, which the directory's listing reported as a regular file, for
+    /// reading: without following a link, without blocking on a FIFO, and refused
+    /// after the open (by handle) unless it is a regular file with one link. The
+    /// listing's file type stands in for the `lstat` [`open_regular_for_read`] does
+    /// first; an entry swapped between the listing and the open is caught by the
+    /// check on the handle, the same window that `lstat`-then-open leaves.
+    /// Returns the file with its size as the open saw it.
+    pub fn open_listed_file(&self, name: &std::ffi::OsStr) -> Result<(File, u64), FsError> {
+        use rustix::fs::{Mode, OFlags};
+        let path = self.path.join(name);
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&self.fd, name, flags, Mode::empty()).map_err(|e| match e {
+            rustix::io::Errno::LOOP => FsError::refuse(
+                FsErrorKind::Symlink,
+                &path,
+                format!("refusing to read through symlink at {}", path.display()),
+            ),
+            e => FsError::io(&path, e.into()),
+        })?;
+        let file = File::from(fd);
+        let meta = file.metadata().map_err(|e| FsError::io(&path, e))?;
+        check_regular_for_read(&path, &meta)?;
+        Ok((file, meta.len()))
+    }
+}
+
 #[cfg(test)]
 #[path = "fs_tests.rs"]
 mod tests;

@@ -140,3 +140,40 @@ fn open_regular_for_read_refusals() {
     );
     assert!(err.is_io_kind(io::ErrorKind::NotFound));
 }
+
+#[test]
+fn dump_dir_opens_listed_files_by_handle_with_the_same_refusals() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("strings");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("good.bin"), b"data").unwrap();
+    symlink(dir.join("good.bin"), dir.join("link.bin")).unwrap();
+    fs::write(dir.join("shared.bin"), b"x").unwrap();
+    fs::hard_link(dir.join("shared.bin"), dir.join("other.bin")).unwrap();
+    mkfifo(&dir.join("fifo.bin"));
+    fs::create_dir(dir.join("sub.bin")).unwrap();
+
+    let handle = DumpDir::open(&dir).unwrap();
+    let mut s = String::new();
+    let (mut good, len) = handle.open_listed_file("good.bin".as_ref()).unwrap();
+    io::Read::read_to_string(&mut good, &mut s).unwrap();
+    assert_eq!((s.as_str(), len), ("data", 4));
+    let refused = |name: &str| {
+        let err = handle.open_listed_file(name.as_ref()).unwrap_err();
+        assert_eq!(err.path(), dir.join(name), "{err}");
+        err.kind()
+    };
+    assert_eq!(refused("link.bin"), FsErrorKind::Symlink);
+    assert_eq!(refused("shared.bin"), FsErrorKind::HardLink);
+    assert_eq!(refused("fifo.bin"), FsErrorKind::Fifo);
+    assert_eq!(refused("sub.bin"), FsErrorKind::NotRegular);
+    assert_eq!(refused("missing.bin"), FsErrorKind::Io);
+
+    let link = root.path().join("linked");
+    symlink(&dir, &link).unwrap();
+    assert_eq!(DumpDir::open(&link).unwrap_err().kind(), FsErrorKind::Symlink);
+    assert_eq!(
+        DumpDir::open(&dir.join("good.bin")).unwrap_err().kind(),
+        FsErrorKind::NotRegular
+    );
+}

@@ -35,7 +35,6 @@ use super::docs::{
     self, EXPIRE_FIELD, ElementKind, FORMAT_VERSION_FIELD, check_format_version, not_a_slice,
 };
 use super::error::{RedisError, Result};
-use super::input;
 
 /// Decoded elements kept between the passes: documents up to about this size are
 /// read once, larger ones twice.
@@ -154,8 +153,17 @@ pub(crate) struct CheckedDoc<K: ElementKind> {
 
 /// First pass over a collection document: every check, the element count and, within
 /// `budget`, the decoded elements.
+#[cfg(test)]
 pub(crate) fn check_document<K: ElementKind>(path: &Path, budget: usize) -> Result<CheckedDoc<K>> {
-    let file = input::open_dump_file(path)?;
+    check_opened_document(super::input::open_dump_file(path)?, path, budget)
+}
+
+/// [`check_document`] of a file already opened; `path` names it in errors.
+pub(crate) fn check_opened_document<K: ElementKind>(
+    file: File,
+    path: &Path,
+    budget: usize,
+) -> Result<CheckedDoc<K>> {
     let mut json = JsonReader::new(ReaderSource::new(file));
     let mut stats = ReadStats::default();
     let surveyed = survey::<K, _>(&mut json, budget, &mut stats);
@@ -459,8 +467,9 @@ impl JsonLines {
     }
 
     /// Opens the dump file at `path`.
+    #[cfg(test)]
     pub(crate) fn open(path: &Path) -> Result<Self> {
-        Ok(JsonLines::new(input::open_dump_file(path)?, path))
+        Ok(JsonLines::new(super::input::open_dump_file(path)?, path))
     }
 
     /// The next value, `None` at the end. A syntax error ends the file.

@@ -11,16 +11,19 @@
 //! time (`elements`), and directory listings, TTL sidecars and the KEYMAP go through
 //! external sorts joined by file name (`join`), within the sort budget given.
 
+use std::ffi::OsStr;
+use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::adapter::{AdapterEncoder, EntrySink};
 use crate::error::BoxError;
 use crate::sort::SortOptions;
+use crate::tree::fs::DumpDir;
 use crate::tree::segment::{SegmentError, decode_segment};
 
-use super::docs::{self, HashFields, ListItems, SetMembers, StreamLine, ZSetMembers};
-use super::elements::{self, JsonLines, KEPT_ELEMENTS_BUDGET};
+use super::docs::{self, ElementKind, HashFields, ListItems, SetMembers, StreamLine, ZSetMembers};
+use super::elements::{self, CheckedDoc, JsonLines, KEPT_ELEMENTS_BUDGET};
 use super::error::{RedisError, Result};
 use super::input::{self, DirEntry};
 use super::join::TtlJoin;
@@ -183,10 +186,29 @@ impl Out<'_> {
 
 /// A file of a type directory, about to be encoded.
 struct KeyFile<'f> {
+    /// The type directory, by handle.
+    dir: &'f DumpDir,
     path: &'f Path,
     /// Its name in the directory: what the TTL sidecars are joined on.
     name: &'f [u8],
     user_key: &'f [u8],
+}
+
+impl KeyFile<'_> {
+    /// Opens the file by its directory's handle.
+    fn open(&self) -> Result<File> {
+        input::open_listed(self.dir, OsStr::from_bytes(self.name))
+    }
+
+    /// The whole file behind `room` zeroed bytes.
+    fn read_with_room(&self, room: usize) -> Result<Vec<u8>> {
+        input::read_listed_with_room(self.dir, OsStr::from_bytes(self.name), room)
+    }
+
+    /// The first pass over a collection document.
+    fn check_document<K: ElementKind>(&self, budget: usize) -> Result<CheckedDoc<K>> {
+        elements::check_opened_document(self.open()?, self.path, budget)
+    }
 }
 
 impl<'s> DbEncoder<'s> {
@@ -208,19 +230,19 @@ impl<'s> DbEncoder<'s> {
         self.strings(&mut out)?;
         self.hlls(&mut out)?;
         self.each_file("hashes", ".json", |file| {
-            encode_hash(&mut out, file.user_key, file.path, budget)
+            encode_hash(&mut out, file, budget)
         })?;
         self.each_file("sets", ".json", |file| {
-            encode_set(&mut out, file.user_key, file.path, budget)
+            encode_set(&mut out, file, budget)
         })?;
         self.each_file("lists", ".json", |file| {
-            encode_list(&mut out, file.user_key, file.path, budget)
+            encode_list(&mut out, file, budget)
         })?;
         self.each_file("zsets", ".json", |file| {
-            encode_zset(&mut out, file.user_key, file.path, budget)
+            encode_zset(&mut out, file, budget)
         })?;
         self.each_file("streams", ".jsonl", |file| {
-            encode_stream(&mut out, file.path, file.user_key)
+            encode_stream(&mut out, file)
         })
     }
 
@@ -229,7 +251,7 @@ impl<'s> DbEncoder<'s> {
         let mut ttls = self.load_ttls("strings_ttl.jsonl")?;
         self.each_file("strings", ".bin", |file| {
             // The body is read once, behind room for the envelope: never copied.
-            let mut buf = input::read_dump_file_with_room(file.path, values::ENVELOPE_ROOM)?;
+            let mut buf = file.read_with_room(values::ENVELOPE_ROOM)?;
             let ms = ttls.expiry_of(file.name)?;
             out.add(
                 &keys::raw_key(keys::STRING, file.user_key),
@@ -242,7 +264,7 @@ impl<'s> DbEncoder<'s> {
     fn hlls(&mut self, out: &mut Out<'_>) -> Result<()> {
         let mut ttls = self.load_ttls("hll_ttl.jsonl")?;
         self.each_file("hll", ".bin", |file| {
-            let mut buf = input::read_dump_file_with_room(file.path, values::ENVELOPE_ROOM)?;
+            let mut buf = file.read_with_room(values::ENVELOPE_ROOM)?;
             let ms = ttls.expiry_of(file.name)?;
             out.add(
                 &keys::raw_key(keys::HLL, file.user_key),
@@ -272,6 +294,7 @@ impl<'s> DbEncoder<'s> {
         if !input::dump_dir_exists(&dir)? {
             return Ok(());
         }
+        let handle = input::open_type_dir(&dir)?;
         let mut listing = input::list_dir(&dir, self.space)?;
         let mut keymap = self.keymap.join(ext, self.space);
         while let Some(DirEntry {
@@ -288,6 +311,7 @@ impl<'s> DbEncoder<'s> {
                 let path = dir.join(std::ffi::OsStr::from_bytes(name));
                 let user_key = resolve(&path, name, segment, &mut keymap)?;
                 each(&KeyFile {
+                    dir: &handle,
                     path: &path,
                     name,
                     user_key: &user_key,
@@ -327,8 +351,9 @@ fn resolve(
 
 /// `hashes/<key>.json`: the meta row (count, inline TTL), one row per field, the
 /// scan-index TTL row.
-fn encode_hash(out: &mut Out<'_>, user_key: &[u8], path: &Path, budget: usize) -> Result<()> {
-    let hash = elements::check_document::<HashFields>(path, budget)?;
+fn encode_hash(out: &mut Out<'_>, file: &KeyFile<'_>, budget: usize) -> Result<()> {
+    let user_key = file.user_key;
+    let hash = file.check_document::<HashFields>(budget)?;
     let expire_at_ms = hash.expire_at_ms();
     let meta = values::build_count_meta(hash.count(), expire_at_ms);
     out.add(&keys::wide_key(keys::HASH_META, user_key, b""), &meta)?;
@@ -339,8 +364,9 @@ fn encode_hash(out: &mut Out<'_>, user_key: &[u8], path: &Path, budget: usize) -
 }
 
 /// `sets/<key>.json`: meta row, one empty-valued row per member, TTL row.
-fn encode_set(out: &mut Out<'_>, user_key: &[u8], path: &Path, budget: usize) -> Result<()> {
-    let set = elements::check_document::<SetMembers>(path, budget)?;
+fn encode_set(out: &mut Out<'_>, file: &KeyFile<'_>, budget: usize) -> Result<()> {
+    let user_key = file.user_key;
+    let set = file.check_document::<SetMembers>(budget)?;
     let expire_at_ms = set.expire_at_ms();
     let meta = values::build_count_meta(set.count(), expire_at_ms);
     out.add(&keys::wide_key(keys::SET_META, user_key, b""), &meta)?;
@@ -350,8 +376,9 @@ fn encode_set(out: &mut Out<'_>, user_key: &[u8], path: &Path, budget: usize) ->
 
 /// `lists/<key>.json`. Lists get the canonical numbering 0..n (Head 0, Tail = Len =
 /// n): the original sequence numbers are not in the dump and only their order matters.
-fn encode_list(out: &mut Out<'_>, user_key: &[u8], path: &Path, budget: usize) -> Result<()> {
-    let list = elements::check_document::<ListItems>(path, budget)?;
+fn encode_list(out: &mut Out<'_>, file: &KeyFile<'_>, budget: usize) -> Result<()> {
+    let user_key = file.user_key;
+    let list = file.check_document::<ListItems>(budget)?;
     let expire_at_ms = list.expire_at_ms();
     let meta = values::build_list_meta(list.count(), expire_at_ms);
     out.add(&keys::raw_key(keys::LIST_META, user_key), &meta)?;
@@ -366,8 +393,9 @@ fn encode_list(out: &mut Out<'_>, user_key: &[u8], path: &Path, budget: usize) -
 
 /// `zsets/<key>.json`. Zsets get both indexes the live write path maintains: member
 /// → score and the score-ordered `!zs|scr|` rows.
-fn encode_zset(out: &mut Out<'_>, user_key: &[u8], path: &Path, budget: usize) -> Result<()> {
-    let zset = elements::check_document::<ZSetMembers>(path, budget)?;
+fn encode_zset(out: &mut Out<'_>, file: &KeyFile<'_>, budget: usize) -> Result<()> {
+    let user_key = file.user_key;
+    let zset = file.check_document::<ZSetMembers>(budget)?;
     let expire_at_ms = zset.expire_at_ms();
     let meta = values::build_count_meta(zset.count(), expire_at_ms);
     out.add(&keys::wide_key(keys::ZSET_META, user_key, b""), &meta)?;
@@ -391,8 +419,9 @@ struct StreamTally {
 /// `streams/<key>.jsonl`: entry lines become entry rows as they are read; exactly
 /// one `_meta` line must agree with them (length, and a last ID not behind any entry,
 /// or a later XADD `*` could reuse an ID).
-fn encode_stream(out: &mut Out<'_>, path: &Path, user_key: &[u8]) -> Result<()> {
-    let mut lines = JsonLines::open(path)?;
+fn encode_stream(out: &mut Out<'_>, file: &KeyFile<'_>) -> Result<()> {
+    let (path, user_key) = (file.path, file.user_key);
+    let mut lines = JsonLines::new(file.open()?, path);
     let mut meta = None;
     let mut tally = StreamTally::default();
     while let Some(value) = lines.next_value()? {

@@ -16,7 +16,7 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use crate::tree::fs::{FsError, FsErrorKind, open_regular_for_read};
+use crate::tree::fs::{DumpDir, FsError, FsErrorKind, open_regular_for_read};
 
 use super::error::{RedisError, Result};
 use super::spill::{Cursor, SortSpace, corrupt};
@@ -160,19 +160,35 @@ pub fn open_dump_file(path: &Path) -> Result<File> {
     open_regular_for_read(path).map_err(|e| refusal(path, e))
 }
 
-/// Reads a whole dump file into one allocation of its size plus `room` bytes, which
-/// come first (zeroed) so a header can be put in front of the body without copying
-/// it.
-pub fn read_dump_file_with_room(path: &Path, room: usize) -> Result<Vec<u8>> {
-    let mut file = open_dump_file(path)?;
-    let size = file
-        .metadata()
-        .map_err(|e| RedisError::io("stat", path, e))?
-        .len();
+/// Opens a type directory of the dump by handle (its files are opened relative to it).
+pub fn open_type_dir(path: &Path) -> Result<DumpDir> {
+    DumpDir::open(path).map_err(|e| refusal(path, e))
+}
+
+/// Opens `name`, listed as a regular file of `dir`, with the same refusals as
+/// [`open_dump_file`].
+pub fn open_listed(dir: &DumpDir, name: &OsStr) -> Result<File> {
+    open_listed_sized(dir, name).map(|(file, _)| file)
+}
+
+/// [`open_listed`], with the file's size.
+fn open_listed_sized(dir: &DumpDir, name: &OsStr) -> Result<(File, u64)> {
+    dir.open_listed_file(name)
+        .map_err(|e| refusal(&dir.path().join(name), e))
+}
+
+/// Reads the whole listed file `name` of `dir` into one allocation of its size plus
+/// `room` bytes, which come first (zeroed) so a header can be put in front of the
+/// body without copying it.
+pub fn read_listed_with_room(dir: &DumpDir, name: &OsStr, room: usize) -> Result<Vec<u8>> {
+    let (file, size) = open_listed_sized(dir, name)?;
     let mut buf = Vec::with_capacity(room.saturating_add(usize::try_from(size).unwrap_or(0)));
     buf.resize(room, 0);
-    file.read_to_end(&mut buf)
-        .map_err(|e| RedisError::io("read", path, e))?;
+    // Through `take`, not on the `File` itself: std's `File::read_to_end` asks the
+    // kernel for the size again (fstat + lseek a file), which the open already did.
+    file.take(u64::MAX)
+        .read_to_end(&mut buf)
+        .map_err(|e| RedisError::io("read", &dir.path().join(name), e))?;
     Ok(buf)
 }
 
@@ -196,13 +212,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a.bin");
         fs::write(&file, b"x").unwrap();
-        assert_eq!(read_dump_file_with_room(&file, 0).unwrap(), b"x");
-        assert_eq!(read_dump_file_with_room(&file, 3).unwrap(), b"\0\0\0x");
+        let handle = open_type_dir(dir.path()).unwrap();
+        let read = |name: &str, room| read_listed_with_room(&handle, name.as_ref(), room);
+        assert_eq!(read("a.bin", 0).unwrap(), b"x");
+        assert_eq!(read("a.bin", 3).unwrap(), b"\0\0\0x");
 
         let link = dir.path().join("link.bin");
         std::os::unix::fs::symlink(&file, &link).unwrap();
         assert_eq!(
-            read_dump_file_with_room(&link, 0).unwrap_err().code(),
+            read("link.bin", 0).unwrap_err().code(),
             "redis-encode-not-regular"
         );
         assert_eq!(
@@ -213,10 +231,14 @@ mod tests {
         let hard = dir.path().join("hard.bin");
         fs::hard_link(&file, &hard).unwrap();
         assert_eq!(
-            read_dump_file_with_room(&hard, 0).unwrap_err().code(),
+            read("hard.bin", 0).unwrap_err().code(),
             "redis-encode-hard-link"
         );
 
+        assert_eq!(
+            open_type_dir(&link).unwrap_err().code(),
+            "redis-encode-not-regular"
+        );
         assert!(
             open_optional_sidecar(&dir.path().join("none"))
                 .unwrap()
