@@ -171,7 +171,10 @@ fn dump_dir_opens_listed_files_by_handle_with_the_same_refusals() {
 
     let link = root.path().join("linked");
     symlink(&dir, &link).unwrap();
-    assert_eq!(DumpDir::open(&link).unwrap_err().kind(), FsErrorKind::Symlink);
+    assert_eq!(
+        DumpDir::open(&link).unwrap_err().kind(),
+        FsErrorKind::Symlink
+    );
     assert_eq!(
         DumpDir::open(&dir.join("good.bin")).unwrap_err().kind(),
         FsErrorKind::NotRegular

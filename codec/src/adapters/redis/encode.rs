@@ -232,18 +232,10 @@ impl<'s> DbEncoder<'s> {
         self.each_file("hashes", ".json", |file| {
             encode_hash(&mut out, file, budget)
         })?;
-        self.each_file("sets", ".json", |file| {
-            encode_set(&mut out, file, budget)
-        })?;
-        self.each_file("lists", ".json", |file| {
-            encode_list(&mut out, file, budget)
-        })?;
-        self.each_file("zsets", ".json", |file| {
-            encode_zset(&mut out, file, budget)
-        })?;
-        self.each_file("streams", ".jsonl", |file| {
-            encode_stream(&mut out, file)
-        })
+        self.each_file("sets", ".json", |file| encode_set(&mut out, file, budget))?;
+        self.each_file("lists", ".json", |file| encode_list(&mut out, file, budget))?;
+        self.each_file("zsets", ".json", |file| encode_zset(&mut out, file, budget))?;
+        self.each_file("streams", ".jsonl", |file| encode_stream(&mut out, file))
     }
 
     /// `strings/*.bin`: the TTL from `strings_ttl.jsonl` goes into the envelope.
