@@ -25,11 +25,12 @@
 //! value at a time too, so [`JsonLines`] just reads them through a buffer.
 
 use std::fs::File;
-use std::io::{self, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::tree::gojson::{GoValue, match_field, set_u32};
 use crate::tree::gojson_reader::{Event, JsonReadError, JsonReader, JsonSource, ReaderSource};
+use crate::tree::readahead::Prefetched;
 
 use super::docs::{
     self, EXPIRE_FIELD, ElementKind, FORMAT_VERSION_FIELD, check_format_version, not_a_slice,
@@ -145,7 +146,7 @@ struct Survey<T> {
 #[derive(Debug)]
 pub(crate) struct CheckedDoc<K: ElementKind> {
     path: PathBuf,
-    file: File,
+    file: Prefetched,
     expire_at_ms: Option<u64>,
     array: ArraySurvey<K::Item>,
     stats: ReadStats,
@@ -155,12 +156,13 @@ pub(crate) struct CheckedDoc<K: ElementKind> {
 /// `budget`, the decoded elements.
 #[cfg(test)]
 pub(crate) fn check_document<K: ElementKind>(path: &Path, budget: usize) -> Result<CheckedDoc<K>> {
-    check_opened_document(super::input::open_dump_file(path)?, path, budget)
+    let file = Prefetched::File(super::input::open_dump_file(path)?);
+    check_opened_document(file, path, budget)
 }
 
-/// [`check_document`] of a file already opened; `path` names it in errors.
+/// [`check_document`] of a file already opened (or read); `path` names it in errors.
 pub(crate) fn check_opened_document<K: ElementKind>(
-    file: File,
+    file: Prefetched,
     path: &Path,
     budget: usize,
 ) -> Result<CheckedDoc<K>> {
@@ -452,24 +454,18 @@ impl Replay {
 
 /// The JSON values of a JSONL file, one at a time, as Go's `json.Decoder` reads them
 /// (a value may span lines, several may share one, whitespace between is optional).
-pub(crate) struct JsonLines {
-    json: JsonReader<ReaderSource<File>>,
+pub(crate) struct JsonLines<R = File> {
+    json: JsonReader<ReaderSource<R>>,
     path: PathBuf,
 }
 
-impl JsonLines {
+impl<R: Read> JsonLines<R> {
     /// Reads `file`; `path` names it in errors.
-    pub(crate) fn new(file: File, path: &Path) -> Self {
+    pub(crate) fn new(file: R, path: &Path) -> Self {
         JsonLines {
             json: JsonReader::new(ReaderSource::new(file)),
             path: path.to_path_buf(),
         }
-    }
-
-    /// Opens the dump file at `path`.
-    #[cfg(test)]
-    pub(crate) fn open(path: &Path) -> Result<Self> {
-        Ok(JsonLines::new(super::input::open_dump_file(path)?, path))
     }
 
     /// The next value, `None` at the end. A syntax error ends the file.
