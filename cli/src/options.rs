@@ -29,7 +29,7 @@ use crate::render;
 pub struct SortOpts {
     #[arg(long)]
     pub scratch_root: Option<PathBuf>,
-    #[arg(long, default_value = "256MiB", value_parser = crate::parse_size)]
+    #[arg(long, default_value = "192MiB", value_parser = crate::parse_size)]
     pub sort_memory: usize,
 }
 

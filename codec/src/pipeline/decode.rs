@@ -391,10 +391,13 @@ pub(crate) fn decode_into<O: Output>(
     let scratch = budget.scratch;
     let sort_memory_bytes = budget.split().0.memory_budget;
     let open = || output.open(budget).map(Arc::new);
+    // The decoders all hold their sorts at once (unlike the encoders, which run one
+    // after another), so they share the budget.
+    let per_decoder = (sort_memory_bytes / adapters.len().max(1)).max(1);
     let settings = |sink: &Arc<O::Sink>| DecoderSettings {
         tree: Arc::clone(sink) as Arc<dyn TreeSink>,
         scratch_dir: scratch.to_path_buf(),
-        memory_budget: sort_memory_bytes,
+        memory_budget: per_decoder,
         flags: flags.clone(),
     };
     let mut sink = open()?;
