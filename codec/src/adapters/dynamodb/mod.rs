@@ -21,6 +21,10 @@ pub mod values;
 
 #[cfg(test)]
 mod conformance_tests;
+#[cfg(test)]
+mod decode_tests;
+#[cfg(test)]
+mod encode_tests;
 
 use std::sync::Arc;
 

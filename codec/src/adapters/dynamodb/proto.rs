@@ -112,10 +112,11 @@ pub struct Item {
     pub attributes: BTreeMap<String, AttributeValue>,
 }
 
-/// Nested attribute values accepted. protobuf-go allows 10 000 message levels
-/// (about 5 000 nested lists); DynamoDB itself allows 32. Recursion deeper than this
-/// could exhaust the stack, so such an item is refused (docs/format.md §9).
-pub const MAX_NESTING: usize = 1000;
+/// Nested attribute values accepted. DynamoDB itself allows 32 levels; protobuf-go
+/// allows 10 000 message levels (about 5 000 nested lists), which recursion here
+/// could not survive on a thread's stack, so a deeper item is refused — a deliberate
+/// difference from Go (docs/format.md §4.4).
+pub const MAX_NESTING: usize = 100;
 
 /// Why a payload could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
