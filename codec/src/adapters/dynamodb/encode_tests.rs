@@ -33,7 +33,10 @@ fn table(root: &Path) -> std::path::PathBuf {
     dir
 }
 
-fn encode(root: &Path) -> Result<Vec<(Vec<u8>, Vec<u8>)>, BoxError> {
+/// Records as `(user key, value)`.
+type Records = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn encode(root: &Path) -> Result<Records, BoxError> {
     let mut sink = Collect::default();
     DynamoEncoder::default().encode(root, &mut sink)?;
     sink.0.sort();
