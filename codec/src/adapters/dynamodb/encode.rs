@@ -33,6 +33,11 @@ use super::number;
 use super::proto::{AttributeValue, Item, TableSchema};
 use super::values;
 
+/// Largest item document (file or bundle line) and schema file read: the value limit
+/// of a snapshot entry; anything larger could not be stored anyway, and reading it
+/// must not take unbounded memory.
+pub const MAX_DOCUMENT_BYTES: u64 = 256 << 20;
+
 /// The encode side: reads `dynamodb/` and emits records.
 #[derive(Debug, Clone, Default)]
 pub struct DynamoEncoder {
@@ -290,17 +295,27 @@ fn encode_item_file(path: &Path, table: &TableCtx<'_>, sink: &mut dyn EntrySink)
 fn encode_bundle(path: &Path, table: &TableCtx<'_>, sink: &mut dyn EntrySink) -> Result<()> {
     let file = open_dump_file(path)?;
     let mut reader = BufReader::new(file);
+    let too_long = |number: u64| {
+        invalid_item(
+            path,
+            format!("line {number}: longer than {MAX_DOCUMENT_BYTES} bytes"),
+        )
+    };
     let mut line = Vec::new();
     let mut number = 0u64;
     loop {
         line.clear();
-        let n = reader
+        let n = (&mut reader)
+            .take(MAX_DOCUMENT_BYTES + 1)
             .read_until(b'\n', &mut line)
             .map_err(|e| DynamoError::io("read", path, e))?;
         if n == 0 {
             return Ok(());
         }
         number += 1;
+        if n as u64 > MAX_DOCUMENT_BYTES {
+            return Err(too_long(number));
+        }
         if line
             .iter()
             .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
@@ -453,9 +468,16 @@ fn open_dump_file(path: &Path) -> Result<fs::File> {
 }
 
 fn read_dump_file(path: &Path) -> Result<Vec<u8>> {
-    let mut file = open_dump_file(path)?;
+    let file = open_dump_file(path)?;
     let mut buf = Vec::new();
-    file.read_to_end(&mut buf)
+    file.take(MAX_DOCUMENT_BYTES + 1)
+        .read_to_end(&mut buf)
         .map_err(|e| DynamoError::io("read", path, e))?;
+    if buf.len() as u64 > MAX_DOCUMENT_BYTES {
+        return Err(invalid_item(
+            path,
+            format!("larger than {MAX_DOCUMENT_BYTES} bytes"),
+        ));
+    }
     Ok(buf)
 }
