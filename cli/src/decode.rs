@@ -120,6 +120,13 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
     )
     .map_err(|e| Failure::from_dump(&e))?;
     if let Some(bytes) = &mut request.flags.dynamodb_bundle_bytes {
+        if opts.dynamodb_bundle_size == 0 {
+            let e = DumpError::usage(
+                "bundle-size-invalid",
+                "--dynamodb-bundle-size must be positive".to_owned(),
+            );
+            return Err(Failure::from_dump(&e));
+        }
         *bytes = opts.dynamodb_bundle_size as u64;
     }
     request.scratch_root = opts.sort.scratch_root;

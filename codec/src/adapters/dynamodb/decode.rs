@@ -172,6 +172,7 @@ impl DynamoDecoder {
             .finish()
             .map_err(|e| DynamoError::io("sort in", &scratch, e))?;
         let mut out = ItemWriter::new(Arc::clone(&self.tree), self.options.bundle_bytes);
+        let mut per_table: Option<(Vec<u8>, u64)> = None;
         let mut pending: Option<(Vec<u8>, Vec<u8>)> = None;
         while let Some((key, body)) = sorted
             .next()
@@ -180,6 +181,7 @@ impl DynamoDecoder {
             let name = &key[..key.len() - RANK_SUFFIX];
             if let Some((prev, prev_body)) = pending.take_if(|(prev, _)| prev.as_slice() != name) {
                 self.write_item(&mut out, &prev, &prev_body)?;
+                self.count_item(&mut per_table, &prev, warnings);
             }
             match &mut pending {
                 Some((_, b)) => {
@@ -191,8 +193,52 @@ impl DynamoDecoder {
         }
         if let Some((name, body)) = pending {
             self.write_item(&mut out, &name, &body)?;
+            self.count_item(&mut per_table, &name, warnings);
         }
+        self.warn_unbundled(per_table.take(), warnings);
         out.close()
+    }
+
+    /// Counts the items of each table written one file per item, for
+    /// [`Self::warn_unbundled`].
+    fn count_item(
+        &self,
+        per_table: &mut Option<(Vec<u8>, u64)>,
+        name: &[u8],
+        warnings: &mut Warnings,
+    ) {
+        if self.options.bundle_bytes.is_some() {
+            return;
+        }
+        let encoded = name.split(|&b| b == 0).next().unwrap_or_default();
+        match per_table {
+            Some((table, n)) if table.as_slice() == encoded => *n += 1,
+            _ => {
+                let done = per_table.replace((encoded.to_vec(), 1));
+                self.warn_unbundled(done, warnings);
+            }
+        }
+    }
+
+    /// `ddb_unbundled_large_scope` (upstream PR #1128): a table of more than a million
+    /// items written one file per item.
+    fn warn_unbundled(&self, counted: Option<(Vec<u8>, u64)>, warnings: &mut Warnings) {
+        let Some((encoded, items)) = counted else {
+            return;
+        };
+        if items <= UNBUNDLED_WARN_ITEMS {
+            return;
+        }
+        let Some(table) = self.tables.get(&encoded) else {
+            return;
+        };
+        warnings.push(
+            "ddb_unbundled_large_scope",
+            vec![
+                ("table", String::from_utf8_lossy(&table.name).into_owned()),
+                ("items", items.to_string()),
+            ],
+        );
     }
 
     /// Replays the item log: counts orphans and stale items, and sorts the items to
@@ -233,7 +279,8 @@ impl DynamoDecoder {
                 at: format!("in table {}", escape_key(&table.name)),
                 detail: e.to_string(),
             })?;
-            let (hash, range) = file_segments(table, &item)?;
+            let as_files = self.options.bundle_bytes.is_none();
+            let (hash, range) = file_segments(table, &item, as_files)?;
             let mut key = Vec::with_capacity(encoded.len() + hash.len() + range.len() + 12);
             key.extend_from_slice(encoded);
             key.push(0);
@@ -308,6 +355,9 @@ impl DynamoDecoder {
     }
 }
 
+/// Tables with more items than this written one file per item are reported.
+const UNBUNDLED_WARN_ITEMS: u64 = 1_000_000;
+
 /// Bytes after the file name in a sort key: the generation rank and BE64 arrival.
 const RANK_SUFFIX: usize = 9;
 
@@ -336,18 +386,26 @@ fn tree_error(tree: &Arc<dyn TreeSink>, e: crate::tree::fs::FsError) -> DynamoEr
 }
 
 /// The item's file-name segments: hash, and range (empty for hash-only tables).
-fn file_segments(table: &Table, item: &Item) -> Result<(String, String)> {
-    let hash = key_segment(table, item, table.schema.hash_key(), "hash")?;
+/// `as_files`: they name files, so `.` and `..` are refused (a bundle line has no
+/// path, and upstream's JSONL writer accepts them).
+fn file_segments(table: &Table, item: &Item, as_files: bool) -> Result<(String, String)> {
+    let hash = key_segment(table, item, table.schema.hash_key(), "hash", as_files)?;
     let range_name = table.schema.range_key();
     let range = if range_name.is_empty() {
         String::new()
     } else {
-        key_segment(table, item, range_name, "range")?
+        key_segment(table, item, range_name, "range", as_files)?
     };
     Ok((hash, range))
 }
 
-fn key_segment(table: &Table, item: &Item, attr: &str, role: &str) -> Result<String> {
+fn key_segment(
+    table: &Table,
+    item: &Item,
+    attr: &str,
+    role: &str,
+    refuse_dots: bool,
+) -> Result<String> {
     let invalid = |detail: String| DynamoError::InvalidItem {
         at: format!("in table {}", escape_key(&table.name)),
         detail,
@@ -367,7 +425,7 @@ fn key_segment(table: &Table, item: &Item, attr: &str, role: &str) -> Result<Str
             )));
         }
     };
-    if segment == "." || segment == ".." {
+    if refuse_dots && (segment == "." || segment == "..") {
         return Err(invalid(format!(
             "{role}-key segment {segment:?} is a dot path (would escape items dir)"
         )));

@@ -189,3 +189,19 @@ fn malformed_records_carry_the_go_sentinels() {
     .unwrap_err();
     assert_eq!(err.code(), "ddb-invalid-item");
 }
+
+/// A key that names `.` cannot be a file, but is a fine bundle line (as upstream's
+/// JSONL writer has it).
+#[test]
+fn dot_keys_fail_as_files_only() {
+    let records: Vec<(&[u8], Vec<u8>)> = vec![
+        (b"!ddb|item|dA|1|a", item(".", "x")),
+        (b"!ddb|meta|table|dA", schema(1, 0, "")),
+    ];
+    let out = tempfile::tempdir().unwrap();
+    let err = decode(out.path(), &records, None).unwrap_err();
+    assert_eq!(err.code(), "ddb-invalid-item");
+    let out = tempfile::tempdir().unwrap();
+    decode(out.path(), &records, Some(1 << 10)).unwrap();
+    assert!(read(out.path(), "data-00001.jsonl").contains("\"N\":\".\""));
+}
