@@ -458,6 +458,90 @@ fn redis_encode((work, tree): (RedisWork, PathBuf)) -> (u64, RedisWork) {
     (summary.entries, work)
 }
 
+/// A work directory holding `input.fsm` (`ddb-items` at scale 0.005: 1000 items of
+/// two tables, one with an index) and a scratch dir.
+fn ddb_work() -> RedisWork {
+    use elastickv_synth::workload::{Profile, Scale, Workload, write_snapshot};
+    let profile: Profile = "ddb-items".parse().expect("profile");
+    let workload = Workload::new(profile, Scale::new(0.005).expect("scale"));
+    let (snapshot, _) = write_snapshot(Vec::new(), &workload, SEED).expect("generate");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("input.fsm");
+    std::fs::write(&input, snapshot).expect("write snapshot");
+    let scratch = dir.path().join("scratch");
+    std::fs::create_dir(&scratch).expect("scratch dir");
+    RedisWork {
+        dir,
+        input,
+        scratch,
+    }
+}
+
+// Snapshot → `dynamodb/` item files (the adapter's files only, as for Redis).
+#[library_benchmark]
+#[bench::ddb_items(ddb_work())]
+fn ddb_decode(work: RedisWork) -> (u64, RedisWork) {
+    let out = work.dir.path().join("tree");
+    let entries = decode_ddb(&work.input, &out, &work.scratch);
+    (entries, work)
+}
+
+fn decode_ddb(input: &Path, out: &Path, scratch: &Path) -> u64 {
+    use elastickv_codec::adapters::dynamodb::{DynamoDecodeOptions, DynamoDecoder};
+    fs::create_dir_all(out).expect("create the output tree");
+    let mut adapters: Vec<Box<dyn AdapterDecoder>> = vec![Box::new(DynamoDecoder::new(
+        TreeWriter::serial(out).expect("open the output tree"),
+        DynamoDecodeOptions {
+            bundle_bytes: None,
+            memory_budget: 1 << 30,
+            scratch_dir: scratch.to_path_buf(),
+        },
+    ))];
+    let scan_options = ScanOptions {
+        enabled: [Adapter::DynamoDb].into_iter().collect(),
+        scratch_dir: scratch.to_path_buf(),
+        sort_memory_bytes: 1 << 30,
+    };
+    let mut warnings = Warnings::default();
+    let scan = scan::scan_file(
+        input,
+        &scan_options,
+        &mut adapters,
+        &mut warnings,
+        &mut |_| panic!("generated snapshots are sorted"),
+        &mut |_, _| {},
+    )
+    .expect("decode");
+    assert!(warnings.0.is_empty(), "{:?}", warnings.0);
+    scan.counters.entries
+}
+
+fn ddb_tree() -> (RedisWork, PathBuf) {
+    let work = ddb_work();
+    let tree = work.dir.path().join("tree");
+    decode_ddb(&work.input, &tree, &work.scratch);
+    (work, tree)
+}
+
+// `dynamodb/` files → snapshot bytes (into a sink; the sort stays in memory).
+#[library_benchmark]
+#[bench::ddb_items(ddb_tree())]
+fn ddb_encode((work, tree): (RedisWork, PathBuf)) -> (u64, RedisWork) {
+    let sort = SortOptions {
+        memory_budget: 1 << 30,
+        scratch_dir: work.scratch.clone(),
+    };
+    let summary = encode_tree_to(
+        &tree,
+        &[&elastickv_codec::adapters::dynamodb::SPEC],
+        1,
+        sort,
+        io::sink(),
+    )
+    .expect("encode");
+    (summary.entries, work)
+}
+
 library_benchmark_group!(
     name = container;
     benchmarks = container_read, mvcc_visibility, sort_in_memory
@@ -473,4 +557,9 @@ library_benchmark_group!(
     benchmarks = redis_parse_rows, redis_decode, redis_encode
 );
 
-main!(library_benchmark_groups = container, tree, redis);
+library_benchmark_group!(
+    name = dynamodb;
+    benchmarks = ddb_decode, ddb_encode
+);
+
+main!(library_benchmark_groups = container, tree, redis, dynamodb);

@@ -27,7 +27,7 @@ pub struct Opts {
     /// The output root; must not exist or be an empty directory.
     #[arg(long)]
     output: PathBuf,
-    /// Comma-separated adapters to decode, or `all` (this build decodes redis).
+    /// Comma-separated adapters to decode, or `all` (this build decodes redis and dynamodb).
     #[arg(long, default_value = DEFAULT_ADAPTERS)]
     adapter: String,
     /// Stamped into MANIFEST.json `cluster_id`.
@@ -51,6 +51,11 @@ pub struct Opts {
     /// DynamoDB item layout: per-item | jsonl.
     #[arg(long, default_value = "per-item")]
     dynamodb_bundle_mode: String,
+    /// Size limit of each JSONL bundle with `--dynamodb-bundle-mode jsonl` (e.g.
+    /// 64MiB); an item whose line is larger fails the decode. A tree with other than
+    /// the default size cannot be self-tested, as MANIFEST.json does not record it.
+    #[arg(long, default_value = "64MiB", value_parser = crate::parse_size)]
+    dynamodb_bundle_size: usize,
     /// Salvage a runtime (EKVTHLC*) snapshot that lacks its CRC32C footer, probably
     /// truncated: decode what is there and warn, instead of refusing it.
     #[arg(long)]
@@ -114,6 +119,16 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
         &opts.dynamodb_bundle_mode,
     )
     .map_err(|e| Failure::from_dump(&e))?;
+    if let Some(bytes) = &mut request.flags.dynamodb_bundle_bytes {
+        if opts.dynamodb_bundle_size == 0 {
+            let e = DumpError::usage(
+                "bundle-size-invalid",
+                "--dynamodb-bundle-size must be positive".to_owned(),
+            );
+            return Err(Failure::from_dump(&e));
+        }
+        *bytes = opts.dynamodb_bundle_size as u64;
+    }
     request.scratch_root = opts.sort.scratch_root;
     request.sort_memory_bytes = opts.sort.sort_memory;
     request.allow_missing_footer = opts.allow_missing_footer;

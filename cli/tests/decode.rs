@@ -223,7 +223,7 @@ fn go_compatible_decode() {
         (vec!["-output", "o"], "--input is required"),
         (
             vec!["-input", "sorted.fsm", "-output", "o"],
-            "adapter dynamodb is not supported yet",
+            "adapter s3 is not supported yet",
         ),
         (
             vec!["-input", "sorted.fsm", "-output", "o", "-adapter", "REDIS"],

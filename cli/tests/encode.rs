@@ -248,7 +248,7 @@ fn go_compatible_command_lines() {
         (
             vec!["-input", "tree", "-output", "x.fsm"],
             1,
-            "adapter dynamodb is not supported yet",
+            "adapter s3 is not supported yet",
         ),
         (
             vec![

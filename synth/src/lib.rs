@@ -6,6 +6,8 @@
 //! * [`redis`] — a model of a logical Redis database, its seeded generator, its
 //!   live-layout and canonical writers, the check of a decoded tree against it, and
 //!   the codec plumbing the tests and benches drive it with.
+//! * [`dynamodb`] — a model of DynamoDB tables, its seeded generator and live-layout
+//!   writer, and the codec plumbing for the DynamoDB adapter.
 //! * [`workload`] — named, streaming, constant-memory workloads (`redis-mixed`, …):
 //!   what `elastickv-snapshot generate`, the benches and the README sample are made of.
 //!
@@ -13,6 +15,7 @@
 //! proptest strategies over these models are in `elastickv-proptests`. Every draw
 //! comes from `elastickv-splitmix`, so the same seed gives the same bytes everywhere.
 
+pub mod dynamodb;
 pub mod model;
 pub mod redis;
 pub mod workload;

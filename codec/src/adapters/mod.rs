@@ -8,10 +8,11 @@
 use crate::adapter::{AdapterNotSupported, AdapterSpec};
 use crate::dispatch::{Adapter, AdapterSet};
 
+pub mod dynamodb;
 pub mod redis;
 
 /// Every adapter this build implements.
-pub static REGISTRY: &[&AdapterSpec] = &[&redis::SPEC];
+pub static REGISTRY: &[&AdapterSpec] = &[&redis::SPEC, &dynamodb::SPEC];
 
 /// The registered description of `adapter`, if this build implements it.
 pub fn spec(adapter: Adapter) -> Option<&'static AdapterSpec> {
@@ -47,7 +48,7 @@ mod tests {
     #[test]
     fn selecting_an_unimplemented_adapter_names_it() {
         let all = select(AdapterSet::ALL).unwrap_err();
-        assert_eq!(all, AdapterNotSupported(Adapter::DynamoDb));
+        assert_eq!(all, AdapterNotSupported(Adapter::S3));
         let redis = select([Adapter::Redis].into_iter().collect()).unwrap();
         assert_eq!(redis.len(), 1);
         assert_eq!(redis[0].adapter, Adapter::Redis);

@@ -143,10 +143,7 @@ mod tests {
     fn unsupported_adapters_fail_loudly() {
         let e = require_supported(AdapterSet::ALL).unwrap_err();
         assert_eq!(e.code(), "adapter-not-supported");
-        assert!(
-            e.to_string()
-                .contains("adapter dynamodb is not supported yet")
-        );
+        assert!(e.to_string().contains("adapter s3 is not supported yet"));
         let redis = require_supported(set(&[Adapter::Redis])).unwrap();
         assert_eq!(redis.len(), 1);
         assert_eq!(names(AdapterSet::ALL), ["redis", "dynamodb", "s3", "sqs"]);

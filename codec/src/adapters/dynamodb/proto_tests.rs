@@ -1,0 +1,153 @@
+use super::*;
+
+fn av_item(pairs: &[(&str, AttributeValue)]) -> Item {
+    Item {
+        attributes: pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect(),
+    }
+}
+
+#[test]
+fn map_entries_always_carry_key_and_value() {
+    // protobuf-go writes an empty key and an unset value; prost would drop both.
+    let item = av_item(&[("", AttributeValue::Unset)]);
+    let mut out = Vec::new();
+    encode_item(&item, &mut out);
+    assert_eq!(out, b"\x0a\x04\x0a\x00\x12\x00");
+    assert_eq!(decode_item(&out).unwrap(), item);
+    // Oneof members are written even when they hold their zero value.
+    let item = av_item(&[
+        ("b", AttributeValue::Bool(false)),
+        ("s", AttributeValue::S(String::new())),
+    ]);
+    let mut out = Vec::new();
+    encode_item(&item, &mut out);
+    assert_eq!(
+        out,
+        b"\x0a\x07\x0a\x01b\x12\x02\x20\x00\x0a\x07\x0a\x01s\x12\x02\x0a\x00"
+    );
+}
+
+#[test]
+fn every_attribute_type_round_trips() {
+    let nested = AttributeValue::M(
+        [
+            (
+                "l".to_owned(),
+                AttributeValue::L(vec![AttributeValue::Null(false), AttributeValue::Unset]),
+            ),
+            (
+                "bs".to_owned(),
+                AttributeValue::Bs(vec![vec![], vec![0, 255]]),
+            ),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let item = av_item(&[
+        ("s", AttributeValue::S("x".into())),
+        ("n", AttributeValue::N(" 1.50 ".into())),
+        ("b", AttributeValue::B(vec![1, 2])),
+        ("ss", AttributeValue::Ss(vec!["a".into(), String::new()])),
+        ("ns", AttributeValue::Ns(vec![])),
+        ("m", nested),
+    ]);
+    let mut out = Vec::new();
+    encode_item(&item, &mut out);
+    assert_eq!(decode_item(&out).unwrap(), item);
+}
+
+#[test]
+fn schemas_encode_deterministically() {
+    let schema = TableSchema {
+        table_name: "t".into(),
+        attribute_definitions: [
+            ("pk".to_owned(), "S".to_owned()),
+            ("a".to_owned(), "N".to_owned()),
+        ]
+        .into_iter()
+        .collect(),
+        primary_key: Some(KeySchema {
+            hash_key: "pk".into(),
+            range_key: String::new(),
+        }),
+        global_secondary_indexes: [(
+            "g".to_owned(),
+            Gsi {
+                key_schema: Some(KeySchema::default()),
+                projection: Some(Projection::default()),
+            },
+        )]
+        .into_iter()
+        .collect(),
+        key_encoding_version: 2,
+        migrating_from_generation: 0,
+        generation: 1,
+    };
+    let mut out = Vec::new();
+    encode_schema(&schema, &mut out);
+    assert_eq!(
+        out,
+        b"\x0a\x01t\x12\x06\x0a\x01a\x12\x01N\x12\x07\x0a\x02pk\x12\x01S\x1a\x04\x0a\x02pk\
+          \x22\x09\x0a\x01g\x12\x04\x0a\x00\x12\x00\x28\x02\x38\x01"
+    );
+    assert_eq!(decode_schema(&out).unwrap(), schema);
+}
+
+#[test]
+fn decoding_follows_protobuf_go_on_odd_input() {
+    // Wrong wire type for a known field: skipped as unknown.
+    assert_eq!(decode_schema(b"\x08\x05").unwrap(), TableSchema::default());
+    // A repeated message field merges; a repeated scalar keeps the last.
+    let s = decode_schema(b"\x1a\x03\x0a\x01h\x1a\x03\x12\x01r\x0a\x01a\x0a\x01b").unwrap();
+    assert_eq!(s.table_name, "b");
+    assert_eq!(
+        s.primary_key.unwrap(),
+        KeySchema {
+            hash_key: "h".into(),
+            range_key: "r".into()
+        }
+    );
+    // A repeated oneof set member merges, another member replaces it.
+    let m = decode_item(b"\x0a\x0e\x0a\x01x\x12\x09\x32\x03\x0a\x01a\x32\x02\x0a\x00").unwrap();
+    assert_eq!(
+        m.attributes["x"],
+        AttributeValue::Ss(vec!["a".into(), String::new()])
+    );
+    let m = decode_item(b"\x0a\x0a\x0a\x01x\x12\x05\x32\x00\x20\x01\x00").unwrap_err();
+    assert!(matches!(m, ProtoError::Wire(_)));
+    // Repeated map keys: the last entry wins.
+    let m =
+        decode_item(b"\x0a\x07\x0a\x01k\x12\x02\x20\x01\x0a\x07\x0a\x01k\x12\x02\x28\x01").unwrap();
+    assert_eq!(m.attributes["k"], AttributeValue::Null(true));
+    // Invalid UTF-8, truncation, field zero, bad wire types fail.
+    for bad in [
+        &b"\x0a\x01\xff"[..],
+        b"\x0a\x05ab",
+        b"\x02\x00",
+        b"\x0e",
+        b"\x0c",
+        b"\x80",
+    ] {
+        assert!(decode_schema(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn nesting_is_bounded() {
+    let mut av = Vec::new();
+    for _ in 0..MAX_NESTING + 2 {
+        let mut list = Vec::new();
+        put_message(&mut list, 1, |m| m.extend_from_slice(&av));
+        av.clear();
+        put_bytes(&mut av, 9, &list);
+    }
+    let mut item = Vec::new();
+    put_message(&mut item, 1, |e| {
+        put_bytes(e, 1, b"x");
+        put_bytes(e, 2, &av);
+    });
+    assert_eq!(decode_item(&item), Err(ProtoError::TooDeep));
+}
