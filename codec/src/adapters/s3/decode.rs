@@ -998,7 +998,6 @@ fn assemble_plan(
     let body: Vec<Chunk> = chunks
         .into_iter()
         .filter(|c| {
-            // An offloaded chunk counts only once resolved for this manifest's upload.
             // Offloaded chunks count only once resolved for this manifest's upload;
             // stored ones for any upload when the manifest names none.
             (c.upload_id == upload || (!c.offloaded && upload.is_empty()))
