@@ -1,4 +1,4 @@
-//! The S3 side of a decode: writes `s3/<bucket>/…` (docs/format.md §10.4).
+//! The S3 side of a decode: writes `s3/<bucket>/…` (docs/format.md §4.5).
 //!
 //! Rows arrive in key order, which puts every blob chunk before the manifest that
 //! says whether it belongs to the body, so nothing is written while rows arrive:
@@ -584,7 +584,7 @@ impl BucketFlush {
         if shadowed {
             // Only when the bucket has no meta can two generations of one key both be
             // active; Go writes both and keeps whichever came last in map order. The
-            // newest generation is kept here (docs/format.md §10.4).
+            // newest generation is kept here (docs/format.md §4.5).
             return Ok(());
         }
         let manifest =

@@ -1,6 +1,6 @@
 //! The JSON documents of the S3 adapter, both directions: the live bucket meta and
 //! object manifest stored in the snapshot, and the tree's `_bucket.json` and object
-//! sidecars (docs/format.md §10.2–§10.3).
+//! sidecars (docs/format.md §3.2, §4.5).
 //!
 //! Live values are read with Go's `json.Unmarshal` rules ([`crate::tree::gojson`]):
 //! case-insensitive member names, the last duplicate wins, `null` leaves a field

@@ -1,4 +1,4 @@
-//! The S3 side of an encode: `s3/<bucket>/…` → records (docs/format.md §10.5).
+//! The S3 side of an encode: `s3/<bucket>/…` → records (docs/format.md §6.4).
 //!
 //! Every bucket directory needs its `_bucket.json`; every other regular file is an
 //! object body with a sidecar, restored as one part of 1 MiB chunks under upload id

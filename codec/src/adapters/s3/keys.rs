@@ -1,4 +1,4 @@
-//! The S3 store-key grammar (docs/format.md §10.1), both directions.
+//! The S3 store-key grammar (docs/format.md §3.2), both directions.
 //!
 //! A key is a family prefix followed by fields: *segments* (raw bytes with every
 //! `00` written `00 FF`, closed by `00 01`, so that byte order of the encoded key is

@@ -1,4 +1,4 @@
-//! Object keys as paths below the bucket directory (docs/format.md §10.4).
+//! Object keys as paths below the bucket directory (docs/format.md §4.5).
 //!
 //! An object key is used as a relative path as it is, `/` separating directories,
 //! so it must not be able to leave the bucket: the key is refused when it is empty,
