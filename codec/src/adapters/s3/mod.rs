@@ -20,6 +20,8 @@ pub mod values;
 
 #[cfg(test)]
 mod conformance_tests;
+#[cfg(test)]
+mod scenarios_tests;
 
 use std::sync::Arc;
 
