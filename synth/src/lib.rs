@@ -15,4 +15,5 @@
 
 pub mod model;
 pub mod redis;
+pub mod s3;
 pub mod workload;
