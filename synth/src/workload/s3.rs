@@ -127,7 +127,11 @@ pub fn write_s3_snapshot<W: Write>(out: W, mix: &S3Mix, seed: u64) -> io::Result
             left -= n as u64;
         }
     }
-    put(&mut writer, &keys::bucket_gen_key(BUCKET), &1u64.to_be_bytes())?;
+    put(
+        &mut writer,
+        &keys::bucket_gen_key(BUCKET),
+        &1u64.to_be_bytes(),
+    )?;
     let meta = br#"{"bucket_name":"large","generation":1,"created_at_hlc":1,"owner":"bench","region":"r1","acl":"private"}"#;
     put(&mut writer, &keys::bucket_meta_key(BUCKET), meta)?;
     for (object, size) in objects(mix, seed) {
