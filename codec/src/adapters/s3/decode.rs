@@ -6,7 +6,8 @@
 //! references and the object names go to external sorts. Finalize then walks every
 //! object state in `(bucket, object, generation)` order, merge-joining the sorted
 //! streams, and streams each body out of the data log. Memory is the sort budgets
-//! plus one object's chunk list, whatever the object sizes and counts.
+//! plus the coordinates of the chunks one manifest can use, whatever the object
+//! sizes and counts.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -561,7 +562,6 @@ impl BucketFlush {
         warnings: &mut Warnings,
     ) -> Result<()> {
         let manifest = take_exact(&mut walk.manifests, key)?;
-        let chunks = take_chunks(&mut walk.chunks, key)?;
         let name_key = name_key(&self.bucket, object);
         let decision = match &walk.last_decision {
             Some((k, flags)) if *k == name_key => *flags,
@@ -574,27 +574,41 @@ impl BucketFlush {
         if self.active != 0 && generation != self.active {
             self.stale += 1;
             if dec.options.include_orphans {
-                self.orphan(dec, walk, object, generation, &chunks, warnings)?;
+                return self.orphan(dec, walk, object, generation, key, warnings);
             }
-            return Ok(());
+            return for_each_chunk(&mut walk.chunks, key, &mut |_| Ok(()));
         }
         let Some(manifest) = manifest else {
-            return self.orphan(dec, walk, object, generation, &chunks, warnings);
+            return self.orphan(dec, walk, object, generation, key, warnings);
         };
         if shadowed {
             // Only when the bucket has no meta can two generations of one key both be
             // active; Go writes both and keeps whichever came last in map order. The
             // newest generation is kept here (docs/format.md §4.5).
-            return Ok(());
+            return for_each_chunk(&mut walk.chunks, key, &mut |_| Ok(()));
         }
         let manifest =
             docs::parse_live_manifest(&manifest).map_err(|detail| S3Error::InvalidManifest {
                 key: esc(key),
                 detail,
             })?;
+        // Only the chunks the manifest can use are kept: noise (other uploads,
+        // undeclared part versions) costs nothing however much of it there is.
+        let declared = declared_parts(&manifest);
+        let upload = manifest.upload_id.as_bytes();
+        let mut chunks = Vec::new();
+        for_each_chunk(&mut walk.chunks, key, &mut |c| {
+            let checked_ref = c.offloaded
+                && c.upload_id == upload
+                && declared.contains_key(&(c.part_no, c.part_version, true));
+            if checked_ref || in_body(&c, upload, &declared) {
+                chunks.push(c);
+            }
+            Ok(())
+        })?;
         let (path, kind) = self.resolve_name(dec, object, decision)?;
         check_object_path(&path)?;
-        let body = assemble_plan(&self.bucket, object, &manifest, chunks)?;
+        let body = assemble_plan(&self.bucket, object, &manifest, &declared, chunks)?;
         self.write_body(dec, walk, &path, &body)?;
         let mut sidecar = path.clone();
         sidecar.extend_from_slice(META_SUFFIX.as_bytes());
@@ -679,45 +693,40 @@ impl BucketFlush {
         Ok(())
     }
 
+    /// Reports an object without a manifest (or of a stale generation) and, with
+    /// `--include-orphans`, writes its stored chunks as they stream by.
     fn orphan(
         &mut self,
         dec: &S3Decoder,
         walk: &mut Walk,
         object: &[u8],
         generation: u64,
-        chunks: &[Chunk],
+        key: &[u8],
         warnings: &mut Warnings,
     ) -> Result<()> {
-        let blobs: Vec<&Chunk> = chunks.iter().filter(|c| !c.offloaded).collect();
-        warnings.push(
-            "s3_orphan_chunks",
-            vec![
-                ("bucket", go_string(&self.bucket)),
-                ("object", go_string(object)),
-                ("chunks", blobs.len().to_string()),
-                (
-                    "hint",
-                    "blob chunks present but no !s3|obj|head record matched".to_owned(),
-                ),
-            ],
-        );
-        if !dec.options.include_orphans || blobs.is_empty() {
-            return Ok(());
-        }
-        if is_dot_or_empty(object) {
-            return Err(S3Error::MalformedKey {
-                detail: format!(
-                    "orphan object key {} is a dot segment (would escape orphan dir)",
-                    esc(object)
-                ),
-            });
-        }
         let dir = format!(
             "{}/_orphans/{}/gen-{generation}",
             self.dir,
             encode_segment(object)
         );
-        for c in blobs {
+        let mut blobs = 0u64;
+        let Walk { chunks, buf, .. } = walk;
+        for_each_chunk(chunks, key, &mut |c| {
+            if c.offloaded {
+                return Ok(());
+            }
+            blobs += 1;
+            if !dec.options.include_orphans {
+                return Ok(());
+            }
+            if is_dot_or_empty(object) {
+                return Err(S3Error::MalformedKey {
+                    detail: format!(
+                        "orphan object key {} is a dot segment (would escape orphan dir)",
+                        esc(object)
+                    ),
+                });
+            }
             let name = format!(
                 "{}_{:016x}_{:016x}_{:016x}.bin",
                 encode_segment(&c.upload_id),
@@ -728,10 +737,23 @@ impl BucketFlush {
             let mut file = dec.tree.create_file(&rel(&dir, name.as_bytes()))?;
             let at = file.path();
             dec.data
-                .copy(c.offset, c.len, &mut walk.buf, &mut |b| file.write_all(b))
+                .copy(c.offset, c.len, buf, &mut |b| file.write_all(b))
                 .map_err(|e| S3Error::io(&at, e))?;
             file.finish()?;
-        }
+            Ok(())
+        })?;
+        warnings.push(
+            "s3_orphan_chunks",
+            vec![
+                ("bucket", go_string(&self.bucket)),
+                ("object", go_string(object)),
+                ("chunks", blobs.to_string()),
+                (
+                    "hint",
+                    "blob chunks present but no !s3|obj|head record matched".to_owned(),
+                ),
+            ],
+        );
         Ok(())
     }
 
@@ -896,9 +918,12 @@ fn take_decision(stream: &mut Stream, name_key: &[u8]) -> Result<u8> {
     Ok(flags)
 }
 
-/// Every chunk record of the state `key`.
-fn take_chunks(stream: &mut Stream, key: &[u8]) -> Result<Vec<Chunk>> {
-    let mut out = Vec::new();
+/// Hands every chunk record of the state `key` to `each`, in key order.
+fn for_each_chunk(
+    stream: &mut Stream,
+    key: &[u8],
+    each: &mut dyn FnMut(Chunk) -> Result<()>,
+) -> Result<()> {
     while stream
         .head()
         .is_some_and(|(k, _)| k.get(..key.len()).is_some_and(|p| p < key))
@@ -931,14 +956,12 @@ fn take_chunks(stream: &mut Stream, key: &[u8]) -> Result<Vec<Chunk>> {
                 ref_size: u64_at(v, 16),
             })
         })();
-        out.push(
-            parsed.ok_or_else(|| {
-                S3Error::Scratch(std::io::Error::other("corrupt S3 chunk record"))
-            })?,
-        );
+        let chunk = parsed
+            .ok_or_else(|| S3Error::Scratch(std::io::Error::other("corrupt S3 chunk record")))?;
         S3Decoder::scratch(stream.step())?;
+        each(chunk)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A declared part: `(part_no, version, offloaded)` → `(chunk_count, chunk_sizes)`.
@@ -967,9 +990,9 @@ fn assemble_plan(
     bucket: &[u8],
     object: &[u8],
     m: &LiveManifest,
+    declared: &Declared,
     chunks: Vec<Chunk>,
 ) -> Result<Vec<Chunk>> {
-    let declared = declared_parts(m);
     let upload = m.upload_id.as_bytes();
     for c in chunks
         .iter()
@@ -997,17 +1020,20 @@ fn assemble_plan(
     }
     let body: Vec<Chunk> = chunks
         .into_iter()
-        .filter(|c| {
-            // Offloaded chunks count only once resolved for this manifest's upload;
-            // stored ones for any upload when the manifest names none.
-            (c.upload_id == upload || (!c.offloaded && upload.is_empty()))
-                && declared
-                    .get(&(c.part_no, c.part_version, c.offloaded))
-                    .is_some_and(|(count, _)| *count > 0)
-        })
+        .filter(|c| in_body(c, upload, declared))
         .collect();
-    check_complete(bucket, object, &declared, &body)?;
+    check_complete(bucket, object, declared, &body)?;
     Ok(body)
+}
+
+/// Whether a chunk belongs to the body: offloaded chunks count only once resolved
+/// for the manifest's upload, stored ones for any upload when the manifest names
+/// none; and only in a declared part with chunks.
+fn in_body(c: &Chunk, upload: &[u8], declared: &Declared) -> bool {
+    (c.upload_id == upload || (!c.offloaded && upload.is_empty()))
+        && declared
+            .get(&(c.part_no, c.part_version, c.offloaded))
+            .is_some_and(|(count, _)| *count > 0)
 }
 
 fn check_complete(bucket: &[u8], object: &[u8], declared: &Declared, body: &[Chunk]) -> Result<()> {
