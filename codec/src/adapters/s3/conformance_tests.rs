@@ -20,6 +20,7 @@ use crate::container::{EntryRef, SnapshotReader};
 use crate::dispatch::{Adapter, Owner, route};
 use crate::error::BoxError;
 use crate::mvcc::{Verdict, Visibility};
+use crate::sort::SortOptions;
 use crate::tree::writer::TreeWriter;
 use elastickv_testkit::vectors;
 
@@ -487,6 +488,21 @@ fn encode_matches_go_vectors() {
         }
         let mut sink = Collect::default();
         let result = S3Encoder::new().encode(&tree, &mut sink);
+        // With every directory listing spilled, the same records or the same error.
+        let scratch = tempfile::tempdir().unwrap();
+        let spilled = SortOptions {
+            memory_budget: 1,
+            scratch_dir: scratch.path().to_path_buf(),
+        };
+        let mut spilled_sink = Collect::default();
+        let spilled_result = S3Encoder::with_sort(&spilled).encode(&tree, &mut spilled_sink);
+        if spilled_sink.records != sink.records
+            || spilled_result.as_ref().err().map(|e| e.code())
+                != result.as_ref().err().map(|e| e.code())
+        {
+            failures.push(format!("{name}: spilled listings change the encode"));
+            continue;
+        }
         match go_encode(&case) {
             GoEncode::Elsewhere => continue,
             GoEncode::S3Failed(line) => {

@@ -3,7 +3,8 @@
 //! Every bucket directory needs its `_bucket.json`; every other regular file is an
 //! object body with a sidecar, restored as one part of 1 MiB chunks under upload id
 //! `elastickv-restore` in generation 1. A body is read a chunk at a time and never
-//! held whole. Nothing in the dump is followed: symlinks, special files and files
+//! held whole, and directories are listed through external sorts, so memory does
+//! not grow with body sizes or object counts. Nothing in the dump is followed: symlinks, special files and files
 //! with several hard links are refused (Go: `openRootRegular`).
 
 use std::collections::HashMap;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::adapter::{AdapterEncoder, EntrySink};
 use crate::error::BoxError;
-use crate::sort::SortOptions;
+use crate::sort::{ExternalSorter, SortOptions};
 use crate::tree::fs::open_regular_for_read;
 use crate::tree::keymap::{
     KEYMAP_FILE_NAME, KIND_META_COLLISION, KIND_S3_LEAF_DATA, KIND_SHA_FALLBACK, KeymapRecord,
@@ -26,6 +27,7 @@ use crate::tree::segment::encode_segment;
 use super::docs::{self, LEAF_DATA_SUFFIX, META_SUFFIX, PublicBucket, RESTORE_UPLOAD_ID, Sidecar};
 use super::error::{Result, S3Error};
 use super::keys::{self, ChunkKey, ObjectId};
+use super::scratch::Stream;
 
 /// Body chunk size of a restored object.
 pub const CHUNK_SIZE: usize = 1 << 20;
@@ -39,7 +41,7 @@ const RESERVED_ROOTS: [&[u8]; 2] = [b"_orphans", b"_incomplete_uploads"];
 /// The S3 side of an encode.
 #[derive(Debug, Default)]
 pub struct S3Encoder {
-    _sort: SortOptions,
+    sort: SortOptions,
 }
 
 impl S3Encoder {
@@ -50,9 +52,7 @@ impl S3Encoder {
 
     /// An encoder whose scratch use follows `sort`.
     pub fn with_sort(sort: &SortOptions) -> Self {
-        S3Encoder {
-            _sort: sort.clone(),
-        }
+        S3Encoder { sort: sort.clone() }
     }
 }
 
@@ -62,7 +62,12 @@ impl AdapterEncoder for S3Encoder {
         adapter_root: &Path,
         sink: &mut dyn EntrySink,
     ) -> std::result::Result<(), BoxError> {
-        encode_root(adapter_root, sink).map_err(S3Error::boxed)
+        let listing = SortOptions {
+            // A quarter of the budget for listings, shared by the open levels.
+            memory_budget: (self.sort.memory_budget / 32).max(1),
+            scratch_dir: self.sort.scratch_dir.clone(),
+        };
+        encode_root(adapter_root, sink, &listing).map_err(S3Error::boxed)
     }
 }
 
@@ -72,29 +77,48 @@ struct Entry {
     is_dir: bool,
 }
 
-/// `dir`'s entries in byte order of their names (Go's `os.ReadDir` order), so the
-/// first error is the same on every run.
-fn list(dir: &Path) -> Result<Vec<Entry>> {
-    let mut out = Vec::new();
+/// A directory's entries in byte order of their names (Go's `os.ReadDir` order), so
+/// the first error is the same on every run. Read through an external sort: a
+/// directory of millions of objects costs the sort's budget, not their names.
+struct Listing {
+    sorted: Stream,
+}
+
+impl Listing {
+    fn next(&mut self) -> Result<Option<Entry>> {
+        let Some((name, flags)) = self.sorted.head() else {
+            return Ok(None);
+        };
+        let entry = Entry {
+            name: name.to_vec(),
+            is_dir: flags == [1],
+        };
+        self.sorted.step().map_err(S3Error::Scratch)?;
+        Ok(Some(entry))
+    }
+}
+
+fn list(dir: &Path, sort: &SortOptions) -> Result<Listing> {
+    let mut names = ExternalSorter::new(sort.clone());
     for entry in fs::read_dir(dir).map_err(|e| S3Error::io(dir, e))? {
         let entry = entry.map_err(|e| S3Error::io(dir, e))?;
         let ty = entry
             .file_type()
             .map_err(|e| S3Error::io(&entry.path(), e))?;
-        out.push(Entry {
-            name: entry.file_name().as_bytes().to_vec(),
-            is_dir: ty.is_dir(),
-        });
+        names
+            .push(entry.file_name().as_bytes(), &[u8::from(ty.is_dir())])
+            .map_err(S3Error::Scratch)?;
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
+    Ok(Listing {
+        sorted: Stream::of(names).map_err(S3Error::Scratch)?,
+    })
 }
 
 fn join(dir: &Path, name: &[u8]) -> PathBuf {
     dir.join(OsStr::from_bytes(name))
 }
 
-fn encode_root(root: &Path, sink: &mut dyn EntrySink) -> Result<()> {
+fn encode_root(root: &Path, sink: &mut dyn EntrySink, sort: &SortOptions) -> Result<()> {
     match fs::symlink_metadata(root) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(S3Error::io(root, e)),
@@ -110,10 +134,11 @@ fn encode_root(root: &Path, sink: &mut dyn EntrySink) -> Result<()> {
         }
         Ok(_) => {}
     }
-    for entry in list(root)? {
+    let mut entries = list(root, sort)?;
+    while let Some(entry) = entries.next()? {
         let path = join(root, &entry.name);
         if entry.is_dir {
-            encode_bucket(&path, &entry.name, sink)?;
+            encode_bucket(&path, &entry.name, sink, sort)?;
         } else if !entry.name.starts_with(b"_") {
             return Err(S3Error::EncodeNotRegular {
                 detail: format!(
@@ -178,6 +203,7 @@ struct Bucket<'s> {
     /// `encoded` → original key, when the bucket has a KEYMAP tracker.
     keymap: Option<HashMap<Vec<u8>, Vec<u8>>>,
     sink: &'s mut dyn EntrySink,
+    sort: &'s SortOptions,
     buf: Vec<u8>,
 }
 
@@ -185,7 +211,12 @@ fn add(sink: &mut dyn EntrySink, key: &[u8], value: &[u8]) -> Result<()> {
     sink.add(key, value).map_err(S3Error::Sink)
 }
 
-fn encode_bucket(dir: &Path, dir_name: &[u8], sink: &mut dyn EntrySink) -> Result<()> {
+fn encode_bucket(
+    dir: &Path,
+    dir_name: &[u8],
+    sink: &mut dyn EntrySink,
+    sort: &SortOptions,
+) -> Result<()> {
     let meta = read_bucket_meta(dir, dir_name)?;
     let name = meta.name.as_bytes().to_vec();
     add(
@@ -213,6 +244,7 @@ fn encode_bucket(dir: &Path, dir_name: &[u8], sink: &mut dyn EntrySink) -> Resul
         name,
         keymap,
         sink,
+        sort,
         buf: Vec::new(),
     };
     bucket.walk(&[])
@@ -359,10 +391,11 @@ fn validate_record(rec: &KeymapRecord) -> std::result::Result<Vec<u8>, String> {
 
 /// Whether a reserved directory holds a sidecar anywhere below it (then it holds
 /// user objects, which the encoder would silently skip).
-fn holds_sidecar(dir: &Path) -> Result<bool> {
-    for entry in list(dir)? {
+fn holds_sidecar(dir: &Path, sort: &SortOptions) -> Result<bool> {
+    let mut entries = list(dir, sort)?;
+    while let Some(entry) = entries.next()? {
         if entry.is_dir {
-            if holds_sidecar(&join(dir, &entry.name))? {
+            if holds_sidecar(&join(dir, &entry.name), sort)? {
                 return Ok(true);
             }
         } else if entry.name.ends_with(META_SUFFIX.as_bytes()) {
@@ -376,7 +409,8 @@ impl Bucket<'_> {
     /// Encodes the objects below `rel` (a `/`-joined path below the bucket).
     fn walk(&mut self, rel: &[u8]) -> Result<()> {
         let dir = join(&self.dir, rel);
-        for entry in list(&dir)? {
+        let mut entries = list(&dir, self.sort)?;
+        while let Some(entry) = entries.next()? {
             let mut child = rel.to_vec();
             if !child.is_empty() {
                 child.push(b'/');
@@ -386,7 +420,7 @@ impl Bucket<'_> {
             if entry.is_dir {
                 if at_root && RESERVED_ROOTS.contains(&entry.name.as_slice()) {
                     let path = join(&self.dir, &child);
-                    if holds_sidecar(&path)? {
+                    if holds_sidecar(&path, self.sort)? {
                         return Err(S3Error::EncodeReservedPrefixCollision { path });
                     }
                     continue;
