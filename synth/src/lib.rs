@@ -18,4 +18,5 @@
 pub mod dynamodb;
 pub mod model;
 pub mod redis;
+pub mod s3;
 pub mod workload;

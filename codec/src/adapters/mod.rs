@@ -10,9 +10,10 @@ use crate::dispatch::{Adapter, AdapterSet};
 
 pub mod dynamodb;
 pub mod redis;
+pub mod s3;
 
 /// Every adapter this build implements.
-pub static REGISTRY: &[&AdapterSpec] = &[&redis::SPEC, &dynamodb::SPEC];
+pub static REGISTRY: &[&AdapterSpec] = &[&redis::SPEC, &dynamodb::SPEC, &s3::SPEC];
 
 /// The registered description of `adapter`, if this build implements it.
 pub fn spec(adapter: Adapter) -> Option<&'static AdapterSpec> {
