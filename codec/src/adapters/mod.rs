@@ -9,6 +9,7 @@ use crate::adapter::{AdapterNotSupported, AdapterSpec};
 use crate::dispatch::{Adapter, AdapterSet};
 
 pub mod redis;
+pub mod sqs;
 
 /// Every adapter this build implements.
 pub static REGISTRY: &[&AdapterSpec] = &[&redis::SPEC];
