@@ -12,7 +12,7 @@ pub mod redis;
 pub mod sqs;
 
 /// Every adapter this build implements.
-pub static REGISTRY: &[&AdapterSpec] = &[&redis::SPEC];
+pub static REGISTRY: &[&AdapterSpec] = &[&redis::SPEC, &sqs::SPEC];
 
 /// The registered description of `adapter`, if this build implements it.
 pub fn spec(adapter: Adapter) -> Option<&'static AdapterSpec> {

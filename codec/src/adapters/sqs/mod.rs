@@ -17,6 +17,8 @@ pub mod values;
 
 #[cfg(test)]
 mod conformance_tests;
+#[cfg(test)]
+mod scenarios_tests;
 
 use crate::adapter::{AdapterSpec, Comparison, DecoderSettings, ProducerMode};
 use crate::dispatch::Adapter;
