@@ -216,8 +216,17 @@ pub fn render_stored_queue_meta(m: &QueueMeta, generation: u64) -> Vec<u8> {
     json::to_vec(&doc, Style::MARSHAL)
 }
 
-/// The stored message (Go's `sqsStoredMessage`), compact: visibility state reset,
-/// `first_receive_millis` omitted, the receipt token `null`.
+/// What the stored message keeps of a message's receive state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiveState {
+    /// Reset: never received (what the encoder restores, as Go's does).
+    Reset,
+    /// As the message says (what a live node stores; for generators and tests).
+    Kept,
+}
+
+/// The stored message (Go's `sqsStoredMessage`; the live `sqsMessageRecord` has the
+/// same members), compact.
 #[derive(Serialize)]
 struct StoredMessage<'a> {
     message_id: &'a str,
@@ -233,7 +242,9 @@ struct StoredMessage<'a> {
     available_at_millis: i64,
     visible_at_millis: i64,
     receive_count: i64,
-    current_receipt_token: Option<()>,
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    first_receive_millis: i64,
+    current_receipt_token: Option<GoBytes<'a>>,
     queue_generation: u64,
     #[serde(skip_serializing_if = "str::is_empty")]
     message_group_id: &'a str,
@@ -245,8 +256,11 @@ struct StoredMessage<'a> {
     dead_letter_source_arn: &'a str,
 }
 
-/// The stored message JSON (without its magic) at `generation`.
-pub fn render_stored_message(m: &Message, generation: u64) -> Vec<u8> {
+/// The stored message JSON (without its magic) at `generation`. With
+/// [`ReceiveState::Reset`] visibility and receive count are 0,
+/// `first_receive_millis` is omitted and the receipt token is `null`.
+pub fn render_stored_message(m: &Message, generation: u64, state: ReceiveState) -> Vec<u8> {
+    let kept = state == ReceiveState::Kept;
     let doc = StoredMessage {
         message_id: &m.message_id,
         body: GoBytes(&m.body),
@@ -256,9 +270,11 @@ pub fn render_stored_message(m: &Message, generation: u64) -> Vec<u8> {
         sender_id: &m.sender_id,
         send_timestamp_millis: m.send_timestamp_millis,
         available_at_millis: m.available_at_millis,
-        visible_at_millis: 0,
-        receive_count: 0,
-        current_receipt_token: None,
+        visible_at_millis: if kept { m.visible_at_millis } else { 0 },
+        receive_count: if kept { m.receive_count } else { 0 },
+        first_receive_millis: if kept { m.first_receive_millis } else { 0 },
+        current_receipt_token: (kept && !m.current_receipt_token.is_empty())
+            .then_some(GoBytes(&m.current_receipt_token)),
         queue_generation: generation,
         message_group_id: &m.message_group_id,
         message_deduplication_id: &m.message_deduplication_id,

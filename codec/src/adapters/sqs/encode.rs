@@ -23,7 +23,9 @@ use crate::tree::bsv::encode_base64url;
 use crate::tree::fs::{FsError, FsErrorKind, open_regular_for_read};
 use crate::tree::gojson_reader::{JsonReader, JsonSource, ReaderSource};
 
-use super::docs::{render_dedup_record, render_stored_message, render_stored_queue_meta};
+use super::docs::{
+    ReceiveState, render_dedup_record, render_stored_message, render_stored_queue_meta,
+};
 use super::error::{PartitionGate, Result, SqsError};
 use super::keys::{self, Layout, RESTORE_GENERATION};
 use super::values::{self, Dialect, Message, QueueMeta};
@@ -215,7 +217,7 @@ impl<'q> QueueEncoder<'q> {
             &keys::data_key(q, layout, id),
             &[
                 values::MESSAGE_MAGIC,
-                &render_stored_message(m, RESTORE_GENERATION),
+                &render_stored_message(m, RESTORE_GENERATION, ReceiveState::Reset),
             ]
             .concat(),
         )?;

@@ -23,6 +23,10 @@ pub const MSG_VIS: &[u8] = b"!sqs|msg|vis|";
 pub const MSG_BYAGE: &[u8] = b"!sqs|msg|byage|";
 /// `!sqs|msg|dedup|`.
 pub const MSG_DEDUP: &[u8] = b"!sqs|msg|dedup|";
+/// `!sqs|msg|group|`.
+pub const MSG_GROUP: &[u8] = b"!sqs|msg|group|";
+/// `!sqs|queue|tombstone|`.
+pub const QUEUE_TOMBSTONE: &[u8] = b"!sqs|queue|tombstone|";
 
 /// The discriminator of the partitioned layout, right after the family prefix.
 pub const PARTITIONED: &[u8] = b"p|";
@@ -185,7 +189,7 @@ pub enum Layout {
 }
 
 /// `<prefix>[p|]<b64 queue>[|<BE32 p>]<BE64 gen>`: the head every message row shares.
-fn message_head(prefix: &[u8], queue_b64: &str, layout: Layout) -> Vec<u8> {
+fn message_head(prefix: &[u8], queue_b64: &str, layout: Layout, generation: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(prefix.len() + queue_b64.len() + 64);
     out.extend_from_slice(prefix);
     match layout {
@@ -197,18 +201,23 @@ fn message_head(prefix: &[u8], queue_b64: &str, layout: Layout) -> Vec<u8> {
             out.extend_from_slice(&p.to_be_bytes());
         }
     }
-    out.extend_from_slice(&RESTORE_GENERATION.to_be_bytes());
+    out.extend_from_slice(&generation.to_be_bytes());
     out
 }
 
-/// A message-data key.
+/// A message-data key at the restore generation.
 pub fn data_key(queue_b64: &str, layout: Layout, message_id: &[u8]) -> Vec<u8> {
-    let mut out = message_head(MSG_DATA, queue_b64, layout);
+    data_key_at(queue_b64, layout, RESTORE_GENERATION, message_id)
+}
+
+/// A message-data key at `generation`.
+pub fn data_key_at(queue_b64: &str, layout: Layout, generation: u64, message_id: &[u8]) -> Vec<u8> {
+    let mut out = message_head(MSG_DATA, queue_b64, layout, generation);
     out.extend_from_slice(encode_base64url(message_id).as_bytes());
     out
 }
 
-/// A vis or byage key: `…<BE64 max(0, millis)><b64 id>`.
+/// A vis or byage key at the restore generation: `…<BE64 max(0, millis)><b64 id>`.
 pub fn timed_key(
     prefix: &[u8],
     queue_b64: &str,
@@ -216,19 +225,57 @@ pub fn timed_key(
     millis: i64,
     id: &[u8],
 ) -> Vec<u8> {
-    let mut out = message_head(prefix, queue_b64, layout);
+    timed_key_at(prefix, queue_b64, layout, RESTORE_GENERATION, millis, id)
+}
+
+/// A vis or byage key at `generation`.
+pub fn timed_key_at(
+    prefix: &[u8],
+    queue_b64: &str,
+    layout: Layout,
+    generation: u64,
+    millis: i64,
+    id: &[u8],
+) -> Vec<u8> {
+    let mut out = message_head(prefix, queue_b64, layout, generation);
     out.extend_from_slice(&u64::try_from(millis).unwrap_or(0).to_be_bytes());
     out.extend_from_slice(encode_base64url(id).as_bytes());
     out
 }
 
-/// A dedup key: classic `…<b64 dedup>`, partitioned `…<b64 group>|<b64 dedup>`.
+/// A dedup key at the restore generation: classic `…<b64 dedup>`, partitioned
+/// `…<b64 group>|<b64 dedup>`.
 pub fn dedup_key(queue_b64: &str, layout: Layout, group: &[u8], dedup_id: &[u8]) -> Vec<u8> {
-    let mut out = message_head(MSG_DEDUP, queue_b64, layout);
+    dedup_key_at(queue_b64, layout, RESTORE_GENERATION, group, dedup_id)
+}
+
+/// A dedup key at `generation`.
+pub fn dedup_key_at(
+    queue_b64: &str,
+    layout: Layout,
+    generation: u64,
+    group: &[u8],
+    dedup_id: &[u8],
+) -> Vec<u8> {
+    let mut out = message_head(MSG_DEDUP, queue_b64, layout, generation);
     if let Layout::Partitioned(_) = layout {
         out.extend_from_slice(encode_base64url(group).as_bytes());
         out.push(TERMINATOR);
     }
     out.extend_from_slice(encode_base64url(dedup_id).as_bytes());
+    out
+}
+
+/// A group-lock key at `generation` (the live layout; the encoder writes none).
+pub fn group_key_at(queue_b64: &str, layout: Layout, generation: u64, group: &[u8]) -> Vec<u8> {
+    let mut out = message_head(MSG_GROUP, queue_b64, layout, generation);
+    out.extend_from_slice(encode_base64url(group).as_bytes());
+    out
+}
+
+/// A queue tombstone key: `b64(queue) BE64(gen)` (the live layout; never encoded).
+pub fn tombstone_key(queue: &[u8], generation: u64) -> Vec<u8> {
+    let mut out = queue_key(QUEUE_TOMBSTONE, queue);
+    out.extend_from_slice(&generation.to_be_bytes());
     out
 }
