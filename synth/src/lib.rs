@@ -15,4 +15,5 @@
 
 pub mod model;
 pub mod redis;
+pub mod sqs;
 pub mod workload;
