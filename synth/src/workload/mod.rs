@@ -20,6 +20,7 @@ use std::str::FromStr;
 use elastickv_codec::dispatch::{Adapter, AdapterSet};
 
 pub mod redis;
+pub mod sqs;
 
 /// The seed `generate` uses unless told otherwise (ASCII "EKVPBBL1", the seed of the
 /// benches and the property tests).
@@ -30,7 +31,7 @@ pub const DEFAULT_SEED: u64 = 0x454B_5650_4242_4C31;
 pub const MAX_SCALE: f64 = 1e5;
 
 /// Every profile, in the order `--help` lists them: the registry.
-const PROFILES: &[Profile] = &[redis::REDIS_MIXED];
+const PROFILES: &[Profile] = &[redis::REDIS_MIXED, sqs::SQS_MESSAGES];
 
 /// Streams a workload drawn with a seed into a writer: a profile's generator.
 type WriteFn = fn(&mut dyn Write, &Workload, u64) -> io::Result<Summary>;
@@ -249,7 +250,7 @@ mod tests {
         let err = "redis".parse::<Profile>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown profile \"redis\" (known: redis-mixed)"
+            "unknown profile \"redis\" (known: redis-mixed, sqs-messages)"
         );
     }
 
