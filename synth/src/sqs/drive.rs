@@ -12,18 +12,20 @@ use elastickv_codec::sort::SortOptions;
 use elastickv_codec::tree::writer::TreeWriter;
 
 /// Hands `rows` (user key, value), in the order given, to a fresh SQS decoder writing
-/// under `out` (`out/sqs/…`); rows of other adapters are skipped.
+/// under `out` (`out/sqs/…`; `out` is created if missing); rows of other adapters are
+/// skipped.
 ///
 /// # Errors
 /// The decoder's.
 ///
 /// # Panics
-/// When `out` cannot be opened as a tree.
+/// When `out` cannot be created or opened as a tree.
 pub fn decode_rows<'r>(
     rows: impl IntoIterator<Item = (&'r [u8], &'r [u8])>,
     out: &Path,
     options: SqsDecodeOptions,
 ) -> Result<Warnings, BoxError> {
+    std::fs::create_dir_all(out).expect("create the output directory");
     let tree = TreeWriter::serial(out).expect("an empty output directory");
     let mut decoder = SqsDecoder::new(tree, options);
     let mut warnings = Warnings::default();
