@@ -52,15 +52,15 @@ pub fn decode_rows<'r>(
     Ok(warnings)
 }
 
+/// Store rows: (user key, value).
+pub type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// The rows the SQS encoder makes of `sqs_root` (a tree's `sqs/`), in emission order.
 ///
 /// # Errors
 /// The encoder's.
-pub fn encode_tree(
-    sqs_root: &Path,
-    sort: &SortOptions,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, BoxError> {
-    struct Collect(Vec<(Vec<u8>, Vec<u8>)>);
+pub fn encode_tree(sqs_root: &Path, sort: &SortOptions) -> Result<Rows, BoxError> {
+    struct Collect(Rows);
     impl EntrySink for Collect {
         fn add(&mut self, user_key: &[u8], value: &[u8]) -> Result<(), BoxError> {
             self.0.push((user_key.to_vec(), value.to_vec()));
