@@ -130,7 +130,7 @@ fn exit_codes_and_error_codes() {
         (&["--adapter", "bogus"], 1, "unknown-adapter"),
         (&["--adapter", " , "], 1, "no-adapters"),
         (&["--adapter", "all"], 1, "adapter-not-supported"),
-        (&["--adapter", "redis,sqs"], 1, "adapter-not-supported"),
+        (&["--adapter", "redis,s3"], 1, "adapter-not-supported"),
     ];
     for (extra, exit, code) in cases {
         let out = encode(d, extra);

@@ -19,4 +19,5 @@ pub mod dynamodb;
 pub mod model;
 pub mod redis;
 pub mod s3;
+pub mod sqs;
 pub mod workload;

@@ -11,9 +11,10 @@ use crate::dispatch::{Adapter, AdapterSet};
 pub mod dynamodb;
 pub mod redis;
 pub mod s3;
+pub mod sqs;
 
 /// Every adapter this build implements.
-pub static REGISTRY: &[&AdapterSpec] = &[&redis::SPEC, &dynamodb::SPEC, &s3::SPEC];
+pub static REGISTRY: &[&AdapterSpec] = &[&redis::SPEC, &dynamodb::SPEC, &s3::SPEC, &sqs::SPEC];
 
 /// The registered description of `adapter`, if this build implements it.
 pub fn spec(adapter: Adapter) -> Option<&'static AdapterSpec> {

@@ -22,6 +22,7 @@ use elastickv_codec::dispatch::{Adapter, AdapterSet};
 pub mod dynamodb;
 pub mod redis;
 pub mod s3;
+pub mod sqs;
 
 /// The seed `generate` uses unless told otherwise (ASCII "EKVPBBL1", the seed of the
 /// benches and the property tests).
@@ -32,7 +33,12 @@ pub const DEFAULT_SEED: u64 = 0x454B_5650_4242_4C31;
 pub const MAX_SCALE: f64 = 1e5;
 
 /// Every profile, in the order `--help` lists them: the registry.
-const PROFILES: &[Profile] = &[redis::REDIS_MIXED, dynamodb::DDB_ITEMS, s3::S3_LARGE];
+const PROFILES: &[Profile] = &[
+    redis::REDIS_MIXED,
+    dynamodb::DDB_ITEMS,
+    s3::S3_LARGE,
+    sqs::SQS_MESSAGES,
+];
 
 /// Streams a workload drawn with a seed into a writer: a profile's generator.
 type WriteFn = fn(&mut dyn Write, &Workload, u64) -> io::Result<Summary>;
@@ -251,7 +257,7 @@ mod tests {
         let err = "redis".parse::<Profile>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown profile \"redis\" (known: redis-mixed, ddb-items, s3-large)"
+            "unknown profile \"redis\" (known: redis-mixed, ddb-items, s3-large, sqs-messages)"
         );
     }
 
