@@ -28,6 +28,7 @@ pub mod dispatch;
 pub mod error;
 pub mod mvcc;
 pub mod pipeline;
+pub mod restore;
 pub mod scan;
 pub mod sort;
 pub mod tree;
