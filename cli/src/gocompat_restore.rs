@@ -5,6 +5,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use elastickv_codec::archive::Compression;
 use elastickv_codec::restore::{self, PrepareRequest};
 use elastickv_codec::{ErrorCode, ExitClass};
 
@@ -133,6 +134,89 @@ fn prepare_request(args: &[OsString]) -> Result<PrepareRequest, String> {
     Ok(request)
 }
 
+const ARCHIVE_TOOL: &str = "elastickv-snapshot-archive";
+
+const ARCHIVE_FLAGS: &[Flag] = &[
+    Flag::string("input", ""),
+    Flag::string("output", ""),
+    Flag::string("compression", "zstd"),
+];
+
+/// `elastickv-snapshot-archive pack|unpack --input X --output Y [--compression c]`:
+/// the subcommand must come first (Go reads argv[0] as it, whatever it is).
+pub fn archive_main(args: &[OsString]) -> i32 {
+    let Some((mode, rest)) = args.split_first() else {
+        return fail(
+            ARCHIVE_TOOL,
+            1,
+            "usage",
+            "subcommand required: pack or unpack",
+        );
+    };
+    let flags = match goflag::parse(ARCHIVE_FLAGS, rest) {
+        Ok(flags) => flags,
+        Err(e) => return fail(ARCHIVE_TOOL, 1, "usage", &e.message),
+    };
+    let (input, output) = (flags.string("input"), flags.string("output"));
+    if input.is_empty() {
+        return fail(ARCHIVE_TOOL, 1, "usage", "--input is required");
+    }
+    if output.is_empty() {
+        return fail(ARCHIVE_TOOL, 1, "usage", "--output is required");
+    }
+    let mode = lossy(mode);
+    if mode != "pack" && mode != "unpack" {
+        return fail(
+            ARCHIVE_TOOL,
+            1,
+            "usage",
+            &format!("unknown subcommand {mode:?}"),
+        );
+    }
+    let compression_name = lossy(&flags.string("compression"));
+    let compression = match Compression::parse(&compression_name) {
+        Ok(c) => c,
+        Err(e) => return fail(ARCHIVE_TOOL, 1, e.code(), &e.to_string()),
+    };
+    let (input, output) = (PathBuf::from(input), PathBuf::from(output));
+    let (result, context, msg) = if mode == "pack" {
+        (
+            crate::archive::pack(&input, &output, compression).map(|_| ()),
+            "pack snapshot dump tree",
+            "snapshot dump archive written",
+        )
+    } else {
+        (
+            crate::archive::unpack(&input, &output, compression).map(|_| ()),
+            "unpack snapshot dump tree",
+            "snapshot dump archive unpacked",
+        )
+    };
+    match result {
+        Ok(()) => {
+            eprintln!(
+                "{}",
+                slog_line(
+                    "INFO",
+                    msg,
+                    &[
+                        ("input", input.display().to_string()),
+                        ("output", output.display().to_string()),
+                        ("compression", compression_name),
+                    ],
+                )
+            );
+            0
+        }
+        Err(e) => fail(
+            ARCHIVE_TOOL,
+            exit_code(e.exit_class()),
+            e.code(),
+            &format!("{context}: {e}"),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_go_uint;
@@ -150,7 +234,4 @@ mod tests {
         assert_eq!(parse_go_uint("-1"), Err("parse error"));
         assert_eq!(parse_go_uint(""), Err("parse error"));
     }
-}
-pub fn archive_main(_args: &[OsString]) -> i32 {
-    1
 }

@@ -6,6 +6,7 @@
 //! module per subcommand, the options and run tail they share ([`options`]), plus the Go
 //! flag parser and log format for the drop-in binaries.
 
+pub mod archive;
 pub mod decode;
 pub mod encode;
 pub mod failure;

@@ -22,6 +22,7 @@
 
 pub mod adapter;
 pub mod adapters;
+pub mod archive;
 pub mod assemble;
 pub mod container;
 pub mod dispatch;
