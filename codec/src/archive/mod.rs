@@ -21,7 +21,10 @@ pub use error::ArchiveError;
 pub use pack::{PackSummary, check_output_outside_input, pack_to_file, pack_tree};
 pub use unpack::{UnpackSummary, clean_entry_name, open_archive_input, unpack_archive};
 
-use crate::tree::checksums::{CHECKSUMS_FILE_NAME, list_unlisted_files, verify_checksums};
+use crate::tree::checksums::{
+    CHECKSUMS_FILE_NAME, ChecksumsError, list_unlisted_files, verify_checksums,
+};
+use crate::tree::fs::FsErrorKind;
 use crate::tree::manifest::{MANIFEST_FILE_NAME, Manifest};
 
 /// Stream compression.
@@ -65,7 +68,14 @@ pub fn verify_dump_root(root: &Path) -> Result<(), ArchiveError> {
         require_single_regular(&root.join(name))?;
     }
     Manifest::read_file(&root.join(MANIFEST_FILE_NAME))?;
-    verify_checksums(root)?;
+    verify_checksums(root).map_err(|e| match e {
+        // Go's checksum pass reads hard-linked files and its walk refuses them as
+        // non-regular; the verdict is the same, the kind Go's.
+        ChecksumsError::Fs(fs_error) if fs_error.kind() == FsErrorKind::HardLink => {
+            ArchiveError::non_regular(fs_error.path(), "hard-linked file")
+        }
+        other => other.into(),
+    })?;
     if let Some(first) = list_unlisted_files(root)?.into_iter().next() {
         return Err(ArchiveError::UnchecksummedFile { path: first });
     }
