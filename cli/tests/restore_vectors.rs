@@ -491,7 +491,7 @@ fn check_unpack_case(case: &Path, bin: &str, prefix: &[&str]) -> Vec<String> {
         .windows(2)
         .any(|w| w[0] == "--input" && w[1] == "-")
         .then(|| {
-            let name = fs::read_dir(&dir)
+            fs::read_dir(&dir)
                 .unwrap()
                 .filter_map(|e| e.ok())
                 .map(|e| e.path())
@@ -501,8 +501,7 @@ fn check_unpack_case(case: &Path, bin: &str, prefix: &[&str]) -> Vec<String> {
                         .to_string_lossy()
                         .starts_with("archive")
                 })
-                .unwrap();
-            name
+                .unwrap()
         });
     let out = run_022(bin, prefix, &args, &dir, stdin.as_deref());
     let mut problems = Vec::new();
@@ -513,10 +512,10 @@ fn check_unpack_case(case: &Path, bin: &str, prefix: &[&str]) -> Vec<String> {
             support::stderr(&out)
         ));
     }
-    if let Some(kind) = result["error"].as_str().and_then(archive_kind) {
-        if support::error_code(&out).as_deref() != Some(kind) {
-            problems.push(format!("kind {:?}, want {kind}", support::error_code(&out)));
-        }
+    if let Some(kind) = result["error"].as_str().and_then(archive_kind)
+        && support::error_code(&out).as_deref() != Some(kind)
+    {
+        problems.push(format!("kind {:?}, want {kind}", support::error_code(&out)));
     }
     let output = dir.join(&args[args.iter().position(|a| a == "--output").unwrap() + 1]);
     let exists = output.symlink_metadata().is_ok();
@@ -590,7 +589,15 @@ fn first_listed(tree: &Path) -> String {
 #[test]
 fn archive_pack_failures() {
     type Mutation = fn(&Path);
-    let cases: Vec<(&str, Mutation, &[&str], i32, Option<&str>)> = vec![
+    /// Name, mutation of the tree, argument overrides, exit code, kind.
+    type PackFailure = (
+        &'static str,
+        Mutation,
+        &'static [&'static str],
+        i32,
+        Option<&'static str>,
+    );
+    let cases: Vec<PackFailure> = vec![
         (
             "symlink",
             |t| symlink("../../MANIFEST.json", t.join("redis/db_0/link")).unwrap(),

@@ -320,7 +320,7 @@ mod tests {
     fn ustar_split() {
         let long = [vec![b'a'; 60], b"/".to_vec(), vec![b'b'; 60]].concat();
         assert_eq!(split_ustar_path(&long), Some((&long[..60], &long[61..])));
-        assert_eq!(split_ustar_path(&vec![b'a'; 120]), None);
+        assert_eq!(split_ustar_path(&[b'a'; 120]), None);
         assert_eq!(split_ustar_path(b"short/name"), None);
     }
 

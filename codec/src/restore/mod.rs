@@ -257,8 +257,8 @@ fn check_sidecar(
             got: sidecar.encoder_key_format_version,
         });
     }
-    if !request.allow_unverified_self_test && !(sidecar.self_test_ran && sidecar.self_test_matched)
-    {
+    let self_tested = sidecar.self_test_ran && sidecar.self_test_matched;
+    if !(request.allow_unverified_self_test || self_tested) {
         return Err(RestoreError::SelfTestMissing {
             path: sidecar_path.to_path_buf(),
         });

@@ -169,10 +169,10 @@ impl<R> Tee<'_, R> {
         if self.write_error.is_some() {
             return;
         }
-        if let Some((path, writer)) = &mut self.out {
-            if let Err(e) = writer.write_all(bytes) {
-                self.write_error = Some((path.clone(), e));
-            }
+        if let Some((path, writer)) = &mut self.out
+            && let Err(e) = writer.write_all(bytes)
+        {
+            self.write_error = Some((path.clone(), e));
         }
     }
 }
