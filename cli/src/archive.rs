@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use elastickv_codec::archive::{self, ArchiveError, Compression, PackSummary, UnpackSummary};
 
 use crate::failure::Failure;
+use crate::progress::Bar;
 
 #[derive(Debug, Args)]
 pub struct Opts {
@@ -77,13 +78,15 @@ pub fn pack(
 ) -> Result<PackSummary, ArchiveError> {
     if output == Path::new("-") {
         let stdout = io::stdout();
-        let summary = archive::pack_tree(input, stdout.lock(), compression)?;
+        let summary = Bar::run(|bar| {
+            archive::pack_tree_with_progress(input, stdout.lock(), compression, bar)
+        })?;
         io::stdout()
             .flush()
             .map_err(|e| ArchiveError::io("stdout", e))?;
         Ok(summary)
     } else {
-        archive::pack_to_file(input, output, compression)
+        Bar::run(|bar| archive::pack_to_file(input, output, compression, bar))
     }
 }
 
@@ -94,9 +97,18 @@ pub fn unpack(
     compression: Compression,
 ) -> Result<UnpackSummary, ArchiveError> {
     if input == Path::new("-") {
-        archive::unpack_archive(io::stdin().lock(), output, compression)
+        Bar::run(|bar| {
+            archive::unpack_archive_with_progress(
+                io::stdin().lock(),
+                None,
+                output,
+                compression,
+                bar,
+            )
+        })
     } else {
         let file = archive::open_archive_input(input)?;
-        archive::unpack_archive(file, output, compression)
+        let total = file.metadata().ok().map(|m| m.len());
+        Bar::run(|bar| archive::unpack_archive_with_progress(file, total, output, compression, bar))
     }
 }

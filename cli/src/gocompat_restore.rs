@@ -11,6 +11,7 @@ use elastickv_codec::{ErrorCode, ExitClass};
 
 use crate::gocompat::{slog_line, tagged};
 use crate::goflag::{self, Flag};
+use crate::progress::Bar;
 
 fn lossy(s: &OsString) -> String {
     s.to_string_lossy().into_owned()
@@ -69,7 +70,7 @@ pub fn prepare_restore_main(args: &[OsString]) -> i32 {
         Ok(request) => request,
         Err(message) => return fail(PREPARE_TOOL, 1, "usage", &message),
     };
-    match restore::prepare_restore(&request) {
+    match Bar::run(|bar| restore::prepare_restore_with_progress(&request, bar)) {
         Ok(o) => {
             eprintln!(
                 "{}",

@@ -8,6 +8,7 @@ use elastickv_codec::restore::{self, PrepareOutcome, PrepareRequest};
 use serde_json::json;
 
 use crate::failure::Failure;
+use crate::progress::Bar;
 
 #[derive(Debug, Args)]
 pub struct Opts {
@@ -64,7 +65,7 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
         dry_run: opts.dry_run,
     };
     restore::check_options(&request).map_err(|e| Failure::usage("usage", e.0))?;
-    let outcome = restore::prepare_restore(&request)
+    let outcome = Bar::run(|bar| restore::prepare_restore_with_progress(&request, bar))
         .map_err(|e| Failure::from_error("prepare-restore", &e))?;
     if opts.json {
         println!("{:#}", summary_json(&outcome));

@@ -18,8 +18,13 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 pub use error::ArchiveError;
-pub use pack::{PackSummary, check_output_outside_input, pack_to_file, pack_tree};
-pub use unpack::{UnpackSummary, clean_entry_name, open_archive_input, unpack_archive};
+pub use pack::{
+    PackSummary, check_output_outside_input, pack_to_file, pack_tree, pack_tree_with_progress,
+};
+pub use unpack::{
+    UnpackSummary, clean_entry_name, open_archive_input, unpack_archive,
+    unpack_archive_with_progress,
+};
 
 use crate::tree::checksums::{
     CHECKSUMS_FILE_NAME, ChecksumsError, list_unlisted_files, verify_checksums,

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use super::header::{self, EntryHeader, TYPE_DIR, TYPE_REG};
 use super::owners::Owners;
 use super::{ArchiveError, Compression, kind_name, verify_dump_root};
+use crate::pipeline::{NoProgress, Progress};
 use crate::sort::{ExternalSorter, SortOptions};
 
 /// What was packed.
@@ -60,6 +61,7 @@ pub fn pack_to_file(
     input: &Path,
     output: &Path,
     compression: Compression,
+    progress: &mut dyn Progress,
 ) -> Result<PackSummary, ArchiveError> {
     check_output_outside_input(input, output)?;
     let file = OpenOptions::new()
@@ -68,7 +70,7 @@ pub fn pack_to_file(
         .mode(0o600)
         .open(output)
         .map_err(|e| ArchiveError::io(output, e))?;
-    let result = pack_tree(input, &file, compression).and_then(|summary| {
+    let result = pack_tree_with_progress(input, &file, compression, progress).and_then(|summary| {
         file.sync_all()
             .map_err(|e| ArchiveError::io(output, e))
             .map(|()| summary)
@@ -85,9 +87,32 @@ pub fn pack_tree(
     out: impl Write,
     compression: Compression,
 ) -> Result<PackSummary, ArchiveError> {
+    pack_tree_with_progress(root, out, compression, &mut NoProgress)
+}
+
+/// [`pack_tree`], reporting the files written to `progress`.
+pub fn pack_tree_with_progress(
+    root: &Path,
+    out: impl Write,
+    compression: Compression,
+    progress: &mut dyn Progress,
+) -> Result<PackSummary, ArchiveError> {
+    let result = pack_inner(root, out, compression, progress);
+    progress.finish();
+    result
+}
+
+fn pack_inner(
+    root: &Path,
+    out: impl Write,
+    compression: Compression,
+    progress: &mut dyn Progress,
+) -> Result<PackSummary, ArchiveError> {
     let root = fs::canonicalize(root).map_err(|e| ArchiveError::io(root, e))?;
+    progress.phase("verifying the tree", None);
     verify_dump_root(&root)?;
-    let mut paths = collect_paths(&root)?;
+    let (mut paths, total) = collect_paths(&root)?;
+    progress.phase("packing", Some(total));
     let out = BufWriter::with_capacity(IO_BUFFER, out);
     let write_error = |e: io::Error| ArchiveError::Stream {
         context: "write archive".into(),
@@ -146,7 +171,9 @@ impl<W: Write> Sink<W> {
 
 /// Every directory and regular file under `root` (not `root` itself), refusing
 /// anything else and hard-linked files, sorted by relative path bytes.
-fn collect_paths(root: &Path) -> Result<crate::sort::SortedRecords, ArchiveError> {
+/// Also returns the regular files' total size (the progress total).
+fn collect_paths(root: &Path) -> Result<(crate::sort::SortedRecords, u64), ArchiveError> {
+    let mut total = 0u64;
     let mut sorter = ExternalSorter::new(SortOptions {
         memory_budget: PATH_SORT_BUDGET,
         scratch_dir: std::env::temp_dir(),
@@ -176,6 +203,7 @@ fn collect_paths(root: &Path) -> Result<crate::sort::SortedRecords, ArchiveError
                         format!("hard-linked file (nlink={})", meta.nlink()),
                     ));
                 }
+                total += meta.len();
                 FILE
             } else {
                 return Err(ArchiveError::non_regular(&path, kind_name(&meta)));
@@ -185,9 +213,10 @@ fn collect_paths(root: &Path) -> Result<crate::sort::SortedRecords, ArchiveError
                 .map_err(|e| ArchiveError::io(std::env::temp_dir(), e))?;
         }
     }
-    sorter
+    let sorted = sorter
         .finish()
-        .map_err(|e| ArchiveError::io(std::env::temp_dir(), e))
+        .map_err(|e| ArchiveError::io(std::env::temp_dir(), e))?;
+    Ok((sorted, total))
 }
 
 /// One entry: re-checked (it must still be what the walk saw), header, content.

@@ -11,6 +11,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::pipeline::{NoProgress, Progress};
+
 use super::{ArchiveError, Compression, MAX_UNPACK_BYTES, MAX_UNPACK_ENTRIES, verify_dump_root};
 
 /// What was unpacked.
@@ -52,6 +54,49 @@ pub fn open_archive_input(path: &Path) -> Result<File, ArchiveError> {
 
 /// Unpacks `input` into the new directory `output`.
 pub fn unpack_archive(
+    input: impl Read,
+    output: &Path,
+    compression: Compression,
+) -> Result<UnpackSummary, ArchiveError> {
+    unpack_archive_with_progress(input, None, output, compression, &mut NoProgress)
+}
+
+/// [`unpack_archive`], reporting the archive bytes read (of `total` when known).
+pub fn unpack_archive_with_progress(
+    input: impl Read,
+    total: Option<u64>,
+    output: &Path,
+    compression: Compression,
+    progress: &mut dyn Progress,
+) -> Result<UnpackSummary, ArchiveError> {
+    progress.phase("unpacking", total);
+    let counted = Counted {
+        inner: input,
+        bytes: 0,
+        progress: &mut *progress,
+    };
+    let result = unpack_inner(counted, output, compression);
+    progress.finish();
+    result
+}
+
+/// Counts the archive bytes read, for the progress display.
+struct Counted<'p, R> {
+    inner: R,
+    bytes: u64,
+    progress: &'p mut dyn Progress,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        self.progress.update(self.bytes, 0);
+        Ok(n)
+    }
+}
+
+fn unpack_inner(
     input: impl Read,
     output: &Path,
     compression: Compression,

@@ -36,6 +36,7 @@ use input::open_regular;
 use payload::{CopyTarget, PayloadScan, scan_payload};
 
 use crate::pipeline::encode_info::encode_info_path;
+use crate::pipeline::{NoProgress, Progress};
 
 /// What to prepare: the Go tool's flags, plus `dry_run`.
 #[derive(Debug, Clone, Default)]
@@ -131,6 +132,23 @@ pub fn check_options(request: &PrepareRequest) -> Result<(), OptionError> {
 
 /// Prepares the data directory (the options must have passed [`check_options`]).
 pub fn prepare_restore(request: &PrepareRequest) -> Result<PrepareOutcome, RestoreError> {
+    prepare_restore_with_progress(request, &mut NoProgress)
+}
+
+/// [`prepare_restore`], reporting the payload read to `progress`.
+pub fn prepare_restore_with_progress(
+    request: &PrepareRequest,
+    progress: &mut dyn Progress,
+) -> Result<PrepareOutcome, RestoreError> {
+    let result = prepare_inner(request, progress);
+    progress.finish();
+    result
+}
+
+fn prepare_inner(
+    request: &PrepareRequest,
+    progress: &mut dyn Progress,
+) -> Result<PrepareOutcome, RestoreError> {
     let sidecar_path = request.encode_info_path();
     let sidecar = read_sidecar(&sidecar_path)?;
     let payload = open_regular(&request.input, InputKind::Payload)?;
@@ -148,6 +166,7 @@ pub fn prepare_restore(request: &PrepareRequest) -> Result<PrepareOutcome, Resto
             let (path, file) = s.fsm_target();
             CopyTarget { path, file }
         }),
+        progress,
     )?;
     if scan.max_commit_ts > scan.last_commit_ts {
         return Err(RestoreError::TimestampCeiling {
@@ -173,7 +192,7 @@ pub fn prepare_restore(request: &PrepareRequest) -> Result<PrepareOutcome, Resto
     } else {
         let ready = match staging.take() {
             Some(s) => s,
-            None => second_pass(request, &staging_root, &scan)?,
+            None => second_pass(request, &staging_root, &scan, progress)?,
         };
         ready.seed(&Layout {
             index: request.index,
@@ -217,11 +236,17 @@ fn second_pass(
     request: &PrepareRequest,
     staging_root: &Path,
     first: &PayloadScan,
+    progress: &mut dyn Progress,
 ) -> Result<Staging, RestoreError> {
     let staging = Staging::create(staging_root, request.index)?;
     let payload = open_regular(&request.input, InputKind::Payload)?;
     let (path, file) = staging.fsm_target();
-    let again = scan_payload(&request.input, payload, Some(CopyTarget { path, file }))?;
+    let again = scan_payload(
+        &request.input,
+        payload,
+        Some(CopyTarget { path, file }),
+        progress,
+    )?;
     if again.sha256 != first.sha256 || again.crc32c != first.crc32c {
         return Err(RestoreError::CopiedSha256Mismatch {
             path: request.input.clone(),

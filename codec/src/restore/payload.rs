@@ -12,6 +12,10 @@ use sha2::{Digest, Sha256};
 use super::RestoreError;
 use super::fsm_snap::{self, PREFIX_LEN};
 use crate::container::{ContainerError, ContainerErrorKind, MAGIC, SnapshotReader};
+use crate::pipeline::Progress;
+
+/// Entries between progress updates.
+const PROGRESS_EVERY: u64 = 4096;
 
 /// What the pass learned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +47,10 @@ pub fn scan_payload(
     path: &Path,
     mut input: File,
     copy: Option<CopyTarget<'_>>,
+    progress: &mut dyn Progress,
 ) -> Result<PayloadScan, RestoreError> {
+    let total = input.metadata().ok().map(|m| m.len());
+    progress.phase("reading payload", total);
     let payload_error = |source| RestoreError::Payload {
         path: path.to_path_buf(),
         source,
@@ -76,6 +83,9 @@ pub fn scan_payload(
             Ok(Some(entry)) => {
                 max_commit_ts = max_commit_ts.max(entry.commit_ts);
                 entries += 1;
+                if entries % PROGRESS_EVERY == 0 {
+                    progress.update(entry.offset, entries);
+                }
             }
             Ok(None) => break,
             Err(e) => return Err(tee_error(&mut tee).unwrap_or_else(|| payload_error(e))),
