@@ -764,3 +764,146 @@ fn archive_pack_failures() {
     assert!(support::stderr(&out).contains("--input is required"));
     assert!(!tmp.path().join("out.tar.zst").exists());
 }
+
+/// The failures the vectors' README describes beyond the stored cases (fail-21..30),
+/// made from case-03's inputs: exit code, kind, and nothing written.
+#[test]
+fn prepare_restore_described_failures() {
+    type Setup = fn(&Path);
+    fn sidecar_set(dir: &Path, key: &str, value: Value) {
+        let path = dir.join("input.fsm.encode_info.json");
+        let mut sidecar = json(&path);
+        sidecar[key] = value;
+        fs::write(&path, serde_json::to_vec(&sidecar).unwrap()).unwrap();
+    }
+    let cases: Vec<(&str, Setup, &[&str], i32, &str)> = vec![
+        (
+            "key-format-2",
+            |d| sidecar_set(d, "encoder_key_format_version", 2.into()),
+            &[],
+            2,
+            "restore-key-format-mismatch",
+        ),
+        (
+            "empty-sha",
+            |d| sidecar_set(d, "output_fsm_sha256", "".into()),
+            &[],
+            2,
+            "restore-sha256-missing",
+        ),
+        ("blank-peers", |_| {}, &["--peers", " , ,"], 1, "no-peers"),
+        (
+            "no-sidecar",
+            |d| fs::remove_file(d.join("input.fsm.encode_info.json")).unwrap(),
+            &[],
+            1,
+            "io",
+        ),
+        (
+            "fifo-payload",
+            |d| {
+                fs::remove_file(d.join("input.fsm")).unwrap();
+                assert!(
+                    Command::new("mkfifo")
+                        .arg(d.join("input.fsm"))
+                        .status()
+                        .unwrap()
+                        .success()
+                );
+            },
+            &[],
+            1,
+            "external-snapshot-restore-invalid",
+        ),
+        (
+            "sidecar-over-1mib",
+            |d| {
+                let path = d.join("input.fsm.encode_info.json");
+                let mut bytes = fs::read(&path).unwrap();
+                bytes.resize((1 << 20) + 1, b' ');
+                fs::write(&path, bytes).unwrap();
+            },
+            &[],
+            2,
+            "restore-encode-info-too-large",
+        ),
+        (
+            "parent-missing",
+            |_| {},
+            &["--data-dir", "missing/data"],
+            1,
+            "io",
+        ),
+        (
+            "empty-address",
+            |_| {},
+            &["--peers", "n1="],
+            1,
+            "peer-format-invalid",
+        ),
+        (
+            "sidecar-beats-truncation",
+            |d| {
+                fs::write(d.join("input.fsm.encode_info.json"), b"{").unwrap();
+                let payload = fs::read(d.join("input.fsm")).unwrap();
+                fs::write(d.join("input.fsm"), &payload[..payload.len() - 5]).unwrap();
+            },
+            &[],
+            2,
+            "restore-encode-info-malformed",
+        ),
+        ("index-minus-one", |_| {}, &["--index", "-1"], 1, "usage"),
+        (
+            "truncated",
+            |d| {
+                let payload = fs::read(d.join("input.fsm")).unwrap();
+                fs::write(d.join("input.fsm"), &payload[..payload.len() - 5]).unwrap();
+            },
+            &[],
+            2,
+            "snapshot-truncated",
+        ),
+    ];
+    let case = root().join("prepare-restore").join("case-03");
+    for (name, setup, overrides, want_exit, want_kind) in &cases {
+        for (bin, prefix) in invocations(PREPARE, "prepare-restore") {
+            if *name == "index-minus-one" && prefix.len() == 1 {
+                continue; // clap rejects -1 as a u64 itself (exit 1, no Go code)
+            }
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("case");
+            copy_dir(&case, &dir, &|n| {
+                n == "data"
+                    || n.starts_with("data.")
+                    || n.starts_with("result")
+                    || n == "stderr.txt"
+            });
+            setup(&dir);
+            let mut args = args_of(&case);
+            for pair in overrides.chunks(2) {
+                let i = args.iter().position(|a| a == pair[0]).unwrap();
+                args[i + 1] = pair[1].to_owned();
+            }
+            let before = entries(&dir);
+            let out = run_022(bin, &prefix, &args, &dir, None);
+            assert_eq!(
+                out.status.code(),
+                Some(*want_exit),
+                "{name} via {bin}: {}",
+                support::stderr(&out)
+            );
+            assert_eq!(
+                support::error_code(&out).as_deref(),
+                Some(*want_kind),
+                "{name} via {bin}"
+            );
+            assert_eq!(entries(&dir), before, "{name} via {bin}: files changed");
+            if *name == "no-sidecar" {
+                assert!(
+                    support::stderr(&out).contains("input.fsm.encode_info.json"),
+                    "the error names the sidecar"
+                );
+            }
+        }
+    }
+}
