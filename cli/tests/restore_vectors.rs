@@ -907,3 +907,55 @@ fn prepare_restore_described_failures() {
         }
     }
 }
+
+/// The redis tree owned by uid/gid 4242 (no passwd/group entry): every header block
+/// equals Go's (`redis.uid4242.tar.headers.jsonl`: empty uname/gname). Needs root.
+#[test]
+fn archive_pack_unknown_owner_matches_go_headers() {
+    let archive = root().join("archive");
+    let headers = archive.join("pack/redis.uid4242.tar.headers.jsonl");
+    let known = |file: &str| {
+        fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.split(':').nth(2) == Some("4242"))
+    };
+    if !is_root() || known("/etc/passwd") || known("/etc/group") {
+        eprintln!("skipped: needs root and no passwd/group entry for 4242");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    restore_tree(&archive.join("trees"), "redis", &tree);
+    for path in entries(&tree) {
+        std::os::unix::fs::lchown(tree.join(&path), Some(4242), Some(4242)).unwrap();
+    }
+    for (bin, prefix) in invocations(ARCHIVE, "archive") {
+        let args = [
+            "pack",
+            "--input",
+            "tree",
+            "--output",
+            "-",
+            "--compression",
+            "none",
+        ]
+        .map(String::from);
+        let out = run_022(bin, &prefix, &args, tmp.path(), None);
+        assert!(out.status.success(), "{}", support::stderr(&out));
+        let tar = out.stdout;
+        for line in jsonl(&headers) {
+            if let Some(total) = line["total_bytes"].as_u64() {
+                assert_eq!(tar.len() as u64, total);
+                continue;
+            }
+            let at = line["offset"].as_u64().unwrap() as usize;
+            assert_eq!(
+                sha256_hex(&tar[at..at + 512]),
+                line["header_block_sha256"].as_str().unwrap(),
+                "header of {} via {bin}",
+                line["name"]
+            );
+        }
+    }
+}
