@@ -339,3 +339,6 @@ fn parent_of(path: &Path) -> &Path {
 fn parent_exists(path: &Path) -> bool {
     parent_of(path).is_dir()
 }
+
+#[cfg(test)]
+mod prepare_tests;
