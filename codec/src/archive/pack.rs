@@ -4,7 +4,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -110,8 +110,21 @@ fn pack_inner(
 ) -> Result<PackSummary, ArchiveError> {
     let root = fs::canonicalize(root).map_err(|e| ArchiveError::io(root, e))?;
     progress.phase("verifying the tree", None);
-    verify_dump_root(&root)?;
-    let (mut paths, total) = collect_paths(&root)?;
+    // The walk does not depend on the verification, so it runs beside it; the
+    // verification's verdict is reported first, as Go (which runs them in turn) does.
+    let (verified, collected) = std::thread::scope(|scope| {
+        let walk = scope.spawn(|| collect_paths(&root));
+        let verified = verify_dump_root(&root);
+        let collected = walk.join().unwrap_or_else(|_| {
+            Err(ArchiveError::io(
+                &root,
+                io::Error::other("path walk panicked"),
+            ))
+        });
+        (verified, collected)
+    });
+    verified?;
+    let (mut paths, total) = collected?;
     progress.phase("packing", Some(total));
     let out = BufWriter::with_capacity(IO_BUFFER, out);
     let write_error = |e: io::Error| ArchiveError::Stream {
@@ -127,20 +140,33 @@ fn pack_inner(
             Sink::Zstd(encoder)
         }
     };
+    // A reading thread stats, opens and reads ahead (small files whole) while this one
+    // writes and compresses; the channel bounds what is in flight.
     let mut summary = PackSummary::default();
-    let mut owners = Owners::default();
-    let mut buf = vec![0u8; IO_BUFFER];
-    while let Some((rel, _kind)) = paths.next().map_err(|e| ArchiveError::io(&root, e))? {
-        let rel = rel.to_vec();
-        write_entry(
-            &root,
-            &rel,
-            sink.writer(),
-            &mut owners,
-            &mut buf,
-            &mut summary,
-        )?;
-    }
+    std::thread::scope(|scope| -> Result<(), ArchiveError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Prepared, ArchiveError>>(READ_AHEAD);
+        let root = &root;
+        scope.spawn(move || {
+            let mut owners = Owners::default();
+            loop {
+                let next = match paths.next() {
+                    Ok(Some((rel, _kind))) => prepare_entry(root, rel, &mut owners),
+                    Ok(None) => return,
+                    Err(e) => Err(ArchiveError::io(root, e)),
+                };
+                let failed = next.is_err();
+                if tx.send(next).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        let mut buf = vec![0u8; IO_BUFFER];
+        for prepared in rx {
+            emit_entry(sink.writer(), prepared?, &mut buf, &mut summary)?;
+            progress.update(summary.bytes, summary.dirs + summary.files);
+        }
+        Ok(())
+    })?;
     sink.writer().write_all(&header::END).map_err(write_error)?;
     sink.finish().map_err(write_error)?;
     Ok(summary)
@@ -219,21 +245,30 @@ fn collect_paths(root: &Path) -> Result<(crate::sort::SortedRecords, u64), Archi
     Ok((sorted, total))
 }
 
-/// One entry: re-checked (it must still be what the walk saw), header, content.
-fn write_entry(
-    root: &Path,
-    rel: &[u8],
-    sink: &mut dyn Write,
-    owners: &mut Owners,
-    buf: &mut [u8],
-    summary: &mut PackSummary,
-) -> Result<(), ArchiveError> {
-    let path = root.join(std::ffi::OsString::from_vec(rel.to_vec()));
+/// Entries read ahead of the writer.
+const READ_AHEAD: usize = 64;
+/// Files up to this size are read whole by the reading thread; larger ones are
+/// streamed by the writer from the open file.
+const INLINE_MAX: u64 = 64 << 10;
+
+/// An entry ready to be written: its header and where its content comes from.
+struct Prepared {
+    path: PathBuf,
+    header: EntryHeader,
+    body: Body,
+}
+
+enum Body {
+    Dir,
+    Inline(Vec<u8>),
+    Stream(File),
+}
+
+/// Re-checks one path (it must still be what the walk saw: same kind, a regular file
+/// the same inode with one link), builds its header and reads small files whole.
+fn prepare_entry(root: &Path, rel: &[u8], owners: &mut Owners) -> Result<Prepared, ArchiveError> {
+    let path = root.join(std::ffi::OsStr::from_bytes(rel));
     let meta = fs::symlink_metadata(&path).map_err(|e| ArchiveError::io(&path, e))?;
-    let write_error = |e: io::Error| ArchiveError::Stream {
-        context: "write archive".into(),
-        source: e,
-    };
     let (file, meta) = if meta.file_type().is_file() {
         let (file, opened) = open_same_regular(&path, &meta)?;
         (Some(file), opened)
@@ -242,7 +277,7 @@ fn write_entry(
     } else {
         return Err(ArchiveError::non_regular(&path, kind_name(&meta)));
     };
-    let entry = EntryHeader {
+    let header = EntryHeader {
         name: rel.to_vec(),
         mode: meta.mode() & 0o7777,
         uid: u64::from(meta.uid()),
@@ -253,16 +288,43 @@ fn write_entry(
         mtime: header::round_mtime(meta.mtime(), meta.mtime_nsec()),
         typeflag: if file.is_some() { TYPE_REG } else { TYPE_DIR },
     };
-    header::write_header(sink, &entry).map_err(write_error)?;
-    let Some(mut file) = file else {
-        summary.dirs += 1;
-        return Ok(());
+    let body = match file {
+        None => Body::Dir,
+        Some(mut file) if header.size <= INLINE_MAX => {
+            let mut data = Vec::with_capacity(header.size as usize);
+            copy_exact(&mut file, &path, header.size, &mut data, &mut [0u8; 4096])?;
+            Body::Inline(data)
+        }
+        Some(file) => Body::Stream(file),
     };
-    copy_exact(&mut file, &path, entry.size, sink, buf)?;
-    sink.write_all(&[0u8; header::BLOCK][..header::padding(entry.size)])
+    Ok(Prepared { path, header, body })
+}
+
+/// Header, content, padding.
+fn emit_entry(
+    sink: &mut dyn Write,
+    entry: Prepared,
+    buf: &mut [u8],
+    summary: &mut PackSummary,
+) -> Result<(), ArchiveError> {
+    let write_error = |e: io::Error| ArchiveError::Stream {
+        context: "write archive".into(),
+        source: e,
+    };
+    header::write_header(sink, &entry.header).map_err(write_error)?;
+    let size = entry.header.size;
+    match entry.body {
+        Body::Dir => {
+            summary.dirs += 1;
+            return Ok(());
+        }
+        Body::Inline(data) => sink.write_all(&data).map_err(write_error)?,
+        Body::Stream(mut file) => copy_exact(&mut file, &entry.path, size, sink, buf)?,
+    }
+    sink.write_all(&[0u8; header::BLOCK][..header::padding(size)])
         .map_err(write_error)?;
     summary.files += 1;
-    summary.bytes += entry.size;
+    summary.bytes += size;
     Ok(())
 }
 
