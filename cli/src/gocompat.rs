@@ -42,7 +42,7 @@ fn lossy(s: &OsString) -> String {
 }
 
 /// `error[<code>]: <message>`.
-fn tagged(code: &str, message: &str) -> String {
+pub(crate) fn tagged(code: &str, message: &str) -> String {
     format!("error[{code}]: {}", render::one_line(message))
 }
 

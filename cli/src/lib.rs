@@ -6,14 +6,17 @@
 //! module per subcommand, the options and run tail they share ([`options`]), plus the Go
 //! flag parser and log format for the drop-in binaries.
 
+pub mod archive;
 pub mod decode;
 pub mod encode;
 pub mod failure;
 pub mod generate;
 pub mod gocompat;
+pub mod gocompat_restore;
 pub mod goflag;
 pub mod inspect;
 pub mod options;
+pub mod prepare_restore;
 pub mod progress;
 pub mod render;
 pub mod verify;

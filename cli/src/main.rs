@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use elastickv_snapshot::{decode, encode, generate, inspect, verify};
+use elastickv_snapshot::{archive, decode, encode, generate, inspect, prepare_restore, verify};
 
 /// Work with elastickv snapshots (.fsm) and their dump trees.
 #[derive(Debug, Parser)]
@@ -25,6 +25,11 @@ enum Command {
     Verify(verify::Opts),
     /// Write a deterministic synthetic snapshot or dump tree from a workload profile.
     Generate(generate::Opts),
+    /// Seed a new raft data directory from an encoded payload (checked, then renamed
+    /// into place).
+    PrepareRestore(prepare_restore::Opts),
+    /// Pack a dump tree into one tar(.zst) file, or unpack and verify one.
+    Archive(archive::Opts),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +43,8 @@ fn main() -> ExitCode {
         Command::Encode(opts) => encode::run(opts),
         Command::Verify(opts) => verify::run(opts),
         Command::Generate(opts) => generate::run(opts),
+        Command::PrepareRestore(opts) => prepare_restore::run(opts),
+        Command::Archive(opts) => archive::run(opts),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

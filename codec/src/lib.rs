@@ -22,12 +22,14 @@
 
 pub mod adapter;
 pub mod adapters;
+pub mod archive;
 pub mod assemble;
 pub mod container;
 pub mod dispatch;
 pub mod error;
 pub mod mvcc;
 pub mod pipeline;
+pub mod restore;
 pub mod scan;
 pub mod sort;
 pub mod tree;
