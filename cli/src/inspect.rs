@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use elastickv_codec::container::{Footer, Wrapper};
 use elastickv_codec::dispatch::AdapterSet;
-use elastickv_codec::scan::{self, Scan, ScanOptions};
+use elastickv_codec::scan::{self, Scan, ScanOptions, UnknownRow};
 use serde_json::json;
 
 use elastickv_codec::adapter::Warnings;
@@ -25,6 +25,9 @@ pub struct Opts {
     /// Where unsorted input is sorted (default: the system temp dir).
     #[arg(long)]
     scratch_root: Option<PathBuf>,
+    /// List the first entries no prefix routes (hex and printable).
+    #[arg(long)]
+    unknown: bool,
 }
 
 pub fn run(opts: Opts) -> Result<(), Failure> {
@@ -45,22 +48,70 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
     let scan = scanned
         .map_err(|e| Failure::from_error(&format!("inspect {}", opts.file.display()), &e))?;
     let index = scan::snapshot_index_from_path(&opts.file);
+    let mut warnings = Warnings::default();
     if scan.footer_missing() {
         // Reported, not refused: inspect is how an operator finds out what is wrong.
-        let mut warnings = Warnings::default();
         warnings.push(
             scan::FOOTER_MISSING_EVENT,
             scan::footer_missing_fields(scan.header.wrapper.magic(), scan.bytes),
         );
-        render::print_warnings(&warnings);
     }
-    let report = render_json(&scan, index);
+    scan::warn_unexported(&scan, &mut warnings);
+    render::print_warnings(&warnings);
     if opts.json {
+        let mut report = render_json(&scan, index);
+        report["warnings"] = render::warnings_json(&warnings);
+        if opts.unknown {
+            report["unknown_rows"] = unknown_rows_json(&scan.unknown_rows);
+        }
         println!("{report:#}");
     } else {
         print_text(&opts, &scan, index);
+        if opts.unknown {
+            print_unknown_rows(&scan);
+        }
     }
     Ok(())
+}
+
+/// `key` as text a terminal can show: printable ASCII kept, the rest escaped.
+fn printable(key: &[u8]) -> String {
+    key.escape_ascii().to_string()
+}
+
+fn unknown_rows_json(rows: &[UnknownRow]) -> serde_json::Value {
+    rows.iter()
+        .map(|row| {
+            json!({
+                "offset": row.offset,
+                "commit_ts": row.commit_ts,
+                "key_hex": hex::encode(&row.user_key),
+                "key": printable(&row.user_key),
+            })
+        })
+        .collect()
+}
+
+fn print_unknown_rows(scan: &Scan) {
+    let rows = &scan.unknown_rows;
+    if rows.is_empty() {
+        println!("unknown rows    none");
+        return;
+    }
+    println!(
+        "unknown rows    first {} of {} (offset, commit_ts, key hex, key printable)",
+        rows.len(),
+        scan.counters.unknown
+    );
+    for row in rows {
+        println!(
+            "  {:>12} {:>20} {} {}",
+            row.offset,
+            row.commit_ts,
+            hex::encode(&row.user_key),
+            printable(&row.user_key)
+        );
+    }
 }
 
 fn wrapper_json(wrapper: Wrapper) -> serde_json::Value {
@@ -128,8 +179,16 @@ fn print_text(opts: &Opts, scan: &Scan, index: Option<u64>) {
         None => println!("snapshot index  -"),
     }
     println!(
-        "entries         {} (tombstone {}, dynamodb {}, s3 {}, redis {}, sqs {}, internal {}, unknown {})",
-        c.entries, c.tombstone, c.dynamodb, c.s3, c.redis, c.sqs, c.internal, c.unknown
+        "entries         {} (tombstone {}, dynamodb {}, s3 {}, redis {}, sqs {}, internal {}, filesystem {}, unknown {})",
+        c.entries,
+        c.tombstone,
+        c.dynamodb,
+        c.s3,
+        c.redis,
+        c.sqs,
+        c.internal,
+        c.filesystem,
+        c.unknown
     );
     println!(
         "visibility      {} visible, {} shadowed, {} deleted{}",

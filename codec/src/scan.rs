@@ -120,7 +120,24 @@ pub struct Scan {
     pub sorted_in_scratch: bool,
     /// Bytes of input consumed.
     pub bytes: u64,
+    /// The first [`UNKNOWN_SAMPLE`] entries no prefix routes, in key order.
+    pub unknown_rows: Vec<UnknownRow>,
 }
+
+/// An entry that matched no routing prefix, kept so `inspect --unknown` can show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownRow {
+    /// Offset of the entry in the input.
+    pub offset: u64,
+    /// Its user key (MVCC suffix removed).
+    pub user_key: Vec<u8>,
+    /// Its commit timestamp.
+    pub commit_ts: u64,
+}
+
+/// How many unknown rows a scan keeps: enough to recognise a key family, bounded so a
+/// snapshot full of foreign keys cannot grow memory.
+pub const UNKNOWN_SAMPLE: usize = 32;
 
 impl Scan {
     fn new(header: Header) -> Self {
@@ -132,6 +149,19 @@ impl Scan {
             raw_rows_skipped: 0,
             sorted_in_scratch: false,
             bytes: 0,
+            unknown_rows: Vec::new(),
+        }
+    }
+
+    /// Counts `entry` in `slot`, keeping it as a sample when nothing routes it.
+    fn count(&mut self, entry: &EntryRef<'_>, slot: dispatch::Slot) {
+        self.counters.count(slot);
+        if slot == dispatch::Slot::Unknown && self.unknown_rows.len() < UNKNOWN_SAMPLE {
+            self.unknown_rows.push(UnknownRow {
+                offset: entry.offset,
+                user_key: entry.user_key.to_vec(),
+                commit_ts: entry.commit_ts,
+            });
         }
     }
 
@@ -140,6 +170,28 @@ impl Scan {
     pub fn footer_missing(&self) -> bool {
         self.header.wrapper.is_runtime() && self.footer == Some(Footer::Absent)
     }
+}
+
+/// Event of the warning raised when the snapshot holds filesystem-adapter rows.
+pub const FILESYSTEM_NOT_DUMPED_EVENT: &str = "filesystem_data_not_dumped";
+
+/// Warns when the snapshot holds `!fs|…` rows: the dump format has no filesystem
+/// layout yet, so that data is not in the tree (the Go decoder drops it silently).
+pub fn warn_unexported(scan: &Scan, warnings: &mut Warnings) {
+    let rows = scan.counters.filesystem;
+    if rows == 0 {
+        return;
+    }
+    warnings.push(
+        FILESYSTEM_NOT_DUMPED_EVENT,
+        vec![
+            ("rows", rows.to_string()),
+            (
+                "hint",
+                "the snapshot holds filesystem-adapter (!fs|) rows; the dump format has no filesystem layout, so that data is NOT in the dump".to_owned(),
+            ),
+        ],
+    );
 }
 
 /// Event of the warning a salvaged footer-less runtime file raises.
@@ -273,7 +325,7 @@ pub fn scan_file_observed(
     let mut reader = SnapshotReader::new(file)?;
     let mut scan = Scan::new(reader.header());
     observer.phase(ScanPhase::Stream);
-    match stream_pass(
+    let scan = match stream_pass(
         &mut reader,
         options,
         adapters,
@@ -284,7 +336,7 @@ pub fn scan_file_observed(
         PassEnd::Complete => {
             finish_scan(&mut scan, &reader);
             finalize(adapters, warnings)?;
-            Ok(scan)
+            scan
         }
         PassEnd::OutOfOrder { .. } => {
             let mut file = reader.into_inner();
@@ -292,9 +344,11 @@ pub fn scan_file_observed(
                 .map_err(|e| DecodeError::io(format!("rewind {}", input.display()), e))?;
             reset(adapters)?;
             *warnings = Warnings::default();
-            sorted_pass(file, options, adapters, warnings, observer)
+            sorted_pass(file, options, adapters, warnings, observer)?
         }
-    }
+    };
+    warn_unexported(&scan, warnings);
+    Ok(scan)
 }
 
 /// Counts and checks visibility of one file without any adapter: what `inspect` shows.
@@ -368,11 +422,10 @@ fn stream_pass(
                 });
             }
         };
-        scan.counters.count(dispatch::classify(
-            entry.user_key,
-            entry.tombstone,
-            options.enabled,
-        ));
+        scan.count(
+            &entry,
+            dispatch::classify(entry.user_key, entry.tombstone, options.enabled),
+        );
         if verdict == Verdict::Visible && failure.is_none() {
             failure = dispatch_entry(&entry, options.enabled, adapters, warnings).err();
         }
@@ -666,6 +719,80 @@ mod tests {
             check_footer(&ok, false, &mut warnings).unwrap();
         }
         assert!(warnings.0.is_empty());
+    }
+
+    /// A native snapshot of `(user key, ts)` live entries, already in key order.
+    fn native_file(dir: &Path, rows: &[(&[u8], u64)]) -> PathBuf {
+        use crate::container::{SnapshotWriter, encode_key, encode_live_value};
+        let mut writer = SnapshotWriter::new(Vec::new(), 9).unwrap();
+        let (mut key, mut value) = (Vec::new(), Vec::new());
+        for (user_key, ts) in rows {
+            key.clear();
+            value.clear();
+            encode_key(user_key, *ts, &mut key);
+            encode_live_value(b"v", &mut value);
+            writer.write_entry(&key, &value).unwrap();
+        }
+        let path = dir.join("in.fsm");
+        std::fs::write(&path, writer.finish().unwrap()).unwrap();
+        path
+    }
+
+    fn scan_options(dir: &Path) -> ScanOptions {
+        ScanOptions {
+            enabled: AdapterSet::ALL,
+            scratch_dir: dir.to_path_buf(),
+            sort_memory_bytes: 1 << 20,
+        }
+    }
+
+    #[test]
+    fn filesystem_rows_are_counted_and_warned_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = native_file(
+            dir.path(),
+            &[
+                (b"!fs|dir|a", 3),
+                (b"!fs|ino|\x01", 4),
+                (b"!redis|txn-wide-set|k", 5),
+            ],
+        );
+        let mut warnings = Warnings::default();
+        let scan = scan_file(
+            &input,
+            &scan_options(dir.path()),
+            &mut Vec::new(),
+            &mut warnings,
+            &mut |_| Ok(()),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        let c = scan.counters;
+        assert_eq!((c.filesystem, c.internal, c.unknown), (2, 1, 0));
+        assert_eq!(warnings.0.len(), 1);
+        assert_eq!(warnings.0[0].event, FILESYSTEM_NOT_DUMPED_EVENT);
+        assert_eq!(warnings.0[0].fields[0], ("rows", "2".to_owned()));
+        // Nothing to warn about without filesystem rows.
+        let mut quiet = Warnings::default();
+        warn_unexported(&Scan::new(scan.header), &mut quiet);
+        assert!(quiet.0.is_empty());
+    }
+
+    #[test]
+    fn unknown_rows_are_sampled_in_key_order_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys: Vec<Vec<u8>> = (0..UNKNOWN_SAMPLE + 5)
+            .map(|i| format!("zz{i:03}").into_bytes())
+            .collect();
+        let rows: Vec<(&[u8], u64)> = keys.iter().map(|k| (k.as_slice(), 7)).collect();
+        let input = native_file(dir.path(), &rows);
+        let scan = inspect_file(&input, &scan_options(dir.path()), &mut |_, _| {}).unwrap();
+        assert_eq!(scan.counters.unknown, keys.len() as u64);
+        assert_eq!(scan.unknown_rows.len(), UNKNOWN_SAMPLE);
+        assert_eq!(scan.unknown_rows[0].user_key, b"zz000");
+        assert_eq!(scan.unknown_rows[0].commit_ts, 7);
+        assert_eq!(scan.unknown_rows[0].offset, 16);
+        assert_eq!(scan.unknown_rows[UNKNOWN_SAMPLE - 1].user_key, b"zz031");
     }
 
     #[test]

@@ -85,15 +85,37 @@ fn validate_entry(offset: u64, key: &[u8], value: &[u8]) -> Result<(), Container
     }
     match (flags & FLAG_ENCRYPTION_MASK) >> 1 {
         0 => Ok(()),
-        1 => fail(
-            EncryptedEntry,
-            "value header encryption_state=0x1: entry is encrypted and no keyring is linked"
-                .to_owned(),
-        ),
+        1 => fail(EncryptedEntry, encrypted_entry_message(key)),
         state => fail(
             EncryptedReserved,
             format!("value header encryption_state={state:#x} is reserved"),
         ),
+    }
+}
+
+/// Longest key prefix an error message quotes; keys may be up to 1 MiB.
+const QUOTED_KEY_MAX: usize = 256;
+
+/// Names the encrypted entry and says what to do: offline decoding has no keyring, so
+/// the only way to a dump is a snapshot of a store that holds cleartext.
+#[cold]
+fn encrypted_entry_message(encoded_key: &[u8]) -> String {
+    let user_key = &encoded_key[..encoded_key.len().saturating_sub(TS_SIZE)];
+    format!(
+        "value header encryption_state=0x1: entry {} is encrypted and no keyring is linked; \
+         take the snapshot from a node that can decrypt it (storage encryption off, or a \
+         live backup dump) and decode that",
+        quote_key(user_key)
+    )
+}
+
+/// A key for messages: escaped, and cut to [`QUOTED_KEY_MAX`] bytes with a note.
+pub(crate) fn quote_key(key: &[u8]) -> String {
+    match key.get(..QUOTED_KEY_MAX) {
+        Some(head) if key.len() > QUOTED_KEY_MAX => {
+            format!("\"{}\"… ({} bytes)", head.escape_ascii(), key.len())
+        }
+        _ => format!("\"{}\"", key.escape_ascii()),
     }
 }
 

@@ -14,9 +14,7 @@ use crate::sort::SortOptions;
 use crate::tree::checksums::{CHECKSUMS_FILE_NAME, ChecksumsError, write_checksums_from};
 use crate::tree::fs::{CREATE_FILE_MODE, DIR_MODE, FsErrorKind};
 use crate::tree::lock::OutputLock;
-use crate::tree::manifest::{
-    self, Adapters, MANIFEST_FILE_NAME, Manifest, ManifestError, Source,
-};
+use crate::tree::manifest::{self, Adapters, MANIFEST_FILE_NAME, Manifest, ManifestError, Source};
 use crate::tree::sink::TreeSink;
 use crate::tree::walltime::WallTime;
 use crate::tree::writer::TreeWriter;
