@@ -84,12 +84,32 @@ pub struct Visibility {
     /// Lengths of the open user keys, ascending.
     open: Vec<usize>,
     stats: MvccStats,
+    /// Versions committed after this are ignored (`decode --as-of`).
+    cut: Option<u64>,
+    /// Versions ignored because of `cut`.
+    after_cut: u64,
 }
 
 impl Visibility {
     /// Nothing observed yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Visibility as of `cut`: versions committed after it are treated as if they had
+    /// never been written (counted as shadowed, and in [`Visibility::after_cut`]), so
+    /// each key shows its newest version with commit ts ≤ `cut`, absent when that is a
+    /// tombstone. Exact as long as nothing at or below `cut` was garbage-collected.
+    pub fn as_of(cut: u64) -> Self {
+        Visibility {
+            cut: Some(cut),
+            ..Self::default()
+        }
+    }
+
+    /// Versions ignored because they were committed after the cut.
+    pub fn after_cut(&self) -> u64 {
+        self.after_cut
     }
 
     /// Classifies the next entry. Fails, without changing state, when the entries are
@@ -111,6 +131,11 @@ impl Visibility {
         let user_key = &key[..key.len().saturating_sub(TS_SIZE)];
         let verdict = match self.open.binary_search(&user_key.len()) {
             Ok(_) => Verdict::Shadowed,
+            // Not opened: the key's next (older) version is judged afresh.
+            Err(_) if self.is_after_cut(key) => {
+                self.after_cut += 1;
+                Verdict::Shadowed
+            }
             Err(at) => {
                 self.open_key(at, user_key);
                 if entry.tombstone {
@@ -122,6 +147,13 @@ impl Visibility {
         };
         self.count(verdict);
         Ok(verdict)
+    }
+
+    fn is_after_cut(&self, encoded_key: &[u8]) -> bool {
+        let Some(cut) = self.cut else {
+            return false;
+        };
+        crate::container::split_key(encoded_key).is_some_and(|(_, ts)| ts > cut)
     }
 
     /// The counts so far.
@@ -186,14 +218,20 @@ mod tests {
     }
 
     /// Sorts the versions like a snapshot and returns `(user_key, ts, verdict)`.
-    fn judge(mut versions: Vec<Version>) -> Vec<(Vec<u8>, u64, Verdict)> {
+    fn judge(versions: Vec<Version>) -> Vec<(Vec<u8>, u64, Verdict)> {
+        judge_with(Visibility::new(), versions)
+    }
+
+    fn judge_with(
+        mut visibility: Visibility,
+        mut versions: Vec<Version>,
+    ) -> Vec<(Vec<u8>, u64, Verdict)> {
         let encoded = |v: &Version| {
             let mut key = Vec::new();
             encode_key(&v.user_key, v.ts, &mut key);
             key
         };
         versions.sort_by_key(|v| encoded(v));
-        let mut visibility = Visibility::new();
         let verdicts = versions
             .iter()
             .enumerate()
@@ -221,6 +259,70 @@ mod tests {
             stats.visible + stats.shadowed + stats.deleted
         );
         verdicts
+    }
+
+    #[test]
+    fn as_of_shows_the_newest_version_at_or_before_the_cut() {
+        let versions = || {
+            vec![
+                version(b"k", 100, false),
+                version(b"k", 200, false),
+                version(b"k", 300, true),
+                // Extends `k` and sorts between its versions.
+                version(b"k\xff", 250, false),
+                version(b"gone", 50, true),
+                version(b"gone", 40, false),
+                version(b"late", 500, false),
+            ]
+        };
+        let verdicts = |cut| -> Vec<(Vec<u8>, u64, Verdict)> {
+            let mut judged = judge_with(Visibility::as_of(cut), versions());
+            judged.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+            judged
+        };
+        use Verdict::{Deleted, Shadowed, Visible};
+        let at = |cut| {
+            verdicts(cut)
+                .into_iter()
+                .filter(|(_, _, v)| *v != Shadowed)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            at(250),
+            vec![
+                (b"gone".to_vec(), 50, Deleted),
+                (b"k".to_vec(), 200, Visible),
+                (b"k\xff".to_vec(), 250, Visible),
+            ]
+        );
+        assert_eq!(
+            at(45),
+            vec![(b"gone".to_vec(), 40, Visible)],
+            "before the delete, nothing else existed yet"
+        );
+        assert_eq!(
+            at(u64::MAX),
+            at(300)
+                .into_iter()
+                .chain([(b"late".to_vec(), 500, Visible)])
+                .collect::<Vec<_>>()
+        );
+        let mut visibility = Visibility::as_of(150);
+        assert_eq!(visibility.after_cut(), 0);
+        let mut key = Vec::new();
+        encode_key(b"x", 151, &mut key);
+        let entry = EntryRef {
+            offset: 0,
+            encoded_key: &key,
+            user_key: b"x",
+            commit_ts: 151,
+            tombstone: false,
+            expire_at: 0,
+            body: b"",
+        };
+        assert_eq!(visibility.observe(&entry), Ok(Shadowed));
+        assert_eq!(visibility.after_cut(), 1);
+        assert_eq!(visibility.stats().visible, 0);
     }
 
     #[test]

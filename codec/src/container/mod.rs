@@ -9,7 +9,9 @@
 //! of that, where the Go decoder accepts only the bare stream (docs/format.md §1.2).
 
 mod builder;
+pub mod datadir;
 mod error;
+pub mod offload;
 mod reader;
 mod runtime;
 mod writer;
