@@ -1,11 +1,13 @@
 //! `inspect`: what a snapshot file is, without writing anything.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
+use elastickv_codec::container::datadir;
+use elastickv_codec::container::offload::{self, OffloadManifest};
 use elastickv_codec::container::{Footer, Wrapper};
 use elastickv_codec::dispatch::AdapterSet;
-use elastickv_codec::scan::{self, Scan, ScanOptions, UnknownRow};
+use elastickv_codec::scan::{self, DecodeError, Scan, ScanOptions, UnknownRow};
 use serde_json::json;
 
 use elastickv_codec::adapter::Warnings;
@@ -18,7 +20,15 @@ use crate::render;
 #[derive(Debug, Args)]
 pub struct Opts {
     /// The snapshot file (.fsm).
-    file: PathBuf,
+    #[arg(required_unless_present = "data_dir", conflicts_with = "data_dir")]
+    file: Option<PathBuf>,
+    /// List every snapshot of a node's raft group directory (index, size, container,
+    /// footer, raft record) instead of inspecting one file.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// The `offload publish` manifest of a footer-less payload: checked against it.
+    #[arg(long, conflicts_with = "data_dir")]
+    offload_manifest: Option<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -31,6 +41,26 @@ pub struct Opts {
 }
 
 pub fn run(opts: Opts) -> Result<(), Failure> {
+    let Some(file) = opts.file.clone() else {
+        let dir = opts.data_dir.clone().unwrap_or_default();
+        return list_data_dir(&dir, opts.json);
+    };
+    let offload = match &opts.offload_manifest {
+        Some(path) => Some(
+            offload::read_offload_manifest(path)
+                .and_then(|m| offload::verify_payload(&file, &m).map(|()| m))
+                .map_err(|e| Failure::from_error(&format!("inspect {}", file.display()), &e))?,
+        ),
+        None => None,
+    };
+    inspect_file(&opts, &file, offload.as_ref())
+}
+
+fn inspect_file(
+    opts: &Opts,
+    file: &Path,
+    offload: Option<&OffloadManifest>,
+) -> Result<(), Failure> {
     pipeline::check_scratch_root(opts.scratch_root.as_deref())
         .map_err(|e| Failure::from_dump(&e))?;
     let options = ScanOptions {
@@ -39,17 +69,22 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
         sort_memory_bytes: 256 << 20,
     };
     let mut bar = Bar::for_stderr();
-    let total = std::fs::metadata(&opts.file).ok().map(|m| m.len());
+    let total = std::fs::metadata(file).ok().map(|m| m.len());
     bar.phase("reading", total);
-    let scanned = scan::inspect_file(&opts.file, &options, &mut |bytes, entries| {
+    let scanned = scan::inspect_file(file, &options, &mut |bytes, entries| {
         bar.update(bytes, entries)
     });
     bar.finish();
-    let scan = scanned
-        .map_err(|e| Failure::from_error(&format!("inspect {}", opts.file.display()), &e))?;
-    let index = scan::snapshot_index_from_path(&opts.file);
+    let fail = |e: &DecodeError| Failure::from_error(&format!("inspect {}", file.display()), e);
+    let scan = scanned.map_err(|e| fail(&e))?;
+    if let Some(manifest) = offload {
+        pipeline::check_decoded_payload(&scan, file, manifest).map_err(|e| fail(&e))?;
+    }
+    let index = offload
+        .map(|m| m.snapshot_index)
+        .or_else(|| scan::snapshot_index_from_path(file));
     let mut warnings = Warnings::default();
-    if scan.footer_missing() {
+    if scan.footer_missing() && offload.is_none() {
         // Reported, not refused: inspect is how an operator finds out what is wrong.
         warnings.push(
             scan::FOOTER_MISSING_EVENT,
@@ -61,12 +96,24 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
     if opts.json {
         let mut report = render_json(&scan, index);
         report["warnings"] = render::warnings_json(&warnings);
+        report["offload_manifest"] = offload.map_or(json!(null), |m| {
+            json!({"path": m.path.to_string_lossy(), "verified": true,
+                   "group_id": m.group_id, "snapshot_term": m.snapshot_term})
+        });
         if opts.unknown {
             report["unknown_rows"] = unknown_rows_json(&scan.unknown_rows);
         }
         println!("{report:#}");
     } else {
-        print_text(&opts, &scan, index);
+        print_text(file, &scan, index);
+        if let Some(m) = offload {
+            println!(
+                "offload         payload verified against {} (length, SHA-256, CRC32C); group {}, term {}",
+                m.path.display(),
+                m.group_id,
+                m.snapshot_term
+            );
+        }
         if opts.unknown {
             print_unknown_rows(&scan);
         }
@@ -114,6 +161,77 @@ fn print_unknown_rows(scan: &Scan) {
     }
 }
 
+/// `inspect --data-dir`: every snapshot file of a group directory, with what can be
+/// told without decoding it.
+fn list_data_dir(dir: &Path, as_json: bool) -> Result<(), Failure> {
+    let context = || format!("inspect --data-dir {}", dir.display());
+    let listing = datadir::read_data_dir(dir).map_err(|e| Failure::from_error(&context(), &e))?;
+    let chosen = datadir::choose_snapshot(dir).ok();
+    let mut rows = Vec::new();
+    for file in &listing.fsm_files {
+        let probe = datadir::probe(&file.path).map_err(|e| {
+            Failure::usage("io", format!("{}: {}: {e}", context(), file.path.display()))
+        })?;
+        let picked = chosen.as_ref().is_some_and(|c| c.file.path == file.path);
+        rows.push((file, probe, picked));
+    }
+    if as_json {
+        let files: Vec<_> = rows
+            .iter()
+            .map(|(file, probe, picked)| {
+                json!({
+                    "path": file.path.to_string_lossy(),
+                    "index": file.index,
+                    "size": file.size,
+                    "container": probe.container,
+                    "footer_verified": probe.footer_verified,
+                    "snap_term": file.snap_term,
+                    "decode_picks": picked,
+                })
+            })
+            .collect();
+        let report = json!({
+            "data_dir": listing.dir.to_string_lossy(),
+            "snapshots": files,
+            "choice": chosen.as_ref().map(|c| c.reason.clone()),
+        });
+        println!("{report:#}");
+        return Ok(());
+    }
+    println!("data dir        {}", listing.dir.display());
+    println!(
+        "{:<24} {:>8} {:>12}  {:<20} {:<9} raft record",
+        "file", "index", "bytes", "container", "footer"
+    );
+    for (file, probe, picked) in &rows {
+        let name = file.path.file_name().unwrap_or_default().to_string_lossy();
+        println!(
+            "{:<24} {:>8} {:>12}  {:<20} {:<9} {}{}",
+            name,
+            file.index,
+            file.size,
+            probe.container,
+            if probe.footer_verified {
+                "verified"
+            } else {
+                "BAD"
+            },
+            file.snap_term
+                .map_or_else(|| "none".to_owned(), |t| format!("term {t}")),
+            if *picked {
+                "  <- decode --data-dir picks this"
+            } else {
+                ""
+            }
+        );
+    }
+    match &chosen {
+        Some(c) => println!("choice          {}", c.reason),
+        None => println!("choice          none: no snapshot file has its raft record"),
+    }
+    Ok(())
+}
+
 fn wrapper_json(wrapper: Wrapper) -> serde_json::Value {
     match wrapper {
         Wrapper::Native => json!(null),
@@ -151,10 +269,10 @@ fn render_json(scan: &Scan, index: Option<u64>) -> serde_json::Value {
     })
 }
 
-fn print_text(opts: &Opts, scan: &Scan, index: Option<u64>) {
+fn print_text(file: &Path, scan: &Scan, index: Option<u64>) {
     let header = scan.header;
     let c = &scan.counters;
-    println!("file            {}", opts.file.display());
+    println!("file            {}", file.display());
     println!("container       {}", header.wrapper.magic());
     match header.wrapper {
         Wrapper::Native => {}

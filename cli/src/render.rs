@@ -118,6 +118,12 @@ pub fn counters_text(scan: &Scan) -> String {
     if scan.footer_missing() {
         text.push_str("; CRC32C footer missing (the file may be truncated)");
     }
+    if let Some(cut) = scan.cut {
+        text.push_str(&format!(
+            "; as of HLC {cut} ({} newer versions ignored)",
+            scan.after_cut
+        ));
+    }
     text
 }
 

@@ -61,6 +61,73 @@ impl ErrorCode for OutOfOrder {
     }
 }
 
+/// A `--as-of` request: the text as given and the HLC cut it stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AsOf {
+    /// What the operator wrote.
+    pub requested: String,
+    /// The cut: every version committed at or before it counts.
+    pub ts: u64,
+}
+
+/// Bits of an HLC timestamp below its milliseconds (the logical counter).
+const HLC_LOGICAL_BITS: u32 = 16;
+
+/// A `--as-of` value that is neither an HLC timestamp nor an RFC 3339 instant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "--as-of {input:?}: {reason} (give an HLC timestamp as a decimal integer, or an RFC 3339 instant such as 2026-12-06T10:32:00Z)"
+)]
+pub struct AsOfParseError {
+    /// The rejected text.
+    pub input: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl ErrorCode for AsOfParseError {
+    fn code(&self) -> &'static str {
+        "as-of-invalid"
+    }
+
+    fn exit_class(&self) -> ExitClass {
+        ExitClass::Usage
+    }
+}
+
+impl AsOf {
+    /// Parses a decimal HLC timestamp, or an RFC 3339 instant meaning every commit up
+    /// to the end of that millisecond (its HLC with the logical counter all ones).
+    ///
+    /// # Errors
+    /// [`AsOfParseError`] for anything else, and for instants before 1970 or past
+    /// what 48 bits of milliseconds hold.
+    pub fn parse(text: &str) -> Result<Self, AsOfParseError> {
+        let fail = |reason: String| AsOfParseError {
+            input: text.to_owned(),
+            reason,
+        };
+        let ts = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            text.parse::<u64>()
+                .map_err(|e| fail(format!("not a 64-bit timestamp: {e}")))?
+        } else {
+            let instant = crate::tree::walltime::WallTime::parse_rfc3339(text)
+                .map_err(|e| fail(e.to_string()))?;
+            let millis = u64::try_from(instant.unix_secs())
+                .ok()
+                .and_then(|s| s.checked_mul(1000))
+                .and_then(|ms| ms.checked_add(u64::from(instant.subsec_nanos() / 1_000_000)))
+                .filter(|ms| *ms < 1 << (64 - HLC_LOGICAL_BITS))
+                .ok_or_else(|| fail("outside the HLC range (1970 .. 48 bits of ms)".to_owned()))?;
+            (millis << HLC_LOGICAL_BITS) | ((1 << HLC_LOGICAL_BITS) - 1)
+        };
+        Ok(AsOf {
+            requested: text.to_owned(),
+            ts,
+        })
+    }
+}
+
 /// Counts of what [`Visibility`] decided.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct MvccStats {
@@ -259,6 +326,27 @@ mod tests {
             stats.visible + stats.shadowed + stats.deleted
         );
         verdicts
+    }
+
+    #[test]
+    fn as_of_parses_hlc_and_rfc3339() {
+        assert_eq!(AsOf::parse("12345").unwrap().ts, 12345);
+        // 1 ms after the epoch, end of that millisecond.
+        let end = AsOf::parse("1970-01-01T00:00:00.001999Z").unwrap();
+        assert_eq!(end.ts, (1 << 16) | 0xffff);
+        assert_eq!(end.requested, "1970-01-01T00:00:00.001999Z");
+        let zoned = AsOf::parse("2026-12-06T11:32:00+01:00").unwrap();
+        assert_eq!(zoned.ts >> 16, 1_796_553_120_000, "10:32 UTC");
+        for bad in [
+            "",
+            "-5",
+            "yesterday",
+            "1969-12-31T23:59:59Z",
+            "99999999999999999999",
+        ] {
+            let error = AsOf::parse(bad).unwrap_err();
+            assert_eq!(error.code(), "as-of-invalid", "{bad}");
+        }
     }
 
     #[test]

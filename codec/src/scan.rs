@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 
 use crate::adapter::{AdapterDecoder, Warnings};
 use crate::container::{
-    ContainerError, EntryRef, Footer, Header, SnapshotReader, VALUE_HEADER_SIZE,
+    ContainerError, EntryRef, Footer, Header, SnapshotReader, StoreMeta, VALUE_HEADER_SIZE,
 };
 use crate::dispatch::{self, Adapter, AdapterSet, Counters, Owner};
 use crate::error::{BoxError, ErrorCode, ExitClass};
-use crate::mvcc::{MvccStats, Verdict, Visibility};
+use crate::mvcc::{AsOf, MvccStats, Verdict, Visibility};
 use crate::sort::{ExternalSorter, SortOptions};
 use crate::tree::fs::{FsError, open_nonblocking_regular};
 
@@ -59,6 +59,13 @@ pub enum DecodeError {
         /// Offset of the first out-of-order entry.
         offset: u64,
     },
+    /// An offload payload disagrees with its manifest (checked before decoding, and
+    /// again over the bytes actually decoded).
+    #[error(transparent)]
+    Offload(#[from] crate::container::offload::OffloadError),
+    /// A `--as-of` cut outside what the file can answer.
+    #[error(transparent)]
+    AsOf(#[from] AsOfError),
     /// Reading, sorting or writing failed.
     #[error("{context}: {source}")]
     Io {
@@ -86,6 +93,8 @@ impl ErrorCode for DecodeError {
             DecodeError::Input(e) => e.code(),
             DecodeError::FooterMissing { .. } => "snapshot-footer-missing",
             DecodeError::UnsortedStream { .. } => "snapshot-unsorted-stream",
+            DecodeError::Offload(e) => e.code(),
+            DecodeError::AsOf(e) => e.code(),
             DecodeError::Io { .. } => "io",
         }
     }
@@ -98,8 +107,98 @@ impl ErrorCode for DecodeError {
             DecodeError::Input(_) => ExitClass::Usage,
             DecodeError::FooterMissing { .. } => ExitClass::Data,
             DecodeError::UnsortedStream { .. } => ExitClass::Data,
+            DecodeError::Offload(e) => e.exit_class(),
+            DecodeError::AsOf(e) => e.exit_class(),
             DecodeError::Io { .. } => ExitClass::Usage,
         }
+    }
+}
+
+/// A `--as-of` cut the file cannot answer exactly.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AsOfError {
+    /// Later than anything the file holds: its state at the cut is unknown (later
+    /// commits may exist elsewhere).
+    #[error(
+        "--as-of {requested} (HLC {cut}) is after the snapshot's last commit {last_commit_ts}: the snapshot cannot know the state at that time"
+    )]
+    AfterLastCommit {
+        /// What was asked.
+        requested: String,
+        /// The cut.
+        cut: u64,
+        /// The snapshot's last commit.
+        last_commit_ts: u64,
+    },
+    /// Below the oldest retained version: garbage collection may have removed
+    /// versions the cut would show.
+    #[error(
+        "--as-of {requested} (HLC {cut}) is below the snapshot's _meta_min_retained_ts {min_retained_ts}: older versions were garbage-collected, so the state at that time cannot be rebuilt"
+    )]
+    BeforeRetainedHistory {
+        /// What was asked.
+        requested: String,
+        /// The cut.
+        cut: u64,
+        /// The store's retention floor.
+        min_retained_ts: u64,
+    },
+    /// The file does not say how much history it kept (no `_meta_min_retained_ts`
+    /// row: not a live store payload).
+    #[error(
+        "--as-of {requested}: the snapshot carries no _meta_min_retained_ts row (it is not a live node's file), so how much history it kept is unknown"
+    )]
+    RetentionUnknown {
+        /// What was asked.
+        requested: String,
+    },
+}
+
+impl ErrorCode for AsOfError {
+    fn code(&self) -> &'static str {
+        match self {
+            AsOfError::AfterLastCommit { .. } => "as-of-after-last-commit",
+            AsOfError::BeforeRetainedHistory { .. } => "as-of-before-retained-history",
+            AsOfError::RetentionUnknown { .. } => "as-of-retention-unknown",
+        }
+    }
+
+    fn exit_class(&self) -> ExitClass {
+        ExitClass::Data
+    }
+}
+
+/// Refuses a cut above the header's last commit (checkable before decoding).
+///
+/// # Errors
+/// [`AsOfError::AfterLastCommit`].
+pub fn check_cut_against_header(as_of: &AsOf, header: &Header) -> Result<(), AsOfError> {
+    if as_of.ts > header.last_commit_ts {
+        return Err(AsOfError::AfterLastCommit {
+            requested: as_of.requested.clone(),
+            cut: as_of.ts,
+            last_commit_ts: header.last_commit_ts,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a cut below the retained history, which a live payload states only in its
+/// trailing `_meta_min_retained_ts` row, so only after the scan.
+///
+/// # Errors
+/// [`AsOfError::BeforeRetainedHistory`] or [`AsOfError::RetentionUnknown`].
+pub fn check_cut_against_retention(as_of: &AsOf, scan: &Scan) -> Result<(), AsOfError> {
+    match scan.store_meta.min_retained_ts {
+        None => Err(AsOfError::RetentionUnknown {
+            requested: as_of.requested.clone(),
+        }),
+        Some(min) if as_of.ts < min => Err(AsOfError::BeforeRetainedHistory {
+            requested: as_of.requested.clone(),
+            cut: as_of.ts,
+            min_retained_ts: min,
+        }),
+        Some(_) => Ok(()),
     }
 }
 
@@ -122,6 +221,14 @@ pub struct Scan {
     pub bytes: u64,
     /// The first [`UNKNOWN_SAMPLE`] entries no prefix routes, in key order.
     pub unknown_rows: Vec<UnknownRow>,
+    /// The store's `_meta_*` counters (live payloads carry them).
+    pub store_meta: StoreMeta,
+    /// CRC32C of the whole input when it ended without a footer.
+    pub unfootered_crc32c: Option<u32>,
+    /// The `--as-of` cut the visible state was taken at, if any.
+    pub cut: Option<u64>,
+    /// Versions ignored because they were committed after [`Scan::cut`].
+    pub after_cut: u64,
 }
 
 /// An entry that matched no routing prefix, kept so `inspect --unknown` can show it.
@@ -150,6 +257,10 @@ impl Scan {
             sorted_in_scratch: false,
             bytes: 0,
             unknown_rows: Vec::new(),
+            store_meta: StoreMeta::default(),
+            unfootered_crc32c: None,
+            cut: None,
+            after_cut: 0,
         }
     }
 
@@ -321,9 +432,25 @@ pub fn scan_file_observed(
     reset: ResetFn<'_>,
     observer: &mut dyn ScanObserver,
 ) -> Result<Scan, DecodeError> {
+    scan_file_as_of(input, options, None, adapters, warnings, reset, observer)
+}
+
+/// [`scan_file_observed`] at a cut: with `cut`, each key's visible version is its
+/// newest one committed at or before `cut` (docs/format.md §2.1). Whether the cut is
+/// within the file's retained history is for the caller to judge from the scan.
+pub fn scan_file_as_of(
+    input: &Path,
+    options: &ScanOptions,
+    cut: Option<u64>,
+    adapters: &mut Vec<Box<dyn AdapterDecoder>>,
+    warnings: &mut Warnings,
+    reset: ResetFn<'_>,
+    observer: &mut dyn ScanObserver,
+) -> Result<Scan, DecodeError> {
     let file = open_input(input).map_err(DecodeError::Input)?;
     let mut reader = SnapshotReader::new(file)?;
     let mut scan = Scan::new(reader.header());
+    scan.cut = cut;
     observer.phase(ScanPhase::Stream);
     let scan = match stream_pass(
         &mut reader,
@@ -344,7 +471,7 @@ pub fn scan_file_observed(
                 .map_err(|e| DecodeError::io(format!("rewind {}", input.display()), e))?;
             reset(adapters)?;
             *warnings = Warnings::default();
-            sorted_pass(file, options, adapters, warnings, observer)?
+            sorted_pass(file, options, cut, adapters, warnings, observer)?
         }
     };
     warn_unexported(&scan, warnings);
@@ -407,7 +534,7 @@ fn stream_pass(
     scan: &mut Scan,
     observer: &mut dyn ScanObserver,
 ) -> Result<PassEnd, DecodeError> {
-    let mut visibility = Visibility::new();
+    let mut visibility = scan.cut.map_or_else(Visibility::new, Visibility::as_of);
     let mut failure = None;
     loop {
         let position = source.consumed();
@@ -437,6 +564,7 @@ fn stream_pass(
         return Err(error);
     }
     scan.mvcc = visibility.stats();
+    scan.after_cut = visibility.after_cut();
     observer.progress(source.consumed(), scan.counters.entries);
     Ok(PassEnd::Complete)
 }
@@ -487,6 +615,8 @@ fn finish_scan<R: std::io::Read>(scan: &mut Scan, reader: &SnapshotReader<R>) {
     scan.footer = reader.footer();
     scan.raw_rows_skipped = reader.raw_rows_skipped();
     scan.bytes = reader.offset();
+    scan.store_meta = reader.store_meta();
+    scan.unfootered_crc32c = reader.unfootered_crc32c();
 }
 
 /// Sort value layout: `BE64(len) ‖ encoded value ‖ LE64(file offset)`.
@@ -524,6 +654,7 @@ fn split_sort_value(value: &[u8]) -> (&[u8], u64) {
 fn sorted_pass(
     file: File,
     options: &ScanOptions,
+    cut: Option<u64>,
     adapters: &mut [Box<dyn AdapterDecoder>],
     warnings: &mut Warnings,
     observer: &mut dyn ScanObserver,
@@ -552,6 +683,7 @@ fn sorted_pass(
     observer.progress(reader.offset(), spilled);
     let mut scan = Scan {
         sorted_in_scratch: true,
+        cut,
         ..Scan::new(reader.header())
     };
     finish_scan(&mut scan, &reader);

@@ -18,7 +18,7 @@ mod writer;
 
 pub use builder::{BuildError, BuildSummary, SnapshotBuilder};
 pub use error::{ContainerError, ContainerErrorKind};
-pub use reader::{EntryRef, SnapshotReader};
+pub use reader::{EntryRef, SnapshotReader, StoreMeta};
 pub use runtime::{
     FOOTER_LEN, Footer, HLC_V1_MAGIC, HLC_V2_MAGIC, MVCC_STREAM_MAGIC, SST_INGEST_MAGIC, Wrapper,
 };

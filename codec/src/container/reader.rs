@@ -132,6 +132,39 @@ pub struct SnapshotReader<R> {
     value: Vec<u8>,
     state: State,
     raw_rows_skipped: u64,
+    store_meta: StoreMeta,
+    /// CRC32C of every byte, when the stream ended without a footer.
+    unfootered_crc32c: Option<u32>,
+}
+
+/// The store's own counters, from the raw `_meta_*` rows a live payload ends with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreMeta {
+    /// `_meta_last_commit_ts`.
+    pub last_commit_ts: Option<u64>,
+    /// `_meta_min_retained_ts`: no version at or above it was garbage-collected.
+    pub min_retained_ts: Option<u64>,
+    /// `_meta_pending_min_retained_ts`.
+    pub pending_min_retained_ts: Option<u64>,
+    /// `_meta_applied_index`: the raft index the store had applied.
+    pub applied_index: Option<u64>,
+}
+
+impl StoreMeta {
+    /// Records `value` when `key` is one of the four counters (8-byte LE values).
+    pub fn note(&mut self, key: &[u8], value: &[u8]) {
+        let Ok(bytes) = <[u8; 8]>::try_from(value) else {
+            return;
+        };
+        let slot = match key {
+            b"_meta_last_commit_ts" => &mut self.last_commit_ts,
+            b"_meta_min_retained_ts" => &mut self.min_retained_ts,
+            b"_meta_pending_min_retained_ts" => &mut self.pending_min_retained_ts,
+            b"_meta_applied_index" => &mut self.applied_index,
+            _ => return,
+        };
+        *slot = Some(u64::from_le_bytes(bytes));
+    }
 }
 
 /// Where the reader is; errors are sticky so a caller that keeps calling after a
@@ -158,6 +191,8 @@ impl<R: Read> SnapshotReader<R> {
             value: Vec::new(),
             state: State::Reading,
             raw_rows_skipped: 0,
+            store_meta: StoreMeta::default(),
+            unfootered_crc32c: None,
         })
     }
 
@@ -183,6 +218,7 @@ impl<R: Read> SnapshotReader<R> {
             }
             if runtime::is_raw_store_row(self.header.wrapper, &self.key, &self.value) {
                 self.raw_rows_skipped += 1;
+                self.store_meta.note(&self.key, &self.value);
                 continue;
             }
             if let Err(error) = validate_entry(offset, &self.key, &self.value) {
@@ -208,6 +244,17 @@ impl<R: Read> SnapshotReader<R> {
     /// Raw (non-MVCC) store rows skipped so far.
     pub fn raw_rows_skipped(&self) -> u64 {
         self.raw_rows_skipped
+    }
+
+    /// The `_meta_*` counters seen so far (a live payload ends with them).
+    pub fn store_meta(&self) -> StoreMeta {
+        self.store_meta
+    }
+
+    /// CRC32C of every byte read, once the stream has ended without a footer: what a
+    /// footer-less payload's recorded CRC (an offload manifest's) is checked against.
+    pub fn unfootered_crc32c(&self) -> Option<u32> {
+        self.unfootered_crc32c
     }
 
     /// Returns the underlying reader. Its position is past whatever this reader
@@ -260,7 +307,10 @@ impl<R: Read> SnapshotReader<R> {
             return Ok(Some(len));
         }
         let footer = match available.len() {
-            0 => Footer::Absent,
+            0 => {
+                self.unfootered_crc32c = Some(self.input.crc_so_far());
+                Footer::Absent
+            }
             FOOTER_LEN => self.read_footer(offset)?,
             partial => {
                 return Err(ContainerError::new(

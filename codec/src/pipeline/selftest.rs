@@ -94,6 +94,7 @@ pub(crate) fn run_self_test(
     let names = adapters::names(adapters::set_of(plan.adapters));
     let decoded = decode_into(
         plan.fsm,
+        None,
         &Compared {
             input_root: plan.input_root,
             adapters: plan.adapters,
