@@ -62,10 +62,10 @@ pub enum DecodeError {
     /// An offload payload disagrees with its manifest (checked before decoding, and
     /// again over the bytes actually decoded).
     #[error(transparent)]
-    Offload(#[from] crate::container::offload::OffloadError),
+    Offload(Box<crate::container::offload::OffloadError>),
     /// A `--as-of` cut outside what the file can answer.
     #[error(transparent)]
-    AsOf(#[from] AsOfError),
+    AsOf(Box<AsOfError>),
     /// Reading, sorting or writing failed.
     #[error("{context}: {source}")]
     Io {
@@ -74,6 +74,18 @@ pub enum DecodeError {
         /// The I/O error.
         source: std::io::Error,
     },
+}
+
+impl From<crate::container::offload::OffloadError> for DecodeError {
+    fn from(e: crate::container::offload::OffloadError) -> Self {
+        DecodeError::Offload(Box::new(e))
+    }
+}
+
+impl From<AsOfError> for DecodeError {
+    fn from(e: AsOfError) -> Self {
+        DecodeError::AsOf(Box::new(e))
+    }
 }
 
 impl DecodeError {

@@ -129,8 +129,10 @@ pub fn decode_to_tree(
         .clone()
         .unwrap_or_else(|| default_scratch.clone());
     let decoded = decode_into(
-        &request.input,
-        request.as_of.as_ref().map(|a| a.ts),
+        DecodeInput {
+            path: &request.input,
+            cut: request.as_of.as_ref().map(|a| a.ts),
+        },
         &TreeOutput {
             root: &request.output,
             scratch: &scratch,
@@ -247,7 +249,7 @@ pub fn check_decoded_payload(
     if got == Some(manifest.source_crc32c) {
         return Ok(());
     }
-    Err(DecodeError::Offload(OffloadError::Mismatch {
+    Err(DecodeError::from(OffloadError::Mismatch {
         payload: input.to_path_buf(),
         manifest: manifest.path.clone(),
         what: "CRC32C of the bytes decoded",
@@ -449,12 +451,18 @@ pub(crate) struct Decoded<S> {
     pub(crate) tree: S,
 }
 
+/// The snapshot a decode reads, and the cut it reads it at (`None`: the newest state).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DecodeInput<'a> {
+    pub(crate) path: &'a Path,
+    pub(crate) cut: Option<u64>,
+}
+
 /// Runs the adapters over `input` into `output`, restarting from an external sort
 /// when the input is unsorted. No MANIFEST, no CHECKSUMS: shared by
 /// [`decode_to_tree`] and the self-test.
 pub(crate) fn decode_into<O: Output>(
-    input: &Path,
-    cut: Option<u64>,
+    input: DecodeInput<'_>,
     output: &O,
     adapters: &[&AdapterSpec],
     flags: &DecodeFlags,
@@ -479,7 +487,7 @@ pub(crate) fn decode_into<O: Output>(
         sort_memory_bytes,
     };
     let mut warnings = Warnings::default();
-    let total_bytes = fs::metadata(input).ok().map(|m| m.len());
+    let total_bytes = fs::metadata(input.path).ok().map(|m| m.len());
     let mut observer = ScanProgress {
         progress,
         total_bytes,
@@ -495,9 +503,9 @@ pub(crate) fn decode_into<O: Output>(
         Ok(())
     };
     let scan = scan::scan_file_as_of(
-        input,
+        input.path,
         &options,
-        cut,
+        input.cut,
         &mut decoders,
         &mut warnings,
         &mut reset,
