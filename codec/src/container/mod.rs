@@ -14,6 +14,7 @@ mod error;
 pub mod offload;
 mod reader;
 mod runtime;
+pub mod sst;
 mod writer;
 
 pub use builder::{BuildError, BuildSummary, SnapshotBuilder};

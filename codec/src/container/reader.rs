@@ -42,7 +42,7 @@ impl<'a> EntryRef<'a> {
 
     /// Splits an entry that [`validate_entry`] accepted. Kept apart from validation so
     /// the reader can record a failure before it lends out its buffers.
-    fn assemble(offset: u64, encoded_key: &'a [u8], encoded_value: &'a [u8]) -> Self {
+    pub(super) fn assemble(offset: u64, encoded_key: &'a [u8], encoded_value: &'a [u8]) -> Self {
         let (user_key, commit_ts) = split_key(encoded_key).unwrap_or((&[], 0));
         let (header, body) = encoded_value
             .split_first_chunk::<VALUE_HEADER_SIZE>()
@@ -62,7 +62,7 @@ impl<'a> EntryRef<'a> {
 
 /// The Go `decodeSnapshotEntry` checks, in its order, so the first reported problem of
 /// a doubly-broken entry is the same one Go reports.
-fn validate_entry(offset: u64, key: &[u8], value: &[u8]) -> Result<(), ContainerError> {
+pub(super) fn validate_entry(offset: u64, key: &[u8], value: &[u8]) -> Result<(), ContainerError> {
     use ContainerErrorKind::{EncryptedEntry, EncryptedReserved, ShortKey, ShortValue};
     let fail = |kind, message: String| Err(ContainerError::new(kind, offset, message));
     if key.len() < TS_SIZE {

@@ -188,9 +188,17 @@ pub(super) fn check_inner_magic(
 /// Writer-registry rows are only raw inside a wrapper: bare streams carry MVCC-framed
 /// `!encryption|` rows, which the Go decoder counts as internal.
 pub(super) fn is_raw_store_row(wrapper: Wrapper, key: &[u8], value: &[u8]) -> bool {
+    if wrapper.is_runtime() {
+        return is_live_raw_row(key, value);
+    }
+    key.starts_with(META_ROW_PREFIX) && value.len() == META_ROW_VALUE_LEN
+}
+
+/// [`is_raw_store_row`] for rows known to come from a live store (SST-ingest tables
+/// always do, wrapped or not).
+pub(super) fn is_live_raw_row(key: &[u8], value: &[u8]) -> bool {
     let meta_counter = key.starts_with(META_ROW_PREFIX) && value.len() == META_ROW_VALUE_LEN;
-    let writer_registry = wrapper.is_runtime() && key.starts_with(WRITER_REGISTRY_PREFIX);
-    meta_counter || writer_registry
+    meta_counter || key.starts_with(WRITER_REGISTRY_PREFIX)
 }
 
 /// Judges the 4 bytes left at an entry boundary. `crc` covers every byte before them.

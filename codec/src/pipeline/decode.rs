@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::adapter::{AdapterDecoder, AdapterSpec, DecodeFlags, DecoderSettings, Warnings};
+use crate::container::Footer;
 use crate::container::offload::{self, OffloadError, OffloadManifest};
-use crate::container::{Footer, SnapshotReader};
 use crate::dispatch::AdapterSet;
 use crate::mvcc::AsOf;
 use crate::scan::{self, DecodeError, Scan, ScanOptions};
@@ -222,8 +222,7 @@ pub fn decode_to_tree(
 /// against its manifest, and a `--as-of` cut against the snapshot's last commit.
 fn check_live_input(request: &DecodeRequest) -> Result<Option<OffloadManifest>, DecodeError> {
     if let Some(as_of) = &request.as_of {
-        let file = scan::open_input(&request.input).map_err(DecodeError::Input)?;
-        let header = SnapshotReader::new(file)?.header();
+        let header = scan::read_header(&request.input)?;
         scan::check_cut_against_header(as_of, &header)?;
     }
     let Some(path) = &request.offload_manifest else {
