@@ -252,9 +252,99 @@ fn footer_json(footer: Option<Footer>) -> serde_json::Value {
     }
 }
 
+fn sst_json(scan: &Scan) -> serde_json::Value {
+    let Some(sst) = &scan.sst else {
+        return json!(null);
+    };
+    let m = &sst.manifest;
+    let files: Vec<_> = m
+        .files
+        .iter()
+        .zip(sst.tables.iter().map(Some).chain(std::iter::repeat(None)))
+        .map(|(file, facts)| {
+            let mut row = json!({
+                "name": file.name,
+                "size": file.size,
+                "sha256": file.sha256,
+                "smallest_hex": hex::encode(&file.smallest),
+                "largest_hex": hex::encode(&file.largest),
+            });
+            if let Some(t) = facts {
+                row["table_format"] = json!(format!("Pebblev{}", t.format_version));
+                row["checksum"] = json!(t.checksum);
+                row["two_level_index"] = json!(t.two_level_index);
+                row["index_partitions"] = json!(t.index_partitions);
+                row["data_blocks"] = json!(t.data_blocks);
+                row["data_blocks_by_compression"] =
+                    json!({"none": t.compressed[0], "snappy": t.compressed[1], "zstd": t.compressed[2]});
+                row["rows"] = json!(t.rows);
+                row["comparator"] = json!(t.comparator);
+                row["compression_property"] = json!(t.compression);
+            }
+            row
+        })
+        .collect();
+    json!({
+        "version": m.version,
+        "last_commit_ts": m.last_commit_ts,
+        "min_retained_ts": m.min_retained_ts,
+        "pending_min_retained_ts": m.pending_min_retained_ts,
+        "applied_index": m.applied_index,
+        "entry_count": m.entry_count,
+        "uncompressed_bytes": m.uncompressed_bytes,
+        "total_file_bytes": m.total_file_bytes,
+        "files": files,
+    })
+}
+
+fn print_sst(scan: &Scan) {
+    let Some(sst) = &scan.sst else {
+        return;
+    };
+    let m = &sst.manifest;
+    println!(
+        "store format    EKVSSTI1: {} file(s), {} bytes, {} rows, applied index {}, min_retained_ts {}",
+        m.files.len(),
+        m.total_file_bytes,
+        m.entry_count,
+        m.applied_index
+            .map_or_else(|| "-".to_owned(), |i| i.to_string()),
+        m.min_retained_ts
+    );
+    for (file, t) in m.files.iter().zip(&sst.tables) {
+        println!(
+            "  {} {:>10} bytes  Pebblev{} {} {} index ({} partitions), {} data blocks (none {}, snappy {}, zstd {}), {} rows, sha256 {}",
+            file.name,
+            file.size,
+            t.format_version,
+            t.checksum,
+            if t.two_level_index {
+                "two-level"
+            } else {
+                "one-level"
+            },
+            t.index_partitions,
+            t.data_blocks,
+            t.compressed[0],
+            t.compressed[1],
+            t.compressed[2],
+            t.rows,
+            file.sha256
+        );
+    }
+}
+
 fn render_json(scan: &Scan, index: Option<u64>) -> serde_json::Value {
     let header = scan.header;
     json!({
+        "store_format": if scan.sst.is_some() { "EKVSSTI1" } else { "EKVPBBL1" },
+        "sst_ingest": sst_json(scan),
+        "store_meta": {
+            "last_commit_ts": scan.store_meta.last_commit_ts,
+            "min_retained_ts": scan.store_meta.min_retained_ts,
+            "pending_min_retained_ts": scan.store_meta.pending_min_retained_ts,
+            "applied_index": scan.store_meta.applied_index,
+        },
         "container": header.wrapper.magic(),
         "wrapper": wrapper_json(header.wrapper),
         "footer": footer_json(scan.footer),
@@ -274,6 +364,7 @@ fn print_text(file: &Path, scan: &Scan, index: Option<u64>) {
     let c = &scan.counters;
     println!("file            {}", file.display());
     println!("container       {}", header.wrapper.magic());
+    print_sst(scan);
     match header.wrapper {
         Wrapper::Native => {}
         Wrapper::HlcV1 { ceiling_ms } => println!("hlc ceiling ms  {ceiling_ms}"),

@@ -380,3 +380,103 @@ fn real_node_history_cut_matches_the_earlier_snapshot() {
         assert_eq!(report["unknown_rows"], serde_json::json!([]), "{name}");
     }
 }
+
+/// The SST-ingest snapshot a real node wrote, kept in the repository.
+fn sst_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../codec/tests/fixtures/real-node/sst-ingest-0000000000000259.fsm")
+}
+
+#[test]
+fn sst_ingest_snapshots_decode_and_inspect() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::copy(sst_fixture(), d.join("0000000000000259.fsm")).unwrap();
+    let out = cli(d, &["inspect", "--json", "0000000000000259.fsm"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["store_format"], "EKVSSTI1");
+    assert_eq!(report["sst_ingest"]["entry_count"], 2894);
+    let file = &report["sst_ingest"]["files"][0];
+    assert_eq!(file["table_format"], "Pebblev4");
+    assert_eq!(file["data_blocks"], 110);
+    assert_eq!(file["index_partitions"], 9);
+    assert_eq!(report["mvcc"]["visible"], 602);
+    assert_eq!(report["counters"]["unknown"], 0);
+    assert_eq!(report["store_meta"]["applied_index"], 601);
+    let run = decode(d, "tree", &["--input", "0000000000000259.fsm"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    // Cut at its own last commit: the same tree.
+    let last = report["last_commit_ts"].to_string();
+    let run = decode(
+        d,
+        "cut",
+        &["--input", "0000000000000259.fsm", "--as-of", &last],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    let tree = |name: &str| read_tree(&d.join(name).join("redis")).unwrap();
+    assert!(tree("tree") == tree("cut"));
+    // As an offload payload with its manifest.
+    let live = fs::read(d.join("0000000000000259.fsm")).unwrap();
+    offload(d, &live, |_| {});
+    let run = decode(
+        d,
+        "offload",
+        &[
+            "--input",
+            "payload.fsm",
+            "--offload-manifest",
+            "manifest.json",
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(tree("tree") == tree("offload"));
+    // Damaged: refused with a typed error, nothing decoded.
+    let mut broken = live.clone();
+    broken[300_000] ^= 1;
+    fs::write(d.join("broken.fsm"), broken).unwrap();
+    let run = decode(d, "broken", &["--input", "broken.fsm"]);
+    assert_eq!(error_code(&run).as_deref(), Some("sst-integrity-mismatch"));
+    assert!(stderr(&run).contains("000000.sst"), "{}", stderr(&run));
+    assert_eq!(run.status.code(), Some(2));
+}
+
+/// `run2-sst/`: the SST-ingest file decodes like its EKVPBBL1 twin, and its Redis
+/// subtree is the reference's.
+#[test]
+fn real_sst_ingest_snapshot_decodes_like_its_twin() {
+    let Some(root) = shared() else { return };
+    let run2 = root.join("real-node/run2-sst");
+    if !run2.is_dir() {
+        eprintln!("no SST-ingest sample at {}", run2.display());
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let out = |name: &str| scratch.path().join(name);
+    for (input, output) in [
+        ("0000000000000259.fsm", "sst"),
+        ("0000000000000259.visible.fsm", "twin"),
+    ] {
+        let run = decode(
+            &run2,
+            out(output).to_str().unwrap(),
+            &["--input", input, "--rename-collisions"],
+        );
+        assert!(run.status.success(), "{input}: {}", stderr(&run));
+    }
+    let tree = |path: PathBuf| read_tree(&path).unwrap();
+    let (sst, twin) = (tree(out("sst")), tree(out("twin")));
+    let manifest_free = |t: &elastickv_testkit::tree::Tree| {
+        files(t)
+            .filter(|(name, _)| !matches!(*name, "MANIFEST.json" | "CHECKSUMS"))
+            .map(|(n, b)| (n.to_owned(), b.to_vec()))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        manifest_free(&sst) == manifest_free(&twin),
+        "SST and twin trees differ"
+    );
+    let want = tree(run2.join("expected-visible-0000000000000259-rename-collisions/redis"));
+    let got = tree(out("sst").join("redis"));
+    assert!(files(&got).eq(files(&want)), "redis subtree differs");
+}
