@@ -475,7 +475,7 @@ pub fn scan_file_observed(
 }
 
 /// [`scan_file_observed`] at a cut: with `cut`, each key's visible version is its
-/// newest one committed at or before `cut` (docs/format.md §2.1). Whether the cut is
+/// newest one committed at or before `cut` (docs/format.md §2.5). Whether the cut is
 /// within the file's retained history is for the caller to judge from the scan.
 pub fn scan_file_as_of(
     input: &Path,

@@ -1,4 +1,4 @@
-//! Finding the snapshot to decode in a node's group directory (docs/format.md §1.4).
+//! Finding the snapshot to decode in a node's group directory (docs/format.md §1.5).
 //!
 //! A node keeps `snap/<%016x term>-<%016x index>.snap` (raft's record of a snapshot)
 //! and `fsm-snap/<%016x index>.fsm` (the state machine's data) side by side. An `.fsm`

@@ -59,7 +59,7 @@ pub struct DecodeRequest {
     /// `--offload-manifest`: the input is a footer-less `offload publish` payload,
     /// vouched for by this manifest's length, SHA-256 and CRC32C (docs/format.md §1.5).
     pub offload_manifest: Option<PathBuf>,
-    /// `--as-of`: decode the state at this cut instead of the newest (docs/format.md §2.1).
+    /// `--as-of`: decode the state at this cut instead of the newest (docs/format.md §2.5).
     pub as_of: Option<AsOf>,
 }
 
