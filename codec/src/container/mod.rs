@@ -7,6 +7,9 @@
 //! Live nodes wrap that stream in an `EKVTHLC1`/`EKVTHLC2` header and append a CRC32C
 //! footer, and iterate raw (non-MVCC) store rows into it; [`SnapshotReader`] accepts all
 //! of that, where the Go decoder accepts only the bare stream (docs/format.md §1.2).
+//! With `ELASTICKV_PEBBLE_SST_INGEST_SNAPSHOT` a node writes `EKVSSTI1` instead: a
+//! manifest and Pebble sstables, read by [`sst`] (§1.6). [`datadir`] finds the snapshot
+//! in a node's directory and [`offload`] checks footer-less offload payloads (§1.5).
 
 mod builder;
 pub mod datadir;
