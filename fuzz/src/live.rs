@@ -144,7 +144,10 @@ fn prefix(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
         return Ok(());
     }
     match SstIngestReader::new(Cursor::new(&REAL[..len])) {
-        Ok(_) => panic!("a {len}-byte prefix of a {}-byte file was accepted", REAL.len()),
+        Ok(_) => panic!(
+            "a {len}-byte prefix of a {}-byte file was accepted",
+            REAL.len()
+        ),
         Err(e) => typed(&e, "prefix"),
     }
     Ok(())
