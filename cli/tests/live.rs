@@ -480,3 +480,49 @@ fn real_sst_ingest_snapshot_decodes_like_its_twin() {
     let got = tree(out("sst").join("redis"));
     assert!(files(&got).eq(files(&want)), "redis subtree differs");
 }
+
+/// `!fs|` rows are counted apart and warned about (stderr and `--json`); rows nothing
+/// routes are listed by `inspect --unknown`; transaction fences are internal.
+#[test]
+fn every_row_is_classified_or_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = live_file(
+        9,
+        0,
+        &[
+            (b"!fs|ino|\x01", 3, Some(b"i")),
+            (b"!redis|str|a", 4, Some(b"x")),
+            (b"!redis|txn-wide-hash|h", 5, Some(b"")),
+            (b"zzz\xff", 6, Some(b"?")),
+        ],
+    );
+    fs::write(d.join("live.fsm"), file).unwrap();
+    let run = decode(d, "o", &["--input", "live.fsm", "--json"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("warning[filesystem_data_not_dumped]"),
+        "{}",
+        stderr(&run)
+    );
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&run)).unwrap();
+    assert_eq!(
+        summary["warnings"][0]["event"],
+        "filesystem_data_not_dumped"
+    );
+    assert_eq!(summary["warnings"][0]["fields"]["rows"], "1");
+    let counters = &summary["scan"]["counters"];
+    assert_eq!(
+        (
+            &counters["filesystem"],
+            &counters["internal"],
+            &counters["unknown"]
+        ),
+        (&1.into(), &1.into(), &1.into())
+    );
+    let out = cli(d, &["inspect", "--unknown", "live.fsm"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("unknown rows    first 1 of 1"), "{text}");
+    assert!(text.contains("7a7a7aff zzz\\xff"), "{text}");
+}

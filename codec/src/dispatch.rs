@@ -113,7 +113,7 @@ pub enum Owner {
     /// transaction fences): dropped.
     Internal,
     /// The filesystem adapter (`!fs|…`), which has no dump layout yet: counted apart
-    /// and warned about, so a dump is never silently missing data (docs/format.md §3.6).
+    /// and warned about, so a dump is never silently missing data (docs/format.md §3.5).
     Filesystem,
 }
 
