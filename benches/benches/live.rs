@@ -61,7 +61,7 @@ fn live(c: &mut Criterion) {
                 let mut visible = 0u64;
                 let mut count = |verdict| visible += u64::from(verdict == Ok(Verdict::Visible));
                 if name == "ekvssti1" {
-                    let mut reader = SstIngestReader::new(file).expect("valid");
+                    let mut reader = SstIngestReader::open_file(file).expect("valid");
                     while let Some(entry) = reader.next_entry().expect("valid") {
                         count(visibility.observe(&entry));
                     }

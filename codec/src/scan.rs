@@ -190,7 +190,7 @@ impl ErrorCode for AsOfError {
 pub fn read_header(input: &Path) -> Result<Header, DecodeError> {
     let mut file = open_input(input).map_err(DecodeError::Input)?;
     if sst::is_sst_ingest(&mut file)? {
-        return Ok(SstIngestReader::new(file)?.header());
+        return Ok(sst::read_header(&mut file)?.0);
     }
     Ok(SnapshotReader::new(file)?.header())
 }
@@ -532,7 +532,7 @@ fn scan_sst_ingest(
     warnings: &mut Warnings,
     observer: &mut dyn ScanObserver,
 ) -> Result<Scan, DecodeError> {
-    let mut reader = SstIngestReader::new(file)?;
+    let mut reader = SstIngestReader::open_file(file)?;
     let mut scan = Scan::new(reader.header());
     scan.cut = cut;
     observer.phase(ScanPhase::Stream);

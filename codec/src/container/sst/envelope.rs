@@ -101,6 +101,19 @@ pub fn read_envelope<R: Read>(
     offset: u64,
     magic: Option<[u8; 8]>,
 ) -> Result<Manifest, ContainerError> {
+    read_envelope_sized(input, offset, magic).map(|(manifest, _)| manifest)
+}
+
+/// [`read_envelope`], also returning the envelope's length (where the first table
+/// starts, relative to `offset`).
+///
+/// # Errors
+/// As [`read_envelope`].
+pub fn read_envelope_sized<R: Read>(
+    input: &mut R,
+    offset: u64,
+    magic: Option<[u8; 8]>,
+) -> Result<(Manifest, u64), ContainerError> {
     let mut prefix = [0u8; PREFIX_LEN as usize];
     let start = match magic {
         Some(magic) => {
@@ -152,7 +165,7 @@ pub fn read_envelope<R: Read>(
     }
     let manifest = decode_manifest(&json).map_err(|m| invalid(offset + PREFIX_LEN, m))?;
     validate(&manifest).map_err(|m| invalid(offset + PREFIX_LEN, m))?;
-    Ok(manifest)
+    Ok((manifest, PREFIX_LEN + len))
 }
 
 fn read_exact<R: Read>(

@@ -14,7 +14,11 @@ pub mod block;
 pub mod envelope;
 pub mod table;
 
+use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sha2::{Digest, Sha256};
 
@@ -42,11 +46,39 @@ pub struct SstIngestReader<R> {
     rows: u64,
     raw_rows_skipped: u64,
     store_meta: StoreMeta,
-    footer: Footer,
-    unfootered_crc32c: Option<u32>,
-    length: u64,
+    /// Where the last table ends.
+    tables_end: u64,
+    /// The content check's result, once known.
+    tail: Option<Tail>,
+    /// The content check running beside the rows ([`SstIngestReader::open_file`]).
+    pending: Option<Background>,
     ended: bool,
     failed: Option<ContainerError>,
+}
+
+/// A content check on its own thread, and the flag that stops it early.
+struct Background {
+    handle: std::thread::JoinHandle<Result<Tail, ContainerError>>,
+    cancel: Arc<AtomicBool>,
+}
+
+/// Sequential reads through `pread`, so the file offset the rows are read at is left
+/// alone; stops with an error once `cancel` is set.
+struct PositionalReader {
+    file: File,
+    pos: u64,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Read for PositionalReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(io::Error::other("content check cancelled"));
+        }
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
 }
 
 /// Whether the store payload of `input` (after any `EKVTHLC*` wrapper) is an
@@ -140,31 +172,31 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-/// What the verification pass established.
-struct Verified {
-    header: Header,
-    manifest: Manifest,
-    bases: Vec<u64>,
-    footer: Footer,
-    unfootered_crc32c: Option<u32>,
-    length: u64,
-}
-
 impl<R: Read + Seek> SstIngestReader<R> {
     /// Reads the wrapper and envelope and verifies the whole file (see the module doc).
     ///
     /// # Errors
     /// Typed container errors naming what failed and where.
     pub fn new(mut input: R) -> Result<Self, ContainerError> {
-        input
-            .seek(SeekFrom::Start(0))
-            .map_err(|e| ContainerError::io(0, e))?;
-        let verified = verify(&mut input)?;
-        Ok(SstIngestReader {
+        let opened = open_at_start(&mut input)?;
+        rewind(&mut input)?;
+        let tail = check_content(
+            BufReader::with_capacity(1 << 16, &mut input),
+            &opened.manifest.files,
+            opened.tables_start(),
+            opened.header.wrapper,
+        )?;
+        let mut reader = Self::from_opened(input, opened);
+        reader.tail = Some(tail);
+        Ok(reader)
+    }
+
+    fn from_opened(input: R, opened: Opened) -> Self {
+        SstIngestReader {
             input,
-            header: verified.header,
-            manifest: verified.manifest,
-            bases: verified.bases,
+            header: opened.header,
+            manifest: opened.manifest,
+            bases: opened.bases,
             next_table: 0,
             table: None,
             tables: Vec::new(),
@@ -174,12 +206,12 @@ impl<R: Read + Seek> SstIngestReader<R> {
             rows: 0,
             raw_rows_skipped: 0,
             store_meta: StoreMeta::default(),
-            footer: verified.footer,
-            unfootered_crc32c: verified.unfootered_crc32c,
-            length: verified.length,
+            tables_end: opened.tables_end,
+            tail: None,
+            pending: None,
             ended: false,
             failed: None,
-        })
+        }
     }
 
     /// The wrapper, and the manifest's `last_commit_ts`.
@@ -197,14 +229,15 @@ impl<R: Read + Seek> SstIngestReader<R> {
         &self.tables
     }
 
-    /// How the file ended (known from the verification pass).
+    /// How the file ended (known once the content check has finished: at once for
+    /// [`SstIngestReader::new`], after the last row for [`SstIngestReader::open_file`]).
     pub fn footer(&self) -> Footer {
-        self.footer
+        self.tail.map_or(Footer::Absent, |t| t.footer)
     }
 
-    /// CRC32C of the whole file when it has no footer.
+    /// CRC32C of the whole file when it has no footer (once the check has finished).
     pub fn unfootered_crc32c(&self) -> Option<u32> {
-        self.unfootered_crc32c
+        self.tail.and_then(|t| t.unfootered_crc32c)
     }
 
     /// Raw (non-MVCC) store rows skipped so far.
@@ -217,15 +250,15 @@ impl<R: Read + Seek> SstIngestReader<R> {
         self.store_meta
     }
 
-    /// The file's length.
+    /// The file's length (the tables' end until the content check has finished).
     pub fn length(&self) -> u64 {
-        self.length
+        self.tail.map_or(self.tables_end, |t| t.length)
     }
 
     /// Offset of the table being read, for progress.
     pub fn position(&self) -> u64 {
         match self.next_table.checked_sub(1) {
-            Some(i) => self.bases.get(i).copied().unwrap_or(self.length),
+            Some(i) => self.bases.get(i).copied().unwrap_or(self.length()),
             None => 0,
         }
     }
@@ -247,15 +280,38 @@ impl<R: Read + Seek> SstIngestReader<R> {
             None => Ok(None),
         }) {
             Ok(Some(offset)) => Ok(Some(EntryRef::assemble(offset, &self.key, &self.value))),
-            Ok(None) => {
-                self.ended = true;
-                Ok(None)
-            }
+            Ok(None) => match self.finish_content_check() {
+                Ok(()) => {
+                    self.ended = true;
+                    Ok(None)
+                }
+                Err(error) => {
+                    self.failed = Some(error.replay());
+                    Err(error)
+                }
+            },
             Err(error) => {
+                // A damaged table is reported as such, whichever check noticed first.
+                let error = self.finish_content_check().err().unwrap_or(error);
                 self.failed = Some(error.replay());
                 Err(error)
             }
         }
+    }
+
+    /// Waits for a background content check, keeping its verdict.
+    fn finish_content_check(&mut self) -> Result<(), ContainerError> {
+        if let Some(background) = self.pending.take() {
+            let checked = background.handle.join().unwrap_or_else(|_| {
+                Err(ContainerError::new(
+                    ContainerErrorKind::Io,
+                    0,
+                    "the content check thread panicked",
+                ))
+            });
+            self.tail = Some(checked?);
+        }
+        Ok(())
     }
 
     /// Moves to the next MVCC row, copying it into `key`/`value`; its block offset.
@@ -343,58 +399,178 @@ impl<R: Read + Seek> SstIngestReader<R> {
         }
         Err(ContainerError::new(
             ContainerErrorKind::SstIntegrity,
-            self.length,
+            self.length(),
             format!(
                 "the tables hold {} rows, the manifest's entry_count says {}",
                 self.rows, self.manifest.entry_count
             ),
         ))
     }
+}
 
-    /// Returns the underlying reader.
-    pub fn into_inner(self) -> R {
-        self.input
+impl SstIngestReader<File> {
+    /// Like [`SstIngestReader::new`], but the content check (SHA-256 of every table,
+    /// the outer CRC32C) runs on its own thread while the rows are read, so decoding
+    /// costs about the larger of the two instead of their sum. Its verdict arrives
+    /// with the last row: a damaged file then fails the decode before anything is
+    /// published, as a native file with a bad footer does, and every block's own
+    /// checksum is verified before its rows are used.
+    ///
+    /// # Errors
+    /// As [`SstIngestReader::new`] for the envelope; the thread cannot be started.
+    pub fn open_file(mut file: File) -> Result<Self, ContainerError> {
+        let opened = open_at_start(&mut file)?;
+        let cancel = Arc::new(AtomicBool::new(false));
+        let check = PositionalReader {
+            file: file.try_clone().map_err(|e| ContainerError::io(0, e))?,
+            pos: 0,
+            cancel: Arc::clone(&cancel),
+        };
+        let files = opened.manifest.files.clone();
+        let (start, wrapper) = (opened.tables_start(), opened.header.wrapper);
+        let handle = std::thread::Builder::new()
+            .name("sst-content-check".to_owned())
+            .spawn(move || {
+                check_content(
+                    BufReader::with_capacity(1 << 16, check),
+                    &files,
+                    start,
+                    wrapper,
+                )
+            })
+            .map_err(|e| ContainerError::io(0, e))?;
+        let mut reader = Self::from_opened(file, opened);
+        reader.pending = Some(Background { handle, cancel });
+        Ok(reader)
     }
 }
 
-/// The verification pass: wrapper, envelope, every table's length and SHA-256, the
-/// end of the file (a CRC32C footer inside a wrapper, or nothing).
-fn verify<R: Read>(input: &mut R) -> Result<Verified, ContainerError> {
+impl<R> Drop for SstIngestReader<R> {
+    fn drop(&mut self) {
+        if let Some(background) = &self.pending {
+            background.cancel.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Reads the wrapper and envelope from byte 0.
+fn open_at_start<R: Read + Seek>(input: &mut R) -> Result<Opened, ContainerError> {
+    rewind(input)?;
+    open_envelope(input)
+}
+
+fn rewind<R: Seek>(input: &mut R) -> Result<(), ContainerError> {
+    input
+        .seek(SeekFrom::Start(0))
+        .map(|_| ())
+        .map_err(|e| ContainerError::io(0, e))
+}
+
+/// The wrapper and manifest of an SST-ingest file, without checking its tables: what
+/// a caller needs before deciding to decode it (`--as-of` bounds).
+///
+/// # Errors
+/// The envelope's errors.
+pub fn read_header<R: Read + Seek>(input: &mut R) -> Result<(Header, Manifest), ContainerError> {
+    let opened = open_at_start(input)?;
+    Ok((opened.header, opened.manifest))
+}
+
+/// What the envelope says: the wrapper, the manifest and where the tables start.
+struct Opened {
+    header: Header,
+    manifest: Manifest,
+    bases: Vec<u64>,
+    tables_end: u64,
+}
+
+impl Opened {
+    /// Where the first table starts (the envelope's end).
+    fn tables_start(&self) -> u64 {
+        self.bases.first().copied().unwrap_or(self.tables_end)
+    }
+}
+
+/// Reads the wrapper and the envelope from the start of `input`.
+fn open_envelope<R: Read>(input: &mut R) -> Result<Opened, ContainerError> {
+    let mut input = BufReader::with_capacity(1 << 12, input);
+    let (wrapper, payload_at, magic) = read_wrapper(&mut input)?;
+    let (manifest, envelope_len) = envelope::read_envelope_sized(&mut input, payload_at, magic)?;
+    let mut at = payload_at + envelope_len;
+    let mut bases = Vec::with_capacity(manifest.files.len());
+    for file in &manifest.files {
+        bases.push(at);
+        at += file.size as u64;
+    }
+    Ok(Opened {
+        header: Header {
+            wrapper,
+            last_commit_ts: manifest.last_commit_ts,
+        },
+        manifest,
+        bases,
+        tables_end: at,
+    })
+}
+
+/// What the content check establishes about the end of the file.
+#[derive(Debug, Clone, Copy)]
+struct Tail {
+    footer: Footer,
+    unfootered_crc32c: Option<u32>,
+    length: u64,
+}
+
+/// The content check, one sequential read from byte 0: every table's length and
+/// SHA-256, then the end of the file (nothing, or inside a wrapper exactly the CRC32C
+/// footer over everything before it).
+fn check_content<R: Read>(
+    input: R,
+    files: &[FileMeta],
+    tables_start: u64,
+    wrapper: Wrapper,
+) -> Result<Tail, ContainerError> {
     let mut hashing = Hashing {
-        inner: BufReader::with_capacity(1 << 16, input),
+        inner: input,
         crc: 0,
         count: 0,
     };
-    let (wrapper, payload_at, magic) = read_wrapper(&mut hashing)?;
-    let manifest = envelope::read_envelope(&mut hashing, payload_at, magic)?;
-    let mut bases = Vec::with_capacity(manifest.files.len());
     let mut buf = vec![0u8; 1 << 16];
-    for file in &manifest.files {
-        let base = hashing.count;
-        bases.push(base);
-        let mut sha = Sha256::new();
-        let mut left = file.size as u64;
+    let mut consume = |hashing: &mut Hashing<R>, len: u64, sha: &mut Option<Sha256>, what: &str| {
+        let mut left = len;
         while left > 0 {
             let want = usize::try_from(left).map_or(buf.len(), |l| l.min(buf.len()));
-            let n = hashing
-                .read(&mut buf[..want])
-                .map_err(|e| ContainerError::io(hashing.count, e))?;
+            let n = match hashing.read(&mut buf[..want]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ContainerError::io(hashing.count, e)),
+            };
             if n == 0 {
                 return Err(ContainerError::new(
                     ContainerErrorKind::Truncated,
                     hashing.count,
-                    format!(
-                        "file ends inside SST ingest file {}: {} of {} bytes",
-                        file.name,
-                        file.size as u64 - left,
-                        file.size
-                    ),
+                    format!("file ends inside {what}: {} of {len} bytes", len - left),
                 ));
             }
-            sha.update(&buf[..n]);
+            if let Some(sha) = sha {
+                sha.update(&buf[..n]);
+            }
             left -= n as u64;
         }
-        if hex::encode(sha.finalize()) != file.sha256 {
+        Ok(())
+    };
+    consume(&mut hashing, tables_start, &mut None, "the envelope")?;
+    for file in files {
+        let base = hashing.count;
+        let mut sha = Some(Sha256::new());
+        consume(
+            &mut hashing,
+            file.size as u64,
+            &mut sha,
+            &format!("SST ingest file {}", file.name),
+        )?;
+        let digest = sha.map(|s| hex::encode(s.finalize())).unwrap_or_default();
+        if digest != file.sha256 {
             return Err(ContainerError::new(
                 ContainerErrorKind::SstIntegrity,
                 base,
@@ -423,17 +599,10 @@ fn verify<R: Read>(input: &mut R) -> Result<Verified, ContainerError> {
             ));
         }
     };
-    let length = end + rest.len() as u64;
-    Ok(Verified {
-        header: Header {
-            wrapper,
-            last_commit_ts: manifest.last_commit_ts,
-        },
-        manifest,
-        bases,
+    Ok(Tail {
         footer,
         unfootered_crc32c,
-        length,
+        length: end + rest.len() as u64,
     })
 }
 

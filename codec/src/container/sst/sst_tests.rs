@@ -479,3 +479,38 @@ fn sniffing_finds_sst_ingest_payloads() {
     assert!(!is_sst_ingest(&mut Cursor::new(&native)).unwrap());
     assert!(!is_sst_ingest(&mut Cursor::new(b"EKV")).unwrap());
 }
+
+#[test]
+fn background_content_check_gives_the_same_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.fsm");
+    std::fs::write(&path, REAL).unwrap();
+    let mut reader = SstIngestReader::open_file(std::fs::File::open(&path).unwrap()).unwrap();
+    let mut entries = 0;
+    while reader.next_entry().unwrap().is_some() {
+        entries += 1;
+    }
+    assert_eq!(entries, 2891);
+    assert!(matches!(reader.footer(), Footer::Verified { .. }));
+    assert_eq!(reader.length(), REAL.len() as u64);
+    // A flipped byte in the table: the digest verdict wins over whatever the rows hit.
+    let mut broken = REAL.to_vec();
+    broken[300_000] ^= 1;
+    std::fs::write(&path, &broken).unwrap();
+    let mut reader = SstIngestReader::open_file(std::fs::File::open(&path).unwrap()).unwrap();
+    let error = loop {
+        match reader.next_entry() {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("a damaged file was read to the end"),
+            Err(error) => break error,
+        }
+    };
+    assert_eq!(error.kind(), ContainerErrorKind::SstIntegrity, "{error}");
+    assert_eq!(
+        reader.next_entry().unwrap_err().kind(),
+        ContainerErrorKind::SstIntegrity
+    );
+    // Dropped half-way: the check thread is told to stop.
+    let reader = SstIngestReader::open_file(std::fs::File::open(&path).unwrap()).unwrap();
+    drop(reader);
+}
