@@ -2,12 +2,13 @@
 //! `ELASTICKV_PEBBLE_SST_INGEST_SNAPSHOT=true` (docs/format.md §1.6).
 //!
 //! The envelope lists Pebble sstables that hold every raw row of the store, in key
-//! order across files. [`SstIngestReader`] makes two passes over the file: the first
+//! order across files. [`SstIngestReader`] reads the file twice: a content check
 //! streams every byte once to check what covers it (the outer CRC32C footer, each
-//! table's SHA-256 and length, no trailing bytes), so no row of a damaged file ever
-//! reaches an adapter; the second reads the tables block by block (the index, then
-//! each data block) and hands out the rows as the same [`EntryRef`]s the native
-//! stream gives, raw `_meta_*` and registry rows skipped. Memory: the top-level index
+//! table's SHA-256 and length, no trailing bytes), and the tables are read block by
+//! block (the index, then each data block), their rows handed out as the same
+//! [`EntryRef`]s the native stream gives, raw `_meta_*` and registry rows skipped.
+//! [`SstIngestReader::new`] checks first; [`SstIngestReader::open_file`] checks on a
+//! thread beside the rows and reports with the last row. Memory: the top-level index
 //! of the current table, one index partition and one data block.
 
 pub mod block;
