@@ -141,6 +141,33 @@ pub fn decode_handle(bytes: &[u8]) -> Option<Handle> {
     Some(Handle { offset, length })
 }
 
+/// How much of a table one read brings in.
+pub const WINDOW: u64 = 1 << 20;
+
+/// A stretch of a table read ahead, so that consecutive blocks cost one read.
+#[derive(Debug, Default)]
+pub struct Window {
+    /// Table offset of `bytes[0]`.
+    start: u64,
+    bytes: Vec<u8>,
+}
+
+impl Window {
+    fn holds(&self, offset: u64, len: u64) -> bool {
+        let end = self.start + self.bytes.len() as u64;
+        offset >= self.start && offset.checked_add(len).is_some_and(|e| e <= end)
+    }
+
+    /// Appends what the window holds of `offset..offset + len` to `dst`; its length.
+    fn copy(&self, offset: u64, len: u64, dst: &mut Vec<u8>) -> u64 {
+        let from = usize::try_from(offset.saturating_sub(self.start)).unwrap_or(usize::MAX);
+        let available = self.bytes.get(from..).unwrap_or_default();
+        let take = usize::try_from(len).map_or(available.len(), |l| l.min(available.len()));
+        dst.extend_from_slice(&available[..take]);
+        take as u64
+    }
+}
+
 /// Reads blocks of one table out of the snapshot file.
 pub struct BlockSource<'a, R> {
     /// The snapshot file.
@@ -153,6 +180,8 @@ pub struct BlockSource<'a, R> {
     pub checksum: Checksum,
     /// The table's name, for messages.
     pub name: &'a str,
+    /// Read-ahead of this table, kept by the caller between blocks.
+    pub window: &'a mut Window,
 }
 
 /// What reading a block learned, for inspect.
@@ -198,18 +227,33 @@ impl<R: Read + Seek> BlockSource<'_, R> {
                 ),
             ));
         }
-        let at = self.base + offset;
         dst.clear();
+        if !self.window.holds(offset, len) {
+            self.refill(offset, len)?;
+        }
+        let got = self.window.copy(offset, len, dst);
+        if got != len {
+            return Err(self.corrupt(offset, format!("short read: {got} of {len} bytes")));
+        }
+        Ok(())
+    }
+
+    /// Reads the table from `offset` into the window: `len` bytes, or [`WINDOW`] when
+    /// more, but never past the table. Blocks are read in file order, so one refill
+    /// serves many of them with one system call instead of several per block.
+    fn refill(&mut self, offset: u64, len: u64) -> Result<(), ContainerError> {
+        let at = self.base + offset;
+        let want = len.max(WINDOW).min(self.size - offset);
+        let bytes = &mut self.window.bytes;
+        bytes.clear();
+        self.window.start = offset;
         self.input
             .seek(SeekFrom::Start(at))
             .map_err(|e| ContainerError::io(at, e))?;
-        let got = (&mut *self.input)
-            .take(len)
-            .read_to_end(dst)
+        (&mut *self.input)
+            .take(want)
+            .read_to_end(bytes)
             .map_err(|e| ContainerError::io(at, e))?;
-        if got as u64 != len {
-            return Err(self.corrupt(offset, format!("short read: {got} of {len} bytes")));
-        }
         Ok(())
     }
 

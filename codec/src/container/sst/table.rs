@@ -8,7 +8,7 @@
 use std::io::{Read, Seek};
 
 use super::super::{ContainerError, ContainerErrorKind};
-use super::block::{BlockSource, Checksum, Handle, RowIter, decode_handle, uvarint};
+use super::block::{BlockSource, Checksum, Handle, RowIter, Window, decode_handle, uvarint};
 
 /// Pebble's footer magic.
 pub const PEBBLE_MAGIC: [u8; 8] = [0xf0, 0x9f, 0xaa, 0xb3, 0xf0, 0x9f, 0xaa, 0xb3];
@@ -87,6 +87,7 @@ pub struct Table {
     data_iter: Option<RowIter>,
     data_offset: u64,
     raw: Vec<u8>,
+    window: Window,
 }
 
 /// One row of a table: the user key (pebble's), its value.
@@ -110,12 +111,14 @@ impl Table {
         size: u64,
         name: &str,
     ) -> Result<Self, ContainerError> {
+        let mut window = Window::default();
         let mut source = BlockSource {
             input,
             base,
             size,
             checksum: Checksum::None,
             name,
+            window: &mut window,
         };
         let footer = read_footer(&mut source)?;
         source.checksum = footer.checksum;
@@ -128,6 +131,7 @@ impl Table {
         source.read_block(footer.index, &mut raw, &mut top)?;
         let top_iter = RowIter::new(&top).map_err(|m| source.corrupt(footer.index.offset, m))?;
         let two_level = props.index_type == TWO_LEVEL_INDEX;
+        drop(source);
         Ok(Table {
             facts: TableFacts {
                 name: name.to_owned(),
@@ -152,6 +156,7 @@ impl Table {
             data_iter: None,
             data_offset: 0,
             raw,
+            window,
         })
     }
 
@@ -243,13 +248,14 @@ impl Table {
         )
     }
 
-    fn source<'a, R>(&'a self, input: &'a mut R) -> BlockSource<'a, R> {
+    fn source<'a, R>(&'a mut self, input: &'a mut R) -> BlockSource<'a, R> {
         BlockSource {
             input,
             base: self.base,
             size: self.facts.size,
             checksum: self.checksum,
             name: &self.facts.name,
+            window: &mut self.window,
         }
     }
 
