@@ -131,7 +131,6 @@ impl Table {
         source.read_block(footer.index, &mut raw, &mut top)?;
         let top_iter = RowIter::new(&top).map_err(|m| source.corrupt(footer.index.offset, m))?;
         let two_level = props.index_type == TWO_LEVEL_INDEX;
-        drop(source);
         Ok(Table {
             facts: TableFacts {
                 name: name.to_owned(),
