@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use elastickv_codec::adapter::{DEFAULT_DYNAMODB_BUNDLE_BYTES, DecodeFlags, Warnings};
+use elastickv_codec::container::datadir::{self, Choice};
+use elastickv_codec::mvcc::AsOf;
 use elastickv_codec::pipeline::adapters::{self, DEFAULT_ADAPTERS, parse_decode_adapters};
 use elastickv_codec::pipeline::{self, DecodeOutcome, DecodeRequest, DumpError};
 use elastickv_codec::tree::manifest::Exclusions;
@@ -22,8 +24,24 @@ use crate::render;
 )]
 pub struct Opts {
     /// The snapshot file (.fsm).
+    #[arg(
+        long,
+        required_unless_present = "data_dir",
+        conflicts_with = "data_dir"
+    )]
+    input: Option<PathBuf>,
+    /// A node's raft group directory (holds snap/ and fsm-snap/): decode its newest
+    /// snapshot that raft has recorded, saying which and why.
     #[arg(long)]
-    input: PathBuf,
+    data_dir: Option<PathBuf>,
+    /// The `elastickv-snapshot-offload publish` manifest of a footer-less payload given
+    /// as --input: its length, SHA-256 and CRC32C vouch for the payload.
+    #[arg(long, conflicts_with = "data_dir")]
+    offload_manifest: Option<PathBuf>,
+    /// Decode the state as of this time: an HLC timestamp, or an RFC 3339 instant
+    /// (every commit up to the end of that millisecond).
+    #[arg(long)]
+    as_of: Option<String>,
     /// The output root; must not exist or be an empty directory.
     #[arg(long)]
     output: PathBuf,
@@ -102,7 +120,34 @@ pub fn request(
     Ok(request)
 }
 
+/// The snapshot to decode: `--input`, or the one `--data-dir` picks (announced on
+/// stderr, since the operator did not name it).
+fn resolve_input(opts: &Opts) -> Result<(PathBuf, Option<Choice>), Failure> {
+    if let Some(input) = &opts.input {
+        return Ok((input.clone(), None));
+    }
+    let dir = opts
+        .data_dir
+        .as_deref()
+        .unwrap_or(std::path::Path::new("."));
+    let choice = datadir::choose_snapshot(dir)
+        .map_err(|e| Failure::from_error(&format!("--data-dir {}", dir.display()), &e))?;
+    eprintln!(
+        "data-dir: decoding {} ({})",
+        choice.file.path.display(),
+        choice.reason
+    );
+    Ok((choice.file.path.clone(), Some(choice)))
+}
+
 pub fn run(opts: Opts) -> Result<(), Failure> {
+    let (input, choice) = resolve_input(&opts)?;
+    let as_of = opts
+        .as_of
+        .as_deref()
+        .map(AsOf::parse)
+        .transpose()
+        .map_err(|e| Failure::from_error("decode", &e))?;
     let exclusions = Exclusions {
         include_incomplete_uploads: opts.include_incomplete_uploads,
         include_orphans: opts.include_orphans,
@@ -111,7 +156,7 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
         rename_s3_collisions: opts.rename_collisions,
     };
     let mut request = request(
-        opts.input,
+        input,
         opts.output,
         &opts.adapter,
         opts.cluster_id,
@@ -132,6 +177,8 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
     request.scratch_root = opts.sort.scratch_root;
     request.sort_memory_bytes = opts.sort.sort_memory;
     request.allow_missing_footer = opts.allow_missing_footer;
+    request.offload_manifest = opts.offload_manifest;
+    request.as_of = as_of;
     if let Some(jobs) = opts.jobs {
         request.jobs = usize::from(jobs);
     }
@@ -139,6 +186,7 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
         pipeline::decode_to_tree(&request, bar).map(|outcome| Decoded {
             request: &request,
             outcome,
+            choice: choice.as_ref(),
         })
     })
 }
@@ -147,6 +195,7 @@ pub fn run(opts: Opts) -> Result<(), Failure> {
 struct Decoded<'r> {
     request: &'r DecodeRequest,
     outcome: DecodeOutcome,
+    choice: Option<&'r Choice>,
 }
 
 impl RunSummary for Decoded<'_> {
@@ -176,6 +225,17 @@ impl RunSummary for Decoded<'_> {
             "files": outcome.files,
             "warnings": render::warnings_json(&outcome.warnings),
             "elapsed_ms": outcome.elapsed.as_millis() as u64,
+            "data_dir_choice": self.choice.map(|c| json!({
+                "path": c.file.path.to_string_lossy(),
+                "index": c.file.index,
+                "term": c.file.snap_term,
+                "reason": c.reason,
+            })),
+            "as_of": request.as_of.as_ref().map(|a| json!({
+                "requested": a.requested,
+                "ts": a.ts,
+                "versions_after_cut": outcome.scan.after_cut,
+            })),
         })
     }
 

@@ -92,7 +92,7 @@ pub fn warnings_json(warnings: &Warnings) -> Value {
 pub fn counters_text(scan: &Scan) -> String {
     let c = &scan.counters;
     let mut text = format!(
-        "{} entries (redis {}, dynamodb {}, s3 {}, sqs {}, tombstone {}, internal {}, unknown {}); {} visible, {} shadowed, {} deleted",
+        "{} entries (redis {}, dynamodb {}, s3 {}, sqs {}, tombstone {}, internal {}, filesystem {}, unknown {}); {} visible, {} shadowed, {} deleted",
         c.entries,
         c.redis,
         c.dynamodb,
@@ -100,6 +100,7 @@ pub fn counters_text(scan: &Scan) -> String {
         c.sqs,
         c.tombstone,
         c.internal,
+        c.filesystem,
         c.unknown,
         scan.mvcc.visible,
         scan.mvcc.shadowed,
@@ -116,6 +117,12 @@ pub fn counters_text(scan: &Scan) -> String {
     }
     if scan.footer_missing() {
         text.push_str("; CRC32C footer missing (the file may be truncated)");
+    }
+    if let Some(cut) = scan.cut {
+        text.push_str(&format!(
+            "; as of HLC {cut} ({} newer versions ignored)",
+            scan.after_cut
+        ));
     }
     text
 }

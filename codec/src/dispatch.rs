@@ -109,8 +109,12 @@ impl FromIterator<Adapter> for AdapterSet {
 pub enum Owner {
     /// Records of this adapter; counted under it when it is enabled.
     Adapter(Adapter),
-    /// Internal bookkeeping (`!txn|`, `!dist|`, `!encryption|`, some S3 rows): dropped.
+    /// Internal bookkeeping (`!txn|`, `!dist|`, `!encryption|`, some S3 rows, Redis
+    /// transaction fences): dropped.
     Internal,
+    /// The filesystem adapter (`!fs|…`), which has no dump layout yet: counted apart
+    /// and warned about, so a dump is never silently missing data (docs/format.md §3.5).
+    Filesystem,
 }
 
 /// Every routed prefix. Adapters match on this instead of re-parsing the key head.
@@ -163,6 +167,10 @@ pub enum Family {
     ZSetScore,
     Dist,
     Txn,
+    /// `!redis|txn-wide-{hash,set,list,zset}|<key>`: a Redis transaction's write fence.
+    RedisTxnFence,
+    /// `!fs|…`: every row of the filesystem adapter.
+    Filesystem,
 }
 
 /// One row of the routing table.
@@ -196,11 +204,19 @@ const S3: Owner = Owner::Adapter(Adapter::S3);
 const REDIS: Owner = Owner::Adapter(Adapter::Redis);
 const SQS: Owner = Owner::Adapter(Adapter::Sqs);
 const INTERNAL: Owner = Owner::Internal;
+const FS: Owner = Owner::Filesystem;
 
 /// The routing table, longest prefix first (docs/format.md §3). Prefixes of equal length
 /// never prefix each other, so order within a length does not matter.
 pub static TABLE: &[Prefix] = &[
+    // Redis transaction fences (upstream `adapter/redis_txn.go`): a MULTI/EXEC or Lua
+    // write to a collection also writes one of these so concurrent transactions
+    // conflict. They carry no user state; the Go decoder counts them as unknown.
+    row(b"!redis|txn-wide-hash|", Family::RedisTxnFence, INTERNAL),
+    row(b"!redis|txn-wide-list|", Family::RedisTxnFence, INTERNAL),
+    row(b"!redis|txn-wide-zset|", Family::RedisTxnFence, INTERNAL),
     row(b"!sqs|queue|tombstone|", Family::SqsQueueTombstone, SQS),
+    row(b"!redis|txn-wide-set|", Family::RedisTxnFence, INTERNAL),
     row(b"!ddb|meta|table|", Family::DdbMetaTable, DDB),
     row(b"!s3|bucket|meta|", Family::S3BucketMeta, S3),
     row(b"!s3|upload|meta|", Family::S3UploadMeta, S3),
@@ -247,6 +263,8 @@ pub static TABLE: &[Prefix] = &[
     row(b"!zs|scr|", Family::ZSetScore, REDIS),
     row(b"!dist|", Family::Dist, INTERNAL),
     row(b"!txn|", Family::Txn, INTERNAL),
+    // Every key of upstream `internal/fskeys/keys.go` starts with this.
+    row(b"!fs|", Family::Filesystem, FS),
 ];
 
 /// The longest prefix of `user_key` in the table, or `None` for unknown keys.
@@ -267,6 +285,8 @@ pub enum Slot {
     Adapter(Adapter),
     /// Internal, or owned by a disabled adapter.
     Internal,
+    /// A filesystem-adapter row (no dump layout yet).
+    Filesystem,
     /// Matches no prefix.
     Unknown,
 }
@@ -280,6 +300,7 @@ pub fn classify(user_key: &[u8], tombstone: bool, enabled: AdapterSet) -> Slot {
     match route(user_key).map(|p| p.owner) {
         None => Slot::Unknown,
         Some(Owner::Internal) => Slot::Internal,
+        Some(Owner::Filesystem) => Slot::Filesystem,
         Some(Owner::Adapter(a)) if enabled.contains(a) => Slot::Adapter(a),
         Some(Owner::Adapter(_)) => Slot::Internal,
     }
@@ -291,7 +312,8 @@ pub fn classify(user_key: &[u8], tombstone: bool, enabled: AdapterSet) -> Slot {
 /// stay comparable with the Go tool's log line; the extra fields describe visibility.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counters {
-    /// All MVCC entries (`tombstone + dynamodb + s3 + redis + sqs + internal + unknown`).
+    /// All MVCC entries (`tombstone + dynamodb + s3 + redis + sqs + internal +
+    /// filesystem + unknown`).
     pub entries: u64,
     /// Tombstone versions.
     pub tombstone: u64,
@@ -305,6 +327,9 @@ pub struct Counters {
     pub sqs: u64,
     /// Internal records, and records of disabled adapters.
     pub internal: u64,
+    /// Filesystem-adapter records, which the dump does not hold (the Go decoder counts
+    /// them as unknown).
+    pub filesystem: u64,
     /// Records matching no prefix.
     pub unknown: u64,
 }
@@ -320,6 +345,7 @@ impl Counters {
             Slot::Adapter(Adapter::Redis) => &mut self.redis,
             Slot::Adapter(Adapter::Sqs) => &mut self.sqs,
             Slot::Internal => &mut self.internal,
+            Slot::Filesystem => &mut self.filesystem,
             Slot::Unknown => &mut self.unknown,
         };
         *field += 1;
@@ -334,6 +360,7 @@ impl Counters {
         self.redis += other.redis;
         self.sqs += other.sqs;
         self.internal += other.internal;
+        self.filesystem += other.filesystem;
         self.unknown += other.unknown;
     }
 }
@@ -375,6 +402,41 @@ mod tests {
         );
         assert_eq!(route(b"!redis|hash|x"), None);
         assert_eq!(route(b"zzz"), None);
+    }
+
+    #[test]
+    fn redis_transaction_fences_are_internal() {
+        for kind in ["hash", "set", "list", "zset"] {
+            let key = format!("!redis|txn-wide-{kind}|user:key");
+            let prefix = route(key.as_bytes()).unwrap();
+            assert_eq!(prefix.family, Family::RedisTxnFence, "{key}");
+            assert_eq!(
+                classify(key.as_bytes(), false, AdapterSet::ALL),
+                Slot::Internal
+            );
+        }
+        // Not a fence: an unrelated Redis internal key stays unknown.
+        assert_eq!(route(b"!redis|txn-wide-stream|k"), None);
+    }
+
+    #[test]
+    fn filesystem_rows_count_under_their_own_name() {
+        for key in [
+            &b"!fs|ino|\x00\x01"[..],
+            b"!fs|dir|a",
+            b"!fs|usage",
+            b"!fs|route|chk|x",
+            b"!fs|job|move|1",
+        ] {
+            assert_eq!(classify(key, false, AdapterSet::ALL), Slot::Filesystem);
+        }
+        let mut counters = Counters::default();
+        counters.count(Slot::Filesystem);
+        counters.count(Slot::Unknown);
+        assert_eq!(
+            (counters.entries, counters.filesystem, counters.unknown),
+            (2, 1, 1)
+        );
     }
 
     #[test]

@@ -61,6 +61,73 @@ impl ErrorCode for OutOfOrder {
     }
 }
 
+/// A `--as-of` request: the text as given and the HLC cut it stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AsOf {
+    /// What the operator wrote.
+    pub requested: String,
+    /// The cut: every version committed at or before it counts.
+    pub ts: u64,
+}
+
+/// Bits of an HLC timestamp below its milliseconds (the logical counter).
+const HLC_LOGICAL_BITS: u32 = 16;
+
+/// A `--as-of` value that is neither an HLC timestamp nor an RFC 3339 instant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "--as-of {input:?}: {reason} (give an HLC timestamp as a decimal integer, or an RFC 3339 instant such as 2026-12-06T10:32:00Z)"
+)]
+pub struct AsOfParseError {
+    /// The rejected text.
+    pub input: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl ErrorCode for AsOfParseError {
+    fn code(&self) -> &'static str {
+        "as-of-invalid"
+    }
+
+    fn exit_class(&self) -> ExitClass {
+        ExitClass::Usage
+    }
+}
+
+impl AsOf {
+    /// Parses a decimal HLC timestamp, or an RFC 3339 instant meaning every commit up
+    /// to the end of that millisecond (its HLC with the logical counter all ones).
+    ///
+    /// # Errors
+    /// [`AsOfParseError`] for anything else, and for instants before 1970 or past
+    /// what 48 bits of milliseconds hold.
+    pub fn parse(text: &str) -> Result<Self, AsOfParseError> {
+        let fail = |reason: String| AsOfParseError {
+            input: text.to_owned(),
+            reason,
+        };
+        let ts = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            text.parse::<u64>()
+                .map_err(|e| fail(format!("not a 64-bit timestamp: {e}")))?
+        } else {
+            let instant = crate::tree::walltime::WallTime::parse_rfc3339(text)
+                .map_err(|e| fail(e.to_string()))?;
+            let millis = u64::try_from(instant.unix_secs())
+                .ok()
+                .and_then(|s| s.checked_mul(1000))
+                .and_then(|ms| ms.checked_add(u64::from(instant.subsec_nanos() / 1_000_000)))
+                .filter(|ms| *ms < 1 << (64 - HLC_LOGICAL_BITS))
+                .ok_or_else(|| fail("outside the HLC range (1970 .. 48 bits of ms)".to_owned()))?;
+            (millis << HLC_LOGICAL_BITS) | ((1 << HLC_LOGICAL_BITS) - 1)
+        };
+        Ok(AsOf {
+            requested: text.to_owned(),
+            ts,
+        })
+    }
+}
+
 /// Counts of what [`Visibility`] decided.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct MvccStats {
@@ -84,12 +151,32 @@ pub struct Visibility {
     /// Lengths of the open user keys, ascending.
     open: Vec<usize>,
     stats: MvccStats,
+    /// Versions committed after this are ignored (`decode --as-of`).
+    cut: Option<u64>,
+    /// Versions ignored because of `cut`.
+    after_cut: u64,
 }
 
 impl Visibility {
     /// Nothing observed yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Visibility as of `cut`: versions committed after it are treated as if they had
+    /// never been written (counted as shadowed, and in [`Visibility::after_cut`]), so
+    /// each key shows its newest version with commit ts ≤ `cut`, absent when that is a
+    /// tombstone. Exact as long as nothing at or below `cut` was garbage-collected.
+    pub fn as_of(cut: u64) -> Self {
+        Visibility {
+            cut: Some(cut),
+            ..Self::default()
+        }
+    }
+
+    /// Versions ignored because they were committed after the cut.
+    pub fn after_cut(&self) -> u64 {
+        self.after_cut
     }
 
     /// Classifies the next entry. Fails, without changing state, when the entries are
@@ -111,6 +198,11 @@ impl Visibility {
         let user_key = &key[..key.len().saturating_sub(TS_SIZE)];
         let verdict = match self.open.binary_search(&user_key.len()) {
             Ok(_) => Verdict::Shadowed,
+            // Not opened: the key's next (older) version is judged afresh.
+            Err(_) if self.is_after_cut(key) => {
+                self.after_cut += 1;
+                Verdict::Shadowed
+            }
             Err(at) => {
                 self.open_key(at, user_key);
                 if entry.tombstone {
@@ -122,6 +214,13 @@ impl Visibility {
         };
         self.count(verdict);
         Ok(verdict)
+    }
+
+    fn is_after_cut(&self, encoded_key: &[u8]) -> bool {
+        let Some(cut) = self.cut else {
+            return false;
+        };
+        crate::container::split_key(encoded_key).is_some_and(|(_, ts)| ts > cut)
     }
 
     /// The counts so far.
@@ -186,14 +285,20 @@ mod tests {
     }
 
     /// Sorts the versions like a snapshot and returns `(user_key, ts, verdict)`.
-    fn judge(mut versions: Vec<Version>) -> Vec<(Vec<u8>, u64, Verdict)> {
+    fn judge(versions: Vec<Version>) -> Vec<(Vec<u8>, u64, Verdict)> {
+        judge_with(Visibility::new(), versions)
+    }
+
+    fn judge_with(
+        mut visibility: Visibility,
+        mut versions: Vec<Version>,
+    ) -> Vec<(Vec<u8>, u64, Verdict)> {
         let encoded = |v: &Version| {
             let mut key = Vec::new();
             encode_key(&v.user_key, v.ts, &mut key);
             key
         };
         versions.sort_by_key(|v| encoded(v));
-        let mut visibility = Visibility::new();
         let verdicts = versions
             .iter()
             .enumerate()
@@ -221,6 +326,91 @@ mod tests {
             stats.visible + stats.shadowed + stats.deleted
         );
         verdicts
+    }
+
+    #[test]
+    fn as_of_parses_hlc_and_rfc3339() {
+        assert_eq!(AsOf::parse("12345").unwrap().ts, 12345);
+        // 1 ms after the epoch, end of that millisecond.
+        let end = AsOf::parse("1970-01-01T00:00:00.001999Z").unwrap();
+        assert_eq!(end.ts, (1 << 16) | 0xffff);
+        assert_eq!(end.requested, "1970-01-01T00:00:00.001999Z");
+        let zoned = AsOf::parse("2026-12-06T11:32:00+01:00").unwrap();
+        assert_eq!(zoned.ts >> 16, 1_796_553_120_000, "10:32 UTC");
+        for bad in [
+            "",
+            "-5",
+            "yesterday",
+            "1969-12-31T23:59:59Z",
+            "99999999999999999999",
+        ] {
+            let error = AsOf::parse(bad).unwrap_err();
+            assert_eq!(error.code(), "as-of-invalid", "{bad}");
+        }
+    }
+
+    #[test]
+    fn as_of_shows_the_newest_version_at_or_before_the_cut() {
+        let versions = || {
+            vec![
+                version(b"k", 100, false),
+                version(b"k", 200, false),
+                version(b"k", 300, true),
+                // Extends `k` and sorts between its versions.
+                version(b"k\xff", 250, false),
+                version(b"gone", 50, true),
+                version(b"gone", 40, false),
+                version(b"late", 500, false),
+            ]
+        };
+        let verdicts = |cut| -> Vec<(Vec<u8>, u64, Verdict)> {
+            let mut judged = judge_with(Visibility::as_of(cut), versions());
+            judged.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+            judged
+        };
+        use Verdict::{Deleted, Shadowed, Visible};
+        let at = |cut| {
+            verdicts(cut)
+                .into_iter()
+                .filter(|(_, _, v)| *v != Shadowed)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            at(250),
+            vec![
+                (b"gone".to_vec(), 50, Deleted),
+                (b"k".to_vec(), 200, Visible),
+                (b"k\xff".to_vec(), 250, Visible),
+            ]
+        );
+        assert_eq!(
+            at(45),
+            vec![(b"gone".to_vec(), 40, Visible)],
+            "before the delete, nothing else existed yet"
+        );
+        assert_eq!(
+            at(u64::MAX),
+            at(300)
+                .into_iter()
+                .chain([(b"late".to_vec(), 500, Visible)])
+                .collect::<Vec<_>>()
+        );
+        let mut visibility = Visibility::as_of(150);
+        assert_eq!(visibility.after_cut(), 0);
+        let mut key = Vec::new();
+        encode_key(b"x", 151, &mut key);
+        let entry = EntryRef {
+            offset: 0,
+            encoded_key: &key,
+            user_key: b"x",
+            commit_ts: 151,
+            tombstone: false,
+            expire_at: 0,
+            body: b"",
+        };
+        assert_eq!(visibility.observe(&entry), Ok(Shadowed));
+        assert_eq!(visibility.after_cut(), 1);
+        assert_eq!(visibility.stats().visible, 0);
     }
 
     #[test]

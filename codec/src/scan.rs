@@ -12,12 +12,14 @@ use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::adapter::{AdapterDecoder, Warnings};
+use crate::container::sst::{self, SstIngestReader};
 use crate::container::{
-    ContainerError, EntryRef, Footer, Header, SnapshotReader, VALUE_HEADER_SIZE,
+    ContainerError, ContainerErrorKind, EntryRef, Footer, Header, SnapshotReader, StoreMeta,
+    VALUE_HEADER_SIZE,
 };
 use crate::dispatch::{self, Adapter, AdapterSet, Counters, Owner};
 use crate::error::{BoxError, ErrorCode, ExitClass};
-use crate::mvcc::{MvccStats, Verdict, Visibility};
+use crate::mvcc::{AsOf, MvccStats, Verdict, Visibility};
 use crate::sort::{ExternalSorter, SortOptions};
 use crate::tree::fs::{FsError, open_nonblocking_regular};
 
@@ -59,6 +61,13 @@ pub enum DecodeError {
         /// Offset of the first out-of-order entry.
         offset: u64,
     },
+    /// An offload payload disagrees with its manifest (checked before decoding, and
+    /// again over the bytes actually decoded).
+    #[error(transparent)]
+    Offload(Box<crate::container::offload::OffloadError>),
+    /// A `--as-of` cut outside what the file can answer.
+    #[error(transparent)]
+    AsOf(Box<AsOfError>),
     /// Reading, sorting or writing failed.
     #[error("{context}: {source}")]
     Io {
@@ -67,6 +76,18 @@ pub enum DecodeError {
         /// The I/O error.
         source: std::io::Error,
     },
+}
+
+impl From<crate::container::offload::OffloadError> for DecodeError {
+    fn from(e: crate::container::offload::OffloadError) -> Self {
+        DecodeError::Offload(Box::new(e))
+    }
+}
+
+impl From<AsOfError> for DecodeError {
+    fn from(e: AsOfError) -> Self {
+        DecodeError::AsOf(Box::new(e))
+    }
 }
 
 impl DecodeError {
@@ -86,6 +107,8 @@ impl ErrorCode for DecodeError {
             DecodeError::Input(e) => e.code(),
             DecodeError::FooterMissing { .. } => "snapshot-footer-missing",
             DecodeError::UnsortedStream { .. } => "snapshot-unsorted-stream",
+            DecodeError::Offload(e) => e.code(),
+            DecodeError::AsOf(e) => e.code(),
             DecodeError::Io { .. } => "io",
         }
     }
@@ -98,8 +121,111 @@ impl ErrorCode for DecodeError {
             DecodeError::Input(_) => ExitClass::Usage,
             DecodeError::FooterMissing { .. } => ExitClass::Data,
             DecodeError::UnsortedStream { .. } => ExitClass::Data,
+            DecodeError::Offload(e) => e.exit_class(),
+            DecodeError::AsOf(e) => e.exit_class(),
             DecodeError::Io { .. } => ExitClass::Usage,
         }
+    }
+}
+
+/// A `--as-of` cut the file cannot answer exactly.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AsOfError {
+    /// Later than anything the file holds: its state at the cut is unknown (later
+    /// commits may exist elsewhere).
+    #[error(
+        "--as-of {requested} (HLC {cut}) is after the snapshot's last commit {last_commit_ts}: the snapshot cannot know the state at that time"
+    )]
+    AfterLastCommit {
+        /// What was asked.
+        requested: String,
+        /// The cut.
+        cut: u64,
+        /// The snapshot's last commit.
+        last_commit_ts: u64,
+    },
+    /// Below the oldest retained version: garbage collection may have removed
+    /// versions the cut would show.
+    #[error(
+        "--as-of {requested} (HLC {cut}) is below the snapshot's _meta_min_retained_ts {min_retained_ts}: older versions were garbage-collected, so the state at that time cannot be rebuilt"
+    )]
+    BeforeRetainedHistory {
+        /// What was asked.
+        requested: String,
+        /// The cut.
+        cut: u64,
+        /// The store's retention floor.
+        min_retained_ts: u64,
+    },
+    /// The file does not say how much history it kept (no `_meta_min_retained_ts`
+    /// row: not a live store payload).
+    #[error(
+        "--as-of {requested}: the snapshot carries no _meta_min_retained_ts row (it is not a live node's file), so how much history it kept is unknown"
+    )]
+    RetentionUnknown {
+        /// What was asked.
+        requested: String,
+    },
+}
+
+impl ErrorCode for AsOfError {
+    fn code(&self) -> &'static str {
+        match self {
+            AsOfError::AfterLastCommit { .. } => "as-of-after-last-commit",
+            AsOfError::BeforeRetainedHistory { .. } => "as-of-before-retained-history",
+            AsOfError::RetentionUnknown { .. } => "as-of-retention-unknown",
+        }
+    }
+
+    fn exit_class(&self) -> ExitClass {
+        ExitClass::Data
+    }
+}
+
+/// The header of a snapshot file of any container, without reading its entries (an
+/// `EKVSSTI1` file is verified first, which reads it once).
+///
+/// # Errors
+/// The refusal of the open or the container's error.
+pub fn read_header(input: &Path) -> Result<Header, DecodeError> {
+    let mut file = open_input(input).map_err(DecodeError::Input)?;
+    if sst::is_sst_ingest(&mut file)? {
+        return Ok(sst::read_header(&mut file)?.0);
+    }
+    Ok(SnapshotReader::new(file)?.header())
+}
+
+/// Refuses a cut above the header's last commit (checkable before decoding).
+///
+/// # Errors
+/// [`AsOfError::AfterLastCommit`].
+pub fn check_cut_against_header(as_of: &AsOf, header: &Header) -> Result<(), AsOfError> {
+    if as_of.ts > header.last_commit_ts {
+        return Err(AsOfError::AfterLastCommit {
+            requested: as_of.requested.clone(),
+            cut: as_of.ts,
+            last_commit_ts: header.last_commit_ts,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a cut below the retained history, which a live payload states only in its
+/// trailing `_meta_min_retained_ts` row, so only after the scan.
+///
+/// # Errors
+/// [`AsOfError::BeforeRetainedHistory`] or [`AsOfError::RetentionUnknown`].
+pub fn check_cut_against_retention(as_of: &AsOf, scan: &Scan) -> Result<(), AsOfError> {
+    match scan.store_meta.min_retained_ts {
+        None => Err(AsOfError::RetentionUnknown {
+            requested: as_of.requested.clone(),
+        }),
+        Some(min) if as_of.ts < min => Err(AsOfError::BeforeRetainedHistory {
+            requested: as_of.requested.clone(),
+            cut: as_of.ts,
+            min_retained_ts: min,
+        }),
+        Some(_) => Ok(()),
     }
 }
 
@@ -120,7 +246,43 @@ pub struct Scan {
     pub sorted_in_scratch: bool,
     /// Bytes of input consumed.
     pub bytes: u64,
+    /// The first [`UNKNOWN_SAMPLE`] entries no prefix routes, in key order.
+    pub unknown_rows: Vec<UnknownRow>,
+    /// The store's `_meta_*` counters (live payloads carry them).
+    pub store_meta: StoreMeta,
+    /// CRC32C of the whole input when it ended without a footer.
+    pub unfootered_crc32c: Option<u32>,
+    /// The `--as-of` cut the visible state was taken at, if any.
+    pub cut: Option<u64>,
+    /// Versions ignored because they were committed after [`Scan::cut`].
+    pub after_cut: u64,
+    /// The envelope and per-table facts of an `EKVSSTI1` snapshot.
+    pub sst: Option<SstSummary>,
 }
+
+/// What `inspect` shows of an SST-ingest snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SstSummary {
+    /// The envelope's manifest.
+    pub manifest: sst::Manifest,
+    /// Each table's facts, in order.
+    pub tables: Vec<sst::TableFacts>,
+}
+
+/// An entry that matched no routing prefix, kept so `inspect --unknown` can show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownRow {
+    /// Offset of the entry in the input.
+    pub offset: u64,
+    /// Its user key (MVCC suffix removed).
+    pub user_key: Vec<u8>,
+    /// Its commit timestamp.
+    pub commit_ts: u64,
+}
+
+/// How many unknown rows a scan keeps: enough to recognise a key family, bounded so a
+/// snapshot full of foreign keys cannot grow memory.
+pub const UNKNOWN_SAMPLE: usize = 32;
 
 impl Scan {
     fn new(header: Header) -> Self {
@@ -132,6 +294,24 @@ impl Scan {
             raw_rows_skipped: 0,
             sorted_in_scratch: false,
             bytes: 0,
+            unknown_rows: Vec::new(),
+            store_meta: StoreMeta::default(),
+            unfootered_crc32c: None,
+            cut: None,
+            after_cut: 0,
+            sst: None,
+        }
+    }
+
+    /// Counts `entry` in `slot`, keeping it as a sample when nothing routes it.
+    fn count(&mut self, entry: &EntryRef<'_>, slot: dispatch::Slot) {
+        self.counters.count(slot);
+        if slot == dispatch::Slot::Unknown && self.unknown_rows.len() < UNKNOWN_SAMPLE {
+            self.unknown_rows.push(UnknownRow {
+                offset: entry.offset,
+                user_key: entry.user_key.to_vec(),
+                commit_ts: entry.commit_ts,
+            });
         }
     }
 
@@ -140,6 +320,28 @@ impl Scan {
     pub fn footer_missing(&self) -> bool {
         self.header.wrapper.is_runtime() && self.footer == Some(Footer::Absent)
     }
+}
+
+/// Event of the warning raised when the snapshot holds filesystem-adapter rows.
+pub const FILESYSTEM_NOT_DUMPED_EVENT: &str = "filesystem_data_not_dumped";
+
+/// Warns when the snapshot holds `!fs|…` rows: the dump format has no filesystem
+/// layout yet, so that data is not in the tree (the Go decoder drops it silently).
+pub fn warn_unexported(scan: &Scan, warnings: &mut Warnings) {
+    let rows = scan.counters.filesystem;
+    if rows == 0 {
+        return;
+    }
+    warnings.push(
+        FILESYSTEM_NOT_DUMPED_EVENT,
+        vec![
+            ("rows", rows.to_string()),
+            (
+                "hint",
+                "the snapshot holds filesystem-adapter (!fs|) rows; the dump format has no filesystem layout, so that data is NOT in the dump".to_owned(),
+            ),
+        ],
+    );
 }
 
 /// Event of the warning a salvaged footer-less runtime file raises.
@@ -269,11 +471,30 @@ pub fn scan_file_observed(
     reset: ResetFn<'_>,
     observer: &mut dyn ScanObserver,
 ) -> Result<Scan, DecodeError> {
-    let file = open_input(input).map_err(DecodeError::Input)?;
+    scan_file_as_of(input, options, None, adapters, warnings, reset, observer)
+}
+
+/// [`scan_file_observed`] at a cut: with `cut`, each key's visible version is its
+/// newest one committed at or before `cut` (docs/format.md §2.5). Whether the cut is
+/// within the file's retained history is for the caller to judge from the scan.
+pub fn scan_file_as_of(
+    input: &Path,
+    options: &ScanOptions,
+    cut: Option<u64>,
+    adapters: &mut Vec<Box<dyn AdapterDecoder>>,
+    warnings: &mut Warnings,
+    reset: ResetFn<'_>,
+    observer: &mut dyn ScanObserver,
+) -> Result<Scan, DecodeError> {
+    let mut file = open_input(input).map_err(DecodeError::Input)?;
+    if sst::is_sst_ingest(&mut file)? {
+        return scan_sst_ingest(file, options, cut, adapters, warnings, observer);
+    }
     let mut reader = SnapshotReader::new(file)?;
     let mut scan = Scan::new(reader.header());
+    scan.cut = cut;
     observer.phase(ScanPhase::Stream);
-    match stream_pass(
+    let scan = match stream_pass(
         &mut reader,
         options,
         adapters,
@@ -284,7 +505,7 @@ pub fn scan_file_observed(
         PassEnd::Complete => {
             finish_scan(&mut scan, &reader);
             finalize(adapters, warnings)?;
-            Ok(scan)
+            scan
         }
         PassEnd::OutOfOrder { .. } => {
             let mut file = reader.into_inner();
@@ -292,8 +513,64 @@ pub fn scan_file_observed(
                 .map_err(|e| DecodeError::io(format!("rewind {}", input.display()), e))?;
             reset(adapters)?;
             *warnings = Warnings::default();
-            sorted_pass(file, options, adapters, warnings, observer)
+            sorted_pass(file, options, cut, adapters, warnings, observer)?
         }
+    };
+    warn_unexported(&scan, warnings);
+    Ok(scan)
+}
+
+/// An `EKVSSTI1` file: verified as a whole first, then its tables' rows in key order
+/// through the same visibility and dispatch as the native stream. Table rows are
+/// sorted by construction (the reader refuses any that are not), so there is no
+/// sorted-copy fallback.
+fn scan_sst_ingest(
+    file: File,
+    options: &ScanOptions,
+    cut: Option<u64>,
+    adapters: &mut Vec<Box<dyn AdapterDecoder>>,
+    warnings: &mut Warnings,
+    observer: &mut dyn ScanObserver,
+) -> Result<Scan, DecodeError> {
+    let mut reader = SstIngestReader::open_file(file)?;
+    let mut scan = Scan::new(reader.header());
+    scan.cut = cut;
+    observer.phase(ScanPhase::Stream);
+    if let PassEnd::OutOfOrder { offset } = stream_pass(
+        &mut reader,
+        options,
+        adapters,
+        warnings,
+        &mut scan,
+        observer,
+    )? {
+        return Err(DecodeError::Container(ContainerError::new(
+            ContainerErrorKind::SstCorrupt,
+            offset,
+            "SST-ingest rows are not in strictly ascending key order",
+        )));
+    }
+    scan.footer = Some(reader.footer());
+    scan.raw_rows_skipped = reader.raw_rows_skipped();
+    scan.bytes = reader.length();
+    scan.store_meta = reader.store_meta();
+    scan.unfootered_crc32c = reader.unfootered_crc32c();
+    scan.sst = Some(SstSummary {
+        manifest: reader.manifest().clone(),
+        tables: reader.tables().to_vec(),
+    });
+    finalize(adapters, warnings)?;
+    warn_unexported(&scan, warnings);
+    Ok(scan)
+}
+
+impl<R: std::io::Read + Seek> EntrySource for SstIngestReader<R> {
+    fn next(&mut self) -> Result<Option<EntryRef<'_>>, DecodeError> {
+        Ok(self.next_entry()?)
+    }
+
+    fn position(&self) -> u64 {
+        SstIngestReader::position(self)
     }
 }
 
@@ -353,7 +630,7 @@ fn stream_pass(
     scan: &mut Scan,
     observer: &mut dyn ScanObserver,
 ) -> Result<PassEnd, DecodeError> {
-    let mut visibility = Visibility::new();
+    let mut visibility = scan.cut.map_or_else(Visibility::new, Visibility::as_of);
     let mut failure = None;
     loop {
         let position = source.consumed();
@@ -368,11 +645,10 @@ fn stream_pass(
                 });
             }
         };
-        scan.counters.count(dispatch::classify(
-            entry.user_key,
-            entry.tombstone,
-            options.enabled,
-        ));
+        scan.count(
+            &entry,
+            dispatch::classify(entry.user_key, entry.tombstone, options.enabled),
+        );
         if verdict == Verdict::Visible && failure.is_none() {
             failure = dispatch_entry(&entry, options.enabled, adapters, warnings).err();
         }
@@ -384,6 +660,7 @@ fn stream_pass(
         return Err(error);
     }
     scan.mvcc = visibility.stats();
+    scan.after_cut = visibility.after_cut();
     observer.progress(source.consumed(), scan.counters.entries);
     Ok(PassEnd::Complete)
 }
@@ -434,6 +711,8 @@ fn finish_scan<R: std::io::Read>(scan: &mut Scan, reader: &SnapshotReader<R>) {
     scan.footer = reader.footer();
     scan.raw_rows_skipped = reader.raw_rows_skipped();
     scan.bytes = reader.offset();
+    scan.store_meta = reader.store_meta();
+    scan.unfootered_crc32c = reader.unfootered_crc32c();
 }
 
 /// Sort value layout: `BE64(len) ‖ encoded value ‖ LE64(file offset)`.
@@ -471,6 +750,7 @@ fn split_sort_value(value: &[u8]) -> (&[u8], u64) {
 fn sorted_pass(
     file: File,
     options: &ScanOptions,
+    cut: Option<u64>,
     adapters: &mut [Box<dyn AdapterDecoder>],
     warnings: &mut Warnings,
     observer: &mut dyn ScanObserver,
@@ -499,6 +779,7 @@ fn sorted_pass(
     observer.progress(reader.offset(), spilled);
     let mut scan = Scan {
         sorted_in_scratch: true,
+        cut,
         ..Scan::new(reader.header())
     };
     finish_scan(&mut scan, &reader);
@@ -666,6 +947,80 @@ mod tests {
             check_footer(&ok, false, &mut warnings).unwrap();
         }
         assert!(warnings.0.is_empty());
+    }
+
+    /// A native snapshot of `(user key, ts)` live entries, already in key order.
+    fn native_file(dir: &Path, rows: &[(&[u8], u64)]) -> PathBuf {
+        use crate::container::{SnapshotWriter, encode_key, encode_live_value};
+        let mut writer = SnapshotWriter::new(Vec::new(), 9).unwrap();
+        let (mut key, mut value) = (Vec::new(), Vec::new());
+        for (user_key, ts) in rows {
+            key.clear();
+            value.clear();
+            encode_key(user_key, *ts, &mut key);
+            encode_live_value(b"v", &mut value);
+            writer.write_entry(&key, &value).unwrap();
+        }
+        let path = dir.join("in.fsm");
+        std::fs::write(&path, writer.finish().unwrap()).unwrap();
+        path
+    }
+
+    fn scan_options(dir: &Path) -> ScanOptions {
+        ScanOptions {
+            enabled: AdapterSet::ALL,
+            scratch_dir: dir.to_path_buf(),
+            sort_memory_bytes: 1 << 20,
+        }
+    }
+
+    #[test]
+    fn filesystem_rows_are_counted_and_warned_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = native_file(
+            dir.path(),
+            &[
+                (b"!fs|dir|a", 3),
+                (b"!fs|ino|\x01", 4),
+                (b"!redis|txn-wide-set|k", 5),
+            ],
+        );
+        let mut warnings = Warnings::default();
+        let scan = scan_file(
+            &input,
+            &scan_options(dir.path()),
+            &mut Vec::new(),
+            &mut warnings,
+            &mut |_| Ok(()),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        let c = scan.counters;
+        assert_eq!((c.filesystem, c.internal, c.unknown), (2, 1, 0));
+        assert_eq!(warnings.0.len(), 1);
+        assert_eq!(warnings.0[0].event, FILESYSTEM_NOT_DUMPED_EVENT);
+        assert_eq!(warnings.0[0].fields[0], ("rows", "2".to_owned()));
+        // Nothing to warn about without filesystem rows.
+        let mut quiet = Warnings::default();
+        warn_unexported(&Scan::new(scan.header), &mut quiet);
+        assert!(quiet.0.is_empty());
+    }
+
+    #[test]
+    fn unknown_rows_are_sampled_in_key_order_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys: Vec<Vec<u8>> = (0..UNKNOWN_SAMPLE + 5)
+            .map(|i| format!("zz{i:03}").into_bytes())
+            .collect();
+        let rows: Vec<(&[u8], u64)> = keys.iter().map(|k| (k.as_slice(), 7)).collect();
+        let input = native_file(dir.path(), &rows);
+        let scan = inspect_file(&input, &scan_options(dir.path()), &mut |_, _| {}).unwrap();
+        assert_eq!(scan.counters.unknown, keys.len() as u64);
+        assert_eq!(scan.unknown_rows.len(), UNKNOWN_SAMPLE);
+        assert_eq!(scan.unknown_rows[0].user_key, b"zz000");
+        assert_eq!(scan.unknown_rows[0].commit_ts, 7);
+        assert_eq!(scan.unknown_rows[0].offset, 16);
+        assert_eq!(scan.unknown_rows[UNKNOWN_SAMPLE - 1].user_key, b"zz031");
     }
 
     #[test]

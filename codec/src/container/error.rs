@@ -49,6 +49,20 @@ pub enum ContainerErrorKind {
     UnsupportedInnerFormat,
     /// The runtime CRC32C footer does not match the bytes before it.
     FooterMismatch,
+    /// An `EKVSSTI1` manifest upstream refuses (length, digest, JSON, validation).
+    SstManifestInvalid,
+    /// An `EKVSSTI1` table differs from what the manifest records (digest, length,
+    /// rows, key bounds), or bytes follow the last table.
+    SstIntegrity,
+    /// A Pebble table that is structurally broken (footer, handle, block encoding).
+    SstCorrupt,
+    /// A Pebble block whose checksum does not match.
+    SstChecksum,
+    /// A valid Pebble table using something this reader does not read (columnar
+    /// formats, other compressions, value blocks).
+    SstUnsupported,
+    /// A table row (or range) that is not a SET: snapshot tables hold only SETs.
+    SstNonSetKey,
     /// Reading the input failed.
     Io,
 }
@@ -139,6 +153,12 @@ impl ErrorCode for ContainerError {
             ContainerErrorKind::HeaderInvalidLength => "snapshot-header-invalid-length",
             ContainerErrorKind::UnsupportedInnerFormat => "snapshot-unsupported-inner-format",
             ContainerErrorKind::FooterMismatch => "snapshot-footer-mismatch",
+            ContainerErrorKind::SstManifestInvalid => "sst-manifest-invalid",
+            ContainerErrorKind::SstIntegrity => "sst-integrity-mismatch",
+            ContainerErrorKind::SstCorrupt => "sst-corrupt",
+            ContainerErrorKind::SstChecksum => "sst-checksum-mismatch",
+            ContainerErrorKind::SstUnsupported => "sst-unsupported",
+            ContainerErrorKind::SstNonSetKey => "sst-non-set-row",
             ContainerErrorKind::Io => "io",
         }
     }

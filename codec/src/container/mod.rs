@@ -7,16 +7,22 @@
 //! Live nodes wrap that stream in an `EKVTHLC1`/`EKVTHLC2` header and append a CRC32C
 //! footer, and iterate raw (non-MVCC) store rows into it; [`SnapshotReader`] accepts all
 //! of that, where the Go decoder accepts only the bare stream (docs/format.md §1.2).
+//! With `ELASTICKV_PEBBLE_SST_INGEST_SNAPSHOT` a node writes `EKVSSTI1` instead: a
+//! manifest and Pebble sstables, read by [`sst`] (§1.6). [`datadir`] finds the snapshot
+//! in a node's directory and [`offload`] checks footer-less offload payloads (§1.5).
 
 mod builder;
+pub mod datadir;
 mod error;
+pub mod offload;
 mod reader;
 mod runtime;
+pub mod sst;
 mod writer;
 
 pub use builder::{BuildError, BuildSummary, SnapshotBuilder};
 pub use error::{ContainerError, ContainerErrorKind};
-pub use reader::{EntryRef, SnapshotReader};
+pub use reader::{EntryRef, SnapshotReader, StoreMeta};
 pub use runtime::{
     FOOTER_LEN, Footer, HLC_V1_MAGIC, HLC_V2_MAGIC, MVCC_STREAM_MAGIC, SST_INGEST_MAGIC, Wrapper,
 };

@@ -42,7 +42,7 @@ impl<'a> EntryRef<'a> {
 
     /// Splits an entry that [`validate_entry`] accepted. Kept apart from validation so
     /// the reader can record a failure before it lends out its buffers.
-    fn assemble(offset: u64, encoded_key: &'a [u8], encoded_value: &'a [u8]) -> Self {
+    pub(super) fn assemble(offset: u64, encoded_key: &'a [u8], encoded_value: &'a [u8]) -> Self {
         let (user_key, commit_ts) = split_key(encoded_key).unwrap_or((&[], 0));
         let (header, body) = encoded_value
             .split_first_chunk::<VALUE_HEADER_SIZE>()
@@ -62,7 +62,7 @@ impl<'a> EntryRef<'a> {
 
 /// The Go `decodeSnapshotEntry` checks, in its order, so the first reported problem of
 /// a doubly-broken entry is the same one Go reports.
-fn validate_entry(offset: u64, key: &[u8], value: &[u8]) -> Result<(), ContainerError> {
+pub(super) fn validate_entry(offset: u64, key: &[u8], value: &[u8]) -> Result<(), ContainerError> {
     use ContainerErrorKind::{EncryptedEntry, EncryptedReserved, ShortKey, ShortValue};
     let fail = |kind, message: String| Err(ContainerError::new(kind, offset, message));
     if key.len() < TS_SIZE {
@@ -85,15 +85,37 @@ fn validate_entry(offset: u64, key: &[u8], value: &[u8]) -> Result<(), Container
     }
     match (flags & FLAG_ENCRYPTION_MASK) >> 1 {
         0 => Ok(()),
-        1 => fail(
-            EncryptedEntry,
-            "value header encryption_state=0x1: entry is encrypted and no keyring is linked"
-                .to_owned(),
-        ),
+        1 => fail(EncryptedEntry, encrypted_entry_message(key)),
         state => fail(
             EncryptedReserved,
             format!("value header encryption_state={state:#x} is reserved"),
         ),
+    }
+}
+
+/// Longest key prefix an error message quotes; keys may be up to 1 MiB.
+const QUOTED_KEY_MAX: usize = 256;
+
+/// Names the encrypted entry and says what to do: offline decoding has no keyring, so
+/// the only way to a dump is a snapshot of a store that holds cleartext.
+#[cold]
+fn encrypted_entry_message(encoded_key: &[u8]) -> String {
+    let user_key = &encoded_key[..encoded_key.len().saturating_sub(TS_SIZE)];
+    format!(
+        "value header encryption_state=0x1: entry {} is encrypted and no keyring is linked; \
+         take the snapshot from a node that can decrypt it (storage encryption off, or a \
+         live backup dump) and decode that",
+        quote_key(user_key)
+    )
+}
+
+/// A key for messages: escaped, and cut to [`QUOTED_KEY_MAX`] bytes with a note.
+pub(crate) fn quote_key(key: &[u8]) -> String {
+    match key.get(..QUOTED_KEY_MAX) {
+        Some(head) if key.len() > QUOTED_KEY_MAX => {
+            format!("\"{}\"… ({} bytes)", head.escape_ascii(), key.len())
+        }
+        _ => format!("\"{}\"", key.escape_ascii()),
     }
 }
 
@@ -110,6 +132,39 @@ pub struct SnapshotReader<R> {
     value: Vec<u8>,
     state: State,
     raw_rows_skipped: u64,
+    store_meta: StoreMeta,
+    /// CRC32C of every byte, when the stream ended without a footer.
+    unfootered_crc32c: Option<u32>,
+}
+
+/// The store's own counters, from the raw `_meta_*` rows a live payload ends with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreMeta {
+    /// `_meta_last_commit_ts`.
+    pub last_commit_ts: Option<u64>,
+    /// `_meta_min_retained_ts`: no version at or above it was garbage-collected.
+    pub min_retained_ts: Option<u64>,
+    /// `_meta_pending_min_retained_ts`.
+    pub pending_min_retained_ts: Option<u64>,
+    /// `_meta_applied_index`: the raft index the store had applied.
+    pub applied_index: Option<u64>,
+}
+
+impl StoreMeta {
+    /// Records `value` when `key` is one of the four counters (8-byte LE values).
+    pub fn note(&mut self, key: &[u8], value: &[u8]) {
+        let Ok(bytes) = <[u8; 8]>::try_from(value) else {
+            return;
+        };
+        let slot = match key {
+            b"_meta_last_commit_ts" => &mut self.last_commit_ts,
+            b"_meta_min_retained_ts" => &mut self.min_retained_ts,
+            b"_meta_pending_min_retained_ts" => &mut self.pending_min_retained_ts,
+            b"_meta_applied_index" => &mut self.applied_index,
+            _ => return,
+        };
+        *slot = Some(u64::from_le_bytes(bytes));
+    }
 }
 
 /// Where the reader is; errors are sticky so a caller that keeps calling after a
@@ -136,6 +191,8 @@ impl<R: Read> SnapshotReader<R> {
             value: Vec::new(),
             state: State::Reading,
             raw_rows_skipped: 0,
+            store_meta: StoreMeta::default(),
+            unfootered_crc32c: None,
         })
     }
 
@@ -161,6 +218,7 @@ impl<R: Read> SnapshotReader<R> {
             }
             if runtime::is_raw_store_row(self.header.wrapper, &self.key, &self.value) {
                 self.raw_rows_skipped += 1;
+                self.store_meta.note(&self.key, &self.value);
                 continue;
             }
             if let Err(error) = validate_entry(offset, &self.key, &self.value) {
@@ -186,6 +244,17 @@ impl<R: Read> SnapshotReader<R> {
     /// Raw (non-MVCC) store rows skipped so far.
     pub fn raw_rows_skipped(&self) -> u64 {
         self.raw_rows_skipped
+    }
+
+    /// The `_meta_*` counters seen so far (a live payload ends with them).
+    pub fn store_meta(&self) -> StoreMeta {
+        self.store_meta
+    }
+
+    /// CRC32C of every byte read, once the stream has ended without a footer: what a
+    /// footer-less payload's recorded CRC (an offload manifest's) is checked against.
+    pub fn unfootered_crc32c(&self) -> Option<u32> {
+        self.unfootered_crc32c
     }
 
     /// Returns the underlying reader. Its position is past whatever this reader
@@ -238,7 +307,10 @@ impl<R: Read> SnapshotReader<R> {
             return Ok(Some(len));
         }
         let footer = match available.len() {
-            0 => Footer::Absent,
+            0 => {
+                self.unfootered_crc32c = Some(self.input.crc_so_far());
+                Footer::Absent
+            }
             FOOTER_LEN => self.read_footer(offset)?,
             partial => {
                 return Err(ContainerError::new(

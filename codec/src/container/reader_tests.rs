@@ -273,7 +273,7 @@ fn entry_errors_in_go_order() {
         &broken(mvcc_entry(b"k", 1, 0x02, b"")),
         EncryptedEntry,
         at,
-        "encrypted",
+        "entry \"k\" is encrypted and no keyring is linked; take the snapshot from a node that can decrypt it",
     );
     assert_error(
         &broken(mvcc_entry(b"k", 1, 0x04, b"")),

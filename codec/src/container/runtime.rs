@@ -69,9 +69,9 @@ pub const HLC_V2_MIN_PAYLOAD: usize = 16;
 pub const HLC_V2_MAX_PAYLOAD: usize = 1024;
 /// Size of the CRC32C footer of runtime files.
 pub const FOOTER_LEN: usize = 4;
-/// Inner format of SST-ingest snapshots (`store/lsm_store.go`), which we cannot read.
+/// Inner format of SST-ingest snapshots (`store/lsm_store.go`), read by [`super::sst`].
 pub const SST_INGEST_MAGIC: [u8; 8] = *b"EKVSSTI1";
-/// Inner format of streaming MVCC snapshots (own IEEE CRC), which we cannot read.
+/// Inner format of streaming MVCC snapshots (own IEEE CRC), never written by a node.
 pub const MVCC_STREAM_MAGIC: [u8; 8] = *b"EKVMVCC2";
 
 /// Raw store rows holding 8-byte LE counters (`_meta_last_commit_ts`, …).
@@ -163,7 +163,7 @@ pub(super) fn check_inner_magic(
             ContainerErrorKind::UnsupportedInnerFormat,
             offset,
             format!(
-                "{} wraps a {} store snapshot; only EKVPBBL1 can be read",
+                "{} wraps a {} store snapshot; this stream reader reads EKVPBBL1 (EKVSSTI1 goes through container::sst)",
                 wrapper.magic(),
                 quote_bytes(magic)
             ),
@@ -188,9 +188,17 @@ pub(super) fn check_inner_magic(
 /// Writer-registry rows are only raw inside a wrapper: bare streams carry MVCC-framed
 /// `!encryption|` rows, which the Go decoder counts as internal.
 pub(super) fn is_raw_store_row(wrapper: Wrapper, key: &[u8], value: &[u8]) -> bool {
+    if wrapper.is_runtime() {
+        return is_live_raw_row(key, value);
+    }
+    key.starts_with(META_ROW_PREFIX) && value.len() == META_ROW_VALUE_LEN
+}
+
+/// [`is_raw_store_row`] for rows known to come from a live store (SST-ingest tables
+/// always do, wrapped or not).
+pub(super) fn is_live_raw_row(key: &[u8], value: &[u8]) -> bool {
     let meta_counter = key.starts_with(META_ROW_PREFIX) && value.len() == META_ROW_VALUE_LEN;
-    let writer_registry = wrapper.is_runtime() && key.starts_with(WRITER_REGISTRY_PREFIX);
-    meta_counter || writer_registry
+    meta_counter || key.starts_with(WRITER_REGISTRY_PREFIX)
 }
 
 /// Judges the 4 bytes left at an entry boundary. `crc` covers every byte before them.

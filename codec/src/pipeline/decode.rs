@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::adapter::{AdapterDecoder, AdapterSpec, DecodeFlags, DecoderSettings, Warnings};
+use crate::container::Footer;
+use crate::container::offload::{self, OffloadError, OffloadManifest};
 use crate::dispatch::AdapterSet;
+use crate::mvcc::AsOf;
 use crate::scan::{self, DecodeError, Scan, ScanOptions};
 use crate::sort::SortOptions;
 use crate::tree::checksums::{CHECKSUMS_FILE_NAME, ChecksumsError, write_checksums_from};
@@ -53,6 +56,11 @@ pub struct DecodeRequest {
     pub allow_missing_footer: bool,
     /// Threads writing whole files (`--jobs`); the tree is the same for every value.
     pub jobs: usize,
+    /// `--offload-manifest`: the input is a footer-less `offload publish` payload,
+    /// vouched for by this manifest's length, SHA-256 and CRC32C (docs/format.md §1.5).
+    pub offload_manifest: Option<PathBuf>,
+    /// `--as-of`: decode the state at this cut instead of the newest (docs/format.md §2.5).
+    pub as_of: Option<AsOf>,
 }
 
 impl DecodeRequest {
@@ -73,6 +81,8 @@ impl DecodeRequest {
             source_fsm_path: None,
             allow_missing_footer: false,
             jobs: super::default_jobs(),
+            offload_manifest: None,
+            as_of: None,
         }
     }
 }
@@ -106,6 +116,10 @@ pub fn decode_to_tree(
     // must not leave an empty output tree behind.
     scan::open_input(&request.input)
         .map_err(|e| DumpError::fs(format!("decode {}", request.input.display()), e))?;
+    let offload = check_live_input(request).map_err(|source| DumpError::Input {
+        input: request.input.clone(),
+        source,
+    })?;
     // Held until CHECKSUMS is written (dropped on return): a second decode into the
     // same output fails with `output-busy` instead of interleaving with this one.
     let _lock = lock_output(&request.output)?;
@@ -115,7 +129,10 @@ pub fn decode_to_tree(
         .clone()
         .unwrap_or_else(|| default_scratch.clone());
     let decoded = decode_into(
-        &request.input,
+        DecodeInput {
+            path: &request.input,
+            cut: request.as_of.as_ref().map(|a| a.ts),
+        },
         &TreeOutput {
             root: &request.output,
             scratch: &scratch,
@@ -131,11 +148,23 @@ pub fn decode_to_tree(
         "",
     )
     .and_then(|mut decoded| {
-        scan::check_footer(
-            &decoded.scan,
-            request.allow_missing_footer,
-            &mut decoded.warnings,
-        )?;
+        match &offload {
+            Some(manifest) => {
+                check_decoded_payload(&decoded.scan, &request.input, manifest)?;
+                // The manifest's CRC32C stands in for the footer `publish` cut off.
+                decoded.scan.footer = Some(Footer::Verified {
+                    crc32c: manifest.source_crc32c,
+                });
+            }
+            None => scan::check_footer(
+                &decoded.scan,
+                request.allow_missing_footer,
+                &mut decoded.warnings,
+            )?,
+        }
+        if let Some(as_of) = &request.as_of {
+            scan::check_cut_against_retention(as_of, &decoded.scan)?;
+        }
         Ok(decoded)
     });
     // Only anonymous run files ever live there (the digests' too, until CHECKSUMS is
@@ -160,7 +189,10 @@ pub fn decode_to_tree(
             source,
         }
     })?;
-    let manifest = build_manifest(request, &scan);
+    let mut manifest = build_manifest(request, &scan);
+    if let Some(offload) = &offload {
+        manifest.snapshot_index = offload.snapshot_index;
+    }
     progress.phase("writing MANIFEST.json and CHECKSUMS", None);
     let written = write_manifest(&tree, &manifest)
         .map_err(|source| DumpError::WriteManifest {
@@ -184,6 +216,48 @@ pub fn decode_to_tree(
         files,
         elapsed: started.elapsed(),
     })
+}
+
+/// The checks a live input allows before anything is written: an offload payload
+/// against its manifest, and a `--as-of` cut against the snapshot's last commit.
+fn check_live_input(request: &DecodeRequest) -> Result<Option<OffloadManifest>, DecodeError> {
+    if let Some(as_of) = &request.as_of {
+        let header = scan::read_header(&request.input)?;
+        scan::check_cut_against_header(as_of, &header)?;
+    }
+    let Some(path) = &request.offload_manifest else {
+        return Ok(None);
+    };
+    let manifest = offload::read_offload_manifest(path)?;
+    offload::verify_payload(&request.input, &manifest)?;
+    Ok(Some(manifest))
+}
+
+/// The payload was verified before decoding; this checks that the bytes decoded are
+/// the ones verified (the file cannot have changed in between) and that they ended
+/// where a footer-less payload ends.
+///
+/// # Errors
+/// [`DecodeError::Offload`] when the CRC32C differs or the file had its own footer.
+pub fn check_decoded_payload(
+    scan: &Scan,
+    input: &Path,
+    manifest: &OffloadManifest,
+) -> Result<(), DecodeError> {
+    let got = scan.unfootered_crc32c;
+    if got == Some(manifest.source_crc32c) {
+        return Ok(());
+    }
+    Err(DecodeError::from(OffloadError::Mismatch {
+        payload: input.to_path_buf(),
+        manifest: manifest.path.clone(),
+        what: "CRC32C of the bytes decoded",
+        got: got.map_or_else(
+            || "unknown (the file ends with a CRC32C footer of its own)".to_owned(),
+            |crc| format!("{crc:#010x}"),
+        ),
+        want: format!("{:#010x}", manifest.source_crc32c),
+    }))
 }
 
 /// After CHECKSUMS failed: removes the MANIFEST.json written just before, so the
@@ -376,11 +450,18 @@ pub(crate) struct Decoded<S> {
     pub(crate) tree: S,
 }
 
+/// The snapshot a decode reads, and the cut it reads it at (`None`: the newest state).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DecodeInput<'a> {
+    pub(crate) path: &'a Path,
+    pub(crate) cut: Option<u64>,
+}
+
 /// Runs the adapters over `input` into `output`, restarting from an external sort
 /// when the input is unsorted. No MANIFEST, no CHECKSUMS: shared by
 /// [`decode_to_tree`] and the self-test.
 pub(crate) fn decode_into<O: Output>(
-    input: &Path,
+    input: DecodeInput<'_>,
     output: &O,
     adapters: &[&AdapterSpec],
     flags: &DecodeFlags,
@@ -408,7 +489,7 @@ pub(crate) fn decode_into<O: Output>(
         sort_memory_bytes,
     };
     let mut warnings = Warnings::default();
-    let total_bytes = fs::metadata(input).ok().map(|m| m.len());
+    let total_bytes = fs::metadata(input.path).ok().map(|m| m.len());
     let mut observer = ScanProgress {
         progress,
         total_bytes,
@@ -423,9 +504,10 @@ pub(crate) fn decode_into<O: Output>(
         *decoders = decoders_for(adapters, &settings(&sink));
         Ok(())
     };
-    let scan = scan::scan_file_observed(
-        input,
+    let scan = scan::scan_file_as_of(
+        input.path,
         &options,
+        input.cut,
         &mut decoders,
         &mut warnings,
         &mut reset,
@@ -477,8 +559,12 @@ fn build_manifest(request: &DecodeRequest, scan: &Scan) -> Manifest {
             .source_fsm_path
             .clone()
             .unwrap_or_else(|| request.input.to_string_lossy().into_owned()),
+        as_of: request.as_of.clone(),
         ..Source::default()
     });
+    if let Some(as_of) = &request.as_of {
+        m.last_commit_ts = as_of.ts;
+    }
     let mut adapters = Adapters::default();
     for adapter in request.adapters.iter() {
         *adapters.slot_mut(adapter) = Some(manifest::Adapter::default());

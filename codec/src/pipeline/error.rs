@@ -51,6 +51,15 @@ pub enum DumpError {
     /// The output file exists and the caller asked not to replace it.
     #[error("{}: already exists; refusing to replace it", .0.display())]
     OutputExists(PathBuf),
+    /// The input was refused before anything was written (an offload payload that
+    /// disagrees with its manifest, a `--as-of` cut after the last commit).
+    #[error("decode {}: {source}", input.display())]
+    Input {
+        /// The input file.
+        input: PathBuf,
+        /// Why.
+        source: DecodeError,
+    },
     /// The decode failed; the tree is partial and carries no MANIFEST/CHECKSUMS.
     #[error(
         "decode {}: {source} ({} is incomplete: no MANIFEST.json or CHECKSUMS was written)",
@@ -245,7 +254,7 @@ impl ErrorCode for DumpError {
             DumpError::AdapterNotSupported(e) => e.code(),
             DumpError::OutputNotEmpty { .. } => "output-not-empty",
             DumpError::OutputExists(_) => "output-exists",
-            DumpError::Decode { source, .. } => source.code(),
+            DumpError::Decode { source, .. } | DumpError::Input { source, .. } => source.code(),
             DumpError::ReadManifest(e) | DumpError::WriteManifest { source: e, .. } => e.code(),
             DumpError::WriteChecksums { source: e, .. } | DumpError::Checksums(e) => e.code(),
             DumpError::UnlistedFiles { .. } => "unchecksummed-file",
@@ -274,7 +283,9 @@ impl ErrorCode for DumpError {
             | DumpError::Io { .. } => ExitClass::Usage,
             // Refusing to write through a planted link is about the machine, not the data.
             DumpError::Fs { .. } => ExitClass::Usage,
-            DumpError::Decode { source, .. } => source.exit_class(),
+            DumpError::Decode { source, .. } | DumpError::Input { source, .. } => {
+                source.exit_class()
+            }
             DumpError::ReadManifest(e) => e.exit_class(),
             DumpError::Checksums(e) => e.exit_class(),
             DumpError::UnlistedFiles { .. }

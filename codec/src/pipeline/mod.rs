@@ -32,7 +32,9 @@ pub mod report;
 mod selftest;
 mod verify;
 
-pub use decode::{DecodeOutcome, DecodeRequest, decode_to_tree, prepare_output};
+pub use decode::{
+    DecodeOutcome, DecodeRequest, check_decoded_payload, decode_to_tree, prepare_output,
+};
 pub use encode::{
     EncodeHooks, EncodeOutcome, EncodeRequest, encode_to_file, encode_to_file_with_hooks,
     parse_last_commit_ts,

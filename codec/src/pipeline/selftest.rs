@@ -10,7 +10,7 @@ use crate::error::{ErrorCode, ExitClass};
 use crate::scan::{DecodeError, Scan};
 
 use super::compare::{CompareOptions, ComparingSink};
-use super::decode::{Budget, Decoded, Output, decode_into};
+use super::decode::{Budget, DecodeInput, Decoded, Output, decode_into};
 use super::report::{Report, Verdict};
 use super::{DumpError, Progress, adapters};
 
@@ -93,7 +93,10 @@ pub(crate) fn run_self_test(
 ) -> Result<SelfTestOutcome, DumpError> {
     let names = adapters::names(adapters::set_of(plan.adapters));
     let decoded = decode_into(
-        plan.fsm,
+        DecodeInput {
+            path: plan.fsm,
+            cut: None,
+        },
         &Compared {
             input_root: plan.input_root,
             adapters: plan.adapters,

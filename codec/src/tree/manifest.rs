@@ -137,6 +137,10 @@ pub struct Source {
     /// Never set by the Go decoder.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub fsm_crc32c: String,
+    /// `decode --as-of`: the request and the cut it stood for (MANIFEST
+    /// `last_commit_ts` is then the cut). Our extension; readers ignore it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<crate::mvcc::AsOf>,
 }
 
 /// The pin of a phase-1 dump.

@@ -220,7 +220,8 @@ fn go_decoding_quirks() {
         m.source,
         Some(Source {
             fsm_path: "input.fsm".into(),
-            fsm_crc32c: "abcd".into()
+            fsm_crc32c: "abcd".into(),
+            as_of: None,
         })
     );
     // A phase-1 manifest.
