@@ -120,7 +120,6 @@ fn decode_errors_and_flags() {
     let dir = setup();
     let d = dir.path();
     for (extra, exit, code) in [
-        (&["--adapter", "all"][..], 1, "adapter-not-supported"),
         (&["--adapter", "Redis"][..], 1, "unknown-adapter"),
         (&["--adapter", ","][..], 1, "no-adapters"),
         (
@@ -221,10 +220,6 @@ fn go_compatible_decode() {
         (vec!["-help"], "flag: help requested"),
         (vec!["-input", "sorted.fsm"], "--output is required"),
         (vec!["-output", "o"], "--input is required"),
-        (
-            vec!["-input", "sorted.fsm", "-output", "o"],
-            "adapter s3 is not supported yet",
-        ),
         (
             vec!["-input", "sorted.fsm", "-output", "o", "-adapter", "REDIS"],
             "REDIS: unknown adapter name",

@@ -129,8 +129,8 @@ fn exit_codes_and_error_codes() {
         (&["--last-commit-ts", " "], 1, "invalid-last-commit-ts"),
         (&["--adapter", "bogus"], 1, "unknown-adapter"),
         (&["--adapter", " , "], 1, "no-adapters"),
-        (&["--adapter", "all"], 1, "adapter-not-supported"),
-        (&["--adapter", "redis,s3"], 1, "adapter-not-supported"),
+        (&["--adapter", "all"], 2, "adapter-not-in-manifest"),
+        (&["--adapter", "redis,s3"], 2, "adapter-not-in-manifest"),
     ];
     for (extra, exit, code) in cases {
         let out = encode(d, extra);
@@ -247,8 +247,8 @@ fn go_compatible_command_lines() {
         ),
         (
             vec!["-input", "tree", "-output", "x.fsm"],
-            1,
-            "adapter s3 is not supported yet",
+            2,
+            "adapter \\\"dynamodb\\\" selected but MANIFEST.json has no scope for it",
         ),
         (
             vec![

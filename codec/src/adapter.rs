@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::container::EntryRef;
 use crate::dispatch::{Adapter, Prefix};
-use crate::error::{BoxError, ErrorCode, ExitClass};
+use crate::error::BoxError;
 use crate::sort::SortOptions;
 use crate::tree::manifest::{self, Exclusions, Manifest};
 use crate::tree::sink::TreeSink;
@@ -152,23 +152,5 @@ impl std::fmt::Debug for AdapterSpec {
         f.debug_struct("AdapterSpec")
             .field("adapter", &self.adapter)
             .finish_non_exhaustive()
-    }
-}
-
-/// An adapter this build has no implementation of was selected. Silently skipping it
-/// would drop the operator's data, so selecting it is an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "adapter {0} is not supported yet (select the supported ones with --adapter, e.g. --adapter redis)"
-)]
-pub struct AdapterNotSupported(pub Adapter);
-
-impl ErrorCode for AdapterNotSupported {
-    fn code(&self) -> &'static str {
-        "adapter-not-supported"
-    }
-
-    fn exit_class(&self) -> ExitClass {
-        ExitClass::Usage
     }
 }

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use crate::adapter::AdapterNotSupported;
 use crate::assemble::EncodeError;
 use crate::error::{ErrorCode, ExitClass};
 use crate::scan::DecodeError;
@@ -37,9 +36,6 @@ pub enum DumpError {
         /// What is wrong.
         message: String,
     },
-    /// An adapter this build cannot handle yet was selected.
-    #[error(transparent)]
-    AdapterNotSupported(#[from] AdapterNotSupported),
     /// The decode output exists and is not an empty directory.
     #[error("{}: {reason}; --output must not exist or be an empty directory", path.display())]
     OutputNotEmpty {
@@ -251,7 +247,6 @@ impl ErrorCode for DumpError {
     fn code(&self) -> &'static str {
         match self {
             DumpError::Usage { code, .. } => code,
-            DumpError::AdapterNotSupported(e) => e.code(),
             DumpError::OutputNotEmpty { .. } => "output-not-empty",
             DumpError::OutputExists(_) => "output-exists",
             DumpError::Decode { source, .. } | DumpError::Input { source, .. } => source.code(),
@@ -273,7 +268,6 @@ impl ErrorCode for DumpError {
     fn exit_class(&self) -> ExitClass {
         match self {
             DumpError::Usage { .. }
-            | DumpError::AdapterNotSupported(_)
             | DumpError::OutputNotEmpty { .. }
             | DumpError::OutputExists(_)
             | DumpError::WriteManifest { .. }
