@@ -21,8 +21,6 @@ fn readme_sample_decodes_verifies_and_round_trips() {
         d,
         &[
             os("decode"),
-            os("--adapter"),
-            os("redis"),
             os("--input"),
             sample.as_os_str(),
             os("--output"),
@@ -48,8 +46,6 @@ fn readme_sample_decodes_verifies_and_round_trips() {
         d,
         &[
             os("encode"),
-            os("--adapter"),
-            os("redis"),
             os("--self-test"),
             os("--input"),
             os("sample-tree"),
