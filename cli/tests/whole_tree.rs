@@ -187,3 +187,78 @@ fn encode_matches_go_snapshots_byte_for_byte() {
     assert!(self_tested >= 70, "only {self_tested} self-tests");
     eprintln!("{checked} snapshots identical to Go's ({self_tested} self-tested), twice");
 }
+
+/// The live files in `../shared/vectors/real-node/` with the tree each must give:
+/// `(snapshot, expected tree, whether it was made with --rename-collisions)`.
+fn real_node_files(root: &Path) -> Vec<(std::path::PathBuf, std::path::PathBuf, bool)> {
+    let mut found = Vec::new();
+    let mut dirs = vec![root.join("real-node")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.map(Result::unwrap) {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() && !name.starts_with("expected-") {
+                dirs.push(path);
+                continue;
+            }
+            let Some(stem) = name.strip_suffix(".fsm") else {
+                continue;
+            };
+            if stem.ends_with(".visible") {
+                continue;
+            }
+            for (suffix, rename) in [("", false), ("-rename-collisions", true)] {
+                let expected = dir.join(format!("expected-visible-{stem}{suffix}"));
+                if expected.is_dir() {
+                    found.push((path.clone(), expected, rename));
+                }
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Every file a real node wrote decodes, exactly as written and with the default
+/// adapters, to its expected visible tree: all four adapters' files byte for byte.
+/// MANIFEST differs from it only in the clock, the input path and `snapshot_index`,
+/// which we read from the hexadecimal live file name (Go reads it as decimal and drops
+/// names with letters).
+#[test]
+fn real_node_files_decode_to_their_whole_visible_tree() {
+    let Some(root) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let files = real_node_files(&root);
+    for (i, (fsm, expected, rename)) in files.iter().enumerate() {
+        let out = scratch.path().join(i.to_string());
+        let mut args = vec![
+            os("decode"),
+            os("--input"),
+            fsm.as_os_str(),
+            os("--output"),
+            out.as_os_str(),
+        ];
+        if *rename {
+            args.push(os("--rename-collisions"));
+        }
+        let run = run(MAIN, scratch.path(), &args);
+        assert!(run.status.success(), "{}: {}", fsm.display(), stderr(&run));
+        let want = comparable(&read_tree(expected).unwrap());
+        let got = comparable(&read_tree(&out).unwrap());
+        if let Some(diff) = diff_trees(&want, &got) {
+            panic!("{}: trees differ (left expected):\n{diff}", fsm.display());
+        }
+        let manifest = |dir: &Path| {
+            let mut m = manifest_without_clock(&dir.join("MANIFEST.json"));
+            let obj = m.as_object_mut().unwrap();
+            obj.remove("snapshot_index");
+            obj["source"].as_object_mut().unwrap().remove("fsm_path");
+            m
+        };
+        assert_eq!(manifest(&out), manifest(expected), "{}", fsm.display());
+    }
+    assert!(files.len() >= 4, "only {} real-node files", files.len());
+}
