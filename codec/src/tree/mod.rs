@@ -12,7 +12,6 @@ pub mod lock;
 pub mod manifest;
 pub(crate) mod pool;
 pub mod publish;
-pub mod readahead;
 pub mod segment;
 pub mod sink;
 pub mod walltime;

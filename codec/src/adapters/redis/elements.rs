@@ -25,12 +25,11 @@
 //! value at a time too, so [`JsonLines`] just reads them through a buffer.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::tree::gojson::{GoValue, match_field, set_u32};
 use crate::tree::gojson_reader::{Event, JsonReadError, JsonReader, JsonSource, ReaderSource};
-use crate::tree::readahead::Prefetched;
 
 use super::docs::{
     self, EXPIRE_FIELD, ElementKind, FORMAT_VERSION_FIELD, check_format_version, not_a_slice,
@@ -146,7 +145,7 @@ struct Survey<T> {
 #[derive(Debug)]
 pub(crate) struct CheckedDoc<K: ElementKind> {
     path: PathBuf,
-    file: Prefetched,
+    file: File,
     expire_at_ms: Option<u64>,
     array: ArraySurvey<K::Item>,
     stats: ReadStats,
@@ -156,13 +155,12 @@ pub(crate) struct CheckedDoc<K: ElementKind> {
 /// `budget`, the decoded elements.
 #[cfg(test)]
 pub(crate) fn check_document<K: ElementKind>(path: &Path, budget: usize) -> Result<CheckedDoc<K>> {
-    let file = Prefetched::File(super::input::open_dump_file(path)?);
-    check_opened_document(file, path, budget)
+    check_opened_document(super::input::open_dump_file(path)?, path, budget)
 }
 
-/// [`check_document`] of a file already opened (or read); `path` names it in errors.
+/// [`check_document`] of a file already opened; `path` names it in errors.
 pub(crate) fn check_opened_document<K: ElementKind>(
-    file: Prefetched,
+    file: File,
     path: &Path,
     budget: usize,
 ) -> Result<CheckedDoc<K>> {
@@ -454,18 +452,24 @@ impl Replay {
 
 /// The JSON values of a JSONL file, one at a time, as Go's `json.Decoder` reads them
 /// (a value may span lines, several may share one, whitespace between is optional).
-pub(crate) struct JsonLines<R = File> {
-    json: JsonReader<ReaderSource<R>>,
+pub(crate) struct JsonLines {
+    json: JsonReader<ReaderSource<File>>,
     path: PathBuf,
 }
 
-impl<R: Read> JsonLines<R> {
+impl JsonLines {
     /// Reads `file`; `path` names it in errors.
-    pub(crate) fn new(file: R, path: &Path) -> Self {
+    pub(crate) fn new(file: File, path: &Path) -> Self {
         JsonLines {
             json: JsonReader::new(ReaderSource::new(file)),
             path: path.to_path_buf(),
         }
+    }
+
+    /// Opens the dump file at `path`.
+    #[cfg(test)]
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        Ok(JsonLines::new(super::input::open_dump_file(path)?, path))
     }
 
     /// The next value, `None` at the end. A syntax error ends the file.

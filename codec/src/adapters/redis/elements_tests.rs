@@ -644,7 +644,7 @@ fn jsonl(body: &[u8]) -> Result<Vec<GoValue>, String> {
         let message = e.to_string();
         message.strip_prefix(&prefix).unwrap_or(&message).to_owned()
     };
-    let mut lines = JsonLines::new(fs::File::open(&path).unwrap(), &path);
+    let mut lines = JsonLines::open(&path).map_err(detail)?;
     let mut out = Vec::new();
     while let Some(value) = lines.next_value().map_err(detail)? {
         out.push(value);

@@ -11,19 +11,21 @@
 //! time (`elements`), and directory listings, TTL sidecars and the KEYMAP go through
 //! external sorts joined by file name (`join`), within the sort budget given.
 
+use std::ffi::OsStr;
+use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::adapter::{AdapterEncoder, EntrySink};
 use crate::error::BoxError;
 use crate::sort::SortOptions;
-use crate::tree::readahead::{ListedEntry, Prefetched, read_ahead};
+use crate::tree::fs::DumpDir;
 use crate::tree::segment::{SegmentError, decode_segment};
 
 use super::docs::{self, ElementKind, HashFields, ListItems, SetMembers, StreamLine, ZSetMembers};
 use super::elements::{self, CheckedDoc, JsonLines, KEPT_ELEMENTS_BUDGET};
 use super::error::{RedisError, Result};
-use super::input;
+use super::input::{self, DirEntry};
 use super::join::TtlJoin;
 use super::keymap::{self, Keymap, KeymapJoin};
 use super::keys::{self, StreamId};
@@ -184,8 +186,8 @@ impl Out<'_> {
 
 /// A file of a type directory, about to be encoded.
 struct KeyFile<'f> {
-    /// The file, opened (and, when small, read) ahead.
-    content: Prefetched,
+    /// The type directory, by handle.
+    dir: &'f DumpDir,
     path: &'f Path,
     /// Its name in the directory: what the TTL sidecars are joined on.
     name: &'f [u8],
@@ -193,22 +195,21 @@ struct KeyFile<'f> {
 }
 
 impl KeyFile<'_> {
-    /// The whole file behind [`READ_ROOM`] zeroed bytes.
-    fn into_bytes_with_room(self) -> Result<Vec<u8>> {
-        self.content
-            .into_bytes_with_room(READ_ROOM)
-            .map_err(|e| RedisError::io("read", self.path, e))
+    /// Opens the file by its directory's handle.
+    fn open(&self) -> Result<File> {
+        input::open_listed(self.dir, OsStr::from_bytes(self.name))
+    }
+
+    /// The whole file behind `room` zeroed bytes.
+    fn read_with_room(&self, room: usize) -> Result<Vec<u8>> {
+        input::read_listed_with_room(self.dir, OsStr::from_bytes(self.name), room)
     }
 
     /// The first pass over a collection document.
-    fn check_document<K: ElementKind>(self, budget: usize) -> Result<CheckedDoc<K>> {
-        elements::check_opened_document(self.content, self.path, budget)
+    fn check_document<K: ElementKind>(&self, budget: usize) -> Result<CheckedDoc<K>> {
+        elements::check_opened_document(self.open()?, self.path, budget)
     }
 }
-
-/// Room every file read keeps in front of its bytes: a string's or HLL's envelope
-/// header then goes there without copying the body.
-const READ_ROOM: usize = values::ENVELOPE_ROOM;
 
 impl<'s> DbEncoder<'s> {
     fn open(dir: &Path, kept_budget: usize, space: &'s SortSpace) -> Result<Self> {
@@ -242,11 +243,10 @@ impl<'s> DbEncoder<'s> {
         let mut ttls = self.load_ttls("strings_ttl.jsonl")?;
         self.each_file("strings", ".bin", |file| {
             // The body is read once, behind room for the envelope: never copied.
-            let (name, user_key) = (file.name, file.user_key);
-            let mut buf = file.into_bytes_with_room()?;
-            let ms = ttls.expiry_of(name)?;
+            let mut buf = file.read_with_room(values::ENVELOPE_ROOM)?;
+            let ms = ttls.expiry_of(file.name)?;
             out.add(
-                &keys::raw_key(keys::STRING, user_key),
+                &keys::raw_key(keys::STRING, file.user_key),
                 values::string_in_place(&mut buf, ms),
             )
         })
@@ -256,14 +256,13 @@ impl<'s> DbEncoder<'s> {
     fn hlls(&mut self, out: &mut Out<'_>) -> Result<()> {
         let mut ttls = self.load_ttls("hll_ttl.jsonl")?;
         self.each_file("hll", ".bin", |file| {
-            let (name, user_key) = (file.name, file.user_key);
-            let mut buf = file.into_bytes_with_room()?;
-            let ms = ttls.expiry_of(name)?;
+            let mut buf = file.read_with_room(values::ENVELOPE_ROOM)?;
+            let ms = ttls.expiry_of(file.name)?;
             out.add(
-                &keys::raw_key(keys::HLL, user_key),
+                &keys::raw_key(keys::HLL, file.user_key),
                 values::hll_in_place(&mut buf, ms),
             )?;
-            out.ttl_row(user_key, Some(ms))
+            out.ttl_row(file.user_key, Some(ms))
         })
     }
 
@@ -281,46 +280,38 @@ impl<'s> DbEncoder<'s> {
         &mut self,
         subdir: &str,
         ext: &str,
-        mut each: impl FnMut(KeyFile<'_>) -> Result<()>,
+        mut each: impl FnMut(&KeyFile<'_>) -> Result<()>,
     ) -> Result<()> {
         let dir = self.dir.join(subdir);
         if !input::dump_dir_exists(&dir)? {
             return Ok(());
         }
         let handle = input::open_type_dir(&dir)?;
-        let listing = input::list_dir(&dir, self.space)?;
+        let mut listing = input::list_dir(&dir, self.space)?;
         let mut keymap = self.keymap.join(ext, self.space);
-        let is_key_file =
-            |e: &ListedEntry| e.is_file && e.name.as_bytes().ends_with(ext.as_bytes());
-        read_ahead(
-            &handle,
-            listing.into_entries(),
-            is_key_file,
-            READ_ROOM,
-            |entry, opened| {
-                if !entry.is_file {
-                    return Err(input::not_regular_entry(
-                        &dir.join(&entry.name),
-                        entry.is_dir,
-                    ));
-                }
-                let name = entry.name.as_bytes();
-                let (Some(segment), Some(opened)) = (name.strip_suffix(ext.as_bytes()), opened)
-                else {
-                    return Ok(());
-                };
-                let path = dir.join(&entry.name);
-                // The key is resolved before an open failure is reported: the order
-                // in which the checks of one file fail is part of the contract.
+        while let Some(DirEntry {
+            name,
+            is_file,
+            is_dir,
+        }) = listing.current()?
+        {
+            if !is_file {
+                return Err(input::not_regular_entry(&dir.join(name), is_dir));
+            }
+            let name = name.as_bytes();
+            if let Some(segment) = name.strip_suffix(ext.as_bytes()) {
+                let path = dir.join(std::ffi::OsStr::from_bytes(name));
                 let user_key = resolve(&path, name, segment, &mut keymap)?;
-                each(KeyFile {
-                    content: opened.map_err(|e| input::refusal(&path, e))?,
+                each(&KeyFile {
+                    dir: &handle,
                     path: &path,
                     name,
                     user_key: &user_key,
-                })
-            },
-        )
+                })?;
+            }
+            listing.advance()?;
+        }
+        Ok(())
     }
 }
 
@@ -352,7 +343,7 @@ fn resolve(
 
 /// `hashes/<key>.json`: the meta row (count, inline TTL), one row per field, the
 /// scan-index TTL row.
-fn encode_hash(out: &mut Out<'_>, file: KeyFile<'_>, budget: usize) -> Result<()> {
+fn encode_hash(out: &mut Out<'_>, file: &KeyFile<'_>, budget: usize) -> Result<()> {
     let user_key = file.user_key;
     let hash = file.check_document::<HashFields>(budget)?;
     let expire_at_ms = hash.expire_at_ms();
@@ -365,7 +356,7 @@ fn encode_hash(out: &mut Out<'_>, file: KeyFile<'_>, budget: usize) -> Result<()
 }
 
 /// `sets/<key>.json`: meta row, one empty-valued row per member, TTL row.
-fn encode_set(out: &mut Out<'_>, file: KeyFile<'_>, budget: usize) -> Result<()> {
+fn encode_set(out: &mut Out<'_>, file: &KeyFile<'_>, budget: usize) -> Result<()> {
     let user_key = file.user_key;
     let set = file.check_document::<SetMembers>(budget)?;
     let expire_at_ms = set.expire_at_ms();
@@ -377,7 +368,7 @@ fn encode_set(out: &mut Out<'_>, file: KeyFile<'_>, budget: usize) -> Result<()>
 
 /// `lists/<key>.json`. Lists get the canonical numbering 0..n (Head 0, Tail = Len =
 /// n): the original sequence numbers are not in the dump and only their order matters.
-fn encode_list(out: &mut Out<'_>, file: KeyFile<'_>, budget: usize) -> Result<()> {
+fn encode_list(out: &mut Out<'_>, file: &KeyFile<'_>, budget: usize) -> Result<()> {
     let user_key = file.user_key;
     let list = file.check_document::<ListItems>(budget)?;
     let expire_at_ms = list.expire_at_ms();
@@ -394,7 +385,7 @@ fn encode_list(out: &mut Out<'_>, file: KeyFile<'_>, budget: usize) -> Result<()
 
 /// `zsets/<key>.json`. Zsets get both indexes the live write path maintains: member
 /// → score and the score-ordered `!zs|scr|` rows.
-fn encode_zset(out: &mut Out<'_>, file: KeyFile<'_>, budget: usize) -> Result<()> {
+fn encode_zset(out: &mut Out<'_>, file: &KeyFile<'_>, budget: usize) -> Result<()> {
     let user_key = file.user_key;
     let zset = file.check_document::<ZSetMembers>(budget)?;
     let expire_at_ms = zset.expire_at_ms();
@@ -420,9 +411,9 @@ struct StreamTally {
 /// `streams/<key>.jsonl`: entry lines become entry rows as they are read; exactly
 /// one `_meta` line must agree with them (length, and a last ID not behind any entry,
 /// or a later XADD `*` could reuse an ID).
-fn encode_stream(out: &mut Out<'_>, file: KeyFile<'_>) -> Result<()> {
+fn encode_stream(out: &mut Out<'_>, file: &KeyFile<'_>) -> Result<()> {
     let (path, user_key) = (file.path, file.user_key);
-    let mut lines = JsonLines::new(file.content, path);
+    let mut lines = JsonLines::new(file.open()?, path);
     let mut meta = None;
     let mut tally = StreamTally::default();
     while let Some(value) = lines.next_value()? {

@@ -12,12 +12,11 @@
 
 use std::ffi::OsStr;
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use crate::tree::fs::{DumpDir, FsError, FsErrorKind, open_regular_for_read};
-use crate::tree::readahead::ListedEntry;
 
 use super::error::{RedisError, Result};
 use super::spill::{Cursor, SortSpace, corrupt};
@@ -88,29 +87,6 @@ impl Listing {
     pub fn advance(&mut self) -> Result<()> {
         self.sorted.advance()
     }
-
-    /// The remaining entries, owned, for a reader on another thread; the first
-    /// failure ends them.
-    pub fn into_entries(mut self) -> impl Iterator<Item = Result<ListedEntry>> + Send {
-        let mut failed = false;
-        std::iter::from_fn(move || {
-            if failed {
-                return None;
-            }
-            let next = match self.current() {
-                Ok(Some(entry)) => Ok(ListedEntry {
-                    name: entry.name.to_owned(),
-                    is_dir: entry.is_dir,
-                    is_file: entry.is_file,
-                }),
-                Ok(None) => return None,
-                Err(e) => Err(e),
-            };
-            let next = next.and_then(|entry| self.advance().map(|()| entry));
-            failed = next.is_err();
-            Some(next)
-        })
-    }
 }
 
 /// Lists `dir` completely (so listing errors come before any entry is looked at),
@@ -159,7 +135,7 @@ pub fn not_regular_entry(path: &Path, is_dir: bool) -> RedisError {
 }
 
 /// Gives a refusal of the shared helpers the Redis encoder's code.
-pub fn refusal(path: &Path, err: FsError) -> RedisError {
+fn refusal(path: &Path, err: FsError) -> RedisError {
     match err.kind() {
         FsErrorKind::Symlink
         | FsErrorKind::Fifo
@@ -189,6 +165,33 @@ pub fn open_type_dir(path: &Path) -> Result<DumpDir> {
     DumpDir::open(path).map_err(|e| refusal(path, e))
 }
 
+/// Opens `name`, listed as a regular file of `dir`, with the same refusals as
+/// [`open_dump_file`].
+pub fn open_listed(dir: &DumpDir, name: &OsStr) -> Result<File> {
+    open_listed_sized(dir, name).map(|(file, _)| file)
+}
+
+/// [`open_listed`], with the file's size.
+fn open_listed_sized(dir: &DumpDir, name: &OsStr) -> Result<(File, u64)> {
+    dir.open_listed_file(name)
+        .map_err(|e| refusal(&dir.path().join(name), e))
+}
+
+/// Reads the whole listed file `name` of `dir` into one allocation of its size plus
+/// `room` bytes, which come first (zeroed) so a header can be put in front of the
+/// body without copying it.
+pub fn read_listed_with_room(dir: &DumpDir, name: &OsStr, room: usize) -> Result<Vec<u8>> {
+    let (file, size) = open_listed_sized(dir, name)?;
+    let mut buf = Vec::with_capacity(room.saturating_add(usize::try_from(size).unwrap_or(0)));
+    buf.resize(room, 0);
+    // Through `take`, not on the `File` itself: std's `File::read_to_end` asks the
+    // kernel for the size again (fstat + lseek a file), which the open already did.
+    file.take(u64::MAX)
+        .read_to_end(&mut buf)
+        .map_err(|e| RedisError::io("read", &dir.path().join(name), e))?;
+    Ok(buf)
+}
+
 /// Opens an optional fixed-name sidecar (`KEYMAP.jsonl`, `*_ttl.jsonl`): `None`
 /// when absent, refused when it is anything but a regular single-link file.
 pub fn open_optional_sidecar(path: &Path) -> Result<Option<File>> {
@@ -210,18 +213,14 @@ mod tests {
         let file = dir.path().join("a.bin");
         fs::write(&file, b"x").unwrap();
         let handle = open_type_dir(dir.path()).unwrap();
-        let read = |name: &str| {
-            let path = dir.path().join(name);
-            handle
-                .open_listed_file(name.as_ref())
-                .map_err(|e| refusal(&path, e))
-        };
-        assert_eq!(read("a.bin").unwrap().1, 1);
+        let read = |name: &str, room| read_listed_with_room(&handle, name.as_ref(), room);
+        assert_eq!(read("a.bin", 0).unwrap(), b"x");
+        assert_eq!(read("a.bin", 3).unwrap(), b"\0\0\0x");
 
         let link = dir.path().join("link.bin");
         std::os::unix::fs::symlink(&file, &link).unwrap();
         assert_eq!(
-            read("link.bin").unwrap_err().code(),
+            read("link.bin", 0).unwrap_err().code(),
             "redis-encode-not-regular"
         );
         assert_eq!(
@@ -232,7 +231,7 @@ mod tests {
         let hard = dir.path().join("hard.bin");
         fs::hard_link(&file, &hard).unwrap();
         assert_eq!(
-            read("hard.bin").unwrap_err().code(),
+            read("hard.bin", 0).unwrap_err().code(),
             "redis-encode-hard-link"
         );
 
