@@ -144,7 +144,7 @@ fn header_round_trip(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
     let mut archive = tar::Archive::new(&bytes[..]);
     let mut entries = archive.entries().expect("entries");
     let mut got = entries.next().expect("one entry").expect("valid entry");
-    if &*got.path_bytes() != &entry.name[..] && entry.name.contains(&b'\n') {
+    if *got.path_bytes() != entry.name[..] && entry.name.contains(&b'\n') {
         // The tar crate splits PAX records at newlines, so it cannot read back a path
         // holding one (Go's reader can): unpack then sees the ASCII fallback name and
         // its CHECKSUMS verification refuses the archive. What the writer owes is
