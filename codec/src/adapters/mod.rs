@@ -9,6 +9,8 @@
 use crate::adapter::AdapterSpec;
 use crate::dispatch::{Adapter, AdapterSet};
 
+#[cfg(test)]
+mod conformance_kit;
 pub mod dynamodb;
 pub mod redis;
 pub mod s3;

@@ -16,64 +16,16 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::adapter::{AdapterDecoder, AdapterEncoder, EntrySink, Warnings};
-use crate::container::{EntryRef, SnapshotReader};
-use crate::dispatch::{Adapter, Owner, route};
+use crate::dispatch::{Adapter, route};
 use crate::error::BoxError;
 use crate::mvcc::{Verdict, Visibility};
 use crate::tree::writer::TreeWriter;
 use elastickv_testkit::tree::read_tree;
 use elastickv_testkit::vectors;
 
+use crate::adapters::conformance_kit::{Owned, owned_by, read_sorted};
+
 use super::{DynamoDecodeOptions, DynamoDecoder, DynamoEncoder};
-
-/// An entry copied out of the reader.
-struct Owned {
-    offset: u64,
-    encoded_key: Vec<u8>,
-    user_len: usize,
-    commit_ts: u64,
-    tombstone: bool,
-    expire_at: u64,
-    body: Vec<u8>,
-}
-
-impl Owned {
-    fn entry(&self) -> EntryRef<'_> {
-        EntryRef {
-            offset: self.offset,
-            encoded_key: &self.encoded_key,
-            user_key: &self.encoded_key[..self.user_len],
-            commit_ts: self.commit_ts,
-            tombstone: self.tombstone,
-            expire_at: self.expire_at,
-            body: &self.body,
-        }
-    }
-}
-
-/// Every entry of `path`, sorted by encoded key (the driver sorts unsorted input too).
-fn read_sorted(path: &Path) -> Option<Vec<Owned>> {
-    let file = fs::File::open(path).ok()?;
-    let mut reader = SnapshotReader::new(std::io::BufReader::new(file)).ok()?;
-    let mut entries = Vec::new();
-    while let Some(e) = reader.next_entry().ok()? {
-        entries.push(Owned {
-            offset: e.offset,
-            encoded_key: e.encoded_key.to_vec(),
-            user_len: e.user_key.len(),
-            commit_ts: e.commit_ts,
-            tombstone: e.tombstone,
-            expire_at: e.expire_at,
-            body: e.body.to_vec(),
-        });
-    }
-    entries.sort_by(|a, b| a.encoded_key.cmp(&b.encoded_key));
-    Some(entries)
-}
-
-fn is_dynamo(user_key: &[u8]) -> bool {
-    route(user_key).is_some_and(|p| p.owner == Owner::Adapter(Adapter::DynamoDb))
-}
 
 fn cases() -> Vec<PathBuf> {
     vectors::case_dirs(&vectors::dir())
@@ -127,7 +79,7 @@ fn decode_entries(
         let verdict = visibility
             .observe(&entry)
             .map_err(|e| Box::new(e) as BoxError)?;
-        if verdict != Verdict::Visible || !is_dynamo(entry.user_key) {
+        if verdict != Verdict::Visible || !owned_by(Adapter::DynamoDb, entry.user_key) {
             continue;
         }
         let Some(prefix) = route(entry.user_key) else {
@@ -429,7 +381,7 @@ fn encode_matches_go_vectors() {
         };
         let mut want: Vec<(Vec<u8>, Vec<u8>)> = reencoded
             .iter()
-            .filter(|o| is_dynamo(&o.encoded_key[..o.user_len]))
+            .filter(|o| owned_by(Adapter::DynamoDb, &o.encoded_key[..o.user_len]))
             .map(|o| (o.encoded_key[..o.user_len].to_vec(), o.body.clone()))
             .collect();
         want.sort();
