@@ -1,13 +1,16 @@
 //! Goldens of the self-test report and Go's `mismatch.txt`, one per kind of
-//! mismatch, on hand-built input/decoded tree pairs (no adapter involved). Each pair
-//! is compared twice, with the same text: on disk ([`compare_trees`]) and the
-//! self-test's way, the decoded files fed to a [`ComparingSink`] on the input.
+//! mismatch, on hand-built input/decoded tree pairs (no decoder involved), for every
+//! adapter's kinds of file. Each pair is compared twice, with the same text: on disk
+//! ([`compare_trees`]) and the self-test's way, the decoded files fed to a
+//! [`ComparingSink`] on the input.
 
 use std::fs;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use elastickv_codec::adapter::AdapterSpec;
+use elastickv_codec::adapters::{dynamodb, redis, s3, sqs};
 use elastickv_codec::pipeline::NoProgress;
 use elastickv_codec::pipeline::compare::{
     CompareOptions, ComparingSink, TreeComparison, compare_trees,
@@ -23,9 +26,13 @@ fn write(root: &Path, rel: &str, data: &[u8]) {
 
 /// Every file below `decoded`, fed to a sink on `input` as the decoder would produce
 /// it (small files whole, large ones in pieces).
-fn through_sink(input: &Path, decoded: &Path, options: &CompareOptions) -> TreeComparison {
-    let adapters = [&elastickv_codec::adapters::redis::SPEC];
-    let sink = ComparingSink::new(input, &adapters, options, 2).unwrap();
+fn through_sink(
+    input: &Path,
+    decoded: &Path,
+    adapters: &[&AdapterSpec],
+    options: &CompareOptions,
+) -> TreeComparison {
+    let sink = ComparingSink::new(input, adapters, options, 2).unwrap();
     let mut pending = vec![PathBuf::new()];
     while let Some(dir) = pending.pop() {
         for entry in fs::read_dir(decoded.join(&dir)).unwrap() {
@@ -55,6 +62,11 @@ fn through_sink(input: &Path, decoded: &Path, options: &CompareOptions) -> TreeC
 /// Builds both trees with `build`, compares their `redis/` subtrees and renders
 /// Go's `mismatch.txt` and the report; the self-test's sink must say the same.
 fn golden(cap: usize, build: impl FnOnce(&Path, &Path)) -> String {
+    golden_for(&[&redis::SPEC], cap, build)
+}
+
+/// [`golden`] of the `adapters`' subtrees.
+fn golden_for(adapters: &[&AdapterSpec], cap: usize, build: impl FnOnce(&Path, &Path)) -> String {
     let dir = tempfile::tempdir().unwrap();
     let (input, decoded) = (dir.path().join("input"), dir.path().join("decoded"));
     fs::create_dir_all(&input).unwrap();
@@ -65,7 +77,6 @@ fn golden(cap: usize, build: impl FnOnce(&Path, &Path)) -> String {
         scratch_dir: dir.path().to_path_buf(),
         keep: cap,
     };
-    let adapters = [&elastickv_codec::adapters::redis::SPEC];
     let render = |comparison: &TreeComparison| {
         let report = Report::from_comparison(comparison, cap).unwrap();
         format!(
@@ -75,8 +86,8 @@ fn golden(cap: usize, build: impl FnOnce(&Path, &Path)) -> String {
         )
     };
     let on_disk =
-        render(&compare_trees(&input, &decoded, &adapters, &options, &mut NoProgress).unwrap());
-    let sunk = render(&through_sink(&input, &decoded, &options));
+        render(&compare_trees(&input, &decoded, adapters, &options, &mut NoProgress).unwrap());
+    let sunk = render(&through_sink(&input, &decoded, adapters, &options));
     assert_eq!(
         sunk, on_disk,
         "the self-test's sink and compare_trees disagree"
@@ -261,4 +272,167 @@ fn report_header_mismatch() {
         64,
     );
     assert_golden!("report_header_mismatch", report.render());
+}
+
+/// A DynamoDB item (indented, as the decoder writes it) with a list attribute.
+fn item(third_tag: &str, extra: &str) -> String {
+    format!(
+        "{{\n  \"id\": {{\n    \"S\": \"o-1\"\n  }},\n{extra}  \"tags\": {{\n    \"L\": [\n      {{\n        \"S\": \"a\"\n      }},\n      {{\n        \"S\": \"b\"\n      }},\n      {{\n        \"S\": \"{third_tag}\"\n      }}\n    ]\n  }}\n}}"
+    )
+}
+
+#[test]
+fn report_dynamodb_item() {
+    assert_golden!(
+        "report_dynamodb_item",
+        golden_for(&[&dynamodb::SPEC], 64, |a, b| {
+            let schema = b"{\n  \"format_version\": 1,\n  \"table_name\": \"orders\"\n}";
+            write(a, "dynamodb/orders/_schema.json", schema);
+            write(b, "dynamodb/orders/_schema.json", schema);
+            write(
+                a,
+                "dynamodb/orders/items/o-1.json",
+                item("c", "  \"n\": {\n    \"N\": \"1.50\"\n  },\n").as_bytes(),
+            );
+            write(
+                b,
+                "dynamodb/orders/items/o-1.json",
+                item("d", "").as_bytes(),
+            );
+        })
+    );
+}
+
+/// `len` bytes of a body that is not text.
+fn body(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+const META: &str = "{\n  \"format_version\": 1,\n  \"etag\": \"0f\",\n  \"size_bytes\": 100000,\n  \"content_type\": \"image/jpeg\",\n  \"user_metadata\": {\n    \"x-owner\": \"ann\"\n  }\n}";
+
+#[test]
+fn report_s3_body_and_meta() {
+    assert_golden!(
+        "report_s3_body_and_meta",
+        golden_for(&[&s3::SPEC], 64, |a, b| {
+            // A large body (fed to the sink in pieces) that differs in the middle
+            // and is one byte shorter.
+            let original = body(100_000);
+            let mut changed = original[..99_999].to_vec();
+            changed[70_000] ^= 0xff;
+            changed[70_003] ^= 0xff;
+            write(a, "s3/photos/cat.jpg", &original);
+            write(b, "s3/photos/cat.jpg", &changed);
+            write(a, "s3/photos/cat.jpg.elastickv-meta.json", META.as_bytes());
+            write(
+                b,
+                "s3/photos/cat.jpg.elastickv-meta.json",
+                META.replace("100000", "99999")
+                    .replace("\"ann\"", "\"bob\"")
+                    .as_bytes(),
+            );
+            // An object whose key ends in .json is still a body, not a document.
+            write(a, "s3/photos/doc.json", b"{\"a\":1}");
+            write(b, "s3/photos/doc.json", b"{\"a\":2}");
+        })
+    );
+}
+
+const M1: &str = r#"{"message_id":"m-1","body":"hello","send_timestamp_millis":1,"available_at_millis":1,"visible_at_millis":0,"receive_count":0,"queue_generation":1}"#;
+const M2: &str = r#"{"message_id":"m-2","body":"world","message_attributes":{"n":{"DataType":"Number","StringValue":"12.50"}},"send_timestamp_millis":2,"available_at_millis":2,"visible_at_millis":0,"receive_count":0,"queue_generation":1}"#;
+const M3: &str = r#"{"message_id":"m-3","body":{"base64":"_w"},"send_timestamp_millis":3,"available_at_millis":3,"visible_at_millis":0,"receive_count":0,"queue_generation":1}"#;
+const M4: &str = r#"{"message_id":"m-4","body":"late","send_timestamp_millis":4,"available_at_millis":4,"visible_at_millis":0,"receive_count":0,"queue_generation":1}"#;
+
+fn lines(lines: &[&str]) -> Vec<u8> {
+    lines
+        .iter()
+        .flat_map(|l| format!("{l}\n").into_bytes())
+        .collect()
+}
+
+#[test]
+fn report_sqs_messages() {
+    assert_golden!(
+        "report_sqs_messages",
+        golden_for(&[&sqs::SPEC], 64, |a, b| {
+            write(a, "sqs/orders/messages.jsonl", &lines(&[M1, M2, M3]));
+            let m2 = M2
+                .replace("\"world\"", "\"w0rld\"")
+                .replace("12.50", "12.5");
+            // m-3 lost, m-4 new, m-2 changed.
+            write(b, "sqs/orders/messages.jsonl", &lines(&[M1, &m2, M4]));
+        })
+    );
+}
+
+#[test]
+fn report_sqs_messages_reordered() {
+    assert_golden!(
+        "report_sqs_messages_reordered",
+        golden_for(&[&sqs::SPEC], 64, |a, b| {
+            write(a, "sqs/orders/messages.jsonl", &lines(&[M1, M2, M3]));
+            write(b, "sqs/orders/messages.jsonl", &lines(&[M1, M3, M2]));
+        })
+    );
+}
+
+/// Differences in every adapter's subtree, with the adapters named in another
+/// order: `mismatch.txt` and the report follow Go's fan-out order.
+#[test]
+fn report_all_adapters_in_go_order() {
+    assert_golden!(
+        "report_all_adapters_in_go_order",
+        golden_for(
+            &[&sqs::SPEC, &s3::SPEC, &dynamodb::SPEC, &redis::SPEC],
+            64,
+            |a, b| {
+                write(a, "sqs/q/_queue.json", b"{\n  \"name\": \"q\"\n}");
+                write(b, "sqs/q/_queue.json", b"{\n  \"name\": \"r\"\n}");
+                write(a, "s3/b/k", b"v");
+                write(a, "dynamodb/t/items/k.json", b"{}");
+                write(b, "dynamodb/t/items/k.json", b"{\"a\":{\"S\":\"x\"}}");
+                write(b, "redis/db_0/strings/s.bin", b"v");
+            }
+        )
+    );
+}
+
+/// A keyed file far larger than the sort budget: its lines go through the external
+/// sort on both sides and still pair by key, on disk and in the sink alike.
+#[test]
+fn keyed_messages_beyond_the_sort_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, decoded) = (dir.path().join("input"), dir.path().join("decoded"));
+    let message = |i: usize, body: &str| {
+        format!(
+            "{{\"message_id\":\"m-{i:06}\",\"body\":\"{body}\",\"pad\":\"{}\"}}\n",
+            "p".repeat(64)
+        )
+    };
+    let (mut a, mut b) = (String::new(), String::new());
+    for i in 0..40_000 {
+        a.push_str(&message(i, "x"));
+        // Reversed order, one body changed, one message lost.
+        let j = 39_999 - i;
+        if j != 7 {
+            b.push_str(&message(j, if j == 20_000 { "y" } else { "x" }));
+        }
+    }
+    write(&input, "sqs/q/messages.jsonl", a.as_bytes());
+    write(&decoded, "sqs/q/messages.jsonl", b.as_bytes());
+    let options = CompareOptions {
+        sort_memory_bytes: 1 << 20,
+        scratch_dir: dir.path().to_path_buf(),
+        keep: 64,
+    };
+    let adapters = [&sqs::SPEC];
+    let on_disk = compare_trees(&input, &decoded, &adapters, &options, &mut NoProgress).unwrap();
+    let sunk = through_sink(&input, &decoded, &adapters, &options);
+    for comparison in [on_disk, sunk] {
+        let text = Report::from_comparison(&comparison, 64).unwrap().render();
+        assert!(
+            text.contains("messages matched by message_id: 1 changed, 1 only in input, 0 only in decoded output\n  message[\"m-020000\"].body: input \"x\", decoded \"y\"\n  only in input:\n    message \"m-000007\"\n"),
+            "{text}"
+        );
+    }
 }

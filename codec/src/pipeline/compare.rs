@@ -29,6 +29,7 @@ use crate::sort::{ExternalSorter, SortOptions, SortedRecords};
 use crate::tree::json::{self, Style};
 use crate::tree::keymap::{KEYMAP_FILE_NAME, KEYMAP_MAX_LINE, parse_keymap_line};
 
+use super::semantic::{KeyedDelta, Shape, keyed_delta, line_key, shape};
 use super::{DumpError, Progress};
 
 #[path = "compare_sink.rs"]
@@ -124,6 +125,9 @@ pub struct FileDiff {
     /// What [`ComparingSink`] kept of a decoded file that was compared as it was
     /// produced and never written (`decoded` is then `None`).
     pub captured: Option<Box<Captured>>,
+    /// For a keyed JSONL file ([`Shape::Keyed`]) whose bytes differ: its lines
+    /// matched by key.
+    pub keyed: Option<Box<KeyedDelta>>,
 }
 
 /// All the report needs of a decoded file that exists only as a comparison.
@@ -137,6 +141,8 @@ pub struct Captured {
     /// most [`TEXT_DIFF_MAX_BYTES`](super::report::TEXT_DIFF_MAX_BYTES) whose input
     /// twin is no larger either.
     pub text: Option<Vec<u8>>,
+    /// Its first [`WINDOW`](super::semantic::WINDOW) bytes from `first_difference`.
+    pub window: Vec<u8>,
 }
 
 impl FileDiff {
@@ -414,6 +420,7 @@ impl Walk<'_> {
             method,
             multiset: None,
             captured: None,
+            keyed: None,
         });
     }
 
@@ -434,6 +441,12 @@ impl Walk<'_> {
             Verdict::BytesDiffer => (Method::Bytes, None),
             Verdict::MultisetDiffers(delta) => (method, Some(delta)),
         };
+        let keyed = match shape(adapter, &rel) {
+            Shape::Keyed { key, unit } if method == Method::Bytes => {
+                keyed_files(&a, &b, key, unit, self.options)?
+            }
+            _ => None,
+        };
         self.record(FileDiff {
             adapter,
             rel,
@@ -443,6 +456,7 @@ impl Walk<'_> {
             method,
             multiset,
             captured: None,
+            keyed,
         });
         Ok(())
     }
@@ -534,6 +548,7 @@ pub fn compare_trees(
     options: &CompareOptions,
     progress: &mut dyn Progress,
 ) -> Result<TreeComparison, DumpError> {
+    let adapters = in_go_order(adapters);
     let mut walk = Walk {
         options,
         progress,
@@ -555,6 +570,43 @@ pub fn compare_trees(
     Ok(walk
         .tally
         .into_comparison(adapters.iter().map(|spec| spec.adapter).collect()))
+}
+
+/// The adapters in Go's fan-out order (redis, dynamodb, s3, sqs), whatever order
+/// they were given in: Go's `mismatch.txt` lists them that way.
+fn in_go_order<'a>(adapters: &[&'a AdapterSpec]) -> Vec<&'a AdapterSpec> {
+    let mut sorted = adapters.to_vec();
+    sorted.sort_by_key(|spec| spec.adapter);
+    sorted
+}
+
+/// Two keyed JSONL files ([`Shape::Keyed`]) whose bytes differ, their lines matched
+/// by key through the external sort; `None` when a line is too long to sort.
+fn keyed_files(
+    a: &Path,
+    b: &Path,
+    key: &'static str,
+    unit: &'static str,
+    options: &CompareOptions,
+) -> Result<Option<Box<KeyedDelta>>, DumpError> {
+    let sort = multiset_sort(options);
+    let input = drain(open(a)?, ItemSpool::keyed(key, sort.clone())).map_err(sort_io(a))?;
+    let decoded = drain(open(b)?, ItemSpool::keyed(key, sort)).map_err(sort_io(b))?;
+    keyed_verdict(key, unit, input, decoded).map_err(|e| DumpError::io("read sorted lines", e))
+}
+
+/// The keyed difference of both sides' sorted lines (`None`: a side could not be
+/// sorted).
+fn keyed_verdict(
+    key: &'static str,
+    unit: &'static str,
+    input: Option<SortedRecords>,
+    decoded: Option<SortedRecords>,
+) -> io::Result<Option<Box<KeyedDelta>>> {
+    let (Some(mut input), Some(mut decoded)) = (input, decoded) else {
+        return Ok(None);
+    };
+    keyed_delta(key, unit, &mut input, &mut decoded).map(|delta| Some(Box::new(delta)))
 }
 
 enum Verdict {
@@ -609,6 +661,25 @@ pub fn first_difference(a: &Path, b: &Path) -> Result<Option<u64>, DumpError> {
         }
         offset += na as u64;
     }
+}
+
+/// Up to [`WINDOW`](super::semantic::WINDOW) bytes of `path` from `offset` (fewer at
+/// its end).
+pub(crate) fn read_window(path: &Path, offset: u64) -> Result<Vec<u8>, DumpError> {
+    use std::os::unix::fs::FileExt;
+    let file = open(path)?;
+    let mut buf = vec![0u8; super::semantic::WINDOW];
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read_at(&mut buf[filled..], offset + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(DumpError::io(format!("read {}", path.display()), e)),
+        }
+    }
+    buf.truncate(filled);
+    Ok(buf)
 }
 
 fn bytes_equal(a: &Path, b: &Path) -> Result<bool, DumpError> {
@@ -670,11 +741,15 @@ fn sort_io(path: &Path) -> impl Fn(io::Error) -> DumpError + '_ {
 /// The lines (or canonical KEYMAP records) of `file` through the external sort;
 /// `None` when the file cannot be read that way (over-long line, invalid record).
 fn sorted_items(
-    mut file: impl Read,
+    file: impl Read,
     method: Method,
     sort: SortOptions,
 ) -> io::Result<Option<SortedRecords>> {
-    let mut items = ItemSpool::new(method, sort);
+    drain(file, ItemSpool::new(method, sort))
+}
+
+/// Every item of `file` through `items`.
+fn drain(mut file: impl Read, mut items: ItemSpool) -> io::Result<Option<SortedRecords>> {
     let mut buf = vec![0u8; COMPARE_BUFFER];
     loop {
         let n = read_full(&mut file, &mut buf)?;
@@ -693,6 +768,8 @@ fn sorted_items(
 /// external sort.
 struct ItemSpool {
     method: Method,
+    /// Lines keyed by this member ([`Shape::Keyed`]) instead of a multiset.
+    keyed: Option<&'static str>,
     sorter: ExternalSorter,
     /// The current line so far.
     partial: Vec<u8>,
@@ -704,9 +781,18 @@ impl ItemSpool {
     fn new(method: Method, sort: SortOptions) -> ItemSpool {
         ItemSpool {
             method,
+            keyed: None,
             sorter: ExternalSorter::new(sort),
             partial: Vec::new(),
             broken: false,
+        }
+    }
+
+    /// Lines as `(line_key, line)` records, for matching by `key`.
+    fn keyed(key: &'static str, sort: SortOptions) -> ItemSpool {
+        ItemSpool {
+            keyed: Some(key),
+            ..ItemSpool::new(Method::LineMultiset, sort)
         }
     }
 
@@ -749,6 +835,9 @@ impl ItemSpool {
         if line.len() > self.max_line() {
             self.broken = true;
             return Ok(());
+        }
+        if let Some(key) = self.keyed {
+            return self.sorter.push(&line_key(line, key), line);
         }
         if self.method != Method::KeymapMultiset {
             return self.sorter.push(line, &[]);

@@ -34,12 +34,14 @@ use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::{
-    COMPARE_BUFFER, Captured, CompareOptions, DiffKind, FileDiff, ItemSpool, Method, Tally,
-    TreeComparison, Verdict, adapter_dir, multiset_sort, multiset_verdict, read_full, sorted_items,
+    COMPARE_BUFFER, Captured, CompareOptions, DiffKind, FileDiff, ItemSpool, KeyedDelta, Method,
+    Tally, TreeComparison, Verdict, adapter_dir, drain, in_go_order, keyed_verdict, multiset_sort,
+    multiset_verdict, read_full, sorted_items,
 };
 use crate::adapter::{AdapterSpec, Comparison};
 use crate::dispatch::Adapter;
-use crate::pipeline::report::{TEXT_DIFF_MAX_BYTES, is_text_name};
+use crate::pipeline::report::TEXT_DIFF_MAX_BYTES;
+use crate::pipeline::semantic::{Shape, WINDOW, shape};
 use crate::pipeline::{DumpError, Progress};
 use crate::sort::{ExternalSorter, SortOptions, SortedRecords};
 use crate::tree::fs::FsError;
@@ -121,6 +123,7 @@ impl ComparingSink {
         options: &CompareOptions,
         jobs: usize,
     ) -> Result<ComparingSink, FsError> {
+        let adapters = in_go_order(adapters);
         let root = rustix::fs::open(
             input_root,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -433,6 +436,7 @@ impl Shared {
         let name = rel.rsplit(|&b| b == b'/').next().unwrap_or(&rel);
         let method = Method::for_name(name, self.adapters[slot].1);
         let input = self.open_input(&rel)?;
+        let shape = shape(self.adapters[slot].0, &rel[at..]);
         Ok(Some(Comparer {
             shared: Arc::clone(self),
             slot,
@@ -444,6 +448,9 @@ impl Shared {
             first_difference: None,
             text: None,
             spool: None,
+            shape,
+            keyed: None,
+            window: None,
         }))
     }
 
@@ -530,6 +537,7 @@ impl Shared {
                 method: Method::for_name(name, rule),
                 multiset: None,
                 captured: None,
+                keyed: None,
             },
         );
     }
@@ -565,6 +573,12 @@ struct Comparer {
     text: Option<Vec<u8>>,
     /// The decoded items, kept from the first difference on for a multiset.
     spool: Option<ItemSpool>,
+    /// How the report reads the file ([`shape`]).
+    shape: Shape,
+    /// The decoded lines by key, kept from the first difference on for a keyed file.
+    keyed: Option<ItemSpool>,
+    /// The decoded bytes from the first difference on, up to [`WINDOW`].
+    window: Option<Vec<u8>>,
 }
 
 thread_local! {
@@ -615,26 +629,31 @@ impl Comparer {
         Ok(())
     }
 
-    /// The bytes first differ at `offset`: from here on the multiset spool and the
-    /// text capture need every decoded byte, and the ones before it are the input's.
+    /// The bytes first differ at `offset`: from here on the multiset and keyed
+    /// spools and the text capture need every decoded byte, and the ones before it
+    /// are the input's. The byte window starts after those.
     fn diverge(&mut self, offset: u64) -> io::Result<()> {
+        self.replay_prefix(offset)?;
+        self.window = Some(Vec::new());
+        Ok(())
+    }
+
+    fn replay_prefix(&mut self, offset: u64) -> io::Result<()> {
         self.first_difference = Some(offset);
         let Some(input) = self.input.as_ref() else {
             return Ok(());
         };
+        let sort = || multiset_sort(&self.shared.multisets);
         if self.method != Method::Bytes {
-            self.spool = Some(ItemSpool::new(
-                self.method,
-                multiset_sort(&self.shared.multisets),
-            ));
+            self.spool = Some(ItemSpool::new(self.method, sort()));
+        } else if let Shape::Keyed { key, .. } = self.shape {
+            self.keyed = Some(ItemSpool::keyed(key, sort()));
         }
-        if is_text_name(&self.rel)
-            && input.len <= TEXT_DIFF_MAX_BYTES
-            && offset <= TEXT_DIFF_MAX_BYTES
+        if self.shape.is_text() && input.len <= TEXT_DIFF_MAX_BYTES && offset <= TEXT_DIFF_MAX_BYTES
         {
             self.text = Some(Vec::new());
         }
-        if self.spool.is_none() && self.text.is_none() {
+        if self.spool.is_none() && self.keyed.is_none() && self.text.is_none() {
             return Ok(());
         }
         let mut buf = vec![0u8; COMPARE_BUFFER];
@@ -655,6 +674,13 @@ impl Comparer {
     fn consume(&mut self, bytes: &[u8]) -> io::Result<()> {
         if let Some(spool) = self.spool.as_mut() {
             spool.feed(bytes)?;
+        }
+        if let Some(keyed) = self.keyed.as_mut() {
+            keyed.feed(bytes)?;
+        }
+        if let Some(window) = self.window.as_mut() {
+            let room = WINDOW.saturating_sub(window.len()).min(bytes.len());
+            window.extend_from_slice(&bytes[..room]);
         }
         if let Some(text) = self.text.as_mut() {
             if (text.len() + bytes.len()) as u64 > TEXT_DIFF_MAX_BYTES {
@@ -677,11 +703,13 @@ impl Comparer {
             self.diverge(written).map_err(|e| self.fail(e))?;
         }
         let written = self.written;
+        let window = self.window.take().unwrap_or_default();
         let captured = |first_difference, text| {
             Some(Box::new(Captured {
                 len: written,
                 first_difference,
                 text,
+                window: window.clone(),
             }))
         };
         let (bytes, diff) = match self.input.take() {
@@ -692,15 +720,15 @@ impl Comparer {
                     self.method,
                     None,
                     captured(None, None),
+                    None,
                 )),
             ),
             Some(input) => {
+                let mut file = input.file;
                 let verdict = match self.first_difference {
                     None => Verdict::Equal,
                     Some(_) if self.method == Method::Bytes => Verdict::BytesDiffer,
-                    Some(_) => self
-                        .multiset_verdict(input.file)
-                        .map_err(|e| self.fail(e))?,
+                    Some(_) => self.multiset_verdict(&mut file).map_err(|e| self.fail(e))?,
                 };
                 let diff = match verdict {
                     Verdict::Equal => None,
@@ -709,18 +737,20 @@ impl Comparer {
                         Method::Bytes,
                         None,
                         captured(self.first_difference, self.text.take()),
+                        self.keyed_delta(&mut file).map_err(|e| self.fail(e))?,
                     )),
                     Verdict::MultisetDiffers(delta) => Some((
                         DiffKind::Differs,
                         self.method,
                         Some(delta),
                         captured(self.first_difference, None),
+                        None,
                     )),
                 };
                 (input.len, diff)
             }
         };
-        let diff = diff.map(|(kind, method, multiset, captured)| FileDiff {
+        let diff = diff.map(|(kind, method, multiset, captured, keyed)| FileDiff {
             adapter: self.shared.adapters[self.slot].0,
             rel: self.rel[self.at..].to_vec(),
             kind,
@@ -729,6 +759,7 @@ impl Comparer {
             method,
             multiset,
             captured,
+            keyed,
         });
         let mut key = Vec::with_capacity(1 + self.rel.len() - self.at);
         key.push(u8::try_from(self.slot).unwrap_or(u8::MAX));
@@ -738,7 +769,7 @@ impl Comparer {
 
     /// The items of both sides, once the bytes differ: the decoded ones spooled since
     /// the first difference, the input's read again from the start of `file`.
-    fn multiset_verdict(&mut self, mut file: File) -> io::Result<Verdict> {
+    fn multiset_verdict(&mut self, file: &mut File) -> io::Result<Verdict> {
         let decoded = match self.spool.take() {
             Some(spool) => spool.finish()?,
             None => None,
@@ -747,6 +778,21 @@ impl Comparer {
         let sort = multiset_sort(&self.shared.multisets);
         let items = sorted_items(file, self.method, sort)?;
         multiset_verdict(items, decoded)
+    }
+
+    /// A keyed file's lines matched by key, once the bytes differ: the decoded ones
+    /// spooled since the first difference, the input's read again from the start.
+    fn keyed_delta(&mut self, file: &mut File) -> io::Result<Option<Box<KeyedDelta>>> {
+        let (Some(spool), Shape::Keyed { key, unit }) = (self.keyed.take(), self.shape) else {
+            return Ok(None);
+        };
+        let decoded = spool.finish()?;
+        file.seek(SeekFrom::Start(0))?;
+        let input = drain(
+            file,
+            ItemSpool::keyed(key, multiset_sort(&self.shared.multisets)),
+        )?;
+        keyed_verdict(key, unit, input, decoded)
     }
 
     fn fail(&self, e: io::Error) -> FsError {

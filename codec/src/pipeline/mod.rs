@@ -30,6 +30,7 @@ mod leftovers;
 mod progress;
 pub mod report;
 mod selftest;
+pub mod semantic;
 mod verify;
 
 pub use decode::{

@@ -1,9 +1,13 @@
 //! The rich self-test report: what differs and how, for a human.
 //!
 //! Go's `mismatch.txt` only names paths. The report adds, per differing file (the
-//! first `cap` by path): a unified diff for JSON/JSONL files, the first differing
-//! byte and both lengths for anything else (or anything large), the lines only one
-//! side has for files compared as multisets, and the size of files only one side has.
+//! first `cap` by adapter in Go's order, then path), what the difference means
+//! ([`semantic`](super::semantic)): for a JSON document the member paths that differ
+//! with both values, then a unified diff; for JSON lines a unified diff; for a keyed
+//! JSONL file (SQS messages) the lines that differ by key, field by field, and the
+//! keys only one side has; for anything else (or anything large) the first differing
+//! byte, both lengths and both sides' bytes from there; the lines only one side has
+//! for files compared as multisets; and the size of files only one side has.
 //! Everything in it is computed while the input tree (and a decoded tree, when there
 //! is one) still exists; of a decoded file that was compared as it was produced and
 //! never written, what the comparison kept ([`Captured`](super::compare::Captured))
@@ -15,7 +19,8 @@ use std::fs;
 use similar::TextDiff;
 
 use super::DumpError;
-use super::compare::{DiffKind, FileDiff, Method, TreeComparison, first_difference};
+use super::compare::{DiffKind, FileDiff, Method, TreeComparison, first_difference, read_window};
+use super::semantic::{self, KeyedDelta, PathDiffs, Shape, render_window};
 
 /// Largest file (each side) shown as a unified diff.
 pub const TEXT_DIFF_MAX_BYTES: u64 = 1 << 20;
@@ -58,10 +63,19 @@ pub enum Detail {
     },
     /// A unified diff of a JSON/JSONL file.
     TextDiff {
+        /// For a JSON document: the member paths that differ.
+        paths: PathDiffs,
         /// The diff, `---`/`+++` headers included, possibly cut.
         diff: String,
         /// Diff lines cut off.
         omitted_lines: usize,
+    },
+    /// A keyed JSONL file: its lines matched by key.
+    Keyed {
+        /// Where its bytes first differ.
+        bytes: Bytes,
+        /// How its lines differ.
+        delta: Box<KeyedDelta>,
     },
     /// A file compared as a multiset of lines or records.
     Multiset {
@@ -77,14 +91,22 @@ pub enum Detail {
         decoded_samples: Vec<String>,
     },
     /// Anything else: where the bytes start to differ.
-    Binary {
-        /// Offset of the first differing byte.
-        offset: u64,
-        /// Input size.
-        input_len: u64,
-        /// Decoded size.
-        decoded_len: u64,
-    },
+    Binary(Bytes),
+}
+
+/// Where two files' bytes start to differ, and what each side has there.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Bytes {
+    /// Offset of the first differing byte.
+    pub offset: u64,
+    /// Input size.
+    pub input_len: u64,
+    /// Decoded size.
+    pub decoded_len: u64,
+    /// The input's bytes from `offset` (at most [`semantic::WINDOW`]).
+    pub input_window: Vec<u8>,
+    /// The decoded file's bytes from `offset`.
+    pub decoded_window: Vec<u8>,
 }
 
 /// One differing file.
@@ -130,11 +152,6 @@ fn lossy_line(raw: &[u8]) -> String {
     display_path(raw)
 }
 
-/// Whether a file is shown as a unified diff (JSON or JSONL), by its name.
-pub(crate) fn is_text_name(path: &[u8]) -> bool {
-    path.ends_with(b".json") || path.ends_with(b".jsonl")
-}
-
 fn size(path: Option<&std::path::PathBuf>) -> u64 {
     path.and_then(|p| fs::symlink_metadata(p).ok())
         .map(|m| m.len())
@@ -149,12 +166,12 @@ fn decoded_len(diff: &FileDiff) -> u64 {
     }
 }
 
-fn text_diff(diff: &FileDiff, path: &str) -> Result<Option<Detail>, DumpError> {
+fn text_diff(diff: &FileDiff, path: &str, shape: Shape) -> Result<Option<Detail>, DumpError> {
     let Some(a) = &diff.input else {
         return Ok(None);
     };
     if (diff.decoded.is_none() && diff.captured.is_none())
-        || !is_text_name(&diff.rel)
+        || !shape.is_text()
         || size(Some(a)) > TEXT_DIFF_MAX_BYTES
         || decoded_len(diff) > TEXT_DIFF_MAX_BYTES
     {
@@ -174,6 +191,10 @@ fn text_diff(diff: &FileDiff, path: &str) -> Result<Option<Detail>, DumpError> {
     let (Ok(old), Ok(new)) = (String::from_utf8(read(a)?), String::from_utf8(new)) else {
         return Ok(None);
     };
+    let mut paths = PathDiffs::default();
+    if let Shape::Json { root } = shape {
+        paths.add_texts(root, old.as_bytes(), new.as_bytes());
+    }
     let rendered = TextDiff::from_lines(&old, &new)
         .unified_diff()
         .context_radius(3)
@@ -184,6 +205,7 @@ fn text_diff(diff: &FileDiff, path: &str) -> Result<Option<Detail>, DumpError> {
     let mut text = lines[..shown].join("\n");
     text.push('\n');
     Ok(Some(Detail::TextDiff {
+        paths,
         diff: text,
         omitted_lines: lines.len() - shown,
     }))
@@ -216,27 +238,120 @@ fn detail_of(diff: &FileDiff, path: &str) -> Result<Detail, DumpError> {
                         .collect(),
                 });
             }
-            if let Some(detail) = text_diff(diff, path)? {
+            let shape = semantic::shape(diff.adapter, &diff.rel);
+            if diff.keyed.is_none()
+                && let Some(detail) = text_diff(diff, path, shape)?
+            {
                 return Ok(detail);
             }
-            let unknown = Detail::Binary {
-                offset: 0,
-                input_len: 0,
-                decoded_len: 0,
-            };
-            let Some(a) = &diff.input else {
-                return Ok(unknown);
-            };
-            let offset = match (&diff.captured, &diff.decoded) {
-                (Some(captured), _) => captured.first_difference,
-                (None, Some(b)) => first_difference(a, b)?,
-                (None, None) => return Ok(unknown),
-            };
-            Ok(Detail::Binary {
-                offset: offset.unwrap_or(0),
-                input_len: size(Some(a)),
-                decoded_len: decoded_len(diff),
+            let bytes = bytes_of(diff)?;
+            Ok(match &diff.keyed {
+                Some(delta) => Detail::Keyed {
+                    bytes,
+                    delta: delta.clone(),
+                },
+                None => Detail::Binary(bytes),
             })
+        }
+    }
+}
+
+/// Where a differing file's bytes first differ, and both sides' bytes there.
+fn bytes_of(diff: &FileDiff) -> Result<Bytes, DumpError> {
+    let Some(a) = &diff.input else {
+        return Ok(Bytes::default());
+    };
+    let (offset, decoded_window) = match (&diff.captured, &diff.decoded) {
+        (Some(captured), _) => (
+            captured.first_difference.unwrap_or(0),
+            captured.window.clone(),
+        ),
+        (None, Some(b)) => {
+            let offset = first_difference(a, b)?.unwrap_or(0);
+            (offset, read_window(b, offset)?)
+        }
+        (None, None) => return Ok(Bytes::default()),
+    };
+    Ok(Bytes {
+        offset,
+        input_len: size(Some(a)),
+        decoded_len: decoded_len(diff),
+        input_window: read_window(a, offset)?,
+        decoded_window,
+    })
+}
+
+/// `contents differ: first difference at byte …` and both sides' bytes there.
+fn render_bytes(out: &mut String, head: &str, bytes: &Bytes, windows: bool) {
+    let Bytes {
+        offset,
+        input_len,
+        decoded_len,
+        input_window,
+        decoded_window,
+    } = bytes;
+    let _ = writeln!(
+        out,
+        "{head}: contents differ: first difference at byte {offset}; input {input_len} bytes, decoded {decoded_len} bytes"
+    );
+    if windows {
+        let _ = writeln!(out, "  input   {}", render_window(*offset, input_window));
+        let _ = writeln!(out, "  decoded {}", render_window(*offset, decoded_window));
+    }
+}
+
+fn render_paths(out: &mut String, paths: &PathDiffs, what: &str) {
+    for line in &paths.shown {
+        let _ = writeln!(out, "  {line}");
+    }
+    let more = paths.total - paths.shown.len() as u64;
+    if more > 0 {
+        let _ = writeln!(out, "  ... {more} more differing {what} not shown");
+    }
+}
+
+fn render_keyed(out: &mut String, head: &str, bytes: &Bytes, delta: &KeyedDelta) {
+    render_bytes(out, head, bytes, delta.is_empty());
+    let KeyedDelta {
+        key,
+        unit,
+        changed,
+        only_in_input,
+        only_in_decoded,
+        ..
+    } = delta;
+    if delta.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {unit}s matched by {key}: the same {unit}s, in another order or framing"
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  {unit}s matched by {key}: {changed} changed, {only_in_input} only in input, {only_in_decoded} only in decoded output"
+    );
+    render_paths(out, &delta.changes, "fields");
+    for (label, count, keys) in [
+        ("only in input", only_in_input, &delta.input_keys),
+        (
+            "only in decoded output",
+            only_in_decoded,
+            &delta.decoded_keys,
+        ),
+    ] {
+        if keys.is_empty() {
+            continue;
+        }
+        let more = *count - keys.len() as u64;
+        let first = if more > 0 {
+            format!(" (first {})", keys.len())
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "  {label}{first}:");
+        for k in keys {
+            let _ = writeln!(out, "    {unit} {k}");
         }
     }
 }
@@ -334,10 +449,12 @@ impl Report {
                     writeln!(out, "[{n}] {path}: only in decoded output ({len} bytes)")
                 }
                 Detail::TextDiff {
+                    paths,
                     diff,
                     omitted_lines,
                 } => {
                     let _ = writeln!(out, "[{n}] {path}: contents differ");
+                    render_paths(&mut out, paths, "paths");
                     out.push_str(diff);
                     if *omitted_lines > 0 {
                         let _ = writeln!(out, "... {omitted_lines} more diff lines not shown");
@@ -378,14 +495,14 @@ impl Report {
                     }
                     Ok(())
                 }
-                Detail::Binary {
-                    offset,
-                    input_len,
-                    decoded_len,
-                } => writeln!(
-                    out,
-                    "[{n}] {path}: contents differ: first difference at byte {offset}; input {input_len} bytes, decoded {decoded_len} bytes"
-                ),
+                Detail::Binary(bytes) => {
+                    render_bytes(&mut out, &format!("[{n}] {path}"), bytes, true);
+                    Ok(())
+                }
+                Detail::Keyed { bytes, delta } => {
+                    render_keyed(&mut out, &format!("[{n}] {path}"), bytes, delta);
+                    Ok(())
+                }
             };
         }
         let hidden = self.differing.saturating_sub(self.entries.len() as u64);
