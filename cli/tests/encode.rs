@@ -307,6 +307,72 @@ fn go_compatible_command_lines() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
+/// A real round-trip mismatch outside Redis: the SQS encoder writes no delivery
+/// state (docs/format.md §6.5), so a message that was received comes back with its
+/// counters zeroed; the report names the message and the fields.
+#[test]
+fn self_test_report_names_the_sqs_message_that_differs() {
+    let dir = setup();
+    let d = dir.path();
+    let manifest = d.join("tree/MANIFEST.json");
+    let text = fs::read_to_string(&manifest).unwrap();
+    let text = text.replace("\"redis\": {}", "\"redis\": {},\n    \"sqs\": {}");
+    assert!(text.contains("\"sqs\": {}"), "{text}");
+    fs::write(&manifest, text).unwrap();
+    let queue = d.join("tree/sqs/orders");
+    fs::create_dir_all(&queue).unwrap();
+    fs::write(
+        queue.join("_queue.json"),
+        "{\n  \"format_version\": 1,\n  \"name\": \"orders\",\n  \"visibility_timeout_seconds\": 30,\n  \"message_retention_seconds\": 345600,\n  \"delay_seconds\": 0\n}",
+    )
+    .unwrap();
+    let message = |id: &str, sent: u64, state: &str| {
+        format!(
+            "{{\"message_id\":\"{id}\",\"body\":\"hello\",\"md5_of_body\":\"5d41402abc4b2a76b9719d911017c592\",\"send_timestamp_millis\":{sent},\"available_at_millis\":{sent},{state},\"queue_generation\":1}}\n"
+        )
+    };
+    fs::write(
+        queue.join("messages.jsonl"),
+        message(
+            "m-1",
+            1_700_000_000_000,
+            "\"visible_at_millis\":0,\"receive_count\":0",
+        ) + &message(
+            "m-2",
+            1_700_000_000_001,
+            "\"visible_at_millis\":1700000000500,\"receive_count\":3",
+        ),
+    )
+    .unwrap();
+    let args = [
+        "encode",
+        "--adapter",
+        "sqs",
+        "--input",
+        "tree",
+        "--output",
+        "out.fsm",
+        "--self-test",
+        "--report",
+        "report.txt",
+    ];
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| os(a)).collect();
+    let out = run(MAIN, d, &args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(error_code(&out).as_deref(), Some("self-test-mismatch"));
+    assert!(!d.join("out.fsm").exists());
+    assert_eq!(
+        fs::read_to_string(d.join("out.fsm.mismatch.txt")).unwrap(),
+        "sqs/orders/messages.jsonl (bytes differ)\n"
+    );
+    insta::with_settings!({
+        snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../snapshots"),
+        prepend_module_to_snapshot => false,
+    }, {
+        insta::assert_snapshot!("cli_self_test_sqs_report", fs::read_to_string(d.join("report.txt")).unwrap());
+    });
+}
+
 #[test]
 fn self_test_mismatch_publishes_nothing() {
     let dir = setup();
