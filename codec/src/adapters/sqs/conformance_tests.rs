@@ -11,26 +11,23 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
-use crate::adapter::{AdapterDecoder, AdapterEncoder, EntrySink, Warnings};
-use crate::dispatch::{Adapter, route};
+use crate::adapter::{AdapterEncoder, Warnings};
+pub(super) use crate::adapters::conformance_kit::Collect;
+use crate::adapters::conformance_kit::{
+    DecodeSuite, EncodeSuite, GoDecode, GoEncode, Listing, Owned, WithoutEntries, decode_visible,
+    expected_listing, go_warnings, input_sorted, listing_diff, our_warnings, owned_by, run_decode,
+    run_encode, sentinels, unquote_go, walk,
+};
+use crate::dispatch::Adapter;
 use crate::error::BoxError;
-use crate::mvcc::{Verdict, Visibility};
 use crate::sort::SortOptions;
 use crate::tree::writer::TreeWriter;
 use elastickv_testkit::tree::read_tree;
 use elastickv_testkit::vectors;
 
-use crate::adapters::conformance_kit::{Owned, owned_by, read_sorted};
-
 use super::{SqsDecodeOptions, SqsDecoder, SqsEncoder};
-
-fn cases() -> Vec<PathBuf> {
-    vectors::case_dirs(&vectors::dir())
-}
 
 /// The decoder flags of a case that matter to SQS, and whether SQS is selected.
 struct Flags {
@@ -54,35 +51,24 @@ fn case_flags(case: &Path) -> Flags {
     }
 }
 
-/// What the Go decoder did with a case, as far as SQS is concerned.
-enum GoOutcome {
-    /// Decoded; the tree is the expectation.
-    Tree,
-    /// Failed with this SQS code.
-    SqsError(String),
-    /// Failed on the `!sqs|queue|seq|` row: the Go defect fixed here.
-    SeqRowDefect,
-    /// Failed for a reason outside SQS.
-    Other,
-}
-
-fn go_outcome(case: &Path) -> GoOutcome {
-    let Ok(text) = fs::read_to_string(case.join("expected_error.txt")) else {
-        return GoOutcome::Tree;
+/// What the Go decoder did with a case, as far as SQS is concerned: a tree, an SQS
+/// error, or the `!sqs|queue|seq|` row defect fixed here ([`GoDecode::Special`]).
+fn go_decode(case: &Path) -> Option<GoDecode> {
+    if !case_flags(case).sqs_selected {
+        return None;
+    }
+    let Some(sentinels) = sentinels(case) else {
+        return Some(GoDecode::Tree);
     };
-    let sentinel = text
-        .lines()
-        .find_map(|l| l.strip_prefix("sentinels:"))
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap_or("")
-        .to_owned();
+    let sentinel = sentinels.split_whitespace().next().unwrap_or("");
     if !sentinel.starts_with("ErrSQS") {
-        return GoOutcome::Other;
+        return None; // fails for a reason outside SQS
     }
+    let text = fs::read_to_string(case.join("expected_error.txt")).unwrap_or_default();
     if text.contains("after prefix \"!sqs|queue|seq|\"") {
-        return GoOutcome::SeqRowDefect;
+        return Some(GoDecode::Special);
     }
-    GoOutcome::SqsError(vectors::code_for_sentinel(&sentinel))
+    Some(GoDecode::Error(vectors::code_for_sentinel(sentinel)))
 }
 
 pub(super) fn decode_entries(
@@ -91,161 +77,7 @@ pub(super) fn decode_entries(
     options: SqsDecodeOptions,
 ) -> Result<Warnings, BoxError> {
     let mut decoder = SqsDecoder::new(TreeWriter::serial(out).unwrap(), options);
-    let mut warnings = Warnings::default();
-    let mut visibility = Visibility::new();
-    for owned in entries {
-        let entry = owned.entry();
-        let verdict = visibility
-            .observe(&entry)
-            .map_err(|e| Box::new(e) as BoxError)?;
-        if verdict != Verdict::Visible || !owned_by(Adapter::Sqs, entry.user_key) {
-            continue;
-        }
-        let Some(prefix) = route(entry.user_key) else {
-            continue;
-        };
-        decoder.handle(prefix, &entry, &mut warnings)?;
-    }
-    decoder.finalize(&mut warnings)?;
-    Ok(warnings)
-}
-
-/// A warning without its free-text hint: `(event, [(field, value)])`.
-type WarningLine = (String, Vec<(String, String)>);
-
-fn sqs_warnings(warnings: &Warnings) -> Vec<WarningLine> {
-    let mut out: Vec<WarningLine> = warnings
-        .0
-        .iter()
-        .filter(|w| w.event.starts_with("sqs_"))
-        .map(|w| {
-            let fields = w.fields.iter().filter(|(k, _)| *k != "hint");
-            (
-                w.event.to_owned(),
-                fields.map(|(k, v)| (k.to_string(), v.clone())).collect(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-/// The SQS warnings of the Go decoder's log (slog text), sorted: Go raises them in
-/// map order.
-fn go_sqs_warnings(case: &Path) -> Vec<WarningLine> {
-    let log = fs::read_to_string(case.join("decode_stderr.txt")).unwrap_or_default();
-    let mut out = Vec::new();
-    for line in log
-        .lines()
-        .filter(|l| l.contains("msg=\"encoder warning\""))
-    {
-        let mut pairs = Vec::new();
-        let mut rest = line;
-        while let Some((key, after)) = rest.trim_start().split_once('=') {
-            let (value, tail) = match after.strip_prefix('"') {
-                Some(quoted) => go_unquote(quoted),
-                None => {
-                    let (v, t) = after.split_once(' ').unwrap_or((after, ""));
-                    (v.to_owned(), t)
-                }
-            };
-            pairs.push((key.to_owned(), value));
-            rest = tail;
-        }
-        let Some((_, event)) = pairs.iter().find(|(k, _)| k == "event").cloned() else {
-            continue;
-        };
-        if !event.starts_with("sqs_") {
-            continue;
-        }
-        let skip = ["time", "level", "msg", "event", "hint"];
-        let fields = pairs
-            .into_iter()
-            .filter(|(k, _)| !skip.contains(&k.as_str()))
-            .collect();
-        out.push((event, fields));
-    }
-    out.sort();
-    out
-}
-
-/// A `strconv.Quote`d slog value (after its opening quote): the text, and what
-/// follows the closing quote.
-fn go_unquote(quoted: &str) -> (String, &str) {
-    let mut out = String::new();
-    let mut chars = quoted.char_indices();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '"' => return (out, &quoted[i + 1..]),
-            '\\' => {
-                let Some((_, e)) = chars.next() else { break };
-                let hex = |chars: &mut std::str::CharIndices<'_>, n: usize| {
-                    let digits: String = chars.by_ref().take(n).map(|(_, c)| c).collect();
-                    u32::from_str_radix(&digits, 16)
-                        .ok()
-                        .and_then(char::from_u32)
-                };
-                match e {
-                    'n' => out.push('\n'),
-                    't' => out.push('\t'),
-                    'r' => out.push('\r'),
-                    'a' => out.push('\u{7}'),
-                    'b' => out.push('\u{8}'),
-                    'f' => out.push('\u{c}'),
-                    'v' => out.push('\u{b}'),
-                    'x' => out.extend(hex(&mut chars, 2)),
-                    'u' => out.extend(hex(&mut chars, 4)),
-                    'U' => out.extend(hex(&mut chars, 8)),
-                    other => out.push(other),
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    (out, "")
-}
-
-fn input_sorted(case: &Path) -> bool {
-    let summary = fs::read_to_string(case.join("summary.json")).unwrap_or_default();
-    serde_json::from_str::<serde_json::Value>(&summary).is_ok_and(|v| v["input_sorted"] != false)
-}
-
-/// `path → Some(sha256)` for files, `None` for directories, relative to `root`.
-type Listing = BTreeMap<String, Option<String>>;
-
-fn walk(root: &Path, rel: &str, out: &mut Listing) {
-    let tree = read_tree(&root.join(rel)).unwrap_or_default();
-    out.extend(tree.into_iter().map(|(path, bytes)| {
-        let sha = bytes.map(|bytes| hex::encode(Sha256::digest(&bytes)));
-        (format!("{rel}/{path}"), sha)
-    }));
-}
-
-/// The expected `sqs/` listing: from `tree.listing` (which keeps empty directories),
-/// or by walking `mvcc/tree` (where git dropped them, so only files are compared).
-fn expected_listing(case: &Path) -> (Listing, bool) {
-    let mvcc = case.join("mvcc/tree");
-    if mvcc.is_dir() {
-        let mut listing = Listing::new();
-        walk(&mvcc, "sqs", &mut listing);
-        return (listing, false);
-    }
-    let mut listing = Listing::new();
-    for line in fs::read_to_string(case.join("tree.listing"))
-        .unwrap_or_default()
-        .lines()
-    {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        let path = v["path"].as_str().unwrap_or_default();
-        if path != "sqs" && !path.starts_with("sqs/") {
-            continue;
-        }
-        let sha = (v["type"] == "f").then(|| v["sha256"].as_str().unwrap_or_default().to_owned());
-        listing.insert(path.to_owned(), sha);
-    }
-    (listing, true)
+    decode_visible(&mut decoder, entries, false)
 }
 
 fn decoded_listing(out: &Path, expected: &Listing, with_dirs: bool) -> Listing {
@@ -262,20 +94,6 @@ fn decoded_listing(out: &Path, expected: &Listing, with_dirs: bool) -> Listing {
         got.retain(|path, sha| sha.is_some() || expected.contains_key(path) || path != "sqs");
     }
     got
-}
-
-fn diff(got: &Listing, expected: &Listing) -> Vec<String> {
-    got.iter()
-        .filter(|(k, v)| expected.get(*k) != Some(v))
-        .map(|(k, _)| format!("+{k}"))
-        .chain(
-            expected
-                .iter()
-                .filter(|(k, v)| got.get(*k) != Some(v))
-                .map(|(k, _)| format!("-{k}")),
-        )
-        .take(8)
-        .collect()
 }
 
 /// Cases where Go aborts on the seq row: ours must decode, write the row to the
@@ -380,131 +198,65 @@ fn regex_lite_generation() -> impl Fn(&str) -> String {
     }
 }
 
+/// The decoded `sqs/` tree and warnings (sorted: Go raises them in map order)
+/// against the case's.
+fn check_tree(case: &Path, out: &Path, warnings: &Warnings) -> Result<(), String> {
+    let (expected, with_dirs) = expected_listing(case, "sqs");
+    let got = decoded_listing(out, &expected, with_dirs);
+    let warnings = our_warnings(warnings, "sqs_", true);
+    let go = go_warnings(case, "sqs_", unquote_go, true);
+    if with_dirs && input_sorted(case) && warnings != go {
+        return Err(format!("warnings differ: {warnings:?} vs Go {go:?}"));
+    }
+    if got != expected {
+        return Err(format!(
+            "tree differs: {:?}",
+            listing_diff(&got, &expected, str::to_owned)
+        ));
+    }
+    Ok(())
+}
+
 #[test]
 fn decode_matches_go_vectors() {
-    let (mut passed, mut errors_matched, mut fixed, mut failures) = (0, 0, 0, Vec::new());
-    for case in cases() {
-        let flags = case_flags(&case);
-        if !flags.sqs_selected {
-            continue;
-        }
-        let outcome = go_outcome(&case);
-        if matches!(outcome, GoOutcome::Other) {
-            continue;
-        }
-        let Some(entries) = read_sorted(&case.join("input.fsm")) else {
-            continue;
-        };
-        if !entries.iter().any(|o| owned_by(Adapter::Sqs, o.user_key())) {
-            continue;
-        }
-        let scratch = tempfile::tempdir().unwrap();
-        let name = case.file_name().unwrap().to_string_lossy().into_owned();
-        // In memory, and with every record spilled to scratch.
-        for (budget, label) in [(usize::MAX, ""), (1, " (spilled)")] {
-            let options = SqsDecodeOptions {
-                preserve_visibility: flags.preserve_visibility,
-                include_side_records: flags.include_side_records,
-                sort: SortOptions {
-                    memory_budget: budget,
-                    scratch_dir: scratch.path().to_path_buf(),
-                },
-            };
-            let name = format!("{name}{label}");
-            match &outcome {
-                GoOutcome::SeqRowDefect => {
-                    if check_seq_row_case(&name, &entries, &options, &mut failures) {
-                        fixed += 1;
-                    }
-                    continue;
+    let counts = run_decode(
+        &DecodeSuite {
+            memory: usize::MAX,
+            without_entries: WithoutEntries::Skip,
+            go: &go_decode,
+            options: &|case, budget, scratch| {
+                let flags = case_flags(case);
+                SqsDecodeOptions {
+                    preserve_visibility: flags.preserve_visibility,
+                    include_side_records: flags.include_side_records,
+                    sort: SortOptions {
+                        memory_budget: budget,
+                        scratch_dir: scratch.to_path_buf(),
+                    },
                 }
-                GoOutcome::SqsError(code) => {
-                    let tmp = tempfile::tempdir().unwrap();
-                    match decode_entries(&entries, tmp.path(), options) {
-                        Err(e) if e.code() == code => errors_matched += 1,
-                        Err(e) => {
-                            failures.push(format!("{name}: want {code}, got {}: {e}", e.code()))
-                        }
-                        Ok(_) => failures.push(format!("{name}: want {code}, decode succeeded")),
-                    }
-                    continue;
-                }
-                GoOutcome::Tree | GoOutcome::Other => {}
-            }
-            let tmp = tempfile::tempdir().unwrap();
-            let warnings = match decode_entries(&entries, tmp.path(), options) {
-                Ok(w) => w,
-                Err(e) => {
-                    failures.push(format!("{name}: decode failed: {}: {e}", e.code()));
-                    continue;
-                }
-            };
-            let (expected, with_dirs) = expected_listing(&case);
-            let got = decoded_listing(tmp.path(), &expected, with_dirs);
-            if with_dirs && input_sorted(&case) && sqs_warnings(&warnings) != go_sqs_warnings(&case)
-            {
-                failures.push(format!(
-                    "{name}: warnings differ: {:?} vs Go {:?}",
-                    sqs_warnings(&warnings),
-                    go_sqs_warnings(&case)
-                ));
-            } else if got == expected {
-                passed += 1;
-            } else {
-                failures.push(format!("{name}: tree differs: {:?}", diff(&got, &expected)));
-            }
-        }
-    }
-    eprintln!(
-        "sqs decode conformance: {passed} trees identical, {errors_matched} errors matched, \
-         {fixed} seq-row cases decoded and round-tripped (Go defect fixed), {} failed",
-        failures.len()
+            },
+            decode: &decode_entries,
+            check: &check_tree,
+            special: &|name, entries, options, failures| {
+                check_seq_row_case(name, entries, &options, failures)
+            },
+        },
+        Adapter::Sqs,
     );
-    assert!(failures.is_empty(), "{failures:#?}");
-    assert!(passed > 0 || vectors::shared().is_none());
-}
-
-/// Collects records like the snapshot builder would.
-#[derive(Default)]
-pub(super) struct Collect {
-    pub(super) records: Vec<(Vec<u8>, Vec<u8>)>,
-}
-
-impl Collect {
-    /// The records as sorted single-version entries at commit ts 1.
-    pub(super) fn as_entries(&self) -> Vec<Owned> {
-        let mut records = self.records.clone();
-        records.sort();
-        records
-            .into_iter()
-            .enumerate()
-            .map(|(i, (key, body))| {
-                let user_len = key.len();
-                let mut encoded_key = key;
-                encoded_key.extend_from_slice(&(!1u64).to_be_bytes());
-                Owned {
-                    offset: i as u64,
-                    encoded_key,
-                    user_len,
-                    commit_ts: 1,
-                    tombstone: false,
-                    expire_at: 0,
-                    body,
-                }
-            })
-            .collect()
-    }
-}
-
-impl EntrySink for Collect {
-    fn add(&mut self, user_key: &[u8], value: &[u8]) -> Result<(), BoxError> {
-        self.records.push((user_key.to_vec(), value.to_vec()));
-        Ok(())
-    }
+    eprintln!(
+        "sqs decode conformance: {} trees identical, {} errors matched, \
+         {} seq-row cases decoded and round-tripped (Go defect fixed), {} failed",
+        counts.passed,
+        counts.errors_matched,
+        counts.other,
+        counts.failures.len()
+    );
+    assert!(counts.failures.is_empty(), "{:#?}", counts.failures);
+    assert!(counts.passed > 0 || vectors::shared().is_none());
 }
 
 /// How the Go encoder ended, as far as SQS is concerned.
-enum GoEncode {
+enum GoSqsEncode {
     /// Encoded: `reencoded.fsm` holds the expected records.
     Records,
     /// Its SQS side emitted a key twice (a multi-version tree).
@@ -513,85 +265,50 @@ enum GoEncode {
     Elsewhere,
 }
 
-fn go_encode(case: &Path) -> GoEncode {
+fn go_encode(case: &Path) -> GoSqsEncode {
     let text = fs::read_to_string(case.join("reencode_result.txt")).unwrap_or_default();
     match text.lines().find(|l| l.starts_with("error:")) {
-        None => GoEncode::Records,
+        None => GoSqsEncode::Records,
         Some(l) if l.contains("sqs encoder") && l.contains("duplicate encoded key") => {
-            GoEncode::DuplicateKey
+            GoSqsEncode::DuplicateKey
         }
-        Some(_) => GoEncode::Elsewhere,
+        Some(_) => GoSqsEncode::Elsewhere,
     }
 }
 
 #[test]
 fn encode_matches_go_vectors() {
-    let (mut passed, mut errors_matched, mut failures) = (0, 0, Vec::new());
-    for case in cases() {
-        let name = case.file_name().unwrap().to_string_lossy().into_owned();
-        let tree = case.join("tree/sqs");
-        if !tree.is_dir() {
-            continue;
-        }
-        let expectation = go_encode(&case);
-        if matches!(expectation, GoEncode::Elsewhere) {
-            continue;
-        }
-        let scratch = tempfile::tempdir().unwrap();
-        let sort = SortOptions {
-            memory_budget: 1,
-            scratch_dir: scratch.path().to_path_buf(),
-        };
-        let mut sink = Collect::default();
-        let result = SqsEncoder::with_sort(&sort).encode(&tree, &mut sink);
-        if let Err(e) = result {
-            failures.push(format!("{name}: encode failed: {}: {e}", e.code()));
-            continue;
-        }
-        let mut got = sink.records;
-        got.sort();
-        let duplicate = got.windows(2).any(|w| w[0].0 == w[1].0);
-        if matches!(expectation, GoEncode::DuplicateKey) {
-            if duplicate {
-                errors_matched += 1;
-            } else {
-                failures.push(format!("{name}: Go emitted a duplicate key, we did not"));
-            }
-            continue;
-        }
-        let Some(reencoded) = read_sorted(&case.join("reencoded.fsm")) else {
-            failures.push(format!("{name}: reencoded.fsm unreadable"));
-            continue;
-        };
-        let want: Vec<(Vec<u8>, Vec<u8>)> = reencoded
-            .iter()
-            .filter(|o| owned_by(Adapter::Sqs, o.user_key()))
-            .map(|o| (o.user_key().to_vec(), o.body.clone()))
-            .collect();
-        if duplicate {
-            failures.push(format!("{name}: duplicate keys emitted"));
-        } else if got == want {
-            passed += 1;
-        } else {
-            let missing = want
-                .iter()
-                .find(|r| !got.contains(r))
-                .map(|r| crate::adapters::redis::Escaped(&r.0).to_string());
-            let extra = got
-                .iter()
-                .find(|r| !want.contains(r))
-                .map(|r| crate::adapters::redis::Escaped(&r.0).to_string());
-            failures.push(format!(
-                "{name}: records differ ({} vs {}); first missing {missing:?}, first extra {extra:?}",
-                got.len(),
-                want.len()
-            ));
-        }
-    }
-    eprintln!(
-        "sqs encode conformance: {passed} record sets identical, {errors_matched} duplicate-key \
-         failures matched, {} failed",
-        failures.len()
+    let counts = run_encode(
+        &EncodeSuite {
+            select: &|_, tree| tree.is_dir(),
+            encode: &|tree| {
+                let scratch = tempfile::tempdir().unwrap();
+                let sort = SortOptions {
+                    memory_budget: 1,
+                    scratch_dir: scratch.path().to_path_buf(),
+                };
+                let mut sink = Collect::default();
+                Ok(SqsEncoder::with_sort(&sort)
+                    .encode(tree, &mut sink)
+                    .map(|()| sink.records))
+            },
+            go: &|case, _| match go_encode(case) {
+                GoSqsEncode::Records => GoEncode::Records,
+                GoSqsEncode::DuplicateKey => GoEncode::DuplicateKey,
+                GoSqsEncode::Elsewhere => GoEncode::Elsewhere,
+            },
+            wanted: &|key| owned_by(Adapter::Sqs, key),
+            require_reencoded: true,
+            show: |r| crate::adapters::redis::Escaped(&r.0).to_string(),
+        },
+        Adapter::Sqs,
     );
-    assert!(failures.is_empty(), "{failures:#?}");
+    eprintln!(
+        "sqs encode conformance: {} record sets identical, {} duplicate-key \
+         failures matched, {} failed",
+        counts.passed,
+        counts.errors_matched,
+        counts.failures.len()
+    );
+    assert!(counts.failures.is_empty(), "{:#?}", counts.failures);
 }
