@@ -436,3 +436,48 @@ fn keyed_messages_beyond_the_sort_budget() {
         );
     }
 }
+
+/// A body large enough to be compared as it streams, in pieces, differing just
+/// before a piece boundary: the sink's byte window spans two pieces and says what
+/// the on-disk comparison says.
+#[test]
+fn body_window_across_pieces() {
+    let text = golden_for(&[&s3::SPEC], 64, |a, b| {
+        let original = body(400_000);
+        let mut changed = original.clone();
+        changed[300_995] ^= 0x01;
+        changed.truncate(301_004);
+        write(a, "s3/b/big.bin", &original);
+        write(b, "s3/b/big.bin", &changed);
+    });
+    let original = body(400_000);
+    let mut decoded = original[300_995..301_004].to_vec();
+    decoded[0] ^= 0x01;
+    let hex = |bytes: &[u8]| {
+        bytes
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(
+        text.contains(
+            "first difference at byte 300995; input 400000 bytes, decoded 301004 bytes\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "  input   bytes 300995..301011: {} |",
+            hex(&original[300_995..301_011])
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "  decoded bytes 300995..301004: {} |",
+            hex(&decoded)
+        )),
+        "{text}"
+    );
+}
