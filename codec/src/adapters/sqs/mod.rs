@@ -19,6 +19,8 @@ pub mod values;
 #[cfg(test)]
 mod conformance_tests;
 #[cfg(test)]
+mod faithful_tests;
+#[cfg(test)]
 mod scenarios_tests;
 
 use crate::adapter::{AdapterSpec, Comparison, DecoderSettings};
