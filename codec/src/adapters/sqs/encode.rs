@@ -120,30 +120,41 @@ impl SqsEncoder {
             .restore(dir, sink, &mut queue.generations)?;
         }
         let generations = queue.finish(sink)?;
-        let (meta_generation, gen_row) = if modes.faithful() {
-            let restored = generations.restored();
-            (restored.meta, restored.row)
-        } else {
-            (RESTORE_GENERATION, Some(RESTORE_GENERATION))
-        };
-        let name = meta.name.as_bytes();
-        add(
+        queue_rows(&meta, generations, modes, sink)
+    }
+}
+
+/// The queue's meta and gen rows: at generation 1 on Go's path, else at the generation
+/// its rows name (docs/format.md §6.5, "Faithful restore").
+fn queue_rows(
+    meta: &QueueMeta,
+    generations: Generations,
+    modes: SqsEncodeModes,
+    sink: &mut dyn EntrySink,
+) -> Result<()> {
+    let (meta_generation, gen_row) = if modes.faithful() {
+        let restored = generations.restored();
+        (restored.meta, restored.row)
+    } else {
+        (RESTORE_GENERATION, Some(RESTORE_GENERATION))
+    };
+    let name = meta.name.as_bytes();
+    add(
+        sink,
+        &keys::queue_key(keys::QUEUE_META, name),
+        &[
+            values::QUEUE_META_MAGIC,
+            &render_stored_queue_meta(meta, meta_generation),
+        ]
+        .concat(),
+    )?;
+    match gen_row {
+        Some(generation) => add(
             sink,
-            &keys::queue_key(keys::QUEUE_META, name),
-            &[
-                values::QUEUE_META_MAGIC,
-                &render_stored_queue_meta(&meta, meta_generation),
-            ]
-            .concat(),
-        )?;
-        if let Some(generation) = gen_row {
-            add(
-                sink,
-                &keys::queue_key(keys::QUEUE_GEN, name),
-                generation.to_string().as_bytes(),
-            )?;
-        }
-        Ok(())
+            &keys::queue_key(keys::QUEUE_GEN, name),
+            generation.to_string().as_bytes(),
+        ),
+        None => Ok(()),
     }
 }
 
