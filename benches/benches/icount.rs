@@ -6,7 +6,7 @@
 //! the library's exact version; `benches/gate` sees to both). Inputs are built by the
 //! `#[bench]` argument expressions, which gungraun runs outside the measurement; only
 //! the benchmark function body is counted. Everything is seeded, single-threaded and
-//! in memory except the two Redis tree benches, whose file I/O is system calls (not
+//! in memory except the tree benches (Redis, DynamoDB, SQS), whose file I/O is system calls (not
 //! counted by callgrind) in fresh temporary directories.
 
 use std::fs;
@@ -542,6 +542,97 @@ fn ddb_encode((work, tree): (RedisWork, PathBuf)) -> (u64, RedisWork) {
     (summary.entries, work)
 }
 
+// ---------------------------------------------------------------------------------
+// SQS
+// ---------------------------------------------------------------------------------
+
+/// A work directory holding `input.fsm` (`sqs-messages` at scale 0.003: about 900
+/// messages in standard, FIFO and partitioned FIFO queues) and a scratch dir.
+fn sqs_work() -> RedisWork {
+    use elastickv_synth::workload::{Profile, Scale, Workload, write_snapshot};
+    let profile: Profile = "sqs-messages".parse().expect("profile");
+    let workload = Workload::new(profile, Scale::new(0.003).expect("scale"));
+    let (snapshot, _) = write_snapshot(Vec::new(), &workload, SEED).expect("generate");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("input.fsm");
+    std::fs::write(&input, snapshot).expect("write snapshot");
+    let scratch = dir.path().join("scratch");
+    std::fs::create_dir(&scratch).expect("scratch dir");
+    RedisWork {
+        dir,
+        input,
+        scratch,
+    }
+}
+
+// Snapshot → `sqs/` queue files (the adapter's files only, as for Redis): messages
+// through the external sort (in memory here), then rendered per queue.
+#[library_benchmark]
+#[bench::sqs_messages(sqs_work())]
+fn sqs_decode(work: RedisWork) -> (u64, RedisWork) {
+    let out = work.dir.path().join("tree");
+    let entries = decode_sqs(&work.input, &out, &work.scratch);
+    (entries, work)
+}
+
+fn decode_sqs(input: &Path, out: &Path, scratch: &Path) -> u64 {
+    use elastickv_codec::adapters::sqs::{SqsDecodeOptions, SqsDecoder};
+    fs::create_dir_all(out).expect("create the output tree");
+    let mut adapters: Vec<Box<dyn AdapterDecoder>> = vec![Box::new(SqsDecoder::new(
+        TreeWriter::serial(out).expect("open the output tree"),
+        SqsDecodeOptions {
+            preserve_visibility: false,
+            include_side_records: false,
+            sort: SortOptions {
+                memory_budget: 1 << 30,
+                scratch_dir: scratch.to_path_buf(),
+            },
+        },
+    ))];
+    let scan_options = ScanOptions {
+        enabled: [Adapter::Sqs].into_iter().collect(),
+        scratch_dir: scratch.to_path_buf(),
+        sort_memory_bytes: 1 << 30,
+    };
+    let mut warnings = Warnings::default();
+    let scan = scan::scan_file(
+        input,
+        &scan_options,
+        &mut adapters,
+        &mut warnings,
+        &mut |_| panic!("generated snapshots are sorted"),
+        &mut |_, _| {},
+    )
+    .expect("decode");
+    scan.counters.entries
+}
+
+fn sqs_tree() -> (RedisWork, PathBuf) {
+    let work = sqs_work();
+    let tree = work.dir.path().join("tree");
+    decode_sqs(&work.input, &tree, &work.scratch);
+    (work, tree)
+}
+
+// `sqs/` files → snapshot bytes (into a sink; the sorts stay in memory).
+#[library_benchmark]
+#[bench::sqs_messages(sqs_tree())]
+fn sqs_encode((work, tree): (RedisWork, PathBuf)) -> (u64, RedisWork) {
+    let sort = SortOptions {
+        memory_budget: 1 << 30,
+        scratch_dir: work.scratch.clone(),
+    };
+    let summary = encode_tree_to(
+        &tree,
+        &[&elastickv_codec::adapters::sqs::SPEC],
+        1,
+        sort,
+        io::sink(),
+    )
+    .expect("encode");
+    (summary.entries, work)
+}
+
 library_benchmark_group!(
     name = container;
     benchmarks = container_read, mvcc_visibility, sort_in_memory
@@ -562,4 +653,15 @@ library_benchmark_group!(
     benchmarks = ddb_decode, ddb_encode
 );
 
-main!(library_benchmark_groups = container, tree, redis, dynamodb);
+library_benchmark_group!(
+    name = sqs;
+    benchmarks = sqs_decode, sqs_encode
+);
+
+main!(
+    library_benchmark_groups = container,
+    tree,
+    redis,
+    dynamodb,
+    sqs
+);

@@ -7,6 +7,10 @@
 //! dedup tuple wins", goes through an external sort keyed by the dedup row's key.
 //! Go's error precedence is kept: a record that does not parse fails the queue
 //! before any partition gate, and a gate before a missing message id.
+//!
+//! A tree decoded with `--preserve-sqs-visibility` or `--include-sqs-side-records`
+//! (as its manifest says) is restored faithfully instead of refused ([`super::faithful`]):
+//! generations and receive state kept, side records written back verbatim.
 
 use std::cell::RefCell;
 use std::fs;
@@ -27,6 +31,7 @@ use super::docs::{
     ReceiveState, render_dedup_record, render_stored_message, render_stored_queue_meta,
 };
 use super::error::{PartitionGate, Result, SqsError};
+use super::faithful::{Generations, SideRecordsOf, SqsEncodeModes};
 use super::keys::{self, Layout, RESTORE_GENERATION};
 use super::values::{self, Dialect, Message, QueueMeta};
 
@@ -41,18 +46,35 @@ const SCOPE_QUEUE: &str = "queue";
 #[derive(Debug, Clone, Default)]
 pub struct SqsEncoder {
     sort: SortOptions,
+    /// `None`: as the tree's `MANIFEST.json` says (Go's path without one).
+    modes: Option<SqsEncodeModes>,
 }
 
 impl SqsEncoder {
-    /// An encoder whose dedup sort uses `sort`.
+    /// An encoder whose dedup sort uses `sort`, restoring as the tree's manifest says.
     pub fn with_sort(sort: &SortOptions) -> Self {
-        SqsEncoder { sort: sort.clone() }
+        SqsEncoder {
+            sort: sort.clone(),
+            modes: None,
+        }
+    }
+
+    /// An encoder with the given restore modes, whatever the manifest says.
+    pub fn with_modes(sort: &SortOptions, modes: SqsEncodeModes) -> Self {
+        SqsEncoder {
+            sort: sort.clone(),
+            modes: Some(modes),
+        }
     }
 
     fn encode_tree(&self, root: &Path, sink: &mut dyn EntrySink) -> Result<()> {
         if !dump_dir_exists(root)? {
             return Ok(());
         }
+        let modes = match self.modes {
+            Some(modes) => modes,
+            None => SqsEncodeModes::read_beside(root)?,
+        };
         let mut queues = Vec::new();
         for entry in fs::read_dir(root).map_err(|e| SqsError::io("list", root, e))? {
             let entry = entry.map_err(|e| SqsError::io("list", root, e))?;
@@ -67,36 +89,113 @@ impl SqsEncoder {
         queues.sort();
         for queue in queues {
             let label = queue.to_string_lossy().into_owned();
-            self.encode_queue(&root.join(&queue), &label, sink)?;
+            let dir = root.join(&queue);
+            match orphan_segment(&dir, &label, modes)? {
+                Some(segment) => restore_orphan(&dir, &label, segment, sink)?,
+                None => self.encode_queue(&dir, &label, modes, sink)?,
+            }
         }
         Ok(())
     }
 
-    fn encode_queue(&self, dir: &Path, label: &str, sink: &mut dyn EntrySink) -> Result<()> {
+    fn encode_queue(
+        &self,
+        dir: &Path,
+        label: &str,
+        modes: SqsEncodeModes,
+        sink: &mut dyn EntrySink,
+    ) -> Result<()> {
         let meta = read_queue_meta(dir, label)?;
-        let name = meta.name.as_bytes();
-        add(
-            sink,
-            &keys::queue_key(keys::QUEUE_META, name),
-            &[
-                values::QUEUE_META_MAGIC,
-                &render_stored_queue_meta(&meta, RESTORE_GENERATION),
-            ]
-            .concat(),
-        )?;
-        add(
+        let mut queue = QueueEncoder::new(&meta, label, &self.sort, modes);
+        let path = dir.join("messages.jsonl");
+        if let Some(file) = open_optional(&path)? {
+            queue.read_messages(file, &path, sink)?;
+        }
+        if modes.side_records {
+            let queue_b64 = queue.queue_b64.clone();
+            SideRecordsOf {
+                label,
+                queue_b64: queue_b64.as_bytes(),
+            }
+            .restore(dir, sink, &mut queue.generations)?;
+        }
+        let generations = queue.finish(sink)?;
+        queue_rows(&meta, generations, modes, sink)
+    }
+}
+
+/// The queue's meta and gen rows: at generation 1 on Go's path, else at the generation
+/// its rows name (docs/format.md §6.5, "Faithful restore").
+fn queue_rows(
+    meta: &QueueMeta,
+    generations: Generations,
+    modes: SqsEncodeModes,
+    sink: &mut dyn EntrySink,
+) -> Result<()> {
+    let (meta_generation, gen_row) = if modes.faithful() {
+        let restored = generations.restored();
+        (restored.meta, restored.row)
+    } else {
+        (RESTORE_GENERATION, Some(RESTORE_GENERATION))
+    };
+    let name = meta.name.as_bytes();
+    add(
+        sink,
+        &keys::queue_key(keys::QUEUE_META, name),
+        &[
+            values::QUEUE_META_MAGIC,
+            &render_stored_queue_meta(meta, meta_generation),
+        ]
+        .concat(),
+    )?;
+    match gen_row {
+        Some(generation) => add(
             sink,
             &keys::queue_key(keys::QUEUE_GEN, name),
-            RESTORE_GENERATION.to_string().as_bytes(),
-        )?;
-        let path = dir.join("messages.jsonl");
-        let Some(file) = open_optional(&path)? else {
-            return Ok(());
-        };
-        let mut queue = QueueEncoder::new(&meta, label, &self.sort);
-        queue.read_messages(file, &path, sink)?;
-        queue.finish(sink)
+            generation.to_string().as_bytes(),
+        ),
+        None => Ok(()),
     }
+}
+
+/// The stored queue segment of `sqs/<segment>.orphan/`: the directory the decoder
+/// writes the side records of a queue without a meta row to. Only with side records
+/// restored, and only without `_queue.json` (a real queue may end in `.orphan`).
+fn orphan_segment<'l>(
+    dir: &Path,
+    label: &'l str,
+    modes: SqsEncodeModes,
+) -> Result<Option<&'l str>> {
+    if !modes.side_records {
+        return Ok(None);
+    }
+    let Some(segment) = label.strip_suffix(".orphan") else {
+        return Ok(None);
+    };
+    let doc = dir.join("_queue.json");
+    match fs::symlink_metadata(&doc) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Some(segment)),
+        Err(e) => Err(SqsError::io("stat", doc, e)),
+        Ok(_) => Ok(None),
+    }
+}
+
+/// An orphan directory: its side records go back verbatim (the re-decode finds no
+/// meta row for them and writes the same directory); it can hold nothing else the
+/// decoder writes.
+fn restore_orphan(dir: &Path, label: &str, segment: &str, sink: &mut dyn EntrySink) -> Result<()> {
+    let messages = dir.join("messages.jsonl");
+    if fs::symlink_metadata(&messages).is_ok() {
+        return Err(SqsError::EncodeInvalidQueue {
+            queue: label.to_owned(),
+            detail: "an orphan directory (no _queue.json) cannot hold messages.jsonl".to_owned(),
+        });
+    }
+    SideRecordsOf {
+        label,
+        queue_b64: segment.as_bytes(),
+    }
+    .restore(dir, sink, &mut Generations::default())
 }
 
 /// Where the rows of one queue's messages come from while its file is read.
@@ -105,22 +204,36 @@ struct QueueEncoder<'q> {
     label: &'q str,
     queue_b64: String,
     partitioned: bool,
+    modes: SqsEncodeModes,
+    /// Index rows (vis, byage, dedup, seq) are derived from the messages: always but
+    /// when the tree's side records are restored instead.
+    derive_index: bool,
     dedup: Option<ExternalSorter>,
     max_sequence: u64,
+    generations: Generations,
     gate_error: Option<SqsError>,
     missing_id: Option<SqsError>,
     scratch: &'q Path,
 }
 
 impl<'q> QueueEncoder<'q> {
-    fn new(meta: &'q QueueMeta, label: &'q str, sort: &'q SortOptions) -> Self {
+    fn new(
+        meta: &'q QueueMeta,
+        label: &'q str,
+        sort: &'q SortOptions,
+        modes: SqsEncodeModes,
+    ) -> Self {
+        let derive_index = !modes.side_records;
         QueueEncoder {
             meta,
             label,
             queue_b64: encode_base64url(meta.name.as_bytes()),
             partitioned: meta.partition_count > 1,
-            dedup: meta.fifo.then(|| ExternalSorter::new(sort.clone())),
+            modes,
+            derive_index,
+            dedup: (meta.fifo && derive_index).then(|| ExternalSorter::new(sort.clone())),
             max_sequence: 0,
+            generations: Generations::default(),
             gate_error: None,
             missing_id: None,
             scratch: &sort.scratch_dir,
@@ -205,34 +318,63 @@ impl<'q> QueueEncoder<'q> {
                 });
             return Ok(());
         }
-        let layout = if self.partitioned {
-            Layout::Partitioned(m.partition.unwrap_or(0))
-        } else {
-            Layout::Classic
+        let faithful = self.modes.faithful();
+        let layout = match m.partition {
+            _ if self.partitioned => Layout::Partitioned(m.partition.unwrap_or(0)),
+            // The decoder writes `partition` exactly when the row had a `p|` key.
+            Some(p) if faithful => Layout::Partitioned(p),
+            _ => Layout::Classic,
         };
+        let generation = if faithful {
+            m.queue_generation
+        } else {
+            RESTORE_GENERATION
+        };
+        let state = if self.modes.preserve_visibility {
+            ReceiveState::Kept
+        } else {
+            ReceiveState::Reset
+        };
+        self.generations.message(generation);
         let id = m.message_id.as_bytes();
         let q = &self.queue_b64;
         add(
             sink,
-            &keys::data_key(q, layout, id),
+            &keys::data_key_at(q, layout, generation, id),
             &[
                 values::MESSAGE_MAGIC,
-                &render_stored_message(m, RESTORE_GENERATION, ReceiveState::Reset),
+                &render_stored_message(m, generation, state),
             ]
             .concat(),
         )?;
+        if !self.derive_index {
+            return Ok(());
+        }
+        // A received message is next visible at `visible_at_millis` (the live vis
+        // row's time); a reset one when it became available.
+        let visible = match state {
+            ReceiveState::Kept if m.visible_at_millis > 0 => m.visible_at_millis,
+            _ => m.available_at_millis,
+        };
         add(
             sink,
-            &keys::timed_key(keys::MSG_VIS, q, layout, m.available_at_millis, id),
+            &keys::timed_key_at(keys::MSG_VIS, q, layout, generation, visible, id),
             id,
         )?;
         add(
             sink,
-            &keys::timed_key(keys::MSG_BYAGE, q, layout, m.send_timestamp_millis, id),
+            &keys::timed_key_at(
+                keys::MSG_BYAGE,
+                q,
+                layout,
+                generation,
+                m.send_timestamp_millis,
+                id,
+            ),
             id,
         )?;
         self.max_sequence = self.max_sequence.max(m.sequence_number);
-        self.dedup_candidate(layout, m)
+        self.dedup_candidate(layout, generation, m)
     }
 
     /// The partition gates of a partitioned queue; a classic queue only refuses a
@@ -301,16 +443,17 @@ impl<'q> QueueEncoder<'q> {
     /// Parks the message's dedup row, sorted so that the winner of its tuple comes
     /// first: latest send, then (classic) the earliest record or (partitioned, where
     /// Go sorts the records first) the lowest (sequence, message id, record).
-    fn dedup_candidate(&mut self, layout: Layout, m: &Message) -> Result<()> {
+    fn dedup_candidate(&mut self, layout: Layout, generation: u64, m: &Message) -> Result<()> {
         let Some(sorter) = self.dedup.as_mut() else {
             return Ok(());
         };
         let Some(dedup_id) = dedup_id(self.meta, m) else {
             return Ok(());
         };
-        let row_key = keys::dedup_key(
+        let row_key = keys::dedup_key_at(
             &self.queue_b64,
             layout,
+            generation,
             m.message_group_id.as_bytes(),
             &dedup_id,
         );
@@ -334,8 +477,8 @@ impl<'q> QueueEncoder<'q> {
     }
 
     /// Emits the dedup winners and the FIFO sequence row, or the first error held
-    /// back for Go's precedence.
-    fn finish(mut self, sink: &mut dyn EntrySink) -> Result<()> {
+    /// back for Go's precedence; returns the generations the queue's rows named.
+    fn finish(mut self, sink: &mut dyn EntrySink) -> Result<Generations> {
         if let Some(e) = self.gate_error.take().or(self.missing_id.take()) {
             return Err(e);
         }
@@ -359,14 +502,14 @@ impl<'q> QueueEncoder<'q> {
                 add(sink, row_key, row)?;
             }
         }
-        if self.meta.fifo && self.max_sequence > 0 {
+        if self.derive_index && self.meta.fifo && self.max_sequence > 0 {
             add(
                 sink,
                 &keys::queue_key(keys::QUEUE_SEQ, self.meta.name.as_bytes()),
                 self.max_sequence.to_string().as_bytes(),
             )?;
         }
-        Ok(())
+        Ok(self.generations)
     }
 }
 
@@ -528,7 +671,7 @@ fn open_dump_file(path: &Path) -> Result<fs::File> {
 }
 
 /// Like [`open_dump_file`], `None` when the file does not exist.
-fn open_optional(path: &Path) -> Result<Option<fs::File>> {
+pub(super) fn open_optional(path: &Path) -> Result<Option<fs::File>> {
     match fs::symlink_metadata(path) {
         Ok(_) => open_dump_file(path).map(Some),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),

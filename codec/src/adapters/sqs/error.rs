@@ -54,6 +54,20 @@ pub enum SqsError {
         /// What is wrong (names the field).
         detail: String,
     },
+    /// A line of `_internals/side_records.jsonl` the faithful restore cannot write
+    /// back as the store row the decoder read (no Go sentinel: Go's encoder refuses
+    /// every tree with side records).
+    #[error(
+        "sqs encode invalid side record: {queue}/_internals/side_records.jsonl line {line}: {detail}"
+    )]
+    EncodeInvalidSideRecord {
+        /// The queue directory.
+        queue: String,
+        /// The line's number in the file (from 1).
+        line: u64,
+        /// What is wrong (names the field).
+        detail: String,
+    },
     /// One of the partition gates of a partitioned (HT-FIFO) queue.
     #[error("{}: {queue}/messages.jsonl record {record}: {detail}", .gate.sentence())]
     Partition {
@@ -194,6 +208,7 @@ impl ErrorCode for SqsError {
             SqsError::MalformedKey { .. } => "sqs-malformed-key",
             SqsError::EncodeInvalidQueue { .. } => "sqs-encode-invalid-queue",
             SqsError::EncodeInvalidMessage { .. } => "sqs-encode-invalid-message",
+            SqsError::EncodeInvalidSideRecord { .. } => "sqs-encode-invalid-side-record",
             SqsError::Partition { gate, .. } => gate.code(),
             SqsError::EncodeNotRegular { .. } => "sqs-encode-not-regular",
             SqsError::EncodeHardLink { .. } => "redis-encode-hard-link",

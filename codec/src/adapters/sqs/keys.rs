@@ -279,3 +279,19 @@ pub fn tombstone_key(queue: &[u8], generation: u64) -> Vec<u8> {
     out.extend_from_slice(&generation.to_be_bytes());
     out
 }
+
+/// The generation a side-record key names (vis, byage, dedup, group, tombstone),
+/// given the rest after its prefix: the BE64 after the queue segment (classic) or
+/// after the partition (partitioned). `None` when the key is too short to hold one;
+/// the seq key has none.
+pub fn side_key_generation(rest: &[u8]) -> Option<u64> {
+    let trailer = match rest.strip_prefix(PARTITIONED) {
+        Some(body) => {
+            let terminator = body.iter().position(|&c| c == TERMINATOR)?;
+            body.get(terminator + 1 + PARTITION_BYTES..)?
+        }
+        None => &rest[base64url_boundary(rest)..],
+    };
+    let generation: [u8; GEN_BYTES] = trailer.get(..GEN_BYTES)?.try_into().ok()?;
+    Some(u64::from_be_bytes(generation))
+}

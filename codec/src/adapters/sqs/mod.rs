@@ -12,20 +12,24 @@ mod decode;
 pub mod docs;
 mod encode;
 mod error;
+mod faithful;
 pub mod keys;
 pub mod values;
 
 #[cfg(test)]
 mod conformance_tests;
 #[cfg(test)]
+mod faithful_tests;
+#[cfg(test)]
 mod scenarios_tests;
 
-use crate::adapter::{AdapterSpec, Comparison, DecoderSettings, ProducerMode};
+use crate::adapter::{AdapterSpec, Comparison, DecoderSettings};
 use crate::dispatch::Adapter;
 
 pub use decode::{SqsDecodeOptions, SqsDecoder};
 pub use encode::{MAX_PARTITIONS, SqsEncoder, fnv1a32, partition_for_group, validate_queue_meta};
 pub use error::{PartitionGate, SqsError};
+pub use faithful::SqsEncodeModes;
 
 /// The SQS adapter as the registry knows it.
 pub static SPEC: AdapterSpec = AdapterSpec {
@@ -33,24 +37,7 @@ pub static SPEC: AdapterSpec = AdapterSpec {
     new_decoder: |settings: &DecoderSettings| Box::new(SqsDecoder::from_settings(settings)),
     new_encoder: |sort| Box::new(SqsEncoder::with_sort(sort)),
     comparison: |_| Comparison::Bytes,
-    refused_producer_modes: &[
-        ProducerMode {
-            is_on: |m| {
-                m.exclusions
-                    .as_ref()
-                    .is_some_and(|e| e.preserve_sqs_visibility)
-            },
-            code: "encode-unsupported-sqs-preserve-visibility",
-            message: "preserve_sqs_visibility not supported by encoder",
-        },
-        ProducerMode {
-            is_on: |m| {
-                m.exclusions
-                    .as_ref()
-                    .is_some_and(|e| e.include_sqs_side_records)
-            },
-            code: "encode-unsupported-sqs-side-records",
-            message: "include_sqs_side_records not supported by encoder",
-        },
-    ],
+    // Trees decoded with `--preserve-sqs-visibility` or `--include-sqs-side-records`
+    // are restored faithfully (faithful.rs) where Go's encoder refuses them.
+    refused_producer_modes: &[],
 };
