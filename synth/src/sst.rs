@@ -142,7 +142,7 @@ struct BlockBuilder {
 
 impl BlockBuilder {
     fn add(&mut self, key: &[u8], value: &[u8], interval: usize) {
-        let shared = if self.count % interval == 0 {
+        let shared = if self.count.is_multiple_of(interval) {
             self.restarts.push(self.buf.len() as u32);
             0
         } else {
@@ -206,6 +206,7 @@ fn table(rows: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
     let mut data = BlockBuilder::default();
     let mut partition = BlockBuilder::default();
     let mut top = BlockBuilder::default();
+    let mut partitions = Vec::new();
     let mut ikey = Vec::new();
     let mut value = Vec::new();
     for (i, (key, v)) in rows.iter().enumerate() {
@@ -220,10 +221,14 @@ fn table(rows: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
             let handle = put_block(&mut out, &data.take(), true);
             partition.add(&ikey, &handle, 1);
             if partition.buf.len() >= BLOCK_SIZE || i + 1 == rows.len() {
-                let handle = put_block(&mut out, &partition.take(), false);
-                top.add(&ikey, &handle, 1);
+                partitions.push((ikey.clone(), partition.take()));
             }
         }
+    }
+    // Pebble keeps the index partitions until the data blocks are written.
+    for (last_key, block) in &partitions {
+        let handle = put_block(&mut out, block, false);
+        top.add(last_key, &handle, 1);
     }
     let index = put_block(&mut out, &top.take(), false);
     let mut props = BlockBuilder::default();

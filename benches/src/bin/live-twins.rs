@@ -28,8 +28,43 @@ use elastickv_synth::workload::{DEFAULT_SEED, Profile, Scale, Workload, write_sn
 const USAGE: &str = "usage: live-twins --profile NAME --scale F [--seed N] DIR\n       \
                      live-twins --ab DIR [--rounds N]";
 
+/// CPU seconds of the whole process so far, threads that ended included
+/// (`/proc/self/stat` utime + stime, in clock ticks of 1/100 s).
+fn process_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// One read: visible entries, wall seconds, CPU seconds of all threads.
+struct Timed {
+    visible: u64,
+    wall: f64,
+    cpu: f64,
+}
+
+fn read_through(path: &Path, sst: bool) -> Result<Timed, String> {
+    let cpu = process_cpu();
+    let (visible, wall) = read_entries(path, sst)?;
+    Ok(Timed {
+        visible,
+        wall,
+        cpu: process_cpu() - cpu,
+    })
+}
+
 /// Reads `path` through its reader and the visibility filter; visible entries and seconds.
-fn read_through(path: &Path, sst: bool) -> Result<(u64, f64), String> {
+fn read_entries(path: &Path, sst: bool) -> Result<(u64, f64), String> {
     let started = Instant::now();
     let file = File::open(path).map_err(|e| e.to_string())?;
     let mut visibility = Visibility::new();
@@ -62,29 +97,39 @@ fn ab(dir: &Path, rounds: usize) -> Result<(), String> {
             .map_err(|e| e.to_string())
     };
     let (native_len, sst_len) = (size(&native)?, size(&sst)?);
-    let (mut ratios, mut native_s, mut sst_s) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ratios, mut cpu_ratios) = (Vec::new(), Vec::new());
+    let (mut native_s, mut sst_s) = (Vec::new(), Vec::new());
     for round in 0..rounds {
-        let (a_visible, a) = read_through(&native, false)?;
-        let (b_visible, b) = read_through(&sst, true)?;
-        if a_visible != b_visible {
+        let a = read_through(&native, false)?;
+        let b = read_through(&sst, true)?;
+        if a.visible != b.visible {
             return Err(format!(
-                "visible entries differ: {a_visible} vs {b_visible}"
+                "visible entries differ: {} vs {}",
+                a.visible, b.visible
             ));
         }
         println!(
-            "round {round}: native {a:.3} s, sst {b:.3} s, ratio {:.3}",
-            b / a
+            "round {round}: native {:.3} s (cpu {:.2}), sst {:.3} s (cpu {:.2}), wall ratio {:.3}, cpu ratio {:.3}",
+            a.wall,
+            a.cpu,
+            b.wall,
+            b.cpu,
+            b.wall / a.wall,
+            b.cpu / a.cpu.max(0.01)
         );
-        ratios.push(b / a);
-        native_s.push(a);
-        sst_s.push(b);
+        ratios.push(b.wall / a.wall);
+        cpu_ratios.push(b.cpu / a.cpu.max(0.01));
+        native_s.push(a.wall);
+        sst_s.push(b.wall);
     }
     let (a, b) = (median(&mut native_s), median(&mut sst_s));
     println!(
-        "median ratio sst/native {:.3}; native {a:.3} s = {:.0} MB/s, sst {b:.3} s = {:.0} MB/s (own file sizes)",
+        "median wall ratio sst/native {:.3}, cpu ratio {:.3}; native {a:.3} s = {:.0} MB/s, sst {b:.3} s = {:.0} MB/s (own file sizes), {:.0} MB/s of native-equivalent bytes",
         median(&mut ratios),
+        median(&mut cpu_ratios),
         native_len / a / 1e6,
-        sst_len / b / 1e6
+        sst_len / b / 1e6,
+        native_len / b / 1e6
     );
     Ok(())
 }
