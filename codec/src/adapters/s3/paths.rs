@@ -5,6 +5,11 @@
 //! holds a NUL or a backslash (a separator elsewhere), or has an empty, `.` or `..`
 //! segment (which also refuses leading, trailing and doubled slashes). What is left
 //! can only name something below the bucket directory.
+//!
+//! Two kinds of keys that Go cannot write are given a path instead of failing the
+//! whole decode (docs/format.md §4.5, §9.1): a folder object `P/` goes to
+//! `P/.elastickv-folder`, and segments too long for a file name are shortened to a
+//! name derived from their bytes; KEYMAP records the original key for the encoder.
 
 use sha2::{Digest, Sha256};
 
