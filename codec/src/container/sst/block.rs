@@ -263,16 +263,33 @@ impl<R: Read + Seek> BlockSource<'_, R> {
     fn refill(&mut self, offset: u64, len: u64) -> Result<(), ContainerError> {
         let at = self.base + offset;
         let want = len.max(WINDOW).min(self.size - offset);
+        let want = usize::try_from(want).unwrap_or(usize::MAX);
         let bytes = &mut self.window.bytes;
-        bytes.clear();
+        // Read straight into the window's own memory: it is zeroed once, when it
+        // first grows, and `read_to_end` would read in small steps (8 KiB, 16 KiB,
+        // …) and copy what it had read at every doubling.
+        if bytes.len() < want {
+            bytes.resize(want, 0);
+        }
+        bytes.truncate(want);
         self.window.start = offset;
         self.input
             .seek(SeekFrom::Start(at))
             .map_err(|e| ContainerError::io(at, e))?;
-        (&mut *self.input)
-            .take(want)
-            .read_to_end(bytes)
-            .map_err(|e| ContainerError::io(at, e))?;
+        let mut got = 0;
+        while got < want {
+            match self.input.read(&mut bytes[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    bytes.truncate(got);
+                    return Err(ContainerError::io(at, e));
+                }
+            }
+        }
+        // A file shorter than its manifest says: `fetch` reports the short read.
+        bytes.truncate(got);
         Ok(())
     }
 
