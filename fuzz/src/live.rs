@@ -84,11 +84,12 @@ fn table(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
     };
     loop {
         match table.next_row(&mut input) {
-            Ok(Some(row)) => {
+            Ok(true) => {
                 // A row lives in one decompressed block, which is bounded.
+                let row = table.row();
                 assert!((row.key.len() + row.value.len()) as u64 <= MAX_BLOCK);
             }
-            Ok(None) => break,
+            Ok(false) => break,
             Err(e) => {
                 typed(&e, "row");
                 break;

@@ -8,6 +8,7 @@
 //!   the codec plumbing the tests and benches drive it with.
 //! * [`dynamodb`] — a model of DynamoDB tables, its seeded generator and live-layout
 //!   writer, and the codec plumbing for the DynamoDB adapter.
+//! * [`sst`] — live twins of a snapshot: the same rows as EKVPBBL1 and as EKVSSTI1.
 //! * [`workload`] — named, streaming, constant-memory workloads (`redis-mixed`, …):
 //!   what `elastickv-snapshot generate`, the benches and the README sample are made of.
 //!
@@ -20,4 +21,5 @@ pub mod model;
 pub mod redis;
 pub mod s3;
 pub mod sqs;
+pub mod sst;
 pub mod workload;

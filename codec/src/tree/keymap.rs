@@ -30,6 +30,11 @@ pub const KIND_SHA_FALLBACK: &str = "sha-fallback";
 pub const KIND_S3_LEAF_DATA: &str = "s3-leaf-data";
 /// An S3 object key ending in the sidecar suffix, renamed under `--rename-collisions`.
 pub const KIND_META_COLLISION: &str = "meta-suffix-rename";
+/// An S3 folder object `P/` written at `P/.elastickv-folder` (this build; Go aborts).
+pub const KIND_S3_FOLDER: &str = "s3-folder-object";
+/// An S3 object whose path has a segment too long for a file name, shortened (this
+/// build; Go fails with the OS's name-too-long error).
+pub const KIND_S3_LONG_NAME: &str = "s3-long-name";
 /// Longest accepted line: a 1 MiB key is ~1.33 MiB of base64; 4 MiB leaves margin.
 pub const KEYMAP_MAX_LINE: usize = 4 << 20;
 

@@ -20,6 +20,9 @@ pub struct Mix {
     pub max_chunk: usize,
     /// Add stale-generation objects, orphan chunks and incomplete uploads.
     pub extras: bool,
+    /// Also keys Go cannot write as paths: folder objects (`P/`) and segments too
+    /// long for a file name (docs/format.md §4.5).
+    pub odd_keys: bool,
 }
 
 impl Default for Mix {
@@ -30,6 +33,7 @@ impl Default for Mix {
             max_body: 3000,
             max_chunk: 700,
             extras: true,
+            odd_keys: false,
         }
     }
 }
@@ -57,6 +61,53 @@ impl Draw<'_> {
         let depth = self.rng.range_inclusive(1, 3);
         let segments: Vec<Vec<u8>> = (0..depth).map(|_| self.segment()).collect();
         segments.join(&b'/')
+    }
+
+    /// A segment of `min..=max` bytes: words repeated, then the counter.
+    fn long_segment(&mut self, min: u64, max: u64) -> Vec<u8> {
+        let len = self.rng.range_inclusive(min, max) as usize;
+        let mut out = Vec::new();
+        while out.len() < len {
+            out.extend_from_slice(self.rng.pick(WORDS).as_bytes());
+        }
+        self.n += 1;
+        out.extend_from_slice(self.n.to_string().as_bytes());
+        out
+    }
+
+    /// Objects under keys Go cannot write ([`Mix::odd_keys`]).
+    fn odd_objects(&mut self, kind: u64, key: Vec<u8>, objects: &mut Vec<Object>) {
+        let join = |a: &[u8], b: &[u8]| [a, b"/", b].concat();
+        match kind {
+            // A folder object and a file in it, as consoles create them.
+            0 => {
+                let child = join(&key, &self.segment());
+                let mut folder = key;
+                folder.push(b'/');
+                objects.push(self.object(folder));
+                objects.push(self.object(child));
+            }
+            // A folder object alone (an empty folder).
+            1 => {
+                let mut folder = key;
+                folder.push(b'/');
+                objects.push(self.object(folder));
+            }
+            // Two objects below a directory segment over 255 bytes.
+            2 => {
+                let dir = self.long_segment(256, 400);
+                for _ in 0..2 {
+                    let child = join(&dir, &self.segment());
+                    objects.push(self.object(child));
+                }
+            }
+            // A last segment too long to sit beside its sidecar (maybe a fine
+            // directory name).
+            _ => {
+                let leaf = self.long_segment(236, 300);
+                objects.push(self.object(join(&key, &leaf)));
+            }
+        }
     }
 
     fn text(&mut self, max: u64) -> String {
@@ -158,9 +209,10 @@ impl Draw<'_> {
         .into_bytes();
         let generation = self.rng.range_inclusive(1, 3);
         let mut objects = Vec::new();
+        let kinds = if self.mix.odd_keys { 14 } else { 10 };
         for _ in 0..self.mix.objects {
             let key = self.key();
-            match self.rng.below(10) {
+            match self.rng.below(kinds) {
                 // A key that is also a directory: the decoder renames it.
                 0 | 1 => {
                     let mut child = key.clone();
@@ -181,6 +233,7 @@ impl Draw<'_> {
                     key.extend_from_slice(b"\xff\xfe");
                     objects.push(self.object(key));
                 }
+                kind @ 10.. => self.odd_objects(kind - 10, key, &mut objects),
                 _ => objects.push(self.object(key)),
             }
         }

@@ -441,10 +441,15 @@ impl S3Db {
     }
 }
 
-/// Where the decoder puts `key` (docs/format.md §4.5), with renames on.
+/// Where the decoder puts `key` (docs/format.md §4.5), with renames on: a folder
+/// object `P/` at `P/.elastickv-folder`, the suffix renames, then every segment too
+/// long for a file name (over 255 bytes; the last one over 235, so that its sidecar
+/// fits) shortened to `<first ≤128 bytes>.elastickv-long-<32 hex of its SHA-256>`.
 pub fn renamed(key: &[u8], keys: &BTreeSet<&[u8]>) -> Vec<u8> {
     let mut out = key.to_vec();
-    if key.ends_with(META_SUFFIX.as_bytes()) {
+    if let Some(base) = key.strip_suffix(b"/") {
+        out = [base, b"/.elastickv-folder"].concat();
+    } else if key.ends_with(META_SUFFIX.as_bytes()) {
         out.extend_from_slice(USER_DATA_SUFFIX.as_bytes());
     } else if keys
         .iter()
@@ -452,7 +457,33 @@ pub fn renamed(key: &[u8], keys: &BTreeSet<&[u8]>) -> Vec<u8> {
     {
         out.extend_from_slice(LEAF_DATA_SUFFIX.as_bytes());
     }
-    out
+    let segments: Vec<&[u8]> = out.split(|b| *b == b'/').collect();
+    let last = segments.len() - 1;
+    let shortened: Vec<Vec<u8>> = segments
+        .iter()
+        .enumerate()
+        .map(|(i, seg)| {
+            let limit = if i == last {
+                255 - META_SUFFIX.len()
+            } else {
+                255
+            };
+            if seg.len() <= limit {
+                return seg.to_vec();
+            }
+            let mut keep = 128;
+            while std::str::from_utf8(&seg[..keep]).is_err() && keep > 124 {
+                keep -= 1;
+            }
+            let digest: String = sha(seg)
+                .iter()
+                .take(16)
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            [&seg[..keep], b".elastickv-long-", digest.as_bytes()].concat()
+        })
+        .collect();
+    shortened.join(&b'/')
 }
 
 /// Relative paths of the object bodies below `dir` (no sidecars, control files or

@@ -22,7 +22,9 @@ use crate::dispatch::{Adapter, Family, Prefix};
 use crate::error::BoxError;
 use crate::sort::{ExternalSorter, RecordLog};
 use crate::tree::json::{self, Style};
-use crate::tree::keymap::{KIND_META_COLLISION, KIND_S3_LEAF_DATA, KeymapWriter};
+use crate::tree::keymap::{
+    KIND_META_COLLISION, KIND_S3_FOLDER, KIND_S3_LEAF_DATA, KIND_S3_LONG_NAME, KeymapWriter,
+};
 use crate::tree::segment::encode_segment;
 use crate::tree::sink::TreeSink;
 
@@ -31,7 +33,10 @@ use super::docs::{
 };
 use super::error::{Result, S3Error, esc};
 use super::keys::{self, Fields, ObjectId, push_segment, push_u64};
-use super::paths::{check_object_path, is_dot_or_empty};
+use super::paths::{
+    FOLDER_MARKER, check_object_path, folder_base, folder_target, is_dot_or_empty,
+    shorten_long_segments,
+};
 use super::scratch::{DataLog, Stream, sorter};
 use super::values::parse_chunk_ref;
 
@@ -40,10 +45,19 @@ const TAG_OBJECT: u8 = 1;
 const TAG_DIR_PREFIX: u8 = 2;
 const TAG_USER_DATA_TARGET: u8 = 4;
 const TAG_LEAF_TARGET: u8 = 8;
+const TAG_FOLDER_TARGET: u8 = 16;
 /// Decisions of the rename pass, per object name.
 const NEEDS_LEAF: u8 = 1;
 const USER_DATA_TAKEN: u8 = 2;
 const LEAF_TAKEN: u8 = 4;
+const FOLDER_TAKEN: u8 = 8;
+/// KEYMAP kinds as the bucket's record sort stores them (one byte before the key).
+const KEYMAP_KINDS: [&str; 4] = [
+    KIND_META_COLLISION,
+    KIND_S3_LEAF_DATA,
+    KIND_S3_FOLDER,
+    KIND_S3_LONG_NAME,
+];
 
 /// How the decoder is set up.
 #[derive(Debug, Clone)]
@@ -435,6 +449,13 @@ impl S3Decoder {
             if tags & TAG_DIR_PREFIX != 0 {
                 decisions.push(&key, &[NEEDS_LEAF])?;
             }
+            if tags & TAG_FOLDER_TARGET != 0
+                && let Some(base) = name
+                    .strip_suffix(FOLDER_MARKER.as_bytes())
+                    .and_then(|n| n.strip_suffix(b"/"))
+            {
+                decisions.push(&name_key(&bucket, &[base, b"/"].concat()), &[FOLDER_TAKEN])?;
+            }
             for (tag, suffix, decision) in [
                 (TAG_USER_DATA_TARGET, USER_DATA_SUFFIX, USER_DATA_TAKEN),
                 (TAG_LEAF_TARGET, LEAF_DATA_SUFFIX, LEAF_TAKEN),
@@ -622,7 +643,7 @@ impl BucketFlush {
         if let Some(kind) = kind {
             // Records are written sorted by `encoded` at the end of the bucket (Go
             // writes them in map order, which differs run to run).
-            let kind_tag = u8::from(kind == KIND_S3_LEAF_DATA);
+            let kind_tag = KEYMAP_KINDS.iter().position(|k| *k == kind).unwrap_or(0) as u8;
             S3Decoder::scratch(
                 self.keymap
                     .push_parts(go_string(&path).as_bytes(), &[&[kind_tag], object]),
@@ -631,7 +652,23 @@ impl BucketFlush {
         Ok(())
     }
 
+    /// The path `object` is written at and the KEYMAP kind when it is not the key
+    /// itself: the renames below, then any segment too long for a file name
+    /// shortened (docs/format.md §4.5).
     fn resolve_name(
+        &self,
+        dec: &S3Decoder,
+        object: &[u8],
+        decision: u8,
+    ) -> Result<(Vec<u8>, Option<&'static str>)> {
+        let (path, kind) = self.rename(dec, object, decision)?;
+        Ok(match shorten_long_segments(&path) {
+            Some(short) => (short, Some(KIND_S3_LONG_NAME)),
+            None => (path, kind),
+        })
+    }
+
+    fn rename(
         &self,
         dec: &S3Decoder,
         object: &[u8],
@@ -647,6 +684,16 @@ impl BucketFlush {
             t.extend_from_slice(suffix.as_bytes());
             t
         };
+        if let Some(base) = folder_base(object) {
+            let target = folder_target(base);
+            if decision & FOLDER_TAKEN != 0 {
+                return Err(collision(format!(
+                    " folder-object target {} is also a real object key (rename in S3 first)",
+                    esc(&target)
+                )));
+            }
+            return Ok((target, Some(KIND_S3_FOLDER)));
+        }
         if object.ends_with(META_SUFFIX.as_bytes()) {
             if !dec.options.rename_collisions {
                 return Err(collision(String::new()));
@@ -802,11 +849,10 @@ impl BucketFlush {
         let mut writer = KeymapWriter::new(Arc::clone(&dec.tree), self.dir.as_bytes());
         while let Some((encoded, value)) = records.head() {
             let (kind, original) = value.split_first().unwrap_or((&0, &[]));
-            let kind = if *kind == 0 {
-                KIND_META_COLLISION
-            } else {
-                KIND_S3_LEAF_DATA
-            };
+            let kind = KEYMAP_KINDS
+                .get(usize::from(*kind))
+                .copied()
+                .unwrap_or(KIND_META_COLLISION);
             writer.write_original(&String::from_utf8_lossy(encoded), original, kind)?;
             S3Decoder::scratch(records.step())?;
         }
@@ -874,6 +920,9 @@ fn push_names(names: &mut ExternalSorter, bucket: &[u8], object: &[u8]) -> Resul
         push(&object[..i], TAG_DIR_PREFIX)?;
     }
     let with = |suffix: &str| [object, suffix.as_bytes()].concat();
+    if let Some(base) = folder_base(object) {
+        push(&folder_target(base), TAG_FOLDER_TARGET)?;
+    }
     if object.ends_with(META_SUFFIX.as_bytes()) {
         push(&with(USER_DATA_SUFFIX), TAG_USER_DATA_TARGET)?;
     }

@@ -19,14 +19,17 @@ use crate::error::BoxError;
 use crate::sort::{ExternalSorter, SortOptions};
 use crate::tree::fs::open_regular_for_read;
 use crate::tree::keymap::{
-    KEYMAP_FILE_NAME, KIND_META_COLLISION, KIND_S3_LEAF_DATA, KIND_SHA_FALLBACK, KeymapRecord,
-    read_keymap_from,
+    KEYMAP_FILE_NAME, KIND_META_COLLISION, KIND_S3_FOLDER, KIND_S3_LEAF_DATA, KIND_S3_LONG_NAME,
+    KIND_SHA_FALLBACK, KeymapRecord, read_keymap_from,
 };
 use crate::tree::segment::encode_segment;
 
-use super::docs::{self, LEAF_DATA_SUFFIX, META_SUFFIX, PublicBucket, RESTORE_UPLOAD_ID, Sidecar};
+use super::docs::{
+    self, LEAF_DATA_SUFFIX, META_SUFFIX, PublicBucket, RESTORE_UPLOAD_ID, Sidecar, USER_DATA_SUFFIX,
+};
 use super::error::{Result, S3Error};
 use super::keys::{self, ChunkKey, ObjectId};
+use super::paths::{folder_base, folder_target, shorten_long_segments};
 use super::scratch::Stream;
 
 /// Body chunk size of a restored object.
@@ -312,9 +315,40 @@ fn bad_segment(path: &[u8]) -> Option<&[u8]> {
         .find(|s| matches!(*s, b"" | b"." | b".."))
 }
 
+/// For the kinds of this build (folder objects, long names): whether `encoded` is
+/// exactly the path the decoder derives from `original` (docs/format.md §4.5). Other
+/// kinds are checked by Go's rules alone.
+fn path_record_matches(kind: &str, encoded: &[u8], original: &[u8]) -> bool {
+    match kind {
+        KIND_S3_FOLDER => folder_base(original).is_some_and(|b| folder_target(b) == encoded),
+        KIND_S3_LONG_NAME => {
+            let mut candidates = vec![
+                original.to_vec(),
+                [original, LEAF_DATA_SUFFIX.as_bytes()].concat(),
+                [original, USER_DATA_SUFFIX.as_bytes()].concat(),
+            ];
+            if let Some(base) = folder_base(original) {
+                candidates.push(folder_target(base));
+            }
+            candidates
+                .iter()
+                .any(|c| shorten_long_segments(c).is_some_and(|s| s == encoded))
+        }
+        _ => true,
+    }
+}
+
 /// The checks of Go's `validateKeymapRecord`; returns the original key.
 fn validate_record(rec: &KeymapRecord) -> std::result::Result<Vec<u8>, String> {
-    if ![KIND_S3_LEAF_DATA, KIND_META_COLLISION, KIND_SHA_FALLBACK].contains(&rec.kind.as_str()) {
+    if ![
+        KIND_S3_LEAF_DATA,
+        KIND_META_COLLISION,
+        KIND_SHA_FALLBACK,
+        KIND_S3_FOLDER,
+        KIND_S3_LONG_NAME,
+    ]
+    .contains(&rec.kind.as_str())
+    {
         return Err(format!(
             "unknown kind {:?} for encoded segment {:?}",
             rec.kind, rec.encoded
@@ -361,7 +395,12 @@ fn validate_record(rec: &KeymapRecord) -> std::result::Result<Vec<u8>, String> {
             rec.encoded
         ));
     }
-    if bad_segment(&original).is_some() {
+    // A folder object's key ends in `/`: its one empty last segment is allowed.
+    let path_part = match rec.kind.as_str() {
+        KIND_S3_FOLDER | KIND_S3_LONG_NAME => folder_base(&original).unwrap_or(&original),
+        _ => &original,
+    };
+    if bad_segment(path_part).is_some() {
         return Err(format!(
             "original key of {:?} has an invalid path segment",
             rec.encoded
@@ -384,6 +423,12 @@ fn validate_record(rec: &KeymapRecord) -> std::result::Result<Vec<u8>, String> {
         return Err(format!(
             "meta-suffix-rename original of {:?} lacks the sidecar suffix",
             rec.encoded
+        ));
+    }
+    if !path_record_matches(&rec.kind, encoded, &original) {
+        return Err(format!(
+            "{} encoded {:?} is not where the decoder writes its original",
+            rec.kind, rec.encoded
         ));
     }
     Ok(original)

@@ -528,3 +528,152 @@ fn the_keymap_restores_original_keys() {
         ]
     );
 }
+
+/// Keys Go cannot write as paths (docs/format.md §4.5): a folder object `P/` and
+/// segments too long for a file name.
+fn odd_keys() -> Vec<String> {
+    let long_dir = "d".repeat(300);
+    let long_leaf = "é".repeat(120);
+    vec![
+        "dir/".to_owned(),
+        "dir/file".to_owned(),
+        "dir/sub/".to_owned(),
+        format!("{long_dir}/x"),
+        format!("{long_dir}/y"),
+        format!("a/{long_leaf}"),
+        format!("a/{long_leaf}/z"),
+        "plain".to_owned(),
+    ]
+}
+
+#[test]
+fn folder_objects_and_long_segments_decode_and_encode_back() {
+    let mut rows = vec![bucket_meta("b", 1)];
+    for key in odd_keys() {
+        let (head, _) = manifest("b", 1, &key, "u", 1);
+        let m = format!(
+            r#"{{"upload_id":"u","size_bytes":{},"parts":[{{"part_no":1,"chunk_count":1}}]}}"#,
+            key.len()
+        );
+        rows.push((head, m.into_bytes()));
+        rows.push(blob(&chunk("b", 1, &key, "u", 1, 0, 0), key.as_bytes()));
+    }
+    let (result, out) = decode(&rows, &flags(false, false, false));
+    result.unwrap();
+    let s3 = out.path().join("s3");
+    let long_dir = super::paths::short_segment("d".repeat(300).as_bytes());
+    let long_dir = String::from_utf8(long_dir).unwrap();
+    let leaf = format!("{}.elastickv-leaf-data", "é".repeat(120));
+    let leaf = String::from_utf8(super::paths::short_segment(leaf.as_bytes())).unwrap();
+    let long_leaf = "é".repeat(120);
+    for (path, key) in [
+        ("dir/.elastickv-folder".to_owned(), "dir/".to_owned()),
+        (
+            "dir/sub/.elastickv-folder".to_owned(),
+            "dir/sub/".to_owned(),
+        ),
+        ("dir/file".to_owned(), "dir/file".to_owned()),
+        (format!("{long_dir}/x"), format!("{}/x", "d".repeat(300))),
+        (format!("{long_dir}/y"), format!("{}/y", "d".repeat(300))),
+        // 240 bytes: a fine directory name, too long for a body beside its sidecar.
+        (format!("a/{leaf}"), format!("a/{long_leaf}")),
+        (format!("a/{long_leaf}/z"), format!("a/{long_leaf}/z")),
+        ("plain".to_owned(), "plain".to_owned()),
+    ] {
+        assert_eq!(
+            read(&s3, &format!("b/{path}")).unwrap(),
+            key.as_bytes(),
+            "{path}"
+        );
+        assert!(read(&s3, &format!("b/{path}.elastickv-meta.json")).is_some());
+    }
+    let keymap = String::from_utf8(read(&s3, "b/KEYMAP.jsonl").unwrap()).unwrap();
+    let kinds: Vec<String> = keymap
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"].to_string())
+        .collect();
+    assert_eq!(kinds.len(), 5, "{keymap}");
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| k.contains("s3-folder-object"))
+            .count(),
+        2
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| k.contains("s3-long-name")).count(),
+        3
+    );
+    let mut sink = Collect::default();
+    S3Encoder::new().encode(&s3, &mut sink).unwrap();
+    let mut heads: Vec<Vec<u8>> = sink
+        .records
+        .iter()
+        .filter(|(k, _)| k.starts_with(keys::OBJ_HEAD))
+        .map(|(k, _)| k.clone())
+        .collect();
+    heads.sort();
+    let mut want: Vec<Vec<u8>> = odd_keys()
+        .iter()
+        .map(|k| keys::obj_head_key(b"b", 1, k.as_bytes()))
+        .collect();
+    want.sort();
+    assert_eq!(heads, want);
+}
+
+#[test]
+fn a_folder_marker_that_is_a_real_key_is_a_collision() {
+    let rows = vec![
+        bucket_meta("b", 1),
+        manifest("b", 1, "dir/", "u", 0),
+        manifest("b", 1, "dir/.elastickv-folder", "u", 0),
+    ];
+    let (result, _out) = decode(&rows, &flags(false, false, false));
+    assert_eq!(result.unwrap_err().code(), "s3-meta-suffix-collision");
+    // Keys that are not a folder over a valid path stay malformed.
+    for key in ["/", "a//", "a/../"] {
+        let rows = vec![bucket_meta("b", 1), manifest("b", 1, key, "u", 0)];
+        let (result, _out) = decode(&rows, &flags(false, false, false));
+        assert_eq!(result.unwrap_err().code(), "s3-malformed-key", "{key}");
+    }
+}
+
+#[test]
+fn keymap_records_of_odd_keys_must_be_where_the_decoder_writes_them() {
+    let root = tempfile::tempdir().unwrap();
+    let s3 = root.path().join("s3");
+    write(
+        &s3.join("bk/_bucket.json"),
+        br#"{"format_version":1,"name":"bk"}"#,
+    );
+    write(&s3.join("bk/d/.elastickv-folder"), b"");
+    write(
+        &s3.join("bk/d/.elastickv-folder.elastickv-meta.json"),
+        sidecar(0).as_bytes(),
+    );
+    // "ZS8" is "e/": the record names another folder than the file it maps.
+    for original in ["ZS8", "ZA"] {
+        write(
+            &s3.join("bk/KEYMAP.jsonl"),
+            format!(
+                "{{\"encoded\":\"d/.elastickv-folder\",\"original\":\"{original}\",\"kind\":\"s3-folder-object\"}}\n"
+            )
+            .as_bytes(),
+        );
+        let mut sink = Collect::default();
+        let err = S3Encoder::new().encode(&s3, &mut sink).unwrap_err();
+        assert_eq!(err.code(), "s3-encode-invalid-bucket", "{original}");
+    }
+    // "ZC8" is "d/".
+    write(
+        &s3.join("bk/KEYMAP.jsonl"),
+        b"{\"encoded\":\"d/.elastickv-folder\",\"original\":\"ZC8\",\"kind\":\"s3-folder-object\"}\n",
+    );
+    let mut sink = Collect::default();
+    S3Encoder::new().encode(&s3, &mut sink).unwrap();
+    assert!(
+        sink.records
+            .iter()
+            .any(|(k, _)| *k == keys::obj_head_key(b"bk", 1, b"d/"))
+    );
+}

@@ -158,13 +158,18 @@ impl Window {
         offset >= self.start && offset.checked_add(len).is_some_and(|e| e <= end)
     }
 
-    /// Appends what the window holds of `offset..offset + len` to `dst`; its length.
-    fn copy(&self, offset: u64, len: u64, dst: &mut Vec<u8>) -> u64 {
-        let from = usize::try_from(offset.saturating_sub(self.start)).unwrap_or(usize::MAX);
-        let available = self.bytes.get(from..).unwrap_or_default();
-        let take = usize::try_from(len).map_or(available.len(), |l| l.min(available.len()));
-        dst.extend_from_slice(&available[..take]);
-        take as u64
+    /// Where `offset..offset + len` of the table is in `bytes`, if it holds all of it.
+    fn range(&self, offset: u64, len: u64) -> Option<std::ops::Range<usize>> {
+        if !self.holds(offset, len) {
+            return None;
+        }
+        let from = usize::try_from(offset - self.start).ok()?;
+        Some(from..from + usize::try_from(len).ok()?)
+    }
+
+    /// The bytes read ahead.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
     }
 }
 
@@ -211,12 +216,24 @@ impl<R: Read + Seek> BlockSource<'_, R> {
 
     /// Reads `len` bytes at `offset` of the table into `dst`, after checking that
     /// they lie inside it.
+    ///
+    /// # Errors
+    /// Out of the table, short or failed reads.
     pub fn read_at(
         &mut self,
         offset: u64,
         len: u64,
         dst: &mut Vec<u8>,
     ) -> Result<(), ContainerError> {
+        let range = self.fetch(offset, len)?;
+        dst.clear();
+        dst.extend_from_slice(&self.window.bytes[range]);
+        Ok(())
+    }
+
+    /// Makes the window hold `len` bytes at `offset` of the table, after checking
+    /// that they lie inside it; where they are in the window.
+    fn fetch(&mut self, offset: u64, len: u64) -> Result<std::ops::Range<usize>, ContainerError> {
         let end = offset.checked_add(len).filter(|end| *end <= self.size);
         if end.is_none() {
             return Err(self.corrupt(
@@ -227,15 +244,17 @@ impl<R: Read + Seek> BlockSource<'_, R> {
                 ),
             ));
         }
-        dst.clear();
         if !self.window.holds(offset, len) {
             self.refill(offset, len)?;
         }
-        let got = self.window.copy(offset, len, dst);
-        if got != len {
-            return Err(self.corrupt(offset, format!("short read: {got} of {len} bytes")));
+        match self.window.range(offset, len) {
+            Some(range) => Ok(range),
+            None => {
+                let held = self.window.bytes.len() as u64;
+                let got = held - offset.saturating_sub(self.window.start).min(held);
+                Err(self.corrupt(offset, format!("short read: {got} of {len} bytes")))
+            }
         }
-        Ok(())
     }
 
     /// Reads the table from `offset` into the window: `len` bytes, or [`WINDOW`] when
@@ -244,34 +263,75 @@ impl<R: Read + Seek> BlockSource<'_, R> {
     fn refill(&mut self, offset: u64, len: u64) -> Result<(), ContainerError> {
         let at = self.base + offset;
         let want = len.max(WINDOW).min(self.size - offset);
+        let want = usize::try_from(want).unwrap_or(usize::MAX);
         let bytes = &mut self.window.bytes;
-        bytes.clear();
+        // Read straight into the window's own memory: it is zeroed once, when it
+        // first grows, and `read_to_end` would read in small steps (8 KiB, 16 KiB,
+        // …) and copy what it had read at every doubling.
+        if bytes.len() < want {
+            bytes.resize(want, 0);
+        }
+        bytes.truncate(want);
         self.window.start = offset;
         self.input
             .seek(SeekFrom::Start(at))
             .map_err(|e| ContainerError::io(at, e))?;
-        (&mut *self.input)
-            .take(want)
-            .read_to_end(bytes)
-            .map_err(|e| ContainerError::io(at, e))?;
+        let mut got = 0;
+        while got < want {
+            match self.input.read(&mut bytes[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    bytes.truncate(got);
+                    return Err(ContainerError::io(at, e));
+                }
+            }
+        }
+        // A file shorter than its manifest says: `fetch` reports the short read.
+        bytes.truncate(got);
         Ok(())
     }
 
     /// Reads the block at `handle`, checks its checksum and leaves it decompressed in
-    /// `out` (`raw` is scratch space).
+    /// `out`.
+    ///
+    /// # Errors
+    /// Typed container errors: out of the table, checksum, compression.
     pub fn read_block(
         &mut self,
         handle: Handle,
-        raw: &mut Vec<u8>,
         out: &mut Vec<u8>,
     ) -> Result<BlockRead, ContainerError> {
+        let (read, stored) = self.read_block_in_place(handle, out)?;
+        if let Some(range) = stored {
+            out.clear();
+            out.extend_from_slice(&self.window.bytes[range]);
+        }
+        Ok(read)
+    }
+
+    /// [`BlockSource::read_block`] without copying a block stored uncompressed: then
+    /// `out` is left alone and the block is `window.bytes()[range]` for the returned
+    /// range, valid until the window is next refilled. Compressed blocks are
+    /// decompressed straight out of the window into `out`; nothing else is copied
+    /// between the read and the rows.
+    ///
+    /// # Errors
+    /// As [`BlockSource::read_block`].
+    pub fn read_block_in_place(
+        &mut self,
+        handle: Handle,
+        out: &mut Vec<u8>,
+    ) -> Result<(BlockRead, Option<std::ops::Range<usize>>), ContainerError> {
         if handle.length > MAX_BLOCK {
             return Err(self.corrupt(
                 handle.offset,
                 format!("block length {} > {MAX_BLOCK}", handle.length),
             ));
         }
-        self.read_at(handle.offset, handle.length + TRAILER_LEN, raw)?;
+        let at = self.fetch(handle.offset, handle.length + TRAILER_LEN)?;
+        let raw = &self.window.bytes[at.clone()];
         let data_len = raw.len() - TRAILER_LEN as usize;
         let type_byte = raw[data_len];
         let stored = u32::from_le_bytes([
@@ -304,8 +364,12 @@ impl<R: Read + Seek> BlockSource<'_, R> {
                 ),
             ));
         };
+        let read = BlockRead { compression };
+        if compression == Compression::None {
+            return Ok((read, Some(at.start..at.start + data_len)));
+        }
         self.decompress(compression, &raw[..data_len], handle.offset, out)?;
-        Ok(BlockRead { compression })
+        Ok((read, None))
     }
 
     fn decompress(

@@ -41,8 +41,6 @@ pub struct SstIngestReader<R> {
     next_table: usize,
     table: Option<table::Table>,
     tables: Vec<TableFacts>,
-    key: Vec<u8>,
-    value: Vec<u8>,
     previous: Vec<u8>,
     rows: u64,
     raw_rows_skipped: u64,
@@ -201,8 +199,6 @@ impl<R: Read + Seek> SstIngestReader<R> {
             next_table: 0,
             table: None,
             tables: Vec::new(),
-            key: Vec::new(),
-            value: Vec::new(),
             previous: Vec::new(),
             rows: 0,
             raw_rows_skipped: 0,
@@ -276,11 +272,11 @@ impl<R: Read + Seek> SstIngestReader<R> {
         if self.ended {
             return Ok(None);
         }
-        match self.advance().and_then(|at| match at {
-            Some(offset) => validate_entry(offset, &self.key, &self.value).map(|()| Some(offset)),
-            None => Ok(None),
-        }) {
-            Ok(Some(offset)) => Ok(Some(EntryRef::assemble(offset, &self.key, &self.value))),
+        match self.advance() {
+            Ok(Some(offset)) => {
+                let (key, value) = self.current();
+                Ok(Some(EntryRef::assemble(offset, key, value)))
+            }
             Ok(None) => match self.finish_content_check() {
                 Ok(()) => {
                     self.ended = true;
@@ -315,7 +311,8 @@ impl<R: Read + Seek> SstIngestReader<R> {
         Ok(())
     }
 
-    /// Moves to the next MVCC row, copying it into `key`/`value`; its block offset.
+    /// Moves to the next MVCC row (left in its block, [`SstIngestReader::current`])
+    /// and checks it as the native stream checks an entry; its block offset.
     fn advance(&mut self) -> Result<Option<u64>, ContainerError> {
         loop {
             let Some(table) = &mut self.table else {
@@ -325,11 +322,12 @@ impl<R: Read + Seek> SstIngestReader<R> {
                 }
                 continue;
             };
-            let Some(row) = table.next_row(&mut self.input)? else {
+            if !table.next_row(&mut self.input)? {
                 let done = self.table.take().map(|t| t.facts);
                 self.finish_table(done)?;
                 continue;
-            };
+            }
+            let row = table.row();
             let offset = row.block_offset;
             if self.rows > 0 && row.key <= self.previous.as_slice() {
                 return Err(ContainerError::new(
@@ -350,12 +348,17 @@ impl<R: Read + Seek> SstIngestReader<R> {
                 self.store_meta.note(row.key, row.value);
                 continue;
             }
-            self.key.clear();
-            self.key.extend_from_slice(row.key);
-            self.value.clear();
-            self.value.extend_from_slice(row.value);
+            validate_entry(offset, row.key, row.value)?;
             return Ok(Some(offset));
         }
+    }
+
+    /// The row [`SstIngestReader::advance`] stopped on (the current table's).
+    fn current(&self) -> (&[u8], &[u8]) {
+        self.table.as_ref().map_or((&[][..], &[][..]), |t| {
+            let row = t.row();
+            (row.key, row.value)
+        })
     }
 
     fn open_next_table(&mut self) -> Result<bool, ContainerError> {

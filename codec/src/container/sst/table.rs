@@ -83,11 +83,22 @@ pub struct Table {
     two_level: bool,
     partition: Vec<u8>,
     partition_iter: Option<RowIter>,
+    /// The current data block when it was compressed (decompressed here).
     data: Vec<u8>,
+    /// Where the current data block is in `window` when it was stored as is.
+    data_in_window: Option<std::ops::Range<usize>>,
     data_iter: Option<RowIter>,
     data_offset: u64,
-    raw: Vec<u8>,
+    /// Read-ahead of the data blocks.
     window: Window,
+    /// Read-ahead of the index partitions, which pebble writes after all data
+    /// blocks: one window for both would re-read up to a window of data after
+    /// every partition.
+    index_window: Window,
+    /// The current row: user key length (in the iterator's key) and value range
+    /// (value prefix removed), once [`Table::next_row`] has accepted it.
+    row_key_len: usize,
+    row_value: std::ops::Range<usize>,
 }
 
 /// One row of a table: the user key (pebble's), its value.
@@ -122,13 +133,12 @@ impl Table {
         };
         let footer = read_footer(&mut source)?;
         source.checksum = footer.checksum;
-        let mut raw = Vec::new();
         let mut meta = Vec::new();
-        source.read_block(footer.metaindex, &mut raw, &mut meta)?;
-        let props = read_properties(&mut source, &meta, &mut raw)?;
+        source.read_block(footer.metaindex, &mut meta)?;
+        let props = read_properties(&mut source, &meta)?;
         refuse_non_point_data(&source, &props)?;
         let mut top = Vec::new();
-        source.read_block(footer.index, &mut raw, &mut top)?;
+        source.read_block(footer.index, &mut top)?;
         let top_iter = RowIter::new(&top).map_err(|m| source.corrupt(footer.index.offset, m))?;
         let two_level = props.index_type == TWO_LEVEL_INDEX;
         Ok(Table {
@@ -152,39 +162,59 @@ impl Table {
             partition: Vec::new(),
             partition_iter: None,
             data: Vec::new(),
+            data_in_window: None,
             data_iter: None,
             data_offset: 0,
-            raw,
-            window,
+            // The footer, metaindex, properties and top-level index were read
+            // through this window: the index partitions lie just before them.
+            index_window: window,
+            window: Window::default(),
+            row_key_len: 0,
+            row_value: 0..0,
         })
     }
 
-    /// The next row, or `None` after the last.
+    /// The current data block.
+    fn data_block(&self) -> &[u8] {
+        match &self.data_in_window {
+            Some(range) => self.window.bytes().get(range.clone()).unwrap_or_default(),
+            None => &self.data,
+        }
+    }
+
+    /// Moves to the next row (then [`Table::row`]); `false` after the last.
     ///
     /// # Errors
     /// Typed container errors: corrupt blocks, checksum mismatches, rows that are not
     /// SET (deletions, merges, range keys) or whose value lives outside the block.
-    pub fn next_row<'t, R: Read + Seek>(
-        &'t mut self,
-        input: &mut R,
-    ) -> Result<Option<Row<'t>>, ContainerError> {
+    pub fn next_row<R: Read + Seek>(&mut self, input: &mut R) -> Result<bool, ContainerError> {
         loop {
             if let Some(iter) = &mut self.data_iter {
-                let advanced = iter
-                    .advance(&self.data)
-                    .map_err(|m| self.corrupt(self.data_offset, m))?;
-                if advanced {
-                    break;
+                let block = match &self.data_in_window {
+                    Some(range) => self.window.bytes().get(range.clone()).unwrap_or_default(),
+                    None => &self.data,
+                };
+                match iter.advance(block) {
+                    Ok(true) => break,
+                    Ok(false) => self.data_iter = None,
+                    Err(m) => return Err(self.corrupt(self.data_offset, m)),
                 }
-                self.data_iter = None;
             }
             let Some(handle) = self.next_data_handle(input)? else {
-                return Ok(None);
+                return Ok(false);
             };
             self.load_data_block(input, handle)?;
         }
+        self.accept_row()?;
+        self.facts.rows += 1;
+        Ok(true)
+    }
+
+    /// Checks the row the iterator is on (a SET with its value in place) and notes
+    /// where its user key and value are.
+    fn accept_row(&mut self) -> Result<(), ContainerError> {
         let Some(iter) = &self.data_iter else {
-            return Ok(None);
+            return Err(self.corrupt(self.data_offset, "no row"));
         };
         let ikey = &iter.key;
         let Some(split) = ikey.len().checked_sub(8) else {
@@ -208,9 +238,13 @@ impl Table {
                 ),
             ));
         }
-        let mut value = &self.data[iter.value_range()];
+        let mut value = iter.value_range();
         if self.value_prefix {
-            let Some((&prefix, rest)) = value.split_first() else {
+            let Some(&prefix) = self
+                .data_block()
+                .get(value.start)
+                .filter(|_| !value.is_empty())
+            else {
                 return Err(self.corrupt(self.data_offset, "SET value lacks its value prefix"));
             };
             if prefix & 0xc0 != 0 {
@@ -229,14 +263,27 @@ impl Table {
                     ),
                 ));
             }
-            value = rest;
+            value.start += 1;
         }
-        self.facts.rows += 1;
-        Ok(Some(Row {
-            key: user_key,
-            value,
+        self.row_key_len = split;
+        self.row_value = value;
+        Ok(())
+    }
+
+    /// The row [`Table::next_row`] moved to.
+    pub fn row(&self) -> Row<'_> {
+        let key = self
+            .data_iter
+            .as_ref()
+            .map_or(&[][..], |iter| &iter.key[..self.row_key_len]);
+        Row {
+            key,
+            value: self
+                .data_block()
+                .get(self.row_value.clone())
+                .unwrap_or_default(),
             block_offset: self.base + self.data_offset,
-        }))
+        }
     }
 
     fn corrupt(&self, offset: u64, message: impl Into<String>) -> ContainerError {
@@ -247,14 +294,18 @@ impl Table {
         )
     }
 
-    fn source<'a, R>(&'a mut self, input: &'a mut R) -> BlockSource<'a, R> {
+    fn source<'a, R>(&'a mut self, input: &'a mut R, index: bool) -> BlockSource<'a, R> {
         BlockSource {
             input,
             base: self.base,
             size: self.facts.size,
             checksum: self.checksum,
             name: &self.facts.name,
-            window: &mut self.window,
+            window: if index {
+                &mut self.index_window
+            } else {
+                &mut self.window
+            },
         }
     }
 
@@ -284,11 +335,7 @@ impl Table {
                 return Ok(None);
             };
             let mut partition = std::mem::take(&mut self.partition);
-            let mut raw = std::mem::take(&mut self.raw);
-            let read = self
-                .source(input)
-                .read_block(handle, &mut raw, &mut partition);
-            self.raw = raw;
+            let read = self.source(input, true).read_block(handle, &mut partition);
             self.partition = partition;
             read?;
             let iter = RowIter::new(&self.partition).map_err(|m| self.corrupt(handle.offset, m))?;
@@ -316,16 +363,17 @@ impl Table {
         handle: Handle,
     ) -> Result<(), ContainerError> {
         let mut data = std::mem::take(&mut self.data);
-        let mut raw = std::mem::take(&mut self.raw);
-        let read = self.source(input).read_block(handle, &mut raw, &mut data);
-        self.raw = raw;
+        let read = self
+            .source(input, false)
+            .read_block_in_place(handle, &mut data);
         self.data = data;
-        let read = read?;
+        let (read, in_window) = read?;
+        self.data_in_window = in_window;
         self.facts.data_blocks += 1;
         self.facts.compressed[read.compression.index()] += 1;
         self.data_offset = handle.offset;
         let mut iter = self.data_iter.take().unwrap_or_default();
-        iter.reset(&self.data)
+        iter.reset(self.data_block())
             .map_err(|m| self.corrupt(handle.offset, m))?;
         self.data_iter = Some(iter);
         Ok(())
@@ -402,7 +450,6 @@ fn read_footer<R: Read + Seek>(source: &mut BlockSource<'_, R>) -> Result<Footer
 fn read_properties<R: Read + Seek>(
     source: &mut BlockSource<'_, R>,
     metaindex: &[u8],
-    raw: &mut Vec<u8>,
 ) -> Result<Props, ContainerError> {
     let mut iter =
         RowIter::new(metaindex).map_err(|m| source.corrupt(0, format!("metaindex: {m}")))?;
@@ -419,7 +466,7 @@ fn read_properties<R: Read + Seek>(
         return Err(source.corrupt(0, "metaindex has no rocksdb.properties block"));
     };
     let mut block = Vec::new();
-    source.read_block(handle, raw, &mut block)?;
+    source.read_block(handle, &mut block)?;
     let mut props = Props::default();
     let mut iter = RowIter::new(&block).map_err(|m| source.corrupt(handle.offset, m))?;
     while iter
