@@ -92,8 +92,6 @@ fn tree_is_the_decoded_snapshot() {
         d,
         &[
             os("decode"),
-            os("--adapter"),
-            os("redis"),
             os("--input"),
             os("g.fsm"),
             os("--output"),
