@@ -15,8 +15,9 @@
 //! of 10, 2k streams of 20 entries. [`RedisMix::giant`] adds one very large collection
 //! of each type (the case a decoder that buffers per key would blow up on).
 //!
-//! The bytes are part of the contract: `samples/redis-sample.fsm` is this generator's
-//! output (a CLI test regenerates it), so a change to any draw changes the sample.
+//! The bytes are part of the contract: the Redis rows of `samples/mixed-sample.fsm` are
+//! this generator's output (a CLI test regenerates it), so a change to any draw changes
+//! the sample.
 
 use std::io::{self, Write};
 
