@@ -77,24 +77,32 @@ fn write_mixed(out: &mut dyn Write, workload: &Workload, seed: u64) -> io::Resul
         // a full pipe after a failed merge sees EPIPE instead of waiting forever.
         let merged = merge(out, streams, MIXED_COMMIT_TS);
         let mut keys = 0;
-        let mut failure = None;
+        let (mut cause, mut broken_pipe) = (None, None);
         for producer in producers {
             match producer.join() {
                 Ok(Ok(summary)) => keys += summary.keys,
+                Ok(Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+                    broken_pipe.get_or_insert(e);
+                }
                 Ok(Err(e)) => {
-                    failure.get_or_insert(e);
+                    cause.get_or_insert(e);
                 }
                 Err(_) => {
-                    failure.get_or_insert(io::Error::other("a mixed-profile generator panicked"));
+                    cause.get_or_insert(io::Error::other("a mixed-profile generator panicked"));
                 }
             }
         }
-        // A producer's own error is the cause; the merge only saw its pipe end early
+        // A producer's own failure is the cause: the merge only saw its pipe end early
         // (possibly at an entry boundary, which would look like a short, valid stream).
-        if let Some(e) = failure {
+        // A broken pipe is the other way round: the merge failed (the output is full,
+        // say) and dropped the read ends, so the merge's error is the one to report.
+        if let Some(e) = cause {
             return Err(e);
         }
         let (entries, bytes) = merged?;
+        if let Some(e) = broken_pipe {
+            return Err(e);
+        }
         Ok(Summary {
             entries,
             bytes,
@@ -256,6 +264,32 @@ mod tests {
         rows.sort_by_key(|e| e.encoded_key());
         assert_eq!(rows, expected);
         assert_eq!(summary.keys, keys);
+    }
+
+    /// An output that fills up after `0` bytes.
+    struct Full(usize);
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.0 == 0 {
+                return Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"));
+            }
+            let n = buf.len().min(self.0);
+            self.0 -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The output's error is reported, not the broken pipes it leaves the generators.
+    #[test]
+    fn a_full_output_is_the_reported_error() {
+        let w = Workload::new(MIXED, Scale::new(0.01).unwrap());
+        let e = write_mixed(&mut Full(1 << 20), &w, 1).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::StorageFull, "{e}");
     }
 
     #[test]
