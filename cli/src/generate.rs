@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{ArgGroup, Args};
 use elastickv_codec::adapter::Warnings;
+use elastickv_codec::dispatch::AdapterSet;
 use elastickv_codec::pipeline::{self, DecodeOutcome, DecodeRequest, DumpError, Progress};
 use elastickv_codec::tree::fs::PRIVATE_FILE_MODE;
 use elastickv_codec::tree::lock::OutputLock;
@@ -151,9 +152,10 @@ fn publish_failure(error: &DumpError) -> Failure {
     }
 }
 
-/// Generates into a scratch file and decodes it exactly as `decode --adapter <the
-/// profile's> --input … --output DIR` would, MANIFEST `source.fsm_path` naming the
-/// command line that regenerates the data instead of the vanished scratch file.
+/// Generates into a scratch file and decodes it exactly as `decode --input … --output
+/// DIR` would (the default adapters, all four, whatever the profile writes), MANIFEST
+/// `source.fsm_path` naming the command line that regenerates the data instead of the
+/// vanished scratch file.
 fn generate_tree(
     dir: &Path,
     workload: &Workload,
@@ -172,7 +174,7 @@ fn generate_tree(
     )
     .map_err(|e| Failure::from_dump(&DumpError::publish(e)))?;
     let summary = write_workload(file, snapshot.temp_path(), workload, opts.seed, progress)?;
-    let mut request = DecodeRequest::new(snapshot.temp_path(), dir, workload.profile.adapters());
+    let mut request = DecodeRequest::new(snapshot.temp_path(), dir, AdapterSet::ALL);
     request.source_fsm_path = Some(command_line(workload, opts.seed, dir));
     let outcome =
         pipeline::decode_to_tree(&request, progress).map_err(|e| Failure::from_dump(&e))?;

@@ -92,8 +92,6 @@ fn tree_is_the_decoded_snapshot() {
         d,
         &[
             os("decode"),
-            os("--adapter"),
-            os("redis"),
             os("--input"),
             os("g.fsm"),
             os("--output"),
@@ -236,20 +234,28 @@ fn exactly_one_target() {
     assert!(fs::read_dir(d).unwrap().next().is_none(), "nothing written");
 }
 
-/// `samples/redis-sample.fsm` is exactly what the README says regenerates it.
+/// `samples/mixed-sample.fsm` is exactly what the README says regenerates it.
 #[test]
 fn readme_sample_is_generated() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let out = generate(
-        d,
-        &["--scale", "0.001", "--seed", "1", "--fsm", "sample.fsm"],
-    );
-    ok(&out);
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/redis-sample.fsm");
+    let args = [
+        "generate",
+        "--profile",
+        "mixed",
+        "--scale",
+        "0.0003",
+        "--seed",
+        "1",
+        "--fsm",
+        "sample.fsm",
+    ];
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| os(a)).collect();
+    ok(&run(MAIN, d, &args));
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/mixed-sample.fsm");
     assert!(
         fs::read(d.join("sample.fsm")).unwrap() == fs::read(sample).unwrap(),
-        "samples/redis-sample.fsm differs from `generate --profile redis-mixed --scale 0.001 \
+        "samples/mixed-sample.fsm differs from `generate --profile mixed --scale 0.0003 \
          --seed 1`; regenerate it with that command if the change is intended"
     );
 }

@@ -1,4 +1,4 @@
-//! The operator walkthrough, end to end on the bundled Redis sample, every command
+//! The operator walkthrough, end to end on the bundled sample (all four adapters), every command
 //! ours: decode → archive pack → archive unpack → encode --self-test →
 //! prepare-restore → decode of the prepared `.fsm`, which must give the first tree
 //! back (MANIFEST.json aside: it records when and from what it was decoded).
@@ -37,14 +37,12 @@ fn comparable(root: &Path) -> elastickv_testkit::tree::Tree {
 fn walkthrough_restores_the_same_tree() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/redis-sample.fsm");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/mixed-sample.fsm");
     fs::copy(&sample, d.join("node.fsm")).unwrap();
     step(
         d,
         &[
             "decode",
-            "--adapter",
-            "redis",
             "--cluster-id",
             "prod-1",
             "--input",
@@ -79,8 +77,6 @@ fn walkthrough_restores_the_same_tree() {
         d,
         &[
             "encode",
-            "--adapter",
-            "redis",
             "--self-test",
             "--input",
             "restore-host/dump",
@@ -141,8 +137,6 @@ fn walkthrough_restores_the_same_tree() {
         d,
         &[
             "decode",
-            "--adapter",
-            "redis",
             "--cluster-id",
             "prod-1",
             "--input",

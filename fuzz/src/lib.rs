@@ -25,6 +25,7 @@ pub mod snapshot_raw;
 pub mod sqs;
 pub mod stream;
 pub mod visibility;
+pub mod whole_snapshot;
 
 /// The signature every oracle has.
 pub type Oracle = fn(&mut Unstructured<'_>) -> arbitrary::Result<()>;
@@ -49,6 +50,7 @@ pub const ORACLES: &[(&str, Oracle)] = &[
     ("sqs", sqs::run),
     ("restore", restore::run),
     ("live", live::run),
+    ("whole_snapshot", whole_snapshot::run),
 ];
 
 /// The selector byte of the oracle called `name`.

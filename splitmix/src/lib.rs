@@ -1,7 +1,7 @@
 //! SplitMix64, the one seeded generator of the workspace.
 //!
 //! Its draws are part of bytes other people rely on: `elastickv-snapshot generate`
-//! output and `samples/redis-sample.fsm`, the benches' workloads (and so
+//! output and `samples/mixed-sample.fsm`, the benches' workloads (and so
 //! `benches/icount-baseline.csv`), the fuzz smoke inputs and the databases the
 //! randomized tests explore. So it lives once, here, with no dependency at all: the
 //! production generator (`elastickv-synth`), the test kit and the codec's own unit

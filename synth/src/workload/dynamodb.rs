@@ -37,7 +37,7 @@ pub const DDB_ITEMS: Profile = Profile {
     about: "DynamoDB: per unit of scale 100k items of a hash-only table with a global \
             secondary index and 100k items of a composite-key table, every attribute \
             type (about 80 MB)",
-    adapter: Adapter::DynamoDb,
+    adapters: &[Adapter::DynamoDb],
     has_giant: false,
     write: write_ddb_items,
 };
@@ -55,10 +55,22 @@ fn scaled(n: u64, scale: f64) -> u64 {
 }
 
 fn write_ddb_items(out: &mut dyn Write, workload: &Workload, seed: u64) -> io::Result<Summary> {
+    write_ddb_items_at(out, workload, seed, DDB_ITEMS_COMMIT_TS)
+}
+
+/// `ddb-items` with every entry (and the header) at `commit_ts`: the DynamoDB part of
+/// the `mixed` profile, whose adapters share one timestamp.
+pub(super) fn write_ddb_items_at(
+    out: &mut dyn Write,
+    workload: &Workload,
+    seed: u64,
+    commit_ts: u64,
+) -> io::Result<Summary> {
     let users = scaled(100_000, workload.scale.get());
     let orders = scaled(100_000, workload.scale.get());
     let mut g = Gen {
-        writer: SnapshotWriter::new(out, DDB_ITEMS_COMMIT_TS)?,
+        writer: SnapshotWriter::new(out, commit_ts)?,
+        commit_ts,
         key: Vec::with_capacity(256),
         value: Vec::with_capacity(1024),
     };
@@ -117,7 +129,7 @@ fn write_ddb_items(out: &mut dyn Write, workload: &Workload, seed: u64) -> io::R
         entries,
         bytes,
         keys: users + orders,
-        last_commit_ts: DDB_ITEMS_COMMIT_TS,
+        last_commit_ts: commit_ts,
     })
 }
 
@@ -280,6 +292,8 @@ fn orders_schema() -> TableSchema {
 
 struct Gen<W: Write> {
     writer: SnapshotWriter<W>,
+    /// Every entry's commit timestamp.
+    commit_ts: u64,
     key: Vec<u8>,
     value: Vec<u8>,
 }
@@ -287,7 +301,7 @@ struct Gen<W: Write> {
 impl<W: Write> Gen<W> {
     fn put(&mut self, user_key: &[u8], value: &[u8]) -> io::Result<()> {
         self.key.clear();
-        encode_key(user_key, DDB_ITEMS_COMMIT_TS, &mut self.key);
+        encode_key(user_key, self.commit_ts, &mut self.key);
         self.value.clear();
         self.value.push(0);
         self.value.extend_from_slice(&0u64.to_le_bytes());

@@ -20,6 +20,7 @@ use std::str::FromStr;
 use elastickv_codec::dispatch::{Adapter, AdapterSet};
 
 pub mod dynamodb;
+pub mod mixed;
 pub mod redis;
 pub mod s3;
 pub mod sqs;
@@ -38,6 +39,7 @@ const PROFILES: &[Profile] = &[
     dynamodb::DDB_ITEMS,
     s3::S3_LARGE,
     sqs::SQS_MESSAGES,
+    mixed::MIXED,
 ];
 
 /// Streams a workload drawn with a seed into a writer: a profile's generator.
@@ -51,8 +53,8 @@ pub struct Profile {
     name: &'static str,
     /// One line for `--help`.
     about: &'static str,
-    /// The adapter whose keys the profile writes (what decoding it needs).
-    adapter: Adapter,
+    /// The adapters whose keys the profile writes (what decoding it needs).
+    adapters: &'static [Adapter],
     /// Whether `--giant` means anything for this profile.
     has_giant: bool,
     /// The generator.
@@ -84,7 +86,7 @@ impl Profile {
 
     /// The adapters whose keys the profile writes (what decoding it needs).
     pub fn adapters(self) -> AdapterSet {
-        [self.adapter].into_iter().collect()
+        self.adapters.iter().copied().collect()
     }
 
     /// Whether `--giant` means anything for this profile.
@@ -257,7 +259,7 @@ mod tests {
         let err = "redis".parse::<Profile>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown profile \"redis\" (known: redis-mixed, ddb-items, s3-large, sqs-messages)"
+            "unknown profile \"redis\" (known: redis-mixed, ddb-items, s3-large, sqs-messages, mixed)"
         );
     }
 

@@ -15,8 +15,9 @@
 //! of 10, 2k streams of 20 entries. [`RedisMix::giant`] adds one very large collection
 //! of each type (the case a decoder that buffers per key would blow up on).
 //!
-//! The bytes are part of the contract: `samples/redis-sample.fsm` is this generator's
-//! output (a CLI test regenerates it), so a change to any draw changes the sample.
+//! The bytes are part of the contract: the Redis rows of `samples/mixed-sample.fsm` are
+//! this generator's output (a CLI test regenerates it), so a change to any draw changes
+//! the sample.
 
 use std::io::{self, Write};
 
@@ -39,15 +40,26 @@ pub const REDIS_MIXED: Profile = Profile {
     about: "Redis, all types: per unit of scale 200k strings of 16-512 bytes (10% with a \
             TTL), 20k hashes, lists and sets of 10, 10k zsets of 10, 2k streams of 20 \
             (about 175 MB)",
-    adapter: Adapter::Redis,
+    adapters: &[Adapter::Redis],
     has_giant: true,
     write: write_redis_mixed,
 };
 
 /// `redis-mixed`'s writer: the profile's `--scale` and `--giant` as a [`RedisMix`].
 fn write_redis_mixed(out: &mut dyn Write, workload: &Workload, seed: u64) -> io::Result<Summary> {
+    write_redis_mixed_at(out, workload, seed, REDIS_COMMIT_TS)
+}
+
+/// `redis-mixed` with every entry (and the header) at `commit_ts`: the Redis part of the
+/// `mixed` profile, whose adapters share one timestamp.
+pub(super) fn write_redis_mixed_at(
+    out: &mut dyn Write,
+    workload: &Workload,
+    seed: u64,
+    commit_ts: u64,
+) -> io::Result<Summary> {
     let mix = RedisMix::redis_mixed(workload.scale.get()).giant(workload.giant);
-    write_redis_snapshot(out, &mix, seed).map(|(_, summary)| summary)
+    write_redis_at(out, &mix, seed, commit_ts).map(|(_, summary)| summary)
 }
 
 /// The commit timestamp of every generated entry (and the header's `lastCommitTS`).
@@ -118,8 +130,19 @@ pub fn write_redis_snapshot<W: Write>(
     mix: &RedisMix,
     seed: u64,
 ) -> io::Result<(W, Summary)> {
+    write_redis_at(out, mix, seed, REDIS_COMMIT_TS)
+}
+
+/// [`write_redis_snapshot`] with every entry (and the header) at `commit_ts`.
+fn write_redis_at<W: Write>(
+    out: W,
+    mix: &RedisMix,
+    seed: u64,
+    commit_ts: u64,
+) -> io::Result<(W, Summary)> {
     let mut g = Gen {
-        writer: SnapshotWriter::new(out, REDIS_COMMIT_TS)?,
+        writer: SnapshotWriter::new(out, commit_ts)?,
+        commit_ts,
         rng: SplitMix64(seed),
         seed,
         key: Vec::with_capacity(256),
@@ -243,7 +266,7 @@ pub fn write_redis_snapshot<W: Write>(
             entries,
             bytes,
             keys,
-            last_commit_ts: REDIS_COMMIT_TS,
+            last_commit_ts: commit_ts,
         },
     ))
 }
@@ -329,6 +352,8 @@ fn fnv(bytes: &[u8]) -> u64 {
 
 struct Gen<W: Write> {
     writer: SnapshotWriter<W>,
+    /// Every entry's commit timestamp.
+    commit_ts: u64,
     rng: SplitMix64,
     seed: u64,
     key: Vec<u8>,
@@ -339,7 +364,7 @@ impl<W: Write> Gen<W> {
     /// Writes one live entry: `user_key ‖ ^ts`, `flags(0) ‖ LE64 expireAt(0) ‖ value`.
     fn put(&mut self, user_key: &[u8], value: &[u8]) -> io::Result<()> {
         self.key.clear();
-        encode_key(user_key, REDIS_COMMIT_TS, &mut self.key);
+        encode_key(user_key, self.commit_ts, &mut self.key);
         self.value.clear();
         self.value.push(0);
         self.value.extend_from_slice(&0u64.to_le_bytes());

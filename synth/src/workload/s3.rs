@@ -3,7 +3,10 @@
 //!
 //! One bucket, generation 1, rows in ascending key order without sorting anything:
 //! `!s3|blob|` (every object's 1 MiB chunks, objects in key order) <
-//! `!s3|bucket|gen|` < `!s3|bucket|meta|` < `!s3|obj|head|`. Object keys are
+//! `!s3|bucket|gen|` < `!s3|bucket|meta|` < `!s3|obj|head|`. Objects are stored as the
+//! encoder restores them (one part of 1 MiB chunks under the restore upload id, the
+//! codec's own manifest and bucket renderers, a millisecond `last_modified_hlc`), so
+//! `encode(decode(snapshot))` reproduces the snapshot byte for byte. Object keys are
 //! fixed-width within their group (`big/…` < `giant/…` < `small/…`) and an object's
 //! size is a pure function of the seed and its index, so the manifests written after
 //! all chunks agree with them. Memory stays one chunk whatever the size.
@@ -14,6 +17,10 @@
 
 use std::io::{self, Write};
 
+use elastickv_codec::adapters::s3::docs::{
+    PublicBucket, RESTORE_UPLOAD_ID, Sidecar, hlc_to_rfc3339, render_live_bucket,
+    render_live_manifest,
+};
 use elastickv_codec::adapters::s3::keys::{self, ChunkKey, ObjectId};
 use elastickv_codec::container::{SnapshotWriter, encode_key};
 use elastickv_codec::dispatch::Adapter;
@@ -26,7 +33,7 @@ pub const S3_LARGE: Profile = Profile {
     name: "s3-large",
     about: "S3, one bucket: per unit of scale 200 objects of 1-10 MiB and 20k objects of \
             256 B-4 KiB in 1 MiB chunks (about 1.1 GiB); --giant N adds one N MiB object",
-    adapter: Adapter::S3,
+    adapters: &[Adapter::S3],
     has_giant: true,
     write: write_s3_large,
 };
@@ -35,7 +42,6 @@ pub const S3_LARGE: Profile = Profile {
 pub const S3_COMMIT_TS: u64 = (1_780_000_000_000 << 16) | 9;
 
 const BUCKET: &[u8] = b"large";
-const UPLOAD: &[u8] = b"upload-1";
 const CHUNK: u64 = 1 << 20;
 
 /// How many objects of which sizes.
@@ -62,9 +68,20 @@ impl S3Mix {
 }
 
 fn write_s3_large(out: &mut dyn Write, workload: &Workload, seed: u64) -> io::Result<Summary> {
+    write_s3_large_at(out, workload, seed, S3_COMMIT_TS)
+}
+
+/// `s3-large` with every entry (and the header) at `commit_ts`: the S3 part of the
+/// `mixed` profile, whose adapters share one timestamp.
+pub(super) fn write_s3_large_at(
+    out: &mut dyn Write,
+    workload: &Workload,
+    seed: u64,
+    commit_ts: u64,
+) -> io::Result<Summary> {
     let mut mix = S3Mix::s3_large(workload.scale.get());
     mix.giant_mib = workload.giant;
-    write_s3_snapshot(out, &mix, seed).map(|(_, s)| s)
+    write_s3_at(out, &mix, seed, commit_ts).map(|(_, s)| s)
 }
 
 /// One object of the workload: key and size.
@@ -93,13 +110,23 @@ fn objects(mix: &S3Mix, seed: u64) -> impl Iterator<Item = (Vec<u8>, u64)> + '_ 
 /// # Errors
 /// Whatever `out` returns.
 pub fn write_s3_snapshot<W: Write>(out: W, mix: &S3Mix, seed: u64) -> io::Result<(W, Summary)> {
-    let mut writer = SnapshotWriter::new(out, S3_COMMIT_TS)?;
+    write_s3_at(out, mix, seed, S3_COMMIT_TS)
+}
+
+/// [`write_s3_snapshot`] with every entry (and the header) at `commit_ts`.
+fn write_s3_at<W: Write>(
+    out: W,
+    mix: &S3Mix,
+    seed: u64,
+    commit_ts: u64,
+) -> io::Result<(W, Summary)> {
+    let mut writer = SnapshotWriter::new(out, commit_ts)?;
     let mut rng = SplitMix64(seed);
     let mut buf = vec![0u8; CHUNK as usize];
     let mut encoded = Vec::new();
     let mut put = |writer: &mut SnapshotWriter<W>, key: &[u8], value: &[u8]| {
         encoded.clear();
-        encode_key(key, S3_COMMIT_TS, &mut encoded);
+        encode_key(key, commit_ts, &mut encoded);
         writer.begin_entry(&encoded, 9 + value.len() as u64)?;
         writer.write_value(&[0; 9])?;
         writer.write_value(value)
@@ -113,7 +140,7 @@ pub fn write_s3_snapshot<W: Write>(out: W, mix: &S3Mix, seed: u64) -> io::Result
                 generation: 1,
                 object,
             },
-            upload_id: UPLOAD.to_vec(),
+            upload_id: RESTORE_UPLOAD_ID.as_bytes().to_vec(),
             part_no: 1,
             chunk_no: 0,
             part_version: 0,
@@ -132,25 +159,36 @@ pub fn write_s3_snapshot<W: Write>(out: W, mix: &S3Mix, seed: u64) -> io::Result
         &keys::bucket_gen_key(BUCKET),
         &1u64.to_be_bytes(),
     )?;
-    let meta = br#"{"bucket_name":"large","generation":1,"created_at_hlc":1,"owner":"bench","region":"r1","acl":"private"}"#;
-    put(&mut writer, &keys::bucket_meta_key(BUCKET), meta)?;
+    let bucket = PublicBucket {
+        format_version: 1,
+        name: String::from_utf8_lossy(BUCKET).into_owned(),
+        owner: "bench".into(),
+        region: "r1".into(),
+        acl: "private".into(),
+    };
+    put(
+        &mut writer,
+        &keys::bucket_meta_key(BUCKET),
+        &render_live_bucket(&bucket),
+    )?;
     for (object, size) in objects(mix, seed) {
-        let full = size / CHUNK;
-        let rest = size % CHUNK;
-        let mut sizes: Vec<String> = (0..full).map(|_| CHUNK.to_string()).collect();
-        if rest > 0 {
-            sizes.push(rest.to_string());
+        let mut sizes = vec![CHUNK; (size / CHUNK) as usize];
+        if size % CHUNK > 0 {
+            sizes.push(size % CHUNK);
         }
-        let manifest = format!(
-            r#"{{"upload_id":"upload-1","etag":"e","size_bytes":{size},"last_modified_hlc":{},"content_type":"application/octet-stream","parts":[{{"part_no":1,"etag":"e","size_bytes":{size},"chunk_count":{},"chunk_sizes":[{}]}}]}}"#,
-            S3_COMMIT_TS,
-            sizes.len(),
-            sizes.join(",")
-        );
+        let sidecar = Sidecar {
+            format_version: 1,
+            etag: "e".into(),
+            size_bytes: size as i64,
+            last_modified: hlc_to_rfc3339(commit_ts),
+            content_type: "application/octet-stream".into(),
+            ..Sidecar::default()
+        };
+        let manifest = render_live_manifest(&sidecar, &sizes);
         put(
             &mut writer,
             &keys::obj_head_key(BUCKET, 1, &object),
-            manifest.as_bytes(),
+            &manifest,
         )?;
     }
     let entries = writer.entries();
@@ -162,7 +200,7 @@ pub fn write_s3_snapshot<W: Write>(out: W, mix: &S3Mix, seed: u64) -> io::Result
             entries,
             bytes,
             keys: keys_written,
-            last_commit_ts: S3_COMMIT_TS,
+            last_commit_ts: commit_ts,
         },
     ))
 }

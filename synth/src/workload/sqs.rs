@@ -36,7 +36,7 @@ pub const SQS_MESSAGES: Profile = Profile {
     name: "sqs-messages",
     about: "SQS: per unit of scale 300k messages of 64-1024 bytes in 10 queues (4 standard, \
             3 FIFO, 3 partitioned FIFO) with vis, byage, dedup and sequence rows (about 300 MB)",
-    adapter: Adapter::Sqs,
+    adapters: &[Adapter::Sqs],
     has_giant: false,
     write: write_sqs_messages,
 };
@@ -71,6 +71,17 @@ const QUEUES: [Kind; 10] = [
 ];
 
 fn write_sqs_messages(out: &mut dyn Write, workload: &Workload, seed: u64) -> io::Result<Summary> {
+    write_sqs_messages_at(out, workload, seed, SQS_COMMIT_TS)
+}
+
+/// `sqs-messages` with every entry (and the header) at `commit_ts`: the SQS part of
+/// the `mixed` profile, whose adapters share one timestamp.
+pub(super) fn write_sqs_messages_at(
+    out: &mut dyn Write,
+    workload: &Workload,
+    seed: u64,
+    commit_ts: u64,
+) -> io::Result<Summary> {
     let per_queue = ((MESSAGES_PER_QUEUE as f64) * workload.scale.get()).round() as u64;
     let queues: Vec<Queue> = QUEUES
         .iter()
@@ -78,7 +89,8 @@ fn write_sqs_messages(out: &mut dyn Write, workload: &Workload, seed: u64) -> io
         .map(|(i, kind)| Queue::new(i as u64, *kind, per_queue))
         .collect();
     let mut g = Gen {
-        writer: SnapshotWriter::new(out, SQS_COMMIT_TS)?,
+        writer: SnapshotWriter::new(out, commit_ts)?,
+        commit_ts,
         seed,
         key: Vec::with_capacity(256),
         value: Vec::with_capacity(2048),
@@ -117,7 +129,7 @@ fn write_sqs_messages(out: &mut dyn Write, workload: &Workload, seed: u64) -> io
         entries,
         bytes,
         keys: per_queue * QUEUES.len() as u64 + QUEUES.len() as u64,
-        last_commit_ts: SQS_COMMIT_TS,
+        last_commit_ts: commit_ts,
     })
 }
 
@@ -219,6 +231,8 @@ impl Queue {
 
 struct Gen<'w> {
     writer: SnapshotWriter<&'w mut dyn Write>,
+    /// Every entry's commit timestamp.
+    commit_ts: u64,
     seed: u64,
     key: Vec<u8>,
     value: Vec<u8>,
@@ -227,7 +241,7 @@ struct Gen<'w> {
 impl Gen<'_> {
     fn put(&mut self, user_key: &[u8], value: &[u8]) -> io::Result<()> {
         self.key.clear();
-        encode_key(user_key, SQS_COMMIT_TS, &mut self.key);
+        encode_key(user_key, self.commit_ts, &mut self.key);
         self.value.clear();
         self.value.push(0);
         self.value.extend_from_slice(&0u64.to_le_bytes());
