@@ -91,6 +91,7 @@ fn visible_state(case: &Case) -> EntrySet {
             max_body: 1500,
             max_chunk: 600,
             extras: case.s3_extras,
+            odd_keys: true,
         },
     );
     let sqs = sqs::generate(&mut SplitMix64(case.sqs_seed), &case.sqs_options);
