@@ -10,9 +10,15 @@ use std::path::{Path, PathBuf};
 
 use super::header::{self, EntryHeader, TYPE_DIR, TYPE_REG};
 use super::owners::Owners;
-use super::{ArchiveError, Compression, kind_name, verify_dump_root};
+use std::sync::mpsc::{Receiver, SyncSender};
+
+use sha2::{Digest, Sha256};
+
+use super::{ArchiveError, Compression, kind_name, require_single_regular, verify_dump_root};
 use crate::pipeline::{NoProgress, Progress};
 use crate::sort::{ExternalSorter, SortOptions};
+use crate::tree::checksums::{CHECKSUMS_FILE_NAME, ChecksumsError, listing_value, sorted_listing};
+use crate::tree::manifest::{MANIFEST_FILE_NAME, Manifest};
 
 /// What was packed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -56,7 +62,9 @@ pub fn check_output_outside_input(input: &Path, output: &Path) -> Result<(), Arc
 }
 
 /// The command: output outside the input, created exclusively (0600), removed again
-/// on any failure, fsynced on success.
+/// on any failure, fsynced on success. Each file is verified as it is read for the
+/// archive ([`Verification::WhilePacking`]): the removal is what keeps a failing tree
+/// from leaving an archive behind.
 pub fn pack_to_file(
     input: &Path,
     output: &Path,
@@ -70,7 +78,14 @@ pub fn pack_to_file(
         .mode(0o600)
         .open(output)
         .map_err(|e| ArchiveError::io(output, e))?;
-    let result = pack_tree_with_progress(input, &file, compression, progress).and_then(|summary| {
+    let result = pack_stream(
+        input,
+        &file,
+        compression,
+        Verification::WhilePacking,
+        progress,
+    )
+    .and_then(|summary| {
         file.sync_all()
             .map_err(|e| ArchiveError::io(output, e))
             .map(|()| summary)
@@ -81,7 +96,20 @@ pub fn pack_to_file(
     result
 }
 
-/// Verifies the tree at `root` and writes its archive to `out`.
+/// When the tree is verified relative to writing the archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// Verify every file, then write: a failing tree writes nothing to the output, as
+    /// Go's tool does; needed where bytes cannot be taken back (stdout). Reads every
+    /// file twice.
+    First,
+    /// Hash every file as it is read for the archive and fail at the first difference:
+    /// one read of every file, but a failing tree leaves a partial output that the
+    /// caller must remove ([`pack_to_file`] does).
+    WhilePacking,
+}
+
+/// Verifies the tree at `root` and writes its archive to `out`, verifying first.
 pub fn pack_tree(
     root: &Path,
     out: impl Write,
@@ -97,75 +125,115 @@ pub fn pack_tree_with_progress(
     compression: Compression,
     progress: &mut dyn Progress,
 ) -> Result<PackSummary, ArchiveError> {
-    let result = pack_inner(root, out, compression, progress);
+    pack_stream(root, out, compression, Verification::First, progress)
+}
+
+/// Writes the archive of the tree at `root` to `out`, verified as `verification` says.
+///
+/// Whatever the mode, the verdict on a failing tree is the one Go's verify-then-pack
+/// order gives: any problem sends the tree through [`verify_dump_root`] again, whose
+/// error wins (the problem seen while packing is reported only when that passes, i.e.
+/// the tree changed under the pack).
+pub fn pack_stream(
+    root: &Path,
+    out: impl Write,
+    compression: Compression,
+    verification: Verification,
+    progress: &mut dyn Progress,
+) -> Result<PackSummary, ArchiveError> {
+    let result = fs::canonicalize(root)
+        .map_err(|e| ArchiveError::io(root, e))
+        .and_then(|root| {
+            if verification == Verification::First {
+                one_pass(&root, io::sink(), None, progress, "verifying the tree")?;
+            }
+            one_pass(&root, out, Some(compression), progress, "packing")
+        });
     progress.finish();
     result
 }
 
-fn pack_inner(
+/// Go's verdict on a tree where `found` went wrong: the tree's own verification error
+/// if it has one, else `found`. Output errors are reported as they are.
+#[cold]
+fn exact_error(root: &Path, found: ArchiveError) -> ArchiveError {
+    if matches!(found, ArchiveError::Stream { .. }) {
+        return found;
+    }
+    match verify_dump_root(root) {
+        Err(verdict) => verdict,
+        Ok(()) => found,
+    }
+}
+
+/// Lists the tree and its CHECKSUMS, then streams the archive (or, with no
+/// compression given, only reads and verifies, writing nothing).
+fn one_pass(
     root: &Path,
     out: impl Write,
-    compression: Compression,
+    compression: Option<Compression>,
     progress: &mut dyn Progress,
+    label: &str,
 ) -> Result<PackSummary, ArchiveError> {
-    let root = fs::canonicalize(root).map_err(|e| ArchiveError::io(root, e))?;
-    progress.phase("verifying the tree", None);
-    // The walk does not depend on the verification, so it runs beside it; the
-    // verification's verdict is reported first, as Go (which runs them in turn) does.
-    let (verified, collected) = std::thread::scope(|scope| {
-        let walk = scope.spawn(|| collect_paths(&root));
-        let verified = verify_dump_root(&root);
+    progress.phase("listing the tree", None);
+    // The walk and the CHECKSUMS listing are independent, so they run side by side.
+    let (listing, collected) = std::thread::scope(|scope| {
+        let walk = scope.spawn(|| collect_paths(root));
+        let listing = Checker::open(root);
         let collected = walk.join().unwrap_or_else(|_| {
             Err(ArchiveError::io(
-                &root,
+                root,
                 io::Error::other("path walk panicked"),
             ))
         });
-        (verified, collected)
+        (listing, collected)
     });
-    verified?;
-    let (mut paths, total) = collected?;
-    progress.phase("packing", Some(total));
-    let out = BufWriter::with_capacity(IO_BUFFER, out);
-    let write_error = |e: io::Error| ArchiveError::Stream {
+    let checker = listing.map_err(|e| exact_error(root, e))?;
+    let (paths, total) = collected.map_err(|e| exact_error(root, e))?;
+    progress.phase(label, Some(total));
+    stream_archive(root, paths, checker, out, compression, progress)
+        .map_err(|e| exact_error(root, e))
+}
+
+fn write_error(e: io::Error) -> ArchiveError {
+    ArchiveError::Stream {
         context: "write archive".into(),
         source: e,
-    };
+    }
+}
+
+/// Reads (on a second thread: stat, open, read, hash) and writes (here: tar, zstd)
+/// every entry; the channel bounds what is in flight.
+fn stream_archive(
+    root: &Path,
+    paths: crate::sort::SortedRecords,
+    checker: Checker,
+    out: impl Write,
+    compression: Option<Compression>,
+    progress: &mut dyn Progress,
+) -> Result<PackSummary, ArchiveError> {
+    let out = BufWriter::with_capacity(IO_BUFFER, out);
     let mut sink = match compression {
-        Compression::None => Sink::Plain(out),
-        Compression::Zstd => {
+        None | Some(Compression::None) => Sink::Plain(out),
+        Some(Compression::Zstd) => {
             let mut encoder =
                 zstd::stream::write::Encoder::new(out, ZSTD_LEVEL).map_err(write_error)?;
             encoder.include_checksum(true).map_err(write_error)?;
             Sink::Zstd(encoder)
         }
     };
-    // A reading thread stats, opens and reads ahead (small files whole) while this one
-    // writes and compresses; the channel bounds what is in flight.
     let mut summary = PackSummary::default();
     std::thread::scope(|scope| -> Result<(), ArchiveError> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Prepared, ArchiveError>>(READ_AHEAD);
-        let root = &root;
-        scope.spawn(move || {
-            let mut owners = Owners::default();
-            loop {
-                let next = match paths.next() {
-                    Ok(Some((rel, _kind))) => prepare_entry(root, rel, &mut owners),
-                    Ok(None) => return,
-                    Err(e) => Err(ArchiveError::io(root, e)),
-                };
-                let failed = next.is_err();
-                if tx.send(next).is_err() || failed {
-                    return;
-                }
-            }
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Piece>(READ_AHEAD);
+        let reader = scope.spawn(move || read_entries(root, paths, checker, &tx));
+        let written = write_pieces(rx, sink.writer(), progress, &mut summary);
+        let read = reader.join().unwrap_or_else(|_| {
+            Err(ArchiveError::io(
+                root,
+                io::Error::other("archive reader panicked"),
+            ))
         });
-        let mut buf = vec![0u8; IO_BUFFER];
-        for prepared in rx {
-            emit_entry(sink.writer(), prepared?, &mut buf, &mut summary)?;
-            progress.update(summary.bytes, summary.dirs + summary.files);
-        }
-        Ok(())
+        read.and(written)
     })?;
     sink.writer().write_all(&header::END).map_err(write_error)?;
     sink.finish().map_err(write_error)?;
@@ -245,28 +313,198 @@ fn collect_paths(root: &Path) -> Result<(crate::sort::SortedRecords, u64), Archi
     Ok((sorted, total))
 }
 
-/// Entries read ahead of the writer.
+/// Pieces read ahead of the writer (at most [`CHUNK`] bytes each, so at most
+/// `READ_AHEAD * CHUNK` bytes in flight).
 const READ_AHEAD: usize = 64;
-/// Files up to this size are read whole by the reading thread; larger ones are
-/// streamed by the writer from the open file.
-const INLINE_MAX: u64 = 64 << 10;
+/// Files up to this size are sent whole with their header; larger ones follow their
+/// header in chunks of this size.
+const CHUNK: usize = 256 << 10;
 
-/// An entry ready to be written: its header and where its content comes from.
-struct Prepared {
-    path: PathBuf,
-    header: EntryHeader,
-    body: Body,
+/// What the reading thread hands the writer, in archive order.
+enum Piece {
+    /// A directory's header.
+    Dir(EntryHeader),
+    /// A small file's header and content.
+    Whole(EntryHeader, Vec<u8>),
+    /// A large file's header; its content follows in [`Piece::Chunk`]s.
+    Head(EntryHeader),
+    /// The next part of a large file.
+    Chunk(Vec<u8>),
 }
 
-enum Body {
-    Dir,
-    Inline(Vec<u8>),
-    Stream(File),
+/// The CHECKSUMS rows, sorted like the walk, consumed in step with it: every regular
+/// file but CHECKSUMS must match exactly one row, and every row a regular file.
+struct Checker {
+    rows: crate::sort::SortedRecords,
+    checksums_path: PathBuf,
+    checksums_digest: [u8; 32],
+}
+
+/// The digest a file must have, and the CHECKSUMS line that says so (0 for
+/// CHECKSUMS itself, which must be the bytes the rows were read from).
+#[derive(Clone, Copy)]
+struct Want {
+    line: u64,
+    digest: [u8; 32],
+}
+
+impl Checker {
+    /// Go's first checks (MANIFEST.json and CHECKSUMS single regular files, the
+    /// manifest valid), then every CHECKSUMS row read and sorted, none hashed yet.
+    fn open(root: &Path) -> Result<Checker, ArchiveError> {
+        for name in [MANIFEST_FILE_NAME, CHECKSUMS_FILE_NAME] {
+            require_single_regular(&root.join(name))?;
+        }
+        Manifest::read_file(&root.join(MANIFEST_FILE_NAME))?;
+        let checksums_path = root.join(CHECKSUMS_FILE_NAME);
+        let mut listing = sorted_listing(root)?;
+        if let Some(stopped) = listing.stopped {
+            return Err(stopped.into());
+        }
+        if listing.count == 0 {
+            return Err(ChecksumsError::Empty {
+                path: checksums_path,
+            }
+            .into());
+        }
+        listing
+            .rows
+            .advance()
+            .map_err(|e| ArchiveError::io(std::env::temp_dir(), e))?;
+        Ok(Checker {
+            rows: listing.rows,
+            checksums_path,
+            checksums_digest: listing.file_digest,
+        })
+    }
+
+    /// The row for regular file `rel` (the walk's next file in path order).
+    fn want(&mut self, rel: &[u8]) -> Result<Want, ArchiveError> {
+        if rel == CHECKSUMS_FILE_NAME.as_bytes() {
+            return Ok(Want {
+                line: 0,
+                digest: self.checksums_digest,
+            });
+        }
+        let Some((key, value)) = self.rows.current() else {
+            return Err(unlisted(rel));
+        };
+        if key > rel {
+            return Err(unlisted(rel));
+        }
+        let (line, digest) = self.row(value)?;
+        if key < rel {
+            return Err(self.missing(key, line));
+        }
+        self.rows
+            .advance()
+            .map_err(|e| ArchiveError::io(std::env::temp_dir(), e))?;
+        if let Some((again, value)) = self.rows.current()
+            && again == rel
+        {
+            let (repeat, _) = self.row(value)?;
+            return Err(ChecksumsError::DuplicatePath {
+                path: self.checksums_path.clone(),
+                line: repeat,
+                first_line: line,
+                file: String::from_utf8_lossy(rel).into_owned(),
+            }
+            .into());
+        }
+        Ok(Want { line, digest })
+    }
+
+    /// After the walk: no row may be left without its file.
+    fn finish(&self) -> Result<(), ArchiveError> {
+        match self.rows.current() {
+            Some((key, value)) => Err(self.missing(key, self.row(value)?.0)),
+            None => Ok(()),
+        }
+    }
+
+    fn row(&self, value: &[u8]) -> Result<(u64, [u8; 32]), ArchiveError> {
+        listing_value(value).ok_or_else(|| {
+            ArchiveError::io(
+                std::env::temp_dir(),
+                io::Error::other("scratch record of the CHECKSUMS listing is cut short"),
+            )
+        })
+    }
+
+    fn missing(&self, rel: &[u8], line: u64) -> ArchiveError {
+        ChecksumsError::Mismatch {
+            path: self.checksums_path.clone(),
+            line,
+            file: String::from_utf8_lossy(rel).into_owned(),
+            reason: "missing on disk".into(),
+        }
+        .into()
+    }
+
+    /// A file's content hashed to `have`: it must be what its row says.
+    fn check(
+        &self,
+        rel: &[u8],
+        path: &Path,
+        want: Want,
+        have: [u8; 32],
+    ) -> Result<(), ArchiveError> {
+        if have == want.digest {
+            return Ok(());
+        }
+        if want.line == 0 {
+            return Err(ArchiveError::non_regular(
+                path,
+                "changed while the archive was being packed",
+            ));
+        }
+        Err(ChecksumsError::Mismatch {
+            path: self.checksums_path.clone(),
+            line: want.line,
+            file: String::from_utf8_lossy(rel).into_owned(),
+            reason: format!(
+                "have {} want {}",
+                hex::encode(have),
+                hex::encode(want.digest)
+            ),
+        }
+        .into())
+    }
+}
+
+fn unlisted(rel: &[u8]) -> ArchiveError {
+    ArchiveError::UnchecksummedFile {
+        path: PathBuf::from(std::ffi::OsStr::from_bytes(rel)),
+    }
+}
+
+/// The reading thread: every walked path in order, checked against its row and
+/// sent as pieces. Stops quietly when the writer has gone (its error is reported).
+fn read_entries(
+    root: &Path,
+    mut paths: crate::sort::SortedRecords,
+    mut checker: Checker,
+    tx: &SyncSender<Piece>,
+) -> Result<(), ArchiveError> {
+    let mut owners = Owners::default();
+    while let Some((rel, _kind)) = paths.next().map_err(|e| ArchiveError::io(root, e))? {
+        if !read_entry(root, rel, &mut owners, &mut checker, tx)? {
+            return Ok(());
+        }
+    }
+    checker.finish()
 }
 
 /// Re-checks one path (it must still be what the walk saw: same kind, a regular file
-/// the same inode with one link), builds its header and reads small files whole.
-fn prepare_entry(root: &Path, rel: &[u8], owners: &mut Owners) -> Result<Prepared, ArchiveError> {
+/// the same inode with one link), builds its header, and sends it with the file's
+/// content, hashed on the way. `false` when the writer has gone.
+fn read_entry(
+    root: &Path,
+    rel: &[u8],
+    owners: &mut Owners,
+    checker: &mut Checker,
+    tx: &SyncSender<Piece>,
+) -> Result<bool, ArchiveError> {
     let path = root.join(std::ffi::OsStr::from_bytes(rel));
     let meta = fs::symlink_metadata(&path).map_err(|e| ArchiveError::io(&path, e))?;
     let (file, meta) = if meta.file_type().is_file() {
@@ -288,39 +526,84 @@ fn prepare_entry(root: &Path, rel: &[u8], owners: &mut Owners) -> Result<Prepare
         mtime: header::round_mtime(meta.mtime(), meta.mtime_nsec()),
         typeflag: if file.is_some() { TYPE_REG } else { TYPE_DIR },
     };
-    let body = match file {
-        None => Body::Dir,
-        Some(mut file) if header.size <= INLINE_MAX => {
-            let mut data = Vec::with_capacity(header.size as usize);
-            copy_exact(&mut file, &path, header.size, &mut data, &mut [0u8; 4096])?;
-            Body::Inline(data)
-        }
-        Some(file) => Body::Stream(file),
+    let Some(mut file) = file else {
+        return Ok(tx.send(Piece::Dir(header)).is_ok());
     };
-    Ok(Prepared { path, header, body })
+    let want = checker.want(rel)?;
+    let size = header.size;
+    let mut hasher = Sha256::new();
+    if size <= CHUNK as u64 {
+        let mut data = vec![0u8; size as usize];
+        fill(&mut file, &path, &mut data)?;
+        expect_end(&mut file, &path)?;
+        hasher.update(&data);
+        checker.check(rel, &path, want, hasher.finalize().into())?;
+        return Ok(tx.send(Piece::Whole(header, data)).is_ok());
+    }
+    if tx.send(Piece::Head(header)).is_err() {
+        return Ok(false);
+    }
+    let mut left = size;
+    while left > 0 {
+        let mut chunk = vec![0u8; CHUNK.min(usize::try_from(left).unwrap_or(CHUNK))];
+        fill(&mut file, &path, &mut chunk)?;
+        hasher.update(&chunk);
+        left -= chunk.len() as u64;
+        if tx.send(Piece::Chunk(chunk)).is_err() {
+            return Ok(false);
+        }
+    }
+    expect_end(&mut file, &path)?;
+    checker.check(rel, &path, want, hasher.finalize().into())?;
+    Ok(true)
 }
 
-/// Header, content, padding.
-fn emit_entry(
+/// The writing side: headers, contents and padding in the order they come.
+fn write_pieces(
+    rx: Receiver<Piece>,
     sink: &mut dyn Write,
-    entry: Prepared,
-    buf: &mut [u8],
+    progress: &mut dyn Progress,
     summary: &mut PackSummary,
 ) -> Result<(), ArchiveError> {
-    let write_error = |e: io::Error| ArchiveError::Stream {
-        context: "write archive".into(),
-        source: e,
-    };
-    header::write_header(sink, &entry.header).map_err(write_error)?;
-    let size = entry.header.size;
-    match entry.body {
-        Body::Dir => {
-            summary.dirs += 1;
-            return Ok(());
+    // Content bytes still due for the large file being written, and its size.
+    let mut due = 0u64;
+    let mut size = 0u64;
+    for piece in rx {
+        match piece {
+            Piece::Dir(header) => {
+                header::write_header(sink, &header).map_err(write_error)?;
+                summary.dirs += 1;
+            }
+            Piece::Whole(header, data) => {
+                header::write_header(sink, &header).map_err(write_error)?;
+                sink.write_all(&data).map_err(write_error)?;
+                end_file(sink, header.size, summary)?;
+            }
+            Piece::Head(header) => {
+                header::write_header(sink, &header).map_err(write_error)?;
+                (due, size) = (header.size, header.size);
+            }
+            Piece::Chunk(data) => {
+                sink.write_all(&data).map_err(write_error)?;
+                due = due.saturating_sub(data.len() as u64);
+                summary.bytes += data.len() as u64;
+                if due == 0 {
+                    summary.bytes -= size;
+                    end_file(sink, size, summary)?;
+                }
+            }
         }
-        Body::Inline(data) => sink.write_all(&data).map_err(write_error)?,
-        Body::Stream(mut file) => copy_exact(&mut file, &entry.path, size, sink, buf)?,
+        progress.update(summary.bytes, summary.dirs + summary.files);
     }
+    Ok(())
+}
+
+/// Padding after a file's content, and the count.
+fn end_file(
+    sink: &mut dyn Write,
+    size: u64,
+    summary: &mut PackSummary,
+) -> Result<(), ArchiveError> {
     sink.write_all(&[0u8; header::BLOCK][..header::padding(size)])
         .map_err(write_error)?;
     summary.files += 1;
@@ -355,42 +638,37 @@ fn open_same_regular(
     Ok((file, opened))
 }
 
-/// Copies exactly `size` bytes; a file that shrank or grew since its header was
-/// written fails the pack (tar would be corrupt otherwise).
-fn copy_exact(
-    file: &mut File,
-    path: &Path,
-    size: u64,
-    sink: &mut dyn Write,
-    buf: &mut [u8],
-) -> Result<(), ArchiveError> {
-    let mut left = size;
-    while left > 0 {
-        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = match file.read(&mut buf[..want]) {
+/// Fills `buf` from the file; a file that shrank since its header was made fails the
+/// pack (the tar would be corrupt otherwise).
+fn fill(file: &mut File, path: &Path, buf: &mut [u8]) -> Result<(), ArchiveError> {
+    let mut at = 0;
+    while at < buf.len() {
+        match file.read(&mut buf[at..]) {
             Ok(0) => {
                 return Err(ArchiveError::non_regular(
                     path,
                     "shrank while the archive was being packed",
                 ));
             }
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Ok(n) => at += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(ArchiveError::io(path, e)),
-        };
-        sink.write_all(&buf[..n])
-            .map_err(|e| ArchiveError::Stream {
-                context: "write archive".into(),
-                source: e,
-            })?;
-        left -= n as u64;
+        }
     }
-    match file.read(&mut buf[..1]) {
-        Ok(0) => Ok(()),
-        Ok(_) => Err(ArchiveError::non_regular(
-            path,
-            "grew while the archive was being packed",
-        )),
-        Err(e) => Err(ArchiveError::io(path, e)),
+    Ok(())
+}
+
+/// The file must end where its header said.
+fn expect_end(file: &mut File, path: &Path) -> Result<(), ArchiveError> {
+    loop {
+        return match file.read(&mut [0u8; 1]) {
+            Ok(0) => Ok(()),
+            Ok(_) => Err(ArchiveError::non_regular(
+                path,
+                "grew while the archive was being packed",
+            )),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => Err(ArchiveError::io(path, e)),
+        };
     }
 }
