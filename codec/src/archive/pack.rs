@@ -189,8 +189,8 @@ fn one_pass(
         (listing, collected)
     });
     let checker = listing.map_err(|e| exact_error(root, e))?;
-    let (paths, total) = collected.map_err(|e| exact_error(root, e))?;
-    progress.phase(label, Some(total));
+    let paths = collected.map_err(|e| exact_error(root, e))?;
+    progress.phase(label, None);
     stream_archive(root, paths, checker, out, compression, progress)
         .map_err(|e| exact_error(root, e))
 }
@@ -224,7 +224,7 @@ fn stream_archive(
     };
     let mut summary = PackSummary::default();
     std::thread::scope(|scope| -> Result<(), ArchiveError> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Piece>(READ_AHEAD);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Piece>>(READ_AHEAD);
         let reader = scope.spawn(move || read_entries(root, paths, checker, &tx));
         let written = write_pieces(rx, sink.writer(), progress, &mut summary);
         let read = reader.join().unwrap_or_else(|_| {
@@ -263,59 +263,55 @@ impl<W: Write> Sink<W> {
     }
 }
 
-/// Every directory and regular file under `root` (not `root` itself), refusing
-/// anything else and hard-linked files, sorted by relative path bytes.
-/// Also returns the regular files' total size (the progress total).
-fn collect_paths(root: &Path) -> Result<(crate::sort::SortedRecords, u64), ArchiveError> {
-    let mut total = 0u64;
+/// Every directory and regular file under `root` (not `root` itself), sorted by
+/// relative path bytes through the external sort, so neither a million-file tree nor
+/// a million-entry directory is held in memory. Kinds come from the directory
+/// entries (no stat per file); anything else fails the walk, naming the smallest such
+/// path so the verdict does not depend on directory order. Hard links are found when
+/// the file is opened for packing.
+fn collect_paths(root: &Path) -> Result<crate::sort::SortedRecords, ArchiveError> {
+    let scratch_error = |e| ArchiveError::io(std::env::temp_dir(), e);
     let mut sorter = ExternalSorter::new(SortOptions {
         memory_budget: PATH_SORT_BUDGET,
         scratch_dir: std::env::temp_dir(),
     });
+    let mut refused: Option<(Vec<u8>, PathBuf)> = None;
     let mut pending: Vec<(PathBuf, Vec<u8>)> = vec![(root.to_path_buf(), Vec::new())];
     while let Some((dir, prefix)) = pending.pop() {
-        let mut entries: Vec<_> = fs::read_dir(&dir)
-            .map_err(|e| ArchiveError::io(&dir, e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| ArchiveError::io(&dir, e))?;
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let path = entry.path();
-            let meta = fs::symlink_metadata(&path).map_err(|e| ArchiveError::io(&path, e))?;
+        for entry in fs::read_dir(&dir).map_err(|e| ArchiveError::io(&dir, e))? {
+            let entry = entry.map_err(|e| ArchiveError::io(&dir, e))?;
+            let file_type = entry
+                .file_type()
+                .map_err(|e| ArchiveError::io(entry.path(), e))?;
             let mut rel = prefix.clone();
             if !rel.is_empty() {
                 rel.push(b'/');
             }
             rel.extend_from_slice(entry.file_name().as_bytes());
-            let kind = if meta.is_dir() {
-                pending.push((path, rel.clone()));
+            let kind = if file_type.is_dir() {
+                pending.push((entry.path(), rel.clone()));
                 DIR
-            } else if meta.file_type().is_file() {
-                if meta.nlink() > 1 {
-                    return Err(ArchiveError::non_regular(
-                        &path,
-                        format!("hard-linked file (nlink={})", meta.nlink()),
-                    ));
-                }
-                total += meta.len();
+            } else if file_type.is_file() {
                 FILE
             } else {
-                return Err(ArchiveError::non_regular(&path, kind_name(&meta)));
+                if refused.as_ref().is_none_or(|(first, _)| rel < *first) {
+                    refused = Some((rel, entry.path()));
+                }
+                continue;
             };
-            sorter
-                .push(&rel, &[kind])
-                .map_err(|e| ArchiveError::io(std::env::temp_dir(), e))?;
+            sorter.push(&rel, &[kind]).map_err(scratch_error)?;
         }
     }
-    let sorted = sorter
-        .finish()
-        .map_err(|e| ArchiveError::io(std::env::temp_dir(), e))?;
-    Ok((sorted, total))
+    if let Some((_, path)) = refused {
+        let meta = fs::symlink_metadata(&path).map_err(|e| ArchiveError::io(&path, e))?;
+        return Err(ArchiveError::non_regular(&path, kind_name(&meta)));
+    }
+    sorter.finish().map_err(scratch_error)
 }
 
-/// Pieces read ahead of the writer (at most [`CHUNK`] bytes each, so at most
-/// `READ_AHEAD * CHUNK` bytes in flight).
-const READ_AHEAD: usize = 64;
+/// Batches read ahead of the writer (each about [`BATCH_BYTES`] plus at most one
+/// [`CHUNK`], so some 10 MiB in flight at most).
+const READ_AHEAD: usize = 8;
 /// Files up to this size are sent whole with their header; larger ones follow their
 /// header in chunks of this size.
 const CHUNK: usize = 256 << 10;
@@ -479,41 +475,89 @@ fn unlisted(rel: &[u8]) -> ArchiveError {
 }
 
 /// The reading thread: every walked path in order, checked against its row and
-/// sent as pieces. Stops quietly when the writer has gone (its error is reported).
+/// sent as pieces in batches (one hand-off per [`BATCH_BYTES`] or [`BATCH_PIECES`],
+/// not per file). Stops quietly when the writer has gone (its error is reported).
 fn read_entries(
     root: &Path,
     mut paths: crate::sort::SortedRecords,
     mut checker: Checker,
-    tx: &SyncSender<Piece>,
+    tx: &SyncSender<Vec<Piece>>,
 ) -> Result<(), ArchiveError> {
     let mut owners = Owners::default();
-    while let Some((rel, _kind)) = paths.next().map_err(|e| ArchiveError::io(root, e))? {
-        if !read_entry(root, rel, &mut owners, &mut checker, tx)? {
+    let mut batch = Batch::default();
+    while let Some((rel, kind)) = paths.next().map_err(|e| ArchiveError::io(root, e))? {
+        let is_dir = kind == [DIR];
+        read_entry(root, rel, is_dir, &mut owners, &mut checker, &mut batch, tx)?;
+        if batch.gone {
             return Ok(());
         }
     }
-    checker.finish()
+    checker.finish()?;
+    batch.flush(tx);
+    Ok(())
 }
 
-/// Re-checks one path (it must still be what the walk saw: same kind, a regular file
-/// the same inode with one link), builds its header, and sends it with the file's
-/// content, hashed on the way. `false` when the writer has gone.
+/// Pieces gathered for one hand-off.
+#[derive(Default)]
+struct Batch {
+    pieces: Vec<Piece>,
+    bytes: usize,
+    /// The writer has gone.
+    gone: bool,
+}
+
+/// A batch is handed over at this many content bytes…
+const BATCH_BYTES: usize = 1 << 20;
+/// …or this many pieces.
+const BATCH_PIECES: usize = 512;
+
+impl Batch {
+    fn push(&mut self, piece: Piece, tx: &SyncSender<Vec<Piece>>) {
+        self.bytes += match &piece {
+            Piece::Whole(_, data) | Piece::Chunk(data) => data.len(),
+            Piece::Dir(_) | Piece::Head(_) => 0,
+        };
+        self.pieces.push(piece);
+        if self.bytes >= BATCH_BYTES || self.pieces.len() >= BATCH_PIECES {
+            self.flush(tx);
+        }
+    }
+
+    fn flush(&mut self, tx: &SyncSender<Vec<Piece>>) {
+        if self.pieces.is_empty() || self.gone {
+            return;
+        }
+        self.bytes = 0;
+        let pieces = std::mem::replace(&mut self.pieces, Vec::with_capacity(BATCH_PIECES));
+        self.gone = tx.send(pieces).is_err();
+    }
+}
+
+/// Re-checks one path (still the kind the walk saw; a regular file opened without
+/// following links, with one link), builds its header, and queues it with the file's
+/// content, hashed on the way.
 fn read_entry(
     root: &Path,
     rel: &[u8],
+    is_dir: bool,
     owners: &mut Owners,
     checker: &mut Checker,
-    tx: &SyncSender<Piece>,
-) -> Result<bool, ArchiveError> {
+    batch: &mut Batch,
+    tx: &SyncSender<Vec<Piece>>,
+) -> Result<(), ArchiveError> {
     let path = root.join(std::ffi::OsStr::from_bytes(rel));
-    let meta = fs::symlink_metadata(&path).map_err(|e| ArchiveError::io(&path, e))?;
-    let (file, meta) = if meta.file_type().is_file() {
-        let (file, opened) = open_same_regular(&path, &meta)?;
-        (Some(file), opened)
-    } else if meta.is_dir() {
+    let (file, meta) = if is_dir {
+        let meta = fs::symlink_metadata(&path).map_err(|e| ArchiveError::io(&path, e))?;
+        if !meta.is_dir() {
+            return Err(ArchiveError::non_regular(
+                &path,
+                "changed while the archive was being packed",
+            ));
+        }
         (None, meta)
     } else {
-        return Err(ArchiveError::non_regular(&path, kind_name(&meta)));
+        let (file, meta) = open_regular(&path)?;
+        (Some(file), meta)
     };
     let header = EntryHeader {
         name: rel.to_vec(),
@@ -527,40 +571,37 @@ fn read_entry(
         typeflag: if file.is_some() { TYPE_REG } else { TYPE_DIR },
     };
     let Some(mut file) = file else {
-        return Ok(tx.send(Piece::Dir(header)).is_ok());
+        batch.push(Piece::Dir(header), tx);
+        return Ok(());
     };
     let want = checker.want(rel)?;
     let size = header.size;
     let mut hasher = Sha256::new();
+    // Exactly `size` bytes are read and hashed: if the file grew since its size was
+    // taken, what is archived is still the prefix the digest vouches for.
     if size <= CHUNK as u64 {
         let mut data = vec![0u8; size as usize];
         fill(&mut file, &path, &mut data)?;
-        expect_end(&mut file, &path)?;
         hasher.update(&data);
         checker.check(rel, &path, want, hasher.finalize().into())?;
-        return Ok(tx.send(Piece::Whole(header, data)).is_ok());
+        batch.push(Piece::Whole(header, data), tx);
+        return Ok(());
     }
-    if tx.send(Piece::Head(header)).is_err() {
-        return Ok(false);
-    }
+    batch.push(Piece::Head(header), tx);
     let mut left = size;
-    while left > 0 {
+    while left > 0 && !batch.gone {
         let mut chunk = vec![0u8; CHUNK.min(usize::try_from(left).unwrap_or(CHUNK))];
         fill(&mut file, &path, &mut chunk)?;
         hasher.update(&chunk);
         left -= chunk.len() as u64;
-        if tx.send(Piece::Chunk(chunk)).is_err() {
-            return Ok(false);
-        }
+        batch.push(Piece::Chunk(chunk), tx);
     }
-    expect_end(&mut file, &path)?;
-    checker.check(rel, &path, want, hasher.finalize().into())?;
-    Ok(true)
+    checker.check(rel, &path, want, hasher.finalize().into())
 }
 
 /// The writing side: headers, contents and padding in the order they come.
 fn write_pieces(
-    rx: Receiver<Piece>,
+    rx: Receiver<Vec<Piece>>,
     sink: &mut dyn Write,
     progress: &mut dyn Progress,
     summary: &mut PackSummary,
@@ -568,7 +609,7 @@ fn write_pieces(
     // Content bytes still due for the large file being written, and its size.
     let mut due = 0u64;
     let mut size = 0u64;
-    for piece in rx {
+    for piece in rx.into_iter().flatten() {
         match piece {
             Piece::Dir(header) => {
                 header::write_header(sink, &header).map_err(write_error)?;
@@ -611,11 +652,9 @@ fn end_file(
     Ok(())
 }
 
-/// Opens without following links or blocking, and requires the inode the walk saw.
-fn open_same_regular(
-    path: &Path,
-    seen: &fs::Metadata,
-) -> Result<(File, fs::Metadata), ArchiveError> {
+/// Opens without following links or blocking; it must be a regular file with one
+/// link (a second name may live outside the tree).
+fn open_regular(path: &Path) -> Result<(File, fs::Metadata), ArchiveError> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
@@ -624,18 +663,17 @@ fn open_same_regular(
             Some(libc::ELOOP) => ArchiveError::non_regular(path, "symlink"),
             _ => ArchiveError::io(path, e),
         })?;
-    let opened = file.metadata().map_err(|e| ArchiveError::io(path, e))?;
-    if !opened.file_type().is_file()
-        || opened.dev() != seen.dev()
-        || opened.ino() != seen.ino()
-        || opened.nlink() > 1
-    {
+    let meta = file.metadata().map_err(|e| ArchiveError::io(path, e))?;
+    if !meta.file_type().is_file() {
+        return Err(ArchiveError::non_regular(path, kind_name(&meta)));
+    }
+    if meta.nlink() > 1 {
         return Err(ArchiveError::non_regular(
             path,
-            "changed while the archive was being packed",
+            format!("hard-linked file (nlink={})", meta.nlink()),
         ));
     }
-    Ok((file, opened))
+    Ok((file, meta))
 }
 
 /// Fills `buf` from the file; a file that shrank since its header was made fails the
@@ -656,19 +694,4 @@ fn fill(file: &mut File, path: &Path, buf: &mut [u8]) -> Result<(), ArchiveError
         }
     }
     Ok(())
-}
-
-/// The file must end where its header said.
-fn expect_end(file: &mut File, path: &Path) -> Result<(), ArchiveError> {
-    loop {
-        return match file.read(&mut [0u8; 1]) {
-            Ok(0) => Ok(()),
-            Ok(_) => Err(ArchiveError::non_regular(
-                path,
-                "grew while the archive was being packed",
-            )),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => Err(ArchiveError::io(path, e)),
-        };
-    }
 }
