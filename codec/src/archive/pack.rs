@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use super::header::{self, EntryHeader, TYPE_DIR, TYPE_REG};
 use super::owners::Owners;
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use sha2::{Digest, Sha256};
 
@@ -202,8 +203,11 @@ fn write_error(e: io::Error) -> ArchiveError {
     }
 }
 
-/// Reads (on a second thread: stat, open, read, hash) and writes (here: tar, zstd)
-/// every entry; the channel bounds what is in flight.
+/// Reads and writes every entry in path order. A dispatching thread walks the sorted
+/// paths beside the sorted CHECKSUMS rows and hands consecutive entries out as jobs;
+/// a small pool of workers stats, reads and hashes them; this thread takes the
+/// results back in job order (so the bytes do not depend on scheduling) and writes
+/// tar and zstd. Queues bound what is in flight.
 fn stream_archive(
     root: &Path,
     paths: crate::sort::SortedRecords,
@@ -222,22 +226,46 @@ fn stream_archive(
             Sink::Zstd(encoder)
         }
     };
+    let checksums_path = checker.checksums_path.clone();
+    let workers = reader_count();
     let mut summary = PackSummary::default();
+    let (job_tx, job_rx) = sync_channel::<Job>(workers);
+    let job_rx = Mutex::new(job_rx);
     std::thread::scope(|scope| -> Result<(), ArchiveError> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Piece>>(READ_AHEAD);
-        let reader = scope.spawn(move || read_entries(root, paths, checker, &tx));
-        let written = write_pieces(rx, sink.writer(), progress, &mut summary);
-        let read = reader.join().unwrap_or_else(|_| {
-            Err(ArchiveError::io(
-                root,
-                io::Error::other("archive reader panicked"),
-            ))
-        });
-        read.and(written)
+        let (order_tx, order_rx) = sync_channel::<Receiver<Done>>(2 * workers);
+        for _ in 0..workers {
+            let (job_rx, checksums_path) = (&job_rx, checksums_path.as_path());
+            scope.spawn(move || work(root, checksums_path, job_rx));
+        }
+        let dispatcher = scope.spawn(move || dispatch(paths, checker, &job_tx, &order_tx));
+        let mut writer = Writer {
+            sink: sink.writer(),
+            checksums_path: &checksums_path,
+            buf: vec![0u8; CHUNK],
+            summary: &mut summary,
+            progress,
+        };
+        let written = writer.write_jobs(&order_rx);
+        // Unblocks a dispatcher still queueing after the writer failed.
+        drop(order_rx);
+        let dispatched = dispatcher.join().unwrap_or_else(|_| Err(panicked(root)));
+        // The dispatcher's error first: when it fails, the writer only sees the end.
+        dispatched.and(written)
     })?;
     sink.writer().write_all(&header::END).map_err(write_error)?;
     sink.finish().map_err(write_error)?;
     Ok(summary)
+}
+
+#[cold]
+fn panicked(root: &Path) -> ArchiveError {
+    ArchiveError::io(root, io::Error::other("archive reader panicked"))
+}
+
+/// Reading workers: the machine's parallelism, at least 2 (reading is mostly waiting
+/// on system calls) and at most 8.
+fn reader_count() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
 }
 
 /// The plain or compressing writer, finished explicitly so the frame end's write
@@ -309,23 +337,47 @@ fn collect_paths(root: &Path) -> Result<crate::sort::SortedRecords, ArchiveError
     sorter.finish().map_err(scratch_error)
 }
 
-/// Batches read ahead of the writer (each about [`BATCH_BYTES`] plus at most one
-/// [`CHUNK`], so some 10 MiB in flight at most).
-const READ_AHEAD: usize = 8;
-/// Files up to this size are sent whole with their header; larger ones follow their
-/// header in chunks of this size.
-const CHUNK: usize = 256 << 10;
+/// Consecutive entries per job.
+const JOB_ENTRIES: usize = 64;
+/// Files up to this size are read whole by a worker (so a job holds at most
+/// `JOB_ENTRIES * WHOLE_MAX` = 4 MiB); larger ones are streamed by the writer.
+const WHOLE_MAX: u64 = 64 << 10;
+/// The writer's read size for large files.
+const CHUNK: usize = 1 << 20;
 
-/// What the reading thread hands the writer, in archive order.
+/// Entries for one worker, and where its result goes.
+struct Job {
+    entries: Vec<JobEntry>,
+    reply: SyncSender<Done>,
+}
+
+struct JobEntry {
+    rel: Vec<u8>,
+    /// `None` for a directory.
+    want: Option<Want>,
+}
+
+/// A worker's result for one job.
+type Done = Result<Vec<Piece>, ArchiveError>;
+
+/// What the writer gets, in archive order.
 enum Piece {
     /// A directory's header.
     Dir(EntryHeader),
-    /// A small file's header and content.
+    /// A small file's header and content, already checked against its row.
     Whole(EntryHeader, Vec<u8>),
-    /// A large file's header; its content follows in [`Piece::Chunk`]s.
-    Head(EntryHeader),
-    /// The next part of a large file.
-    Chunk(Vec<u8>),
+    /// A large file, read, hashed and checked by the writer.
+    Large(Large),
+}
+
+/// A large file as a worker saw it: the writer reopens it and requires the same inode
+/// and size (holding it open would let queued jobs pin many descriptors).
+struct Large {
+    header: EntryHeader,
+    path: PathBuf,
+    want: Want,
+    dev: u64,
+    ino: u64,
 }
 
 /// The CHECKSUMS rows, sorted like the walk, consumed in step with it: every regular
@@ -436,36 +488,36 @@ impl Checker {
         }
         .into()
     }
+}
 
-    /// A file's content hashed to `have`: it must be what its row says.
-    fn check(
-        &self,
-        rel: &[u8],
-        path: &Path,
-        want: Want,
-        have: [u8; 32],
-    ) -> Result<(), ArchiveError> {
-        if have == want.digest {
-            return Ok(());
-        }
-        if want.line == 0 {
-            return Err(ArchiveError::non_regular(
-                path,
-                "changed while the archive was being packed",
-            ));
-        }
-        Err(ChecksumsError::Mismatch {
-            path: self.checksums_path.clone(),
-            line: want.line,
-            file: String::from_utf8_lossy(rel).into_owned(),
-            reason: format!(
-                "have {} want {}",
-                hex::encode(have),
-                hex::encode(want.digest)
-            ),
-        }
-        .into())
+/// A file's content hashed to `have`: it must be what its row says.
+fn check_digest(
+    checksums_path: &Path,
+    rel: &[u8],
+    path: &Path,
+    want: Want,
+    have: [u8; 32],
+) -> Result<(), ArchiveError> {
+    if have == want.digest {
+        return Ok(());
     }
+    if want.line == 0 {
+        return Err(ArchiveError::non_regular(
+            path,
+            "changed while the archive was being packed",
+        ));
+    }
+    Err(ChecksumsError::Mismatch {
+        path: checksums_path.to_path_buf(),
+        line: want.line,
+        file: String::from_utf8_lossy(rel).into_owned(),
+        reason: format!(
+            "have {} want {}",
+            hex::encode(have),
+            hex::encode(want.digest)
+        ),
+    }
+    .into())
 }
 
 fn unlisted(rel: &[u8]) -> ArchiveError {
@@ -474,93 +526,102 @@ fn unlisted(rel: &[u8]) -> ArchiveError {
     }
 }
 
-/// The reading thread: every walked path in order, checked against its row and
-/// sent as pieces in batches (one hand-off per [`BATCH_BYTES`] or [`BATCH_PIECES`],
-/// not per file). Stops quietly when the writer has gone (its error is reported).
-fn read_entries(
-    root: &Path,
+/// The dispatching thread: every walked path in order, matched with its CHECKSUMS
+/// row, sent in jobs of [`JOB_ENTRIES`]; each job's reply slot is queued for the
+/// writer first, so results are written in walk order. Stops quietly when the
+/// writer has gone (its error is reported).
+fn dispatch(
     mut paths: crate::sort::SortedRecords,
     mut checker: Checker,
-    tx: &SyncSender<Vec<Piece>>,
+    job_tx: &SyncSender<Job>,
+    order_tx: &SyncSender<Receiver<Done>>,
 ) -> Result<(), ArchiveError> {
-    let mut owners = Owners::default();
-    let mut batch = Batch::default();
-    while let Some((rel, kind)) = paths.next().map_err(|e| ArchiveError::io(root, e))? {
-        let is_dir = kind == [DIR];
-        read_entry(root, rel, is_dir, &mut owners, &mut checker, &mut batch, tx)?;
-        if batch.gone {
+    let mut entries = Vec::with_capacity(JOB_ENTRIES);
+    let scratch_error = |e| ArchiveError::io(std::env::temp_dir(), e);
+    loop {
+        let more = match paths.next().map_err(scratch_error)? {
+            Some((rel, kind)) => {
+                let want = if kind == [DIR] {
+                    None
+                } else {
+                    Some(checker.want(rel)?)
+                };
+                entries.push(JobEntry {
+                    rel: rel.to_vec(),
+                    want,
+                });
+                true
+            }
+            None => {
+                checker.finish()?;
+                false
+            }
+        };
+        if entries.len() == JOB_ENTRIES || (!more && !entries.is_empty()) {
+            let (reply, done) = sync_channel(1);
+            let job = Job {
+                entries: std::mem::replace(&mut entries, Vec::with_capacity(JOB_ENTRIES)),
+                reply,
+            };
+            if order_tx.send(done).is_err() || job_tx.send(job).is_err() {
+                return Ok(());
+            }
+        }
+        if !more {
             return Ok(());
         }
     }
-    checker.finish()?;
-    batch.flush(tx);
-    Ok(())
 }
 
-/// Pieces gathered for one hand-off.
-#[derive(Default)]
-struct Batch {
-    pieces: Vec<Piece>,
-    bytes: usize,
-    /// The writer has gone.
-    gone: bool,
-}
-
-/// A batch is handed over at this many content bytes…
-const BATCH_BYTES: usize = 1 << 20;
-/// …or this many pieces.
-const BATCH_PIECES: usize = 512;
-
-impl Batch {
-    fn push(&mut self, piece: Piece, tx: &SyncSender<Vec<Piece>>) {
-        self.bytes += match &piece {
-            Piece::Whole(_, data) | Piece::Chunk(data) => data.len(),
-            Piece::Dir(_) | Piece::Head(_) => 0,
+/// A reading worker: jobs until the queue closes.
+fn work(root: &Path, checksums_path: &Path, jobs: &Mutex<Receiver<Job>>) {
+    let mut owners = Owners::default();
+    loop {
+        let job = match jobs.lock() {
+            Ok(queue) => queue.recv(),
+            Err(_) => return,
         };
-        self.pieces.push(piece);
-        if self.bytes >= BATCH_BYTES || self.pieces.len() >= BATCH_PIECES {
-            self.flush(tx);
-        }
-    }
-
-    fn flush(&mut self, tx: &SyncSender<Vec<Piece>>) {
-        if self.pieces.is_empty() || self.gone {
+        let Ok(job) = job else {
             return;
-        }
-        self.bytes = 0;
-        let pieces = std::mem::replace(&mut self.pieces, Vec::with_capacity(BATCH_PIECES));
-        self.gone = tx.send(pieces).is_err();
+        };
+        let done = job
+            .entries
+            .into_iter()
+            .map(|entry| read_entry(root, checksums_path, entry, &mut owners))
+            .collect::<Result<Vec<_>, _>>();
+        // The writer may have gone; then nobody needs the result.
+        let _ = job.reply.send(done);
     }
 }
 
 /// Re-checks one path (still the kind the walk saw; a regular file opened without
-/// following links, with one link), builds its header, and queues it with the file's
-/// content, hashed on the way.
+/// following links, with one link), builds its header, and reads and checks a small
+/// file's content.
 fn read_entry(
     root: &Path,
-    rel: &[u8],
-    is_dir: bool,
+    checksums_path: &Path,
+    entry: JobEntry,
     owners: &mut Owners,
-    checker: &mut Checker,
-    batch: &mut Batch,
-    tx: &SyncSender<Vec<Piece>>,
-) -> Result<(), ArchiveError> {
-    let path = root.join(std::ffi::OsStr::from_bytes(rel));
-    let (file, meta) = if is_dir {
-        let meta = fs::symlink_metadata(&path).map_err(|e| ArchiveError::io(&path, e))?;
-        if !meta.is_dir() {
-            return Err(ArchiveError::non_regular(
-                &path,
-                "changed while the archive was being packed",
-            ));
+) -> Result<Piece, ArchiveError> {
+    let path = root.join(std::ffi::OsStr::from_bytes(&entry.rel));
+    let (file, meta) = match entry.want {
+        None => {
+            let meta = fs::symlink_metadata(&path).map_err(|e| ArchiveError::io(&path, e))?;
+            if !meta.is_dir() {
+                return Err(ArchiveError::non_regular(
+                    &path,
+                    "changed while the archive was being packed",
+                ));
+            }
+            (None, meta)
         }
-        (None, meta)
-    } else {
-        let (file, meta) = open_regular(&path)?;
-        (Some(file), meta)
+        Some(_) => {
+            let (file, meta) = open_regular(&path)?;
+            (Some(file), meta)
+        }
     };
     let header = EntryHeader {
-        name: rel.to_vec(),
+        name: entry.rel,
         mode: meta.mode() & 0o7777,
         uid: u64::from(meta.uid()),
         gid: u64::from(meta.gid()),
@@ -570,86 +631,115 @@ fn read_entry(
         mtime: header::round_mtime(meta.mtime(), meta.mtime_nsec()),
         typeflag: if file.is_some() { TYPE_REG } else { TYPE_DIR },
     };
-    let Some(mut file) = file else {
-        batch.push(Piece::Dir(header), tx);
-        return Ok(());
+    let (Some(mut file), Some(want)) = (file, entry.want) else {
+        return Ok(Piece::Dir(header));
     };
-    let want = checker.want(rel)?;
-    let size = header.size;
-    let mut hasher = Sha256::new();
+    if header.size > WHOLE_MAX {
+        return Ok(Piece::Large(Large {
+            header,
+            path,
+            want,
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }));
+    }
     // Exactly `size` bytes are read and hashed: if the file grew since its size was
     // taken, what is archived is still the prefix the digest vouches for.
-    if size <= CHUNK as u64 {
-        let mut data = vec![0u8; size as usize];
-        fill(&mut file, &path, &mut data)?;
-        hasher.update(&data);
-        checker.check(rel, &path, want, hasher.finalize().into())?;
-        batch.push(Piece::Whole(header, data), tx);
-        return Ok(());
-    }
-    batch.push(Piece::Head(header), tx);
-    let mut left = size;
-    while left > 0 && !batch.gone {
-        let mut chunk = vec![0u8; CHUNK.min(usize::try_from(left).unwrap_or(CHUNK))];
-        fill(&mut file, &path, &mut chunk)?;
-        hasher.update(&chunk);
-        left -= chunk.len() as u64;
-        batch.push(Piece::Chunk(chunk), tx);
-    }
-    checker.check(rel, &path, want, hasher.finalize().into())
+    let mut data = vec![0u8; header.size as usize];
+    fill(&mut file, &path, &mut data)?;
+    let have = Sha256::digest(&data).into();
+    check_digest(checksums_path, &header.name, &path, want, have)?;
+    Ok(Piece::Whole(header, data))
 }
 
-/// The writing side: headers, contents and padding in the order they come.
-fn write_pieces(
-    rx: Receiver<Vec<Piece>>,
-    sink: &mut dyn Write,
-    progress: &mut dyn Progress,
-    summary: &mut PackSummary,
-) -> Result<(), ArchiveError> {
-    // Content bytes still due for the large file being written, and its size.
-    let mut due = 0u64;
-    let mut size = 0u64;
-    for piece in rx.into_iter().flatten() {
+/// The writing side: headers, contents and padding, job by job in order.
+struct Writer<'a> {
+    sink: &'a mut dyn Write,
+    checksums_path: &'a Path,
+    buf: Vec<u8>,
+    summary: &'a mut PackSummary,
+    progress: &'a mut dyn Progress,
+}
+
+impl Writer<'_> {
+    fn write_jobs(&mut self, order: &Receiver<Receiver<Done>>) -> Result<(), ArchiveError> {
+        for done in order {
+            let pieces = done.recv().map_err(|_| {
+                ArchiveError::io(
+                    self.checksums_path,
+                    io::Error::other("archive reader panicked"),
+                )
+            })??;
+            for piece in pieces {
+                self.write_piece(piece)?;
+            }
+            self.progress
+                .update(self.summary.bytes, self.summary.dirs + self.summary.files);
+        }
+        Ok(())
+    }
+
+    fn write_piece(&mut self, piece: Piece) -> Result<(), ArchiveError> {
         match piece {
             Piece::Dir(header) => {
-                header::write_header(sink, &header).map_err(write_error)?;
-                summary.dirs += 1;
+                header::write_header(self.sink, &header).map_err(write_error)?;
+                self.summary.dirs += 1;
+                Ok(())
             }
             Piece::Whole(header, data) => {
-                header::write_header(sink, &header).map_err(write_error)?;
-                sink.write_all(&data).map_err(write_error)?;
-                end_file(sink, header.size, summary)?;
+                header::write_header(self.sink, &header).map_err(write_error)?;
+                self.sink.write_all(&data).map_err(write_error)?;
+                self.end_file(header.size)
             }
-            Piece::Head(header) => {
-                header::write_header(sink, &header).map_err(write_error)?;
-                (due, size) = (header.size, header.size);
-            }
-            Piece::Chunk(data) => {
-                sink.write_all(&data).map_err(write_error)?;
-                due = due.saturating_sub(data.len() as u64);
-                summary.bytes += data.len() as u64;
-                if due == 0 {
-                    summary.bytes -= size;
-                    end_file(sink, size, summary)?;
-                }
-            }
+            Piece::Large(large) => self.write_large(large),
         }
-        progress.update(summary.bytes, summary.dirs + summary.files);
     }
-    Ok(())
-}
 
-/// Padding after a file's content, and the count.
-fn end_file(
-    sink: &mut dyn Write,
-    size: u64,
-    summary: &mut PackSummary,
-) -> Result<(), ArchiveError> {
-    sink.write_all(&[0u8; header::BLOCK][..header::padding(size)])
-        .map_err(write_error)?;
-    summary.files += 1;
-    summary.bytes += size;
-    Ok(())
+    /// Reopens, streams and hashes a large file; its digest is checked at the end
+    /// (the partial archive is then the caller's to remove).
+    fn write_large(&mut self, large: Large) -> Result<(), ArchiveError> {
+        let path = &large.path;
+        let (mut file, meta) = open_regular(path)?;
+        if (meta.dev(), meta.ino(), meta.size()) != (large.dev, large.ino, large.header.size) {
+            return Err(ArchiveError::non_regular(
+                path,
+                "changed while the archive was being packed",
+            ));
+        }
+        header::write_header(self.sink, &large.header).map_err(write_error)?;
+        let mut hasher = Sha256::new();
+        let mut left = large.header.size;
+        while left > 0 {
+            let n = self.buf.len().min(usize::try_from(left).unwrap_or(CHUNK));
+            fill(&mut file, path, &mut self.buf[..n])?;
+            hasher.update(&self.buf[..n]);
+            self.sink.write_all(&self.buf[..n]).map_err(write_error)?;
+            left -= n as u64;
+            self.summary.bytes += n as u64;
+            self.progress
+                .update(self.summary.bytes, self.summary.dirs + self.summary.files);
+        }
+        self.summary.bytes -= large.header.size;
+        let have = hasher.finalize().into();
+        check_digest(
+            self.checksums_path,
+            &large.header.name,
+            path,
+            large.want,
+            have,
+        )?;
+        self.end_file(large.header.size)
+    }
+
+    /// Padding after a file's content, and the count.
+    fn end_file(&mut self, size: u64) -> Result<(), ArchiveError> {
+        self.sink
+            .write_all(&[0u8; header::BLOCK][..header::padding(size)])
+            .map_err(write_error)?;
+        self.summary.files += 1;
+        self.summary.bytes += size;
+        Ok(())
+    }
 }
 
 /// Opens without following links or blocking; it must be a regular file with one
