@@ -39,6 +39,8 @@ const PATH_SORT_BUDGET: usize = 64 << 20;
 const IO_BUFFER: usize = 1 << 20;
 /// klauspost's default level corresponds to zstd level 3.
 const ZSTD_LEVEL: i32 = 3;
+/// zstd compression workers beside the writing thread.
+const ZSTD_WORKERS: u32 = 1;
 
 /// Go's `rejectArchiveOutputInsideInput`: both sides symlink-resolved (the output
 /// through its parent, which must exist).
@@ -223,6 +225,10 @@ fn stream_archive(
             let mut encoder =
                 zstd::stream::write::Encoder::new(out, ZSTD_LEVEL).map_err(write_error)?;
             encoder.include_checksum(true).map_err(write_error)?;
+            // Compression on zstd's own worker thread, in jobs of contiguous input,
+            // while this thread keeps writing tar (the frame decompresses to the same
+            // tar; its bytes do not depend on timing).
+            encoder.multithread(ZSTD_WORKERS).map_err(write_error)?;
             Sink::Zstd(encoder)
         }
     };
