@@ -247,7 +247,6 @@ fn stream_archive(
         let mut writer = Writer {
             sink: sink.writer(),
             checksums_path: &checksums_path,
-            buf: vec![0u8; CHUNK],
             summary: &mut summary,
             progress,
         };
@@ -345,13 +344,14 @@ fn collect_paths(root: &Path) -> Result<crate::sort::SortedRecords, ArchiveError
 
 /// Consecutive entries per job.
 const JOB_ENTRIES: usize = 64;
-/// Files up to this size are read whole by a worker (so a job holds at most
-/// `JOB_ENTRIES * WHOLE_MAX` = 4 MiB); larger ones are streamed by the writer.
-const WHOLE_MAX: u64 = 64 << 10;
-/// The writer's read size for large files.
-const CHUNK: usize = 1 << 20;
+/// Pieces a worker may have sent ahead of the writer on one job.
+const JOB_PIECES: usize = 16;
+/// Files up to this size are read whole by a worker; larger ones are sent in chunks
+/// of this size, hashed as they are read. A job holds at most `JOB_PIECES * CHUNK` =
+/// 4 MiB, and at most `3 * workers` jobs are in flight.
+const CHUNK: usize = 256 << 10;
 
-/// Entries for one worker, and where its result goes.
+/// Entries for one worker, and where its pieces go.
 struct Job {
     entries: Vec<JobEntry>,
     reply: SyncSender<Done>,
@@ -363,8 +363,8 @@ struct JobEntry {
     want: Option<Want>,
 }
 
-/// A worker's result for one job.
-type Done = Result<Vec<Piece>, ArchiveError>;
+/// One piece of a job's result, or why the job failed (its last message).
+type Done = Result<Piece, ArchiveError>;
 
 /// What the writer gets, in archive order.
 enum Piece {
@@ -372,18 +372,11 @@ enum Piece {
     Dir(EntryHeader),
     /// A small file's header and content, already checked against its row.
     Whole(EntryHeader, Vec<u8>),
-    /// A large file, read, hashed and checked by the writer.
-    Large(Large),
-}
-
-/// A large file as a worker saw it: the writer reopens it and requires the same inode
-/// and size (holding it open would let queued jobs pin many descriptors).
-struct Large {
-    header: EntryHeader,
-    path: PathBuf,
-    want: Want,
-    dev: u64,
-    ino: u64,
+    /// A large file's header; its content follows in [`Piece::Chunk`]s, and its digest
+    /// is checked by the worker after the last one (a mismatch then fails the job).
+    Head(EntryHeader),
+    /// The next part of a large file.
+    Chunk(Vec<u8>),
 }
 
 /// The CHECKSUMS rows, sorted like the walk, consumed in step with it: every regular
@@ -564,7 +557,7 @@ fn dispatch(
             }
         };
         if entries.len() == JOB_ENTRIES || (!more && !entries.is_empty()) {
-            let (reply, done) = sync_channel(1);
+            let (reply, done) = sync_channel(JOB_PIECES);
             let job = Job {
                 entries: std::mem::replace(&mut entries, Vec::with_capacity(JOB_ENTRIES)),
                 reply,
@@ -590,25 +583,30 @@ fn work(root: &Path, checksums_path: &Path, jobs: &Mutex<Receiver<Job>>) {
         let Ok(job) = job else {
             return;
         };
-        let done = job
-            .entries
-            .into_iter()
-            .map(|entry| read_entry(root, checksums_path, entry, &mut owners))
-            .collect::<Result<Vec<_>, _>>();
-        // The writer may have gone; then nobody needs the result.
-        let _ = job.reply.send(done);
+        for entry in job.entries {
+            match read_entry(root, checksums_path, entry, &mut owners, &job.reply) {
+                Ok(true) => {}
+                // The writer has gone; nobody needs the rest.
+                Ok(false) => break,
+                Err(e) => {
+                    let _ = job.reply.send(Err(e));
+                    break;
+                }
+            }
+        }
     }
 }
 
 /// Re-checks one path (still the kind the walk saw; a regular file opened without
-/// following links, with one link), builds its header, and reads and checks a small
-/// file's content.
+/// following links, with one link), builds its header, and sends it with the file's
+/// content, hashed and checked on the way. `false` when the writer has gone.
 fn read_entry(
     root: &Path,
     checksums_path: &Path,
     entry: JobEntry,
     owners: &mut Owners,
-) -> Result<Piece, ArchiveError> {
+    reply: &SyncSender<Done>,
+) -> Result<bool, ArchiveError> {
     let path = root.join(std::ffi::OsStr::from_bytes(&entry.rel));
     let (file, meta) = match entry.want {
         None => {
@@ -638,103 +636,92 @@ fn read_entry(
         typeflag: if file.is_some() { TYPE_REG } else { TYPE_DIR },
     };
     let (Some(mut file), Some(want)) = (file, entry.want) else {
-        return Ok(Piece::Dir(header));
+        return Ok(reply.send(Ok(Piece::Dir(header))).is_ok());
     };
-    if header.size > WHOLE_MAX {
-        return Ok(Piece::Large(Large {
-            header,
-            path,
-            want,
-            dev: meta.dev(),
-            ino: meta.ino(),
-        }));
-    }
     // Exactly `size` bytes are read and hashed: if the file grew since its size was
     // taken, what is archived is still the prefix the digest vouches for.
-    let mut data = vec![0u8; header.size as usize];
-    fill(&mut file, &path, &mut data)?;
-    let have = Sha256::digest(&data).into();
-    check_digest(checksums_path, &header.name, &path, want, have)?;
-    Ok(Piece::Whole(header, data))
+    let size = header.size;
+    if size <= CHUNK as u64 {
+        let mut data = vec![0u8; size as usize];
+        fill(&mut file, &path, &mut data)?;
+        let have = Sha256::digest(&data).into();
+        check_digest(checksums_path, &header.name, &path, want, have)?;
+        return Ok(reply.send(Ok(Piece::Whole(header, data))).is_ok());
+    }
+    let rel = header.name.clone();
+    if reply.send(Ok(Piece::Head(header))).is_err() {
+        return Ok(false);
+    }
+    let mut hasher = Sha256::new();
+    let mut left = size;
+    while left > 0 {
+        let mut chunk = vec![0u8; CHUNK.min(usize::try_from(left).unwrap_or(CHUNK))];
+        fill(&mut file, &path, &mut chunk)?;
+        hasher.update(&chunk);
+        left -= chunk.len() as u64;
+        if reply.send(Ok(Piece::Chunk(chunk))).is_err() {
+            return Ok(false);
+        }
+    }
+    check_digest(checksums_path, &rel, &path, want, hasher.finalize().into())?;
+    Ok(true)
 }
 
 /// The writing side: headers, contents and padding, job by job in order.
 struct Writer<'a> {
     sink: &'a mut dyn Write,
     checksums_path: &'a Path,
-    buf: Vec<u8>,
     summary: &'a mut PackSummary,
     progress: &'a mut dyn Progress,
 }
 
 impl Writer<'_> {
     fn write_jobs(&mut self, order: &Receiver<Receiver<Done>>) -> Result<(), ArchiveError> {
+        // Content bytes still due for the large file being written, and its size.
+        let (mut due, mut size) = (0u64, 0u64);
         for done in order {
-            let pieces = done.recv().map_err(|_| {
-                ArchiveError::io(
+            let mut pieces = 0u64;
+            for piece in done.iter() {
+                pieces += 1;
+                match piece? {
+                    Piece::Dir(header) => {
+                        header::write_header(self.sink, &header).map_err(write_error)?;
+                        self.summary.dirs += 1;
+                    }
+                    Piece::Whole(header, data) => {
+                        header::write_header(self.sink, &header).map_err(write_error)?;
+                        self.sink.write_all(&data).map_err(write_error)?;
+                        self.end_file(header.size)?;
+                    }
+                    Piece::Head(header) => {
+                        header::write_header(self.sink, &header).map_err(write_error)?;
+                        (due, size) = (header.size, header.size);
+                    }
+                    Piece::Chunk(data) => {
+                        self.sink.write_all(&data).map_err(write_error)?;
+                        due = due.saturating_sub(data.len() as u64);
+                        if due == 0 {
+                            self.end_file(size)?;
+                        } else {
+                            let entries = self.summary.dirs + self.summary.files;
+                            self.progress
+                                .update(self.summary.bytes + (size - due), entries);
+                        }
+                    }
+                }
+            }
+            // A job always yields a piece per entry or an error; anything less means
+            // its worker died.
+            if pieces == 0 || due > 0 {
+                return Err(ArchiveError::io(
                     self.checksums_path,
-                    io::Error::other("archive reader panicked"),
-                )
-            })??;
-            for piece in pieces {
-                self.write_piece(piece)?;
+                    io::Error::other("archive reader stopped"),
+                ));
             }
             self.progress
                 .update(self.summary.bytes, self.summary.dirs + self.summary.files);
         }
         Ok(())
-    }
-
-    fn write_piece(&mut self, piece: Piece) -> Result<(), ArchiveError> {
-        match piece {
-            Piece::Dir(header) => {
-                header::write_header(self.sink, &header).map_err(write_error)?;
-                self.summary.dirs += 1;
-                Ok(())
-            }
-            Piece::Whole(header, data) => {
-                header::write_header(self.sink, &header).map_err(write_error)?;
-                self.sink.write_all(&data).map_err(write_error)?;
-                self.end_file(header.size)
-            }
-            Piece::Large(large) => self.write_large(large),
-        }
-    }
-
-    /// Reopens, streams and hashes a large file; its digest is checked at the end
-    /// (the partial archive is then the caller's to remove).
-    fn write_large(&mut self, large: Large) -> Result<(), ArchiveError> {
-        let path = &large.path;
-        let (mut file, meta) = open_regular(path)?;
-        if (meta.dev(), meta.ino(), meta.size()) != (large.dev, large.ino, large.header.size) {
-            return Err(ArchiveError::non_regular(
-                path,
-                "changed while the archive was being packed",
-            ));
-        }
-        header::write_header(self.sink, &large.header).map_err(write_error)?;
-        let mut hasher = Sha256::new();
-        let mut left = large.header.size;
-        while left > 0 {
-            let n = self.buf.len().min(usize::try_from(left).unwrap_or(CHUNK));
-            fill(&mut file, path, &mut self.buf[..n])?;
-            hasher.update(&self.buf[..n]);
-            self.sink.write_all(&self.buf[..n]).map_err(write_error)?;
-            left -= n as u64;
-            self.summary.bytes += n as u64;
-            self.progress
-                .update(self.summary.bytes, self.summary.dirs + self.summary.files);
-        }
-        self.summary.bytes -= large.header.size;
-        let have = hasher.finalize().into();
-        check_digest(
-            self.checksums_path,
-            &large.header.name,
-            path,
-            large.want,
-            have,
-        )?;
-        self.end_file(large.header.size)
     }
 
     /// Padding after a file's content, and the count.
