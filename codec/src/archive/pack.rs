@@ -35,7 +35,7 @@ pub struct PackSummary {
 const DIR: u8 = b'd';
 const FILE: u8 = b'f';
 /// Memory for the path sort before it spills.
-const PATH_SORT_BUDGET: usize = 64 << 20;
+const PATH_SORT_BUDGET: usize = 16 << 20;
 const IO_BUFFER: usize = 1 << 20;
 /// klauspost's default level corresponds to zstd level 3.
 const ZSTD_LEVEL: i32 = 3;

@@ -217,7 +217,7 @@ pub fn clean_entry_name(name: &[u8]) -> Result<Vec<u8>, ArchiveError> {
 }
 
 /// Memory for sorting the digests of the files written before they spill to disk.
-const DIGEST_SORT_BUDGET: usize = 32 << 20;
+const DIGEST_SORT_BUDGET: usize = 16 << 20;
 
 /// The tree verification after unpacking, without reading the tree again: the files
 /// were hashed as they were written, so their sorted digests are merged with the

@@ -402,7 +402,7 @@ impl Rows {
 }
 
 /// Memory for sorting CHECKSUMS rows or walked paths before they spill to disk.
-const LISTING_SORT_BUDGET: usize = 32 << 20;
+const LISTING_SORT_BUDGET: usize = 16 << 20;
 
 fn listing_sort_options() -> SortOptions {
     SortOptions {
