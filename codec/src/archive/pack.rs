@@ -778,3 +778,105 @@ fn fill(file: &mut File, path: &Path, buf: &mut [u8]) -> Result<(), ArchiveError
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+
+    use super::*;
+    use crate::error::ErrorCode;
+    use crate::tree::checksums::write_checksums;
+    use crate::tree::walltime::WallTime;
+
+    const LARGE: &str = "s3/bucket/large.bin";
+
+    /// Enough small files for several jobs, and files at and around the chunk size.
+    fn tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("tree");
+        for d in 0..3 {
+            let sub = root.join(format!("redis/db_0/d{d}"));
+            fs::create_dir_all(&sub).unwrap();
+            for i in 0..100 {
+                fs::write(
+                    sub.join(format!("k{i:03}.json")),
+                    format!("{d}-{i}").repeat(i),
+                )
+                .unwrap();
+            }
+        }
+        fs::create_dir_all(root.join("s3/bucket")).unwrap();
+        let big = |len: usize| (0..len).map(|i| (i * 31 % 251) as u8).collect::<Vec<u8>>();
+        fs::write(root.join(LARGE), big(3 * CHUNK + 17)).unwrap();
+        fs::write(root.join("s3/bucket/chunk.bin"), big(CHUNK)).unwrap();
+        fs::write(root.join("s3/bucket/chunk1.bin"), big(CHUNK + 1)).unwrap();
+        Manifest::new_phase0(WallTime::from_unix(1_700_000_000, 0).unwrap())
+            .write_file(&root)
+            .unwrap();
+        write_checksums(&root).unwrap();
+        dir
+    }
+
+    fn pack(root: &Path, compression: Compression, verification: Verification) -> Vec<u8> {
+        let mut out = Vec::new();
+        pack_stream(root, &mut out, compression, verification, &mut NoProgress).unwrap();
+        out
+    }
+
+    #[test]
+    fn verifying_while_packing_writes_the_same_bytes() {
+        let dir = tree();
+        let root = dir.path().join("tree");
+        let plain = pack(&root, Compression::None, Verification::First);
+        assert_eq!(
+            plain,
+            pack(&root, Compression::None, Verification::WhilePacking)
+        );
+        let mut unzipped = Vec::new();
+        zstd::stream::read::Decoder::new(
+            &pack(&root, Compression::Zstd, Verification::WhilePacking)[..],
+        )
+        .unwrap()
+        .read_to_end(&mut unzipped)
+        .unwrap();
+        assert_eq!(plain, unzipped);
+        // 300 small files, three large ones, MANIFEST.json and CHECKSUMS, end marker.
+        let mut archive = tar::Archive::new(&plain[..]);
+        let files = archive
+            .entries()
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().header().entry_type().is_file())
+            .count();
+        assert_eq!(files, 305);
+    }
+
+    #[test]
+    fn a_changed_large_file_fails_and_leaves_no_archive() {
+        let dir = tree();
+        let root = dir.path().join("tree");
+        let mut data = fs::read(root.join(LARGE)).unwrap();
+        *data.last_mut().unwrap() ^= 1;
+        fs::write(root.join(LARGE), data).unwrap();
+        let output = dir.path().join("out.tar.zst");
+        let err = pack_to_file(&root, &output, Compression::Zstd, &mut NoProgress).unwrap_err();
+        assert_eq!(err.code(), "checksum-mismatch", "{err}");
+        assert!(err.to_string().contains(LARGE), "{err}");
+        assert!(!output.exists());
+    }
+
+    #[test]
+    fn an_unlisted_file_fails_and_leaves_no_archive() {
+        let dir = tree();
+        let root = dir.path().join("tree");
+        fs::write(root.join("redis/db_0/d1/k050.extra"), b"x").unwrap();
+        let output = dir.path().join("out.tar");
+        let err = pack_to_file(&root, &output, Compression::None, &mut NoProgress).unwrap_err();
+        assert_eq!(err.code(), "archive-unchecksummed-file", "{err}");
+        assert!(!output.exists());
+        // Verified first, nothing reaches the output at all.
+        let mut out = Vec::new();
+        let err = pack_tree(&root, &mut out, Compression::None).unwrap_err();
+        assert_eq!(err.code(), "archive-unchecksummed-file", "{err}");
+        assert!(out.is_empty());
+    }
+}
