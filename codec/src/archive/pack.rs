@@ -13,6 +13,7 @@ use super::owners::Owners;
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
+use rustix::fs::{Mode, OFlags};
 use sha2::{Digest, Sha256};
 
 use super::{ArchiveError, Compression, kind_name, require_single_regular, verify_dump_root};
@@ -575,6 +576,7 @@ fn dispatch(
 /// A reading worker: jobs until the queue closes.
 fn work(root: &Path, checksums_path: &Path, jobs: &Mutex<Receiver<Job>>) {
     let mut owners = Owners::default();
+    let mut dirs = DirCache::default();
     loop {
         let job = match jobs.lock() {
             Ok(queue) => queue.recv(),
@@ -584,7 +586,8 @@ fn work(root: &Path, checksums_path: &Path, jobs: &Mutex<Receiver<Job>>) {
             return;
         };
         for entry in job.entries {
-            match read_entry(root, checksums_path, entry, &mut owners, &job.reply) {
+            let context = (&mut owners, &mut dirs);
+            match read_entry(root, checksums_path, entry, context, &job.reply) {
                 Ok(true) => {}
                 // The writer has gone; nobody needs the rest.
                 Ok(false) => break,
@@ -604,7 +607,7 @@ fn read_entry(
     root: &Path,
     checksums_path: &Path,
     entry: JobEntry,
-    owners: &mut Owners,
+    (owners, dirs): (&mut Owners, &mut DirCache),
     reply: &SyncSender<Done>,
 ) -> Result<bool, ArchiveError> {
     let path = root.join(std::ffi::OsStr::from_bytes(&entry.rel));
@@ -620,7 +623,7 @@ fn read_entry(
             (None, meta)
         }
         Some(_) => {
-            let (file, meta) = open_regular(&path)?;
+            let (file, meta) = open_regular(&path, dirs)?;
             (Some(file), meta)
         }
     };
@@ -737,15 +740,11 @@ impl Writer<'_> {
 
 /// Opens without following links or blocking; it must be a regular file with one
 /// link (a second name may live outside the tree).
-fn open_regular(path: &Path) -> Result<(File, fs::Metadata), ArchiveError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => ArchiveError::non_regular(path, "symlink"),
-            _ => ArchiveError::io(path, e),
-        })?;
+fn open_regular(path: &Path, dirs: &mut DirCache) -> Result<(File, fs::Metadata), ArchiveError> {
+    let file = dirs.open(path).map_err(|e| match e.raw_os_error() {
+        Some(libc::ELOOP) => ArchiveError::non_regular(path, "symlink"),
+        _ => ArchiveError::io(path, e),
+    })?;
     let meta = file.metadata().map_err(|e| ArchiveError::io(path, e))?;
     if !meta.file_type().is_file() {
         return Err(ArchiveError::non_regular(path, kind_name(&meta)));
@@ -757,6 +756,39 @@ fn open_regular(path: &Path) -> Result<(File, fs::Metadata), ArchiveError> {
         ));
     }
     Ok((file, meta))
+}
+
+/// The directory of the file opened last, kept open: consecutive files of a job are
+/// mostly in one directory, and opening by name relative to it spares the kernel the
+/// walk of the whole path each time.
+#[derive(Default)]
+struct DirCache {
+    dir: Option<(PathBuf, File)>,
+}
+
+impl DirCache {
+    /// Opens `path` read-only, without following a final symlink or blocking.
+    fn open(&mut self, path: &Path) -> io::Result<File> {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .open(path);
+        };
+        if self.dir.as_ref().is_none_or(|(open, _)| open != parent) {
+            let dir = OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY)
+                .open(parent)?;
+            self.dir = Some((parent.to_path_buf(), dir));
+        }
+        let Some((_, dir)) = &self.dir else {
+            return Err(io::Error::other("directory cache is empty"));
+        };
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(dir, name, flags, Mode::empty())?;
+        Ok(File::from(fd))
+    }
 }
 
 /// Fills `buf` from the file; a file that shrank since its header was made fails the
