@@ -1,5 +1,8 @@
-//! `archive pack` throughput (`archive::pack_tree`: verify the tree, sort the paths,
-//! write Go's tar bytes, optionally zstd) into a sink, over a decoded-tree-like mix:
+//! `archive pack` throughput (`archive::pack_stream`: list and sort the paths and the
+//! CHECKSUMS rows, read and hash every file on a pool of workers, write Go's tar bytes,
+//! optionally zstd) into a sink, both with every file verified while it is packed
+//! (`pack/…`, what `--output FILE` does) and verified first (`pack-verify-first/…`,
+//! `--output -`, two reads), over a decoded-tree-like mix:
 //! many small files (64 B – 4 KiB, 20k, or 500 under `cargo test --benches`) in 64
 //! directories plus four large files (`EKV_BENCH_MIB / 4` each). Reports bytes per
 //! second of file content and files per second. `benches/archive-vs-tar.sh` compares
@@ -14,7 +17,8 @@ use std::path::Path;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use elastickv_benches::{SEED, quick_mode, workload_bytes};
-use elastickv_codec::archive::{Compression, pack_tree};
+use elastickv_codec::archive::{Compression, Verification, pack_stream};
+use elastickv_codec::pipeline::NoProgress;
 use elastickv_codec::tree::checksums::write_checksums;
 use elastickv_codec::tree::manifest::Manifest;
 use elastickv_codec::tree::walltime::WallTime;
@@ -55,13 +59,25 @@ fn archive(c: &mut Criterion) {
         elements: files,
         bytes,
     });
-    for compression in [Compression::None, Compression::Zstd] {
-        group.bench_function(BenchmarkId::new("pack", compression.name()), |b| {
-            b.iter(|| {
-                let summary = pack_tree(black_box(&root), io::sink(), compression).expect("pack");
-                assert_eq!(summary.files, files + 2);
-            })
-        });
+    for (name, verification) in [
+        ("pack", Verification::WhilePacking),
+        ("pack-verify-first", Verification::First),
+    ] {
+        for compression in [Compression::None, Compression::Zstd] {
+            group.bench_function(BenchmarkId::new(name, compression.name()), |b| {
+                b.iter(|| {
+                    let summary = pack_stream(
+                        black_box(&root),
+                        io::sink(),
+                        compression,
+                        verification,
+                        &mut NoProgress,
+                    )
+                    .expect("pack");
+                    assert_eq!(summary.files, files + 2);
+                })
+            });
+        }
     }
     group.finish();
 }

@@ -19,7 +19,8 @@ use std::path::Path;
 
 pub use error::ArchiveError;
 pub use pack::{
-    PackSummary, check_output_outside_input, pack_to_file, pack_tree, pack_tree_with_progress,
+    PackSummary, Verification, check_output_outside_input, pack_stream, pack_to_file, pack_tree,
+    pack_tree_with_progress,
 };
 pub use unpack::{
     UnpackSummary, clean_entry_name, open_archive_input, unpack_archive,

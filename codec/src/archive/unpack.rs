@@ -11,9 +11,17 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::pipeline::{NoProgress, Progress};
+use sha2::{Digest, Sha256};
 
-use super::{ArchiveError, Compression, MAX_UNPACK_BYTES, MAX_UNPACK_ENTRIES, verify_dump_root};
+use crate::pipeline::{NoProgress, Progress};
+use crate::sort::{ExternalSorter, SortOptions, SortedRecords};
+use crate::tree::checksums::{CHECKSUMS_FILE_NAME, listing_value, sorted_listing};
+use crate::tree::manifest::{MANIFEST_FILE_NAME, Manifest};
+
+use super::{
+    ArchiveError, Compression, MAX_UNPACK_BYTES, MAX_UNPACK_ENTRIES, require_single_regular,
+    verify_dump_root,
+};
 
 /// What was unpacked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -114,8 +122,8 @@ fn unpack_inner(
         }
     };
     create_root(&output)?;
-    let result = extract(reader, &output).and_then(|summary| {
-        verify_dump_root(&output)?;
+    let result = extract(reader, &output).and_then(|(summary, written)| {
+        verify_unpacked(&output, written)?;
         Ok(summary)
     });
     if result.is_err() {
@@ -208,8 +216,54 @@ pub fn clean_entry_name(name: &[u8]) -> Result<Vec<u8>, ArchiveError> {
     Ok(parts.join(&b'/'))
 }
 
-/// Reads every entry; directory modes are applied after the last one.
-fn extract(reader: impl Read, root: &Path) -> Result<UnpackSummary, ArchiveError> {
+/// Memory for sorting the digests of the files written before they spill to disk.
+const DIGEST_SORT_BUDGET: usize = 16 << 20;
+
+/// The tree verification after unpacking, without reading the tree again: the files
+/// were hashed as they were written, so their sorted digests are merged with the
+/// sorted CHECKSUMS rows (every file but CHECKSUMS listed once with its digest, every
+/// row a file written). Anything else — and any doubt — goes through Go's full
+/// [`verify_dump_root`], whose verdict is the answer.
+fn verify_unpacked(root: &Path, written: SortedRecords) -> Result<(), ArchiveError> {
+    match digests_match(root, written) {
+        Ok(true) => Ok(()),
+        Ok(false) | Err(_) => verify_dump_root(root),
+    }
+}
+
+fn digests_match(root: &Path, mut written: SortedRecords) -> Result<bool, ArchiveError> {
+    let scratch_error = |e| ArchiveError::io(std::env::temp_dir(), e);
+    for name in [MANIFEST_FILE_NAME, CHECKSUMS_FILE_NAME] {
+        require_single_regular(&root.join(name))?;
+    }
+    Manifest::read_file(&root.join(MANIFEST_FILE_NAME))?;
+    let mut listing = sorted_listing(root)?;
+    if listing.stopped.is_some() || listing.count == 0 {
+        return Ok(false);
+    }
+    let rows = &mut listing.rows;
+    rows.advance().map_err(scratch_error)?;
+    while let Some((rel, digest)) = written.next().map_err(scratch_error)? {
+        if rel == CHECKSUMS_FILE_NAME.as_bytes() {
+            continue;
+        }
+        let matched = rows.current().is_some_and(|(key, value)| {
+            key == rel && listing_value(value).is_some_and(|(_, want)| want == digest)
+        });
+        if !matched {
+            return Ok(false);
+        }
+        rows.advance().map_err(scratch_error)?;
+        if rows.current().is_some_and(|(key, _)| key == rel) {
+            return Ok(false);
+        }
+    }
+    Ok(rows.current().is_none())
+}
+
+/// Reads every entry; directory modes are applied after the last one. Returns the
+/// regular files written with their SHA-256, sorted by cleaned path.
+fn extract(reader: impl Read, root: &Path) -> Result<(UnpackSummary, SortedRecords), ArchiveError> {
     let stream = |e: io::Error| ArchiveError::Stream {
         context: "read archive".into(),
         source: e,
@@ -220,6 +274,14 @@ fn extract(reader: impl Read, root: &Path) -> Result<UnpackSummary, ArchiveError
     let mut entries_left = MAX_UNPACK_ENTRIES;
     let mut bytes_left = MAX_UNPACK_BYTES;
     let mut buf = vec![0u8; IO_BUFFER];
+    let mut digests = ExternalSorter::new(SortOptions {
+        memory_budget: DIGEST_SORT_BUDGET,
+        scratch_dir: std::env::temp_dir(),
+    });
+    let scratch_error = |e| ArchiveError::io(std::env::temp_dir(), e);
+    // The parent directory made for the previous file: consecutive files of one
+    // directory need it made only once.
+    let mut made_parent: Option<PathBuf> = None;
     for entry in archive.entries().map_err(stream)? {
         let mut entry = entry.map_err(stream)?;
         let name = entry.path_bytes().into_owned();
@@ -272,13 +334,15 @@ fn extract(reader: impl Read, root: &Path) -> Result<UnpackSummary, ArchiveError
                 }
                 bytes_left -= size;
                 let mode = if perm == 0 { DEFAULT_FILE_MODE } else { perm };
-                let written = write_file(&mut entry, &target, mode, &mut buf)?;
+                let (written, digest) =
+                    write_file(&mut entry, &target, mode, &mut buf, &mut made_parent)?;
                 if written != size {
                     return Err(ArchiveError::Stream {
                         context: format!("read {shown:?}"),
                         source: io::Error::from(io::ErrorKind::UnexpectedEof),
                     });
                 }
+                digests.push(&rel, &digest).map_err(scratch_error)?;
                 summary.files += 1;
                 summary.bytes += size;
             }
@@ -291,7 +355,7 @@ fn extract(reader: impl Read, root: &Path) -> Result<UnpackSummary, ArchiveError
         }
     }
     apply_dir_modes(dir_modes)?;
-    Ok(summary)
+    Ok((summary, digests.finish().map_err(scratch_error)?))
 }
 
 enum Kind {
@@ -308,18 +372,24 @@ fn type_char(flag: u8) -> String {
     }
 }
 
+/// Writes one file (`O_EXCL`, no link followed), its parents made as needed;
+/// returns its size and SHA-256.
 fn write_file(
     entry: &mut impl Read,
     target: &Path,
     mode: u32,
     buf: &mut [u8],
-) -> Result<u64, ArchiveError> {
-    if let Some(parent) = target.parent() {
+    made_parent: &mut Option<PathBuf>,
+) -> Result<(u64, [u8; 32]), ArchiveError> {
+    if let Some(parent) = target.parent()
+        && made_parent.as_deref() != Some(parent)
+    {
         DirBuilder::new()
             .recursive(true)
             .mode(DEFAULT_DIR_MODE)
             .create(parent)
             .map_err(|e| ArchiveError::io(parent, e))?;
+        *made_parent = Some(parent.to_path_buf());
     }
     let mut file = OpenOptions::new()
         .write(true)
@@ -329,6 +399,7 @@ fn write_file(
         .open(target)
         .map_err(|e| ArchiveError::io(target, e))?;
     let mut written = 0u64;
+    let mut hasher = Sha256::new();
     loop {
         let n = match entry.read(buf) {
             Ok(0) => break,
@@ -341,11 +412,12 @@ fn write_file(
                 });
             }
         };
+        hasher.update(&buf[..n]);
         file.write_all(&buf[..n])
             .map_err(|e| ArchiveError::io(target, e))?;
         written += n as u64;
     }
-    Ok(written)
+    Ok((written, hasher.finalize().into()))
 }
 
 /// Deepest (longest path) first, so a read-only parent never blocks a child's chmod.

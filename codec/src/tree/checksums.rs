@@ -6,7 +6,6 @@
 //! through a symlink, and lines are bounded so a file without newlines cannot
 //! exhaust memory.
 
-use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, BufReader, Read, Write};
@@ -20,7 +19,7 @@ use super::gojson::utf8_char_width;
 use super::lines::{LineError, LineScanner};
 use super::publish::{self, PublishOptions};
 use crate::error::{ErrorCode, ExitClass};
-use crate::sort::SortedRecords;
+use crate::sort::{ExternalSorter, SortOptions, SortedRecords};
 
 /// File name at the dump root.
 pub const CHECKSUMS_FILE_NAME: &str = "CHECKSUMS";
@@ -329,10 +328,25 @@ fn validate_rel(checksums: &Path, line: u64, rel: &[u8]) -> Result<Vec<u8>, Chec
     Ok(cleaned)
 }
 
+/// A reader that hashes what passes through it: the digest of the CHECKSUMS bytes a
+/// verification actually used, so a pack can check that it archives those bytes.
+struct HashingReader {
+    file: fs::File,
+    hasher: Sha256,
+}
+
+impl Read for HashingReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
 /// Rows of a CHECKSUMS file, validated but not hashed.
 struct Rows {
     path: PathBuf,
-    lines: LineScanner<BufReader<fs::File>>,
+    lines: LineScanner<BufReader<HashingReader>>,
 }
 
 impl Rows {
@@ -342,7 +356,13 @@ impl Rows {
         let file = tree_fs::open_nonblocking_regular(&path, true)?;
         Ok(Rows {
             lines: LineScanner::new(
-                BufReader::with_capacity(HASH_BUFFER, file),
+                BufReader::with_capacity(
+                    HASH_BUFFER,
+                    HashingReader {
+                        file,
+                        hasher: Sha256::new(),
+                    },
+                ),
                 CHECKSUMS_MAX_LINE,
             ),
             path,
@@ -381,19 +401,127 @@ impl Rows {
     }
 }
 
+/// Memory for sorting CHECKSUMS rows or walked paths before they spill to disk.
+const LISTING_SORT_BUDGET: usize = 16 << 20;
+
+fn listing_sort_options() -> SortOptions {
+    SortOptions {
+        memory_budget: LISTING_SORT_BUDGET,
+        scratch_dir: std::env::temp_dir(),
+    }
+}
+
+/// Length of a [`SortedListing`] row value: BE64 line number ‖ SHA-256.
+pub const LISTING_VALUE_LEN: usize = 8 + 32;
+
+/// The rows of CHECKSUMS sorted by cleaned path, so they can be merged with a sorted
+/// walk in bounded memory however many files a tree holds.
+pub struct SortedListing {
+    /// Key: cleaned relative path; value: BE64 line number ‖ 32-byte digest (a path
+    /// listed twice appears twice, the earlier line first).
+    pub rows: SortedRecords,
+    /// Rows read.
+    pub count: u64,
+    /// SHA-256 of the CHECKSUMS bytes the rows came from.
+    pub file_digest: [u8; 32],
+    /// The first malformed or escaping row, where reading stopped (rows before it are
+    /// in `rows`; the file digest then covers only what was read).
+    pub stopped: Option<ChecksumsError>,
+}
+
+/// Reads CHECKSUMS once, validating each row as [`verify_checksums`] does (but hashing
+/// no listed file), into a [`SortedListing`]. Opening, reading or spilling failures
+/// are errors; a bad row ends the listing in [`SortedListing::stopped`].
+pub fn sorted_listing(root: &Path) -> Result<SortedListing, ChecksumsError> {
+    let mut rows = Rows::open(root)?;
+    let scratch_error = |e| ChecksumsError::from(FsError::io(std::env::temp_dir(), e));
+    let mut sorter = ExternalSorter::new(listing_sort_options());
+    let mut count = 0u64;
+    let stopped = loop {
+        match rows.next_row() {
+            Ok(Some((line, hex, rel))) => {
+                let mut value = [0u8; LISTING_VALUE_LEN];
+                value[..8].copy_from_slice(&line.to_be_bytes());
+                // `next_row` accepted exactly 64 lowercase hex digits.
+                hex::decode_to_slice(&hex, &mut value[8..])
+                    .map_err(|e| FsError::io(&rows.path, io::Error::other(e)))?;
+                sorter.push(&rel, &value).map_err(scratch_error)?;
+                count += 1;
+            }
+            Ok(None) => break None,
+            Err(ChecksumsError::Fs(e)) => return Err(e.into()),
+            Err(e) => break Some(e),
+        }
+    };
+    let file_digest = rows
+        .lines
+        .into_inner()
+        .into_inner()
+        .hasher
+        .finalize()
+        .into();
+    Ok(SortedListing {
+        rows: sorter.finish().map_err(scratch_error)?,
+        count,
+        file_digest,
+        stopped,
+    })
+}
+
+/// The line number and digest of a [`SortedListing`] row value.
+pub fn listing_value(value: &[u8]) -> Option<(u64, [u8; 32])> {
+    let line = u64::from_be_bytes(value.get(..8)?.try_into().ok()?);
+    let digest = value.get(8..LISTING_VALUE_LEN)?.try_into().ok()?;
+    Some((line, digest))
+}
+
+/// The first row (in line order) that repeats a path listed earlier, as (its line,
+/// the first line of that path): the repeat with the smallest line over all paths.
+fn first_repeat(rows: &mut SortedRecords) -> io::Result<Option<(u64, u64)>> {
+    let mut best: Option<(u64, u64)> = None;
+    let mut group: Vec<u8> = Vec::new();
+    // (first line, whether the group's second row was already seen)
+    let mut group_first: Option<(u64, bool)> = None;
+    while let Some((key, value)) = rows.next()? {
+        let line = listing_value(value).map_or(0, |(line, _)| line);
+        match group_first {
+            Some((first, false)) if key == group.as_slice() => {
+                if best.is_none_or(|(b, _)| line < b) {
+                    best = Some((line, first));
+                }
+                group_first = Some((first, true));
+            }
+            Some(_) if key == group.as_slice() => {}
+            _ => {
+                group.clear();
+                group.extend_from_slice(key);
+                group_first = Some((line, false));
+            }
+        }
+    }
+    Ok(best)
+}
+
 /// `VerifyChecksums`: recomputes every listed digest.
 ///
 /// A listed file that is missing counts as a mismatch (a partial restore and a
 /// deletion look the same to the operator), and so does one that is not a regular
 /// file. A path listed twice is refused (Go counts it twice). Files present but not
 /// listed are not checked here; see [`list_unlisted_files`].
+///
+/// Repeats are found by sorting the rows first (external sort), so memory does not
+/// grow with the number of rows; the verdict is the one a single pass in line order
+/// gives (the first failing row wins).
 pub fn verify_checksums(root: &Path) -> Result<VerifySummary, ChecksumsError> {
+    let mut listing = sorted_listing(root)?;
+    let repeat =
+        first_repeat(&mut listing.rows).map_err(|e| FsError::io(std::env::temp_dir(), e))?;
     let mut rows = Rows::open(root)?;
     let mut summary = VerifySummary::default();
-    // Cleaned path → the line that listed it first.
-    let mut seen: HashMap<Vec<u8>, u64> = HashMap::new();
     while let Some((line, want, rel)) = rows.next_row()? {
-        if let Some(&first_line) = seen.get(&rel) {
+        if let Some((repeat_line, first_line)) = repeat
+            && repeat_line == line
+        {
             return Err(ChecksumsError::DuplicatePath {
                 path: rows.path.clone(),
                 line,
@@ -401,7 +529,6 @@ pub fn verify_checksums(root: &Path) -> Result<VerifySummary, ChecksumsError> {
                 file: lossy(&rel),
             });
         }
-        seen.insert(rel.clone(), line);
         let mismatch = |reason: String| ChecksumsError::Mismatch {
             path: rows.path.clone(),
             line,
@@ -455,20 +582,57 @@ pub fn verify_checksums(root: &Path) -> Result<VerifySummary, ChecksumsError> {
     Ok(summary)
 }
 
+/// Every regular file under `root` but `<root>/CHECKSUMS`, sorted by relative path
+/// through the external sort (keys only), so a million-file tree stays in bounded
+/// memory.
+fn sorted_regular_files(root: &Path) -> Result<SortedRecords, ChecksumsError> {
+    let scratch_error = |e| ChecksumsError::from(FsError::io(std::env::temp_dir(), e));
+    let mut sorter = ExternalSorter::new(listing_sort_options());
+    let mut pending: Vec<(PathBuf, Vec<u8>)> = vec![(root.to_path_buf(), Vec::new())];
+    while let Some((dir, prefix)) = pending.pop() {
+        for entry in fs::read_dir(&dir).map_err(|e| FsError::io(&dir, e))? {
+            let entry = entry.map_err(|e| FsError::io(&dir, e))?;
+            let ft = entry
+                .file_type()
+                .map_err(|e| FsError::io(entry.path(), e))?;
+            let mut rel = prefix.clone();
+            if !rel.is_empty() {
+                rel.push(b'/');
+            }
+            rel.extend_from_slice(entry.file_name().as_bytes());
+            if ft.is_dir() {
+                pending.push((entry.path(), rel));
+            } else if ft.is_file() && rel != CHECKSUMS_FILE_NAME.as_bytes() {
+                sorter.push(&rel, &[]).map_err(scratch_error)?;
+            }
+        }
+    }
+    sorter.finish().map_err(scratch_error)
+}
+
 /// Regular files under `root` that CHECKSUMS does not list (CHECKSUMS itself aside),
 /// as relative paths in byte order: what an archive or `verify` must refuse, since
-/// nothing vouches for them.
+/// nothing vouches for them. Both sides are sorted externally and merged, so memory
+/// is bounded by the answer, not by the tree.
 pub fn list_unlisted_files(root: &Path) -> Result<Vec<PathBuf>, ChecksumsError> {
-    let mut rows = Rows::open(root)?;
-    let mut listed: HashSet<Vec<u8>> = HashSet::new();
-    while let Some((_, _, rel)) = rows.next_row()? {
-        listed.insert(rel);
+    let mut listing = sorted_listing(root)?;
+    if let Some(stopped) = listing.stopped {
+        return Err(stopped);
     }
-    Ok(regular_files(root)?
-        .into_iter()
-        .filter(|(rel, _)| !listed.contains(rel))
-        .map(|(rel, _)| PathBuf::from(OsString::from_vec(rel)))
-        .collect())
+    let mut files = sorted_regular_files(root)?;
+    let scratch_error = |e| ChecksumsError::from(FsError::io(std::env::temp_dir(), e));
+    let mut unlisted = Vec::new();
+    let mut listed_more = listing.rows.advance().map_err(scratch_error)?;
+    while let Some((rel, _)) = files.next().map_err(scratch_error)? {
+        while listed_more && listing.rows.current().is_some_and(|(key, _)| key < rel) {
+            listed_more = listing.rows.advance().map_err(scratch_error)?;
+        }
+        let listed = listed_more && listing.rows.current().is_some_and(|(key, _)| key == rel);
+        if !listed {
+            unlisted.push(PathBuf::from(OsString::from_vec(rel.to_vec())));
+        }
+    }
+    Ok(unlisted)
 }
 
 #[cfg(test)]

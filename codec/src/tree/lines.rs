@@ -73,6 +73,11 @@ impl<R: BufRead> LineScanner<R> {
     pub fn line_number(&self) -> u64 {
         self.line
     }
+
+    /// The reader, for what it kept about the bytes it passed on (a digest).
+    pub fn into_inner(self) -> R {
+        self.reader
+    }
 }
 
 #[cfg(test)]
