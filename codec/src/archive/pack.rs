@@ -778,7 +778,7 @@ impl DirCache {
         if self.dir.as_ref().is_none_or(|(open, _)| open != parent) {
             let dir = OpenOptions::new()
                 .read(true)
-                .custom_flags(libc::O_DIRECTORY)
+                .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
                 .open(parent)?;
             self.dir = Some((parent.to_path_buf(), dir));
         }

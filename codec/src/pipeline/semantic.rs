@@ -67,12 +67,16 @@ impl Shape {
 pub fn shape(adapter: Adapter, rel: &[u8]) -> Shape {
     let parts: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
     let name = parts.last().copied().unwrap_or_default();
+    // KEYMAP is every adapter's and a set of records wherever it sits (compare.rs's
+    // `Method::for_name` says the same).
+    if name == KEYMAP_FILE_NAME.as_bytes() {
+        return Shape::Lines;
+    }
     match adapter {
         // Every path in a bucket is an object key, but for the bucket's own files.
         Adapter::S3 => match parts.as_slice() {
             [_, b"_bucket.json"] => Shape::Json { root: "$" },
             [_, b"_incomplete_uploads", b"records.jsonl"] => Shape::Lines,
-            [n] if *n == KEYMAP_FILE_NAME.as_bytes() => Shape::Lines,
             _ if name.ends_with(b".elastickv-meta.json") => Shape::Json { root: "$" },
             _ => Shape::Bytes,
         },
@@ -395,6 +399,7 @@ mod tests {
             (Adapter::Redis, &b"db_0/hashes/h.json"[..], json),
             (Adapter::Redis, b"db_0/streams/s.jsonl", Shape::Lines),
             (Adapter::Redis, b"db_0/strings/s.bin", Shape::Bytes),
+            (Adapter::S3, b"b/KEYMAP.jsonl", Shape::Lines),
             (Adapter::DynamoDb, b"t/items/k.json", item),
             (Adapter::DynamoDb, b"t/items/h/r.json", item),
             (Adapter::DynamoDb, b"t/_schema.json", json),

@@ -131,34 +131,6 @@ impl ErrorCode for ChecksumsError {
     }
 }
 
-/// Every regular file under `root` as (`/`-joined relative path, full path), sorted
-/// bytewise by relative path, without `<root>/CHECKSUMS`. Symlinks and special files
-/// are skipped, never followed; the walk is iterative so depth cannot overflow.
-fn regular_files(root: &Path) -> Result<Vec<(Vec<u8>, PathBuf)>, FsError> {
-    let mut out = Vec::new();
-    let mut pending: Vec<(PathBuf, Vec<u8>)> = vec![(root.to_path_buf(), Vec::new())];
-    while let Some((dir, prefix)) = pending.pop() {
-        for entry in fs::read_dir(&dir).map_err(|e| FsError::io(&dir, e))? {
-            let entry = entry.map_err(|e| FsError::io(&dir, e))?;
-            let ft = entry
-                .file_type()
-                .map_err(|e| FsError::io(entry.path(), e))?;
-            let mut rel = prefix.clone();
-            if !rel.is_empty() {
-                rel.push(b'/');
-            }
-            rel.extend_from_slice(entry.file_name().as_bytes());
-            if ft.is_dir() {
-                pending.push((entry.path(), rel));
-            } else if ft.is_file() && rel != CHECKSUMS_FILE_NAME.as_bytes() {
-                out.push((rel, entry.path()));
-            }
-        }
-    }
-    out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
-}
-
 /// Streams a file through SHA-256; returns the lowercase hex digest and its size.
 fn sha256_file(path: &Path) -> Result<(String, u64), FsError> {
     let mut file = tree_fs::open_nonblocking_regular(path, false)?;
@@ -220,11 +192,12 @@ fn checksum_line(hex: &str, rel: &[u8]) -> Vec<u8> {
 /// in `<root>/CHECKSUMS`, published atomically and fsync'd since it is written last
 /// and vouches for everything else.
 pub fn write_checksums(root: &Path) -> Result<(), ChecksumsError> {
-    let files = regular_files(root)?;
+    let mut files = sorted_regular_files(root)?;
     let path = root.join(CHECKSUMS_FILE_NAME);
+    let scratch_error = |e| ChecksumsError::from(FsError::io(std::env::temp_dir(), e));
     publish::publish_atomic_with(&path, PublishOptions::DURABLE, |w| {
-        for (rel, full) in &files {
-            let (hex, _) = sha256_file(full)?;
+        while let Some((rel, _)) = files.next().map_err(scratch_error)? {
+            let (hex, _) = sha256_file(&root.join(OsStr::from_bytes(rel)))?;
             w.write_all(&checksum_line(&hex, rel))
                 .map_err(|e| FsError::io(&path, e))?;
         }
@@ -584,7 +557,8 @@ pub fn verify_checksums(root: &Path) -> Result<VerifySummary, ChecksumsError> {
 
 /// Every regular file under `root` but `<root>/CHECKSUMS`, sorted by relative path
 /// through the external sort (keys only), so a million-file tree stays in bounded
-/// memory.
+/// memory. Symlinks and special files are skipped, never followed; the walk is
+/// iterative so depth cannot overflow.
 fn sorted_regular_files(root: &Path) -> Result<SortedRecords, ChecksumsError> {
     let scratch_error = |e| ChecksumsError::from(FsError::io(std::env::temp_dir(), e));
     let mut sorter = ExternalSorter::new(listing_sort_options());
@@ -651,8 +625,10 @@ mod tests {
         let root = Path::new(VECTOR_TREE);
         let want = fs::read(root.join(CHECKSUMS_FILE_NAME)).unwrap();
         let mut got = Vec::new();
-        for (rel, full) in regular_files(root).unwrap() {
-            got.extend_from_slice(&checksum_line(&sha256_file(&full).unwrap().0, &rel));
+        let mut files = sorted_regular_files(root).unwrap();
+        while let Some((rel, _)) = files.next().unwrap() {
+            let full = root.join(OsStr::from_bytes(rel));
+            got.extend_from_slice(&checksum_line(&sha256_file(&full).unwrap().0, rel));
         }
         assert_eq!(
             String::from_utf8_lossy(&got),

@@ -643,9 +643,9 @@ fn add(sink: &mut dyn EntrySink, key: &[u8], value: &[u8]) -> Result<()> {
     sink.add(key, value).map_err(SqsError::inner)
 }
 
-/// `Ok(false)` when the `sqs` directory does not exist; refused when it is a symlink
-/// or not a directory.
-fn dump_dir_exists(path: &Path) -> Result<bool> {
+/// `Ok(false)` when the directory (`sqs`, a queue's `_internals`) does not exist;
+/// refused when it is a symlink or not a directory.
+pub(super) fn dump_dir_exists(path: &Path) -> Result<bool> {
     let meta = match fs::symlink_metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),

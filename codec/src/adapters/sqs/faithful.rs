@@ -160,20 +160,8 @@ impl SideRecordsOf<'_> {
         generations: &mut Generations,
     ) -> Result<()> {
         let internals = dir.join("_internals");
-        match fs::symlink_metadata(&internals) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(SqsError::io("stat", internals, e)),
-            Ok(meta) if !meta.is_dir() => {
-                return Err(SqsError::EncodeNotDir {
-                    path: internals,
-                    kind: if meta.file_type().is_symlink() {
-                        "a symlink"
-                    } else {
-                        "not a directory"
-                    },
-                });
-            }
-            Ok(_) => {}
+        if !super::encode::dump_dir_exists(&internals)? {
+            return Ok(());
         }
         let path = internals.join("side_records.jsonl");
         let Some(file) = super::encode::open_optional(&path)? else {

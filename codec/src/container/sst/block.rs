@@ -268,14 +268,23 @@ impl<R: Read + Seek> BlockSource<'_, R> {
         // Read straight into the window's own memory: it is zeroed once, when it
         // first grows, and `read_to_end` would read in small steps (8 KiB, 16 KiB,
         // …) and copy what it had read at every doubling.
-        if bytes.len() < want {
-            bytes.resize(want, 0);
-        }
-        bytes.truncate(want);
         self.window.start = offset;
         self.input
             .seek(SeekFrom::Start(at))
             .map_err(|e| ContainerError::io(at, e))?;
+        if want as u64 > WINDOW {
+            // A block larger than the window: its length comes from the input, so
+            // memory grows only with what the file really holds.
+            bytes.clear();
+            return match (&mut self.input).take(want as u64).read_to_end(bytes) {
+                Ok(_) => Ok(()),
+                Err(e) => Err(ContainerError::io(at, e)),
+            };
+        }
+        if bytes.len() < want {
+            bytes.resize(want, 0);
+        }
+        bytes.truncate(want);
         let mut got = 0;
         while got < want {
             match self.input.read(&mut bytes[got..]) {
