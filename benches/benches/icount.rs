@@ -458,12 +458,12 @@ fn redis_encode((work, tree): (RedisWork, PathBuf)) -> (u64, RedisWork) {
     (summary.entries, work)
 }
 
-/// A work directory holding `input.fsm` (`ddb-items` at scale 0.005: 1000 items of
-/// two tables, one with an index) and a scratch dir.
-fn ddb_work() -> RedisWork {
+/// A work directory holding `input.fsm` (a generated `profile` workload at `scale`)
+/// and a scratch dir.
+fn profile_work(profile: &str, scale: f64) -> RedisWork {
     use elastickv_synth::workload::{Profile, Scale, Workload, write_snapshot};
-    let profile: Profile = "ddb-items".parse().expect("profile");
-    let workload = Workload::new(profile, Scale::new(0.005).expect("scale"));
+    let profile: Profile = profile.parse().expect("profile");
+    let workload = Workload::new(profile, Scale::new(scale).expect("scale"));
     let (snapshot, _) = write_snapshot(Vec::new(), &workload, SEED).expect("generate");
     let dir = tempfile::tempdir().expect("temp dir");
     let input = dir.path().join("input.fsm");
@@ -475,6 +475,11 @@ fn ddb_work() -> RedisWork {
         input,
         scratch,
     }
+}
+
+/// `ddb-items` at scale 0.005: 1000 items of two tables, one with an index.
+fn ddb_work() -> RedisWork {
+    profile_work("ddb-items", 0.005)
 }
 
 // Snapshot → `dynamodb/` item files (the adapter's files only, as for Redis).
@@ -546,23 +551,10 @@ fn ddb_encode((work, tree): (RedisWork, PathBuf)) -> (u64, RedisWork) {
 // SQS
 // ---------------------------------------------------------------------------------
 
-/// A work directory holding `input.fsm` (`sqs-messages` at scale 0.003: about 900
-/// messages in standard, FIFO and partitioned FIFO queues) and a scratch dir.
+/// `sqs-messages` at scale 0.003: about 900 messages in standard, FIFO and
+/// partitioned FIFO queues.
 fn sqs_work() -> RedisWork {
-    use elastickv_synth::workload::{Profile, Scale, Workload, write_snapshot};
-    let profile: Profile = "sqs-messages".parse().expect("profile");
-    let workload = Workload::new(profile, Scale::new(0.003).expect("scale"));
-    let (snapshot, _) = write_snapshot(Vec::new(), &workload, SEED).expect("generate");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let input = dir.path().join("input.fsm");
-    std::fs::write(&input, snapshot).expect("write snapshot");
-    let scratch = dir.path().join("scratch");
-    std::fs::create_dir(&scratch).expect("scratch dir");
-    RedisWork {
-        dir,
-        input,
-        scratch,
-    }
+    profile_work("sqs-messages", 0.003)
 }
 
 // Snapshot → `sqs/` queue files (the adapter's files only, as for Redis): messages

@@ -110,24 +110,7 @@ fn live(c: &mut Criterion) {
         let len = std::fs::metadata(path).expect("stat").len();
         group.throughput(Throughput::Bytes(len));
         group.bench_function(name, |b| {
-            b.iter(|| {
-                let file = std::fs::File::open(path).expect("open");
-                let mut visibility = Visibility::new();
-                let mut visible = 0u64;
-                let mut count = |verdict| visible += u64::from(verdict == Ok(Verdict::Visible));
-                if name == "ekvssti1" {
-                    let mut reader = SstIngestReader::open_file(file).expect("valid");
-                    while let Some(entry) = reader.next_entry().expect("valid") {
-                        count(visibility.observe(&entry));
-                    }
-                } else {
-                    let mut reader = SnapshotReader::new(file).expect("valid");
-                    while let Some(entry) = reader.next_entry().expect("valid") {
-                        count(visibility.observe(&entry));
-                    }
-                }
-                black_box(visible)
-            })
+            b.iter(|| black_box(read_visible(path, name == "ekvssti1")))
         });
     }
     // The whole decode (Redis adapter, tree written, MANIFEST and CHECKSUMS), as the
