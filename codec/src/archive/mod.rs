@@ -30,7 +30,7 @@ pub use unpack::{
 use crate::tree::checksums::{
     CHECKSUMS_FILE_NAME, ChecksumsError, list_unlisted_files, verify_checksums,
 };
-use crate::tree::fs::FsErrorKind;
+use crate::tree::fs::{FsErrorKind, kind_name};
 use crate::tree::manifest::{MANIFEST_FILE_NAME, Manifest};
 
 /// Stream compression.
@@ -101,25 +101,4 @@ fn require_single_regular(path: &Path) -> Result<fs::Metadata, ArchiveError> {
         ));
     }
     Ok(meta)
-}
-
-/// What a non-regular file is, for messages.
-fn kind_name(meta: &fs::Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    let ft = meta.file_type();
-    if ft.is_symlink() {
-        "symlink"
-    } else if ft.is_dir() {
-        "directory"
-    } else if ft.is_fifo() {
-        "fifo"
-    } else if ft.is_socket() {
-        "socket"
-    } else if ft.is_block_device() {
-        "block device"
-    } else if ft.is_char_device() {
-        "character device"
-    } else {
-        "regular file"
-    }
 }

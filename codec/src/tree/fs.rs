@@ -161,8 +161,13 @@ pub fn sync_dir(dir: &Path) -> Result<(), FsError> {
         .map_err(|e| FsError::io(dir, e))
 }
 
-fn file_mode_name(ft: fs::FileType) -> &'static str {
-    if ft.is_dir() {
+/// What a file is, for messages that refuse it because it is not a regular file
+/// (the archive's refusals say the same words).
+pub(crate) fn kind_name(meta: &fs::Metadata) -> &'static str {
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        "symlink"
+    } else if ft.is_dir() {
         "directory"
     } else if ft.is_fifo() {
         "fifo"
@@ -172,8 +177,6 @@ fn file_mode_name(ft: fs::FileType) -> &'static str {
         "block device"
     } else if ft.is_char_device() {
         "character device"
-    } else if ft.is_symlink() {
-        "symlink"
     } else {
         "regular file"
     }
@@ -282,7 +285,7 @@ fn check_regular_for_read(path: &Path, meta: &fs::Metadata) -> Result<(), FsErro
             format!(
                 "refusing to read non-regular file at {} ({})",
                 path.display(),
-                file_mode_name(ft)
+                kind_name(meta)
             ),
         ));
     }
@@ -342,7 +345,7 @@ fn regular_file_metadata(file: &File, path: &Path, verb: &str) -> Result<fs::Met
         format!(
             "refusing to {verb} non-regular file at {} ({})",
             path.display(),
-            file_mode_name(meta.file_type())
+            kind_name(&meta)
         ),
     ))
 }
