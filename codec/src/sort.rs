@@ -305,6 +305,69 @@ impl SortedRecords {
     }
 }
 
+/// One step of [`merge_join`]: a record of the left stream whose key the right one
+/// lacks, the reverse, or one record of each under the same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joined<'a> {
+    /// Only the left stream has this `(key, value)`.
+    Left(&'a [u8], &'a [u8]),
+    /// Only the right stream has this `(key, value)`.
+    Right(&'a [u8], &'a [u8]),
+    /// Both have `key`, with these values.
+    Both {
+        /// The shared key.
+        key: &'a [u8],
+        /// The left stream's value.
+        left: &'a [u8],
+        /// The right stream's value.
+        right: &'a [u8],
+    },
+}
+
+/// Walks two streams sorted by key side by side and hands every record to `each`,
+/// paired with the other stream's record when the keys are equal.
+///
+/// Equal keys pair up one to one in stream order, so a key one side repeats more
+/// often comes out paired first and alone after: counting the unpaired records gives
+/// a multiset difference, and a repeat shows as an unpaired record. This is the one
+/// join every comparison of two sorted listings needs; written once, the
+/// end-of-stream cases cannot drift apart between them.
+pub fn merge_join(
+    left: &mut SortedRecords,
+    right: &mut SortedRecords,
+    mut each: impl FnMut(Joined<'_>),
+) -> io::Result<()> {
+    left.advance()?;
+    right.advance()?;
+    loop {
+        let (joined, step_left, step_right) = match (left.current(), right.current()) {
+            (None, None) => return Ok(()),
+            (Some((key, value)), None) => (Joined::Left(key, value), true, false),
+            (None, Some((key, value))) => (Joined::Right(key, value), false, true),
+            (Some((lk, lv)), Some((rk, rv))) => match lk.cmp(rk) {
+                Ordering::Less => (Joined::Left(lk, lv), true, false),
+                Ordering::Greater => (Joined::Right(rk, rv), false, true),
+                Ordering::Equal => (
+                    Joined::Both {
+                        key: lk,
+                        left: lv,
+                        right: rv,
+                    },
+                    true,
+                    true,
+                ),
+            },
+        };
+        each(joined);
+        if step_left {
+            left.advance()?;
+        }
+        if step_right {
+            right.advance()?;
+        }
+    }
+}
+
 /// Records kept in arrival order in an anonymous scratch file, for input that must be
 /// read more than once: [`SortedRecords`] can be read only once. Nothing but the I/O
 /// buffer stays in memory, however many records there are.
@@ -928,6 +991,71 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn sorted(records: &[(Vec<u8>, Vec<u8>)], budget: usize) -> SortedRecords {
+        let mut sorter = ExternalSorter::new(SortOptions {
+            memory_budget: budget,
+            scratch_dir: std::env::temp_dir(),
+        })
+        .with_max_fan_in(3);
+        for (key, value) in records {
+            sorter.push(key, value).unwrap();
+        }
+        sorter.finish().unwrap()
+    }
+
+    /// Every record comes out once, in key order, and a key pairs as often as the
+    /// rarer side has it; whether the streams spilled changes nothing.
+    #[test]
+    fn merge_join_pairs_equal_keys_one_to_one() {
+        for seed in 0..10 {
+            let (a, b) = (random_records(seed, 300), random_records(seed + 100, 200));
+            for budget in [usize::MAX, 64] {
+                let (mut left, mut right) = (sorted(&a, budget), sorted(&b, budget));
+                let (mut lefts, mut rights, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+                let mut pairs: std::collections::BTreeMap<Vec<u8>, usize> = Default::default();
+                merge_join(&mut left, &mut right, |joined| {
+                    let key = match joined {
+                        Joined::Left(key, value) => {
+                            lefts.push((key.to_vec(), value.to_vec()));
+                            key
+                        }
+                        Joined::Right(key, value) => {
+                            rights.push((key.to_vec(), value.to_vec()));
+                            key
+                        }
+                        Joined::Both { key, left, right } => {
+                            lefts.push((key.to_vec(), left.to_vec()));
+                            rights.push((key.to_vec(), right.to_vec()));
+                            *pairs.entry(key.to_vec()).or_default() += 1;
+                            key
+                        }
+                    };
+                    keys.push(key.to_vec());
+                })
+                .unwrap();
+                assert!(keys.is_sorted(), "seed {seed}");
+                let (mut want_a, mut want_b) = (a.clone(), b.clone());
+                want_a.sort();
+                want_b.sort();
+                assert_eq!(lefts, want_a, "seed {seed} budget {budget}");
+                assert_eq!(rights, want_b, "seed {seed} budget {budget}");
+                let count = |records: &Records, key: &[u8]| {
+                    records.iter().filter(|(k, _)| k == key).count()
+                };
+                for key in keys.iter() {
+                    let want = count(&a, key).min(count(&b, key));
+                    assert_eq!(pairs.get(key).copied().unwrap_or(0), want, "{key:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn merge_join_of_nothing_calls_nothing() {
+        let (mut left, mut right) = (sorted(&[], 1), sorted(&[], 1));
+        merge_join(&mut left, &mut right, |joined| panic!("{joined:?}")).unwrap();
     }
 
     /// The pattern `advance`/`current` exists for: skip some records in a loop and

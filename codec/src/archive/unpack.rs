@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::pipeline::{NoProgress, Progress};
-use crate::sort::{ExternalSorter, SortOptions, SortedRecords};
+use crate::sort::{ExternalSorter, Joined, SortOptions, SortedRecords, merge_join};
 use crate::tree::checksums::{CHECKSUMS_FILE_NAME, listing_value, sorted_listing};
 use crate::tree::manifest::{MANIFEST_FILE_NAME, Manifest};
 
@@ -241,24 +241,21 @@ fn digests_match(root: &Path, mut written: SortedRecords) -> Result<bool, Archiv
     if listing.stopped.is_some() || listing.count == 0 {
         return Ok(false);
     }
-    let rows = &mut listing.rows;
-    rows.advance().map_err(scratch_error)?;
-    while let Some((rel, digest)) = written.next().map_err(scratch_error)? {
-        if rel == CHECKSUMS_FILE_NAME.as_bytes() {
-            continue;
+    // Every file written but CHECKSUMS pairs with the one row listing it, with the
+    // digest it was written with; a row repeated or left over stands alone.
+    let mut all_match = true;
+    merge_join(&mut written, &mut listing.rows, |joined| {
+        all_match &= match joined {
+            Joined::Left(rel, _) => rel == CHECKSUMS_FILE_NAME.as_bytes(),
+            Joined::Both { key, left, right } => {
+                key != CHECKSUMS_FILE_NAME.as_bytes()
+                    && listing_value(right).is_some_and(|(_, want)| want == left)
+            }
+            Joined::Right(..) => false,
         }
-        let matched = rows.current().is_some_and(|(key, value)| {
-            key == rel && listing_value(value).is_some_and(|(_, want)| want == digest)
-        });
-        if !matched {
-            return Ok(false);
-        }
-        rows.advance().map_err(scratch_error)?;
-        if rows.current().is_some_and(|(key, _)| key == rel) {
-            return Ok(false);
-        }
-    }
-    Ok(rows.current().is_none())
+    })
+    .map_err(scratch_error)?;
+    Ok(all_match)
 }
 
 /// Reads every entry; directory modes are applied after the last one. Returns the

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use crate::adapter::{AdapterSpec, Comparison};
 use crate::dispatch::Adapter;
-use crate::sort::{ExternalSorter, SortOptions, SortedRecords};
+use crate::sort::{ExternalSorter, Joined, SortOptions, SortedRecords, merge_join};
 use crate::tree::json::{self, Style};
 use crate::tree::keymap::{KEYMAP_FILE_NAME, KEYMAP_MAX_LINE, parse_keymap_line};
 
@@ -876,39 +876,18 @@ fn sample(samples: &mut Vec<Vec<u8>>, line: &[u8]) {
 }
 
 fn multiset_delta(a: &mut SortedRecords, b: &mut SortedRecords) -> io::Result<MultisetDelta> {
-    let step = |r: &mut SortedRecords| r.advance();
     let mut delta = MultisetDelta::default();
-    let (mut more_a, mut more_b) = (step(a)?, step(b)?);
-    while more_a || more_b {
-        let order = match (
-            a.current().filter(|_| more_a),
-            b.current().filter(|_| more_b),
-        ) {
-            (Some((ka, _)), Some((kb, _))) => ka.cmp(kb),
-            (Some(_), None) => Ordering::Less,
-            _ => Ordering::Greater,
-        };
-        match order {
-            Ordering::Less => {
-                delta.only_in_input += 1;
-                if let Some((k, _)) = a.current() {
-                    sample(&mut delta.input_samples, k);
-                }
-                more_a = step(a)?;
-            }
-            Ordering::Greater => {
-                delta.only_in_decoded += 1;
-                if let Some((k, _)) = b.current() {
-                    sample(&mut delta.decoded_samples, k);
-                }
-                more_b = step(b)?;
-            }
-            Ordering::Equal => {
-                more_a = step(a)?;
-                more_b = step(b)?;
-            }
+    merge_join(a, b, |joined| match joined {
+        Joined::Left(line, _) => {
+            delta.only_in_input += 1;
+            sample(&mut delta.input_samples, line);
         }
-    }
+        Joined::Right(line, _) => {
+            delta.only_in_decoded += 1;
+            sample(&mut delta.decoded_samples, line);
+        }
+        Joined::Both { .. } => {}
+    })?;
     Ok(delta)
 }
 

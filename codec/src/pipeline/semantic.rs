@@ -19,7 +19,7 @@ use std::io;
 use serde_json::Value;
 
 use crate::dispatch::Adapter;
-use crate::sort::SortedRecords;
+use crate::sort::{Joined, SortedRecords, merge_join};
 use crate::tree::keymap::KEYMAP_FILE_NAME;
 
 /// Differing JSON paths (or keyed lines) listed per file; the rest are counted.
@@ -244,6 +244,29 @@ impl KeyedDelta {
     fn root(&self, key: &[u8]) -> String {
         format!("{}[{}]", self.unit, quoted(&String::from_utf8_lossy(key)))
     }
+
+    /// Counts a line both sides have under `key` with different bytes, and says
+    /// which JSON members differ, or both lines when that says nothing (not JSON, or
+    /// the same members written differently).
+    fn changed_line(&mut self, key: &[u8], input: &[u8], decoded: &[u8]) {
+        self.changed += 1;
+        let root = self.root(key);
+        let before = self.changes.total;
+        let parsed = self.changes.add_texts(&root, input, decoded);
+        if !parsed || self.changes.total == before {
+            let (input, decoded) = (
+                String::from_utf8_lossy(input),
+                String::from_utf8_lossy(decoded),
+            );
+            self.changes.push(|| {
+                format!(
+                    "{root}: input line {}, decoded line {}",
+                    cut(&input),
+                    cut(&decoded)
+                )
+            });
+        }
+    }
 }
 
 fn sample_key(keys: &mut Vec<String>, key: &[u8]) {
@@ -264,49 +287,18 @@ pub fn keyed_delta(
         unit,
         ..KeyedDelta::default()
     };
-    let (mut more_a, mut more_b) = (a.advance()?, b.advance()?);
-    loop {
-        let (x, y) = (
-            a.current().filter(|_| more_a),
-            b.current().filter(|_| more_b),
-        );
-        let order = match (x, y) {
-            (None, None) => break,
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (Some((ka, _)), Some((kb, _))) => ka.cmp(kb),
-        };
-        match (order, x, y) {
-            (std::cmp::Ordering::Less, Some((k, _)), _) => {
-                delta.only_in_input += 1;
-                sample_key(&mut delta.input_keys, k);
-            }
-            (std::cmp::Ordering::Greater, _, Some((k, _))) => {
-                delta.only_in_decoded += 1;
-                sample_key(&mut delta.decoded_keys, k);
-            }
-            (_, Some((k, va)), Some((_, vb))) if va != vb => {
-                delta.changed += 1;
-                let root = delta.root(k);
-                let before = delta.changes.total;
-                let parsed = delta.changes.add_texts(&root, va, vb);
-                if !parsed || delta.changes.total == before {
-                    // Not JSON, or the same members written differently.
-                    let (va, vb) = (String::from_utf8_lossy(va), String::from_utf8_lossy(vb));
-                    delta.changes.push(|| {
-                        format!("{root}: input line {}, decoded line {}", cut(&va), cut(&vb))
-                    });
-                }
-            }
-            _ => {}
+    merge_join(a, b, |joined| match joined {
+        Joined::Left(k, _) => {
+            delta.only_in_input += 1;
+            sample_key(&mut delta.input_keys, k);
         }
-        if order != std::cmp::Ordering::Greater {
-            more_a = a.advance()?;
+        Joined::Right(k, _) => {
+            delta.only_in_decoded += 1;
+            sample_key(&mut delta.decoded_keys, k);
         }
-        if order != std::cmp::Ordering::Less {
-            more_b = b.advance()?;
-        }
-    }
+        Joined::Both { key, left, right } if left != right => delta.changed_line(key, left, right),
+        Joined::Both { .. } => {}
+    })?;
     Ok(delta)
 }
 

@@ -19,7 +19,7 @@ use super::gojson::utf8_char_width;
 use super::lines::{LineError, LineScanner};
 use super::publish::{self, PublishOptions};
 use crate::error::{ErrorCode, ExitClass};
-use crate::sort::{ExternalSorter, SortOptions, SortedRecords};
+use crate::sort::{ExternalSorter, Joined, SortOptions, SortedRecords, merge_join};
 
 /// File name at the dump root.
 pub const CHECKSUMS_FILE_NAME: &str = "CHECKSUMS";
@@ -596,16 +596,12 @@ pub fn list_unlisted_files(root: &Path) -> Result<Vec<PathBuf>, ChecksumsError> 
     let mut files = sorted_regular_files(root)?;
     let scratch_error = |e| ChecksumsError::from(FsError::io(std::env::temp_dir(), e));
     let mut unlisted = Vec::new();
-    let mut listed_more = listing.rows.advance().map_err(scratch_error)?;
-    while let Some((rel, _)) = files.next().map_err(scratch_error)? {
-        while listed_more && listing.rows.current().is_some_and(|(key, _)| key < rel) {
-            listed_more = listing.rows.advance().map_err(scratch_error)?;
-        }
-        let listed = listed_more && listing.rows.current().is_some_and(|(key, _)| key == rel);
-        if !listed {
+    merge_join(&mut files, &mut listing.rows, |joined| {
+        if let Joined::Left(rel, _) = joined {
             unlisted.push(PathBuf::from(OsString::from_vec(rel.to_vec())));
         }
-    }
+    })
+    .map_err(scratch_error)?;
     Ok(unlisted)
 }
 
