@@ -39,9 +39,7 @@ impl Entry {
     /// `flags ‖ LE64(expire_at) ‖ body`.
     pub fn encoded_value(&self) -> Vec<u8> {
         let mut value = Vec::with_capacity(9 + self.body.len());
-        value.push(if self.tombstone { FLAG_TOMBSTONE } else { 0 });
-        value.extend_from_slice(&self.expire_at.to_le_bytes());
-        value.extend_from_slice(&self.body);
+        encode_value(self.tombstone, self.expire_at, &self.body, &mut value);
         value
     }
 
@@ -49,6 +47,14 @@ impl Entry {
     pub fn stream_len(&self) -> usize {
         16 + self.user_key.len() + 8 + 9 + self.body.len()
     }
+}
+
+/// Appends a value as a container stores it, `flags ‖ LE64(expire_at) ‖ body`: what
+/// a reader's entry came from, so a stream can be copied entry by entry.
+pub fn encode_value(tombstone: bool, expire_at: u64, body: &[u8], out: &mut Vec<u8>) {
+    out.push(if tombstone { FLAG_TOMBSTONE } else { 0 });
+    out.extend_from_slice(&expire_at.to_le_bytes());
+    out.extend_from_slice(body);
 }
 
 impl From<&EntryRef<'_>> for Entry {

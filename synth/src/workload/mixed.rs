@@ -15,14 +15,17 @@
 //! pipes' buffers and one entry per stream (at most an S3 chunk, 1 MiB), whatever
 //! the scale.
 
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::thread;
 
-use elastickv_codec::container::SnapshotWriter;
+use elastickv_codec::container::{
+    ContainerError, ContainerErrorKind, SnapshotReader, SnapshotWriter, Wrapper,
+};
 use elastickv_codec::dispatch::Adapter;
 
 use super::{Profile, Summary, Workload};
 use super::{dynamodb, redis, s3, sqs};
+use crate::model::encode_value;
 
 /// `mixed`: all four adapters in one snapshot.
 pub const MIXED: Profile = Profile {
@@ -71,7 +74,7 @@ fn write_mixed(out: &mut dyn Write, workload: &Workload, seed: u64) -> io::Resul
                 drop(writer);
                 written
             }));
-            streams.push(BufReader::with_capacity(1 << 16, reader));
+            streams.push(reader);
         }
         // The merge drops the pipes' read ends when it returns, so a producer blocked on
         // a full pipe after a failed merge sees EPIPE instead of waiting forever.
@@ -164,24 +167,22 @@ fn invalid(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message)
 }
 
-/// One input stream and its current entry (raw: the encoded key and value as stored,
-/// copied out so that every stream's head can be compared at once).
+/// One input stream, read by the codec's own container reader, and its current entry
+/// (re-encoded as stored, so that every stream's head can be compared at once).
 struct Head<R> {
-    input: R,
+    input: SnapshotReader<R>,
     key: Vec<u8>,
     value: Vec<u8>,
 }
 
 impl<R: Read> Head<R> {
-    /// Reads and checks the 16-byte native header.
-    fn open(mut input: R, commit_ts: u64) -> io::Result<Self> {
-        let mut header = [0u8; 16];
-        input.read_exact(&mut header)?;
-        let ts = u64::from_le_bytes(header[8..].try_into().unwrap_or_default());
-        if header[..8] != elastickv_codec::container::MAGIC || ts != commit_ts {
+    /// Reads and checks the header: a native stream at `commit_ts`.
+    fn open(input: R, commit_ts: u64) -> io::Result<Self> {
+        let input = SnapshotReader::new(input).map_err(unreadable)?;
+        let header = input.header();
+        if header.wrapper != Wrapper::Native || header.last_commit_ts != commit_ts {
             return Err(invalid(format!(
-                "a merged stream is not a native snapshot at {commit_ts} (header {})",
-                header.escape_ascii()
+                "a merged stream is not a native snapshot at {commit_ts} ({header:?})"
             )));
         }
         Ok(Head {
@@ -193,31 +194,28 @@ impl<R: Read> Head<R> {
 
     /// Reads the next entry; `false` at a clean end of stream.
     fn advance(&mut self) -> io::Result<bool> {
-        let mut len = [0u8; 8];
-        match self.input.read(&mut len[..1])? {
-            0 => return Ok(false),
-            _ => self.input.read_exact(&mut len[1..])?,
-        }
-        read_field(&mut self.input, u64::from_le_bytes(len), &mut self.key)?;
-        self.input.read_exact(&mut len)?;
-        read_field(&mut self.input, u64::from_le_bytes(len), &mut self.value)?;
+        let Some(entry) = self.input.next_entry().map_err(unreadable)? else {
+            return Ok(false);
+        };
+        self.key.clear();
+        self.key.extend_from_slice(entry.encoded_key);
+        self.value.clear();
+        encode_value(
+            entry.tombstone,
+            entry.expire_at,
+            entry.body,
+            &mut self.value,
+        );
         Ok(true)
     }
 }
 
-/// The largest field a merged stream may hold (an S3 chunk and its headers are far
-/// below it); anything larger is a broken stream, not an allocation to attempt.
-const MAX_FIELD: u64 = 64 << 20;
-
-fn read_field(input: &mut impl Read, len: u64, out: &mut Vec<u8>) -> io::Result<()> {
-    if len > MAX_FIELD {
-        return Err(invalid(format!(
-            "a merged stream's field of {len} bytes exceeds {MAX_FIELD}"
-        )));
+/// A stream the container reader refused; its read errors keep their own kind.
+fn unreadable(error: ContainerError) -> io::Error {
+    match error.kind() {
+        ContainerErrorKind::Io => io::Error::other(error),
+        _ => io::Error::new(io::ErrorKind::InvalidData, error),
     }
-    out.clear();
-    out.resize(len as usize, 0);
-    input.read_exact(out)
 }
 
 #[cfg(test)]
