@@ -21,9 +21,9 @@ use elastickv_synth::dynamodb::{
 };
 use elastickv_synth::model::{EntrySet, write_shuffled, write_sorted};
 use elastickv_testkit::tree::{Tree, diff_trees, read_tree};
+use elastickv_testkit::work::Work;
 use proptest::prelude::*;
 use proptest::sample::select;
-use tempfile::TempDir;
 
 const MIX: Mix = Mix {
     tables: 3,
@@ -33,49 +33,23 @@ const MIX: Mix = Mix {
 /// Memory budgets: tiny ones make every sort spill.
 const BUDGETS: &[usize] = &[64, 4096, 1 << 20];
 
-struct Work {
-    dir: TempDir,
-    n: u32,
+fn decode(
+    work: &mut Work,
+    bytes: &[u8],
+    budget: usize,
+    bundle: Option<u64>,
+) -> Result<(PathBuf, Tree), TestCaseError> {
+    let snapshot = work.snapshot(bytes);
+    let out = work.path("tree");
+    decode_snapshot(&snapshot, &out, &work.scratch(), budget, bundle)
+        .map_err(|e| TestCaseError::fail(format!("decode: {e}")))?;
+    let tree = read_tree(&out).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    Ok((out, tree))
 }
 
-impl Work {
-    fn new() -> Self {
-        Work {
-            dir: tempfile::tempdir().expect("tempdir"),
-            n: 0,
-        }
-    }
-
-    fn path(&mut self, what: &str) -> PathBuf {
-        self.n += 1;
-        self.dir.path().join(format!("{}-{what}", self.n))
-    }
-
-    fn scratch(&self) -> PathBuf {
-        let dir = self.dir.path().join("scratch");
-        std::fs::create_dir_all(&dir).expect("scratch");
-        dir
-    }
-
-    fn decode(
-        &mut self,
-        bytes: &[u8],
-        budget: usize,
-        bundle: Option<u64>,
-    ) -> Result<(PathBuf, Tree), TestCaseError> {
-        let snapshot = self.path("snapshot.fsm");
-        std::fs::write(&snapshot, bytes).expect("write snapshot");
-        let out = self.path("tree");
-        decode_snapshot(&snapshot, &out, &self.scratch(), budget, bundle)
-            .map_err(|e| TestCaseError::fail(format!("decode: {e}")))?;
-        let tree = read_tree(&out).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        Ok((out, tree))
-    }
-
-    fn encode(&self, root: &std::path::Path, budget: usize) -> Result<Vec<u8>, TestCaseError> {
-        encode_tree(root, DDB_COMMIT_TS, &self.scratch(), budget)
-            .map_err(|e| TestCaseError::fail(format!("encode: {e}")))
-    }
+fn encode(work: &Work, root: &std::path::Path, budget: usize) -> Result<Vec<u8>, TestCaseError> {
+    encode_tree(root, DDB_COMMIT_TS, &work.scratch(), budget)
+        .map_err(|e| TestCaseError::fail(format!("encode: {e}")))
 }
 
 fn same_tree(what: &str, left: &Tree, right: &Tree) -> Result<(), TestCaseError> {
@@ -99,14 +73,14 @@ fn round_trip(db: &DdbDb, budget: usize) -> Result<(), TestCaseError> {
     let live = write_sorted(&db.live_set());
     let mut per_item_s2 = None;
     for bundle in [None, Some(4096)] {
-        let (t1_root, t1) = work.decode(&live, budget, bundle)?;
+        let (t1_root, t1) = decode(&mut work, &live, budget, bundle)?;
         if bundle.is_none() {
             prop_assert_eq!(item_files(&t1), db.expected_item_files());
         }
-        let s2 = work.encode(&t1_root, budget)?;
-        let (t2_root, t2) = work.decode(&s2, budget, bundle)?;
+        let s2 = encode(&work, &t1_root, budget)?;
+        let (t2_root, t2) = decode(&mut work, &s2, budget, bundle)?;
         same_tree("T1 vs T2", &t1, &t2)?;
-        let s3 = work.encode(&t2_root, budget)?;
+        let s3 = encode(&work, &t2_root, budget)?;
         prop_assert!(s3 == s2, "encode(decode(S2)) != S2");
         match &per_item_s2 {
             None => per_item_s2 = Some(s2),
@@ -126,16 +100,18 @@ fn shuffle(set: &EntrySet, seed: u64) -> Vec<u8> {
 fn order_and_shadowing(db: &DdbDb, seed: u64, budgets: [usize; 3]) -> Result<(), TestCaseError> {
     let mut work = Work::new();
     let live = db.live_set();
-    let (_, reference) = work.decode(&write_sorted(&live), 1 << 20, None)?;
-    let (_, t) = work.decode(&shuffle(&live, seed), budgets[0], None)?;
+    let (_, reference) = decode(&mut work, &write_sorted(&live), 1 << 20, None)?;
+    let (_, t) = decode(&mut work, &shuffle(&live, seed), budgets[0], None)?;
     same_tree("sorted vs shuffled", &reference, &t)?;
-    let (_, t) = work.decode(
+    let (_, t) = decode(
+        &mut work,
         &write_sorted(&db.shadowed_set(seed, true)),
         budgets[1],
         None,
     )?;
     same_tree("live vs live + garbage older versions", &reference, &t)?;
-    let (_, t) = work.decode(
+    let (_, t) = decode(
+        &mut work,
         &shuffle(&db.shadowed_set(seed, false), !seed),
         budgets[2],
         None,
@@ -273,7 +249,7 @@ fn ddb_items_workload_is_a_fixpoint() {
     let (snapshot, summary) = write_snapshot(Vec::new(), &workload, 3).unwrap();
     let mut work = Work::new();
     for bundle in [None, Some(64 << 10)] {
-        let (root, _) = work.decode(&snapshot, 4096, bundle).unwrap();
+        let (root, _) = decode(&mut work, &snapshot, 4096, bundle).unwrap();
         let encoded = encode_tree(&root, summary.last_commit_ts, &work.scratch(), 4096).unwrap();
         assert!(
             encoded == snapshot,

@@ -29,8 +29,8 @@ use elastickv_synth::redis::RedisDb;
 use elastickv_synth::sqs::SqsOptions;
 use elastickv_synth::{dynamodb, s3, sqs};
 use elastickv_testkit::tree::{Tree, diff_trees, read_tree};
+use elastickv_testkit::work::Work;
 use proptest::prelude::*;
-use tempfile::TempDir;
 
 /// The commit timestamp of the SQS rows (their model stores rows without versions).
 const SQS_TS: u64 = (1_780_000_000_000 << 16) | 5;
@@ -166,48 +166,28 @@ fn bury(visible: &EntrySet, seed: u64) -> EntrySet {
     }
 }
 
-struct Work {
-    dir: TempDir,
-    n: u32,
+/// Decodes snapshot bytes with every adapter (S3 collisions renamed, as the S3
+/// model's directory-prefix objects need); returns the root and the outcome.
+fn decode(work: &mut Work, bytes: &[u8]) -> Result<(PathBuf, DecodeOutcome), TestCaseError> {
+    let input = work.snapshot(bytes);
+    let output = work.path("tree");
+    let mut request = DecodeRequest::new(&input, &output, AdapterSet::ALL);
+    request.flags.exclusions.rename_s3_collisions = true;
+    request.source_fsm_path = Some("snapshot.fsm".into());
+    request.sort_memory_bytes = 4096;
+    let outcome = decode_to_tree(&request, &mut NoProgress)
+        .map_err(|e| TestCaseError::fail(format!("decode: {e}")))?;
+    Ok((output, outcome))
 }
 
-impl Work {
-    fn new() -> Self {
-        Work {
-            dir: tempfile::tempdir().expect("tempdir"),
-            n: 0,
-        }
-    }
-
-    fn path(&mut self, what: &str) -> PathBuf {
-        self.n += 1;
-        self.dir.path().join(format!("{}-{what}", self.n))
-    }
-
-    /// Decodes snapshot bytes with every adapter (S3 collisions renamed, as the S3
-    /// model's directory-prefix objects need); returns the root and the outcome.
-    fn decode(&mut self, bytes: &[u8]) -> Result<(PathBuf, DecodeOutcome), TestCaseError> {
-        let input = self.path("snapshot.fsm");
-        std::fs::write(&input, bytes).map_err(fail)?;
-        let output = self.path("tree");
-        let mut request = DecodeRequest::new(&input, &output, AdapterSet::ALL);
-        request.flags.exclusions.rename_s3_collisions = true;
-        request.source_fsm_path = Some("snapshot.fsm".into());
-        request.sort_memory_bytes = 4096;
-        let outcome = decode_to_tree(&request, &mut NoProgress)
-            .map_err(|e| TestCaseError::fail(format!("decode: {e}")))?;
-        Ok((output, outcome))
-    }
-
-    /// Encodes a tree with every adapter; returns the snapshot bytes.
-    fn encode(&mut self, root: &Path) -> Result<Vec<u8>, TestCaseError> {
-        let output = self.path("encoded.fsm");
-        let mut request = EncodeRequest::new(root, &output, AdapterSet::ALL);
-        request.sort_memory_bytes = 4096;
-        encode_to_file(&request, &mut NoProgress)
-            .map_err(|e| TestCaseError::fail(format!("encode: {e}")))?;
-        std::fs::read(&output).map_err(fail)
-    }
+/// Encodes a tree with every adapter; returns the snapshot bytes.
+fn encode(work: &mut Work, root: &Path) -> Result<Vec<u8>, TestCaseError> {
+    let output = work.path("encoded.fsm");
+    let mut request = EncodeRequest::new(root, &output, AdapterSet::ALL);
+    request.sort_memory_bytes = 4096;
+    encode_to_file(&request, &mut NoProgress)
+        .map_err(|e| TestCaseError::fail(format!("encode: {e}")))?;
+    std::fs::read(&output).map_err(fail)
 }
 
 fn fail(e: impl std::fmt::Display) -> TestCaseError {
@@ -267,17 +247,17 @@ proptest! {
         let visible: Vec<&Entry> = noisy.visible().into_values().collect();
         let mut sorted = visible.clone();
         sorted.sort_by_key(|e| e.encoded_key());
-        let (plain, _) = work.decode(&write_snapshot(noisy.last_commit_ts, sorted))?;
+        let (plain, _) = decode(&mut work, &write_snapshot(noisy.last_commit_ts, sorted))?;
         // … is what the buried, shuffled snapshot decodes to.
         let mut order: Vec<usize> = (0..noisy.entries.len()).collect();
         SplitMix64(case.shuffle_seed).shuffle(&mut order);
-        let (decoded, outcome) = work.decode(&write_shuffled(&noisy, &order))?;
+        let (decoded, outcome) = decode(&mut work, &write_shuffled(&noisy, &order))?;
         same_trees(&plain, &decoded, "buried and shuffled vs visible state")?;
         prop_assert!(outcome.scan.sorted_in_scratch || order.windows(2).all(|w| w[0] < w[1]));
         prop_assert_eq!(outcome.scan.mvcc, noisy.mvcc_stats());
 
         // (ii) The canonical snapshot: sorted, unique, one timestamp, no tombstones …
-        let canonical = work.encode(&decoded)?;
+        let canonical = encode(&mut work, &decoded)?;
         let read = read_snapshot(&canonical).map_err(fail)?;
         prop_assert_eq!(read.header.last_commit_ts, noisy.last_commit_ts);
         let keys: Vec<Vec<u8>> = read.entries.iter().map(Entry::encoded_key).collect();
@@ -289,8 +269,8 @@ proptest! {
         // … and which encode(decode(·)) reproduces byte for byte. (Its tree is the first
         // one up to what the encoder restarts: SQS queue generations begin again at 1,
         // docs/format.md §6.7, which the SQS properties check.)
-        let (again, _) = work.decode(&canonical)?;
-        let reencoded = work.encode(&again)?;
+        let (again, _) = decode(&mut work, &canonical)?;
+        let reencoded = encode(&mut work, &again)?;
         prop_assert!(reencoded == canonical, "encode(decode(canonical)) != canonical");
     }
 }

@@ -27,9 +27,9 @@ use elastickv_splitmix::SplitMix64;
 use elastickv_synth::model::{EntrySet, read_snapshot, write_shuffled, write_sorted};
 use elastickv_synth::redis::{Mix, RedisDb, decode_snapshot, encode_tree, generate};
 use elastickv_testkit::tree::{Tree, diff_trees, normalize_append_order, read_tree};
+use elastickv_testkit::work::Work;
 use proptest::prelude::*;
 use proptest::sample::select;
-use tempfile::TempDir;
 
 /// Keys per generated database.
 const MAX_KEYS: usize = 24;
@@ -37,49 +37,19 @@ const MAX_KEYS: usize = 24;
 /// Decoder/encoder memory budgets: tiny ones make every sort spill.
 const BUDGETS: &[usize] = &[64, 4096, 1 << 20, DEFAULT_MEMORY_BUDGET];
 
-/// A scratch area for one case.
-struct Work {
-    dir: TempDir,
-    n: u32,
+/// Decodes snapshot bytes; returns the output root and its tree.
+fn decode(work: &mut Work, bytes: &[u8], budget: usize) -> Result<(PathBuf, Tree), TestCaseError> {
+    let snapshot = work.snapshot(bytes);
+    let out = work.path("tree");
+    decode_snapshot(&snapshot, &out, &work.scratch(), budget)
+        .map_err(|e| TestCaseError::fail(format!("decode: {e}")))?;
+    let tree = read_tree(&out).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    Ok((out, tree))
 }
 
-impl Work {
-    fn new() -> Self {
-        Work {
-            dir: tempfile::tempdir().expect("tempdir"),
-            n: 0,
-        }
-    }
-
-    fn path(&mut self, what: &str) -> PathBuf {
-        self.n += 1;
-        self.dir.path().join(format!("{}-{what}", self.n))
-    }
-
-    fn scratch(&self) -> PathBuf {
-        self.dir.path().join("scratch")
-    }
-
-    fn write(&mut self, bytes: &[u8]) -> PathBuf {
-        let path = self.path("snapshot.fsm");
-        std::fs::write(&path, bytes).expect("write snapshot");
-        path
-    }
-
-    /// Decodes snapshot bytes; returns the output root and its tree.
-    fn decode(&mut self, bytes: &[u8], budget: usize) -> Result<(PathBuf, Tree), TestCaseError> {
-        let snapshot = self.write(bytes);
-        let out = self.path("tree");
-        decode_snapshot(&snapshot, &out, &self.scratch(), budget)
-            .map_err(|e| TestCaseError::fail(format!("decode: {e}")))?;
-        let tree = read_tree(&out).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        Ok((out, tree))
-    }
-
-    fn encode(&self, root: &Path, ts: u64, budget: usize) -> Result<Vec<u8>, TestCaseError> {
-        encode_tree(root, ts, &self.scratch(), budget)
-            .map_err(|e| TestCaseError::fail(format!("encode: {e}")))
-    }
+fn encode(work: &Work, root: &Path, ts: u64, budget: usize) -> Result<Vec<u8>, TestCaseError> {
+    encode_tree(root, ts, &work.scratch(), budget)
+        .map_err(|e| TestCaseError::fail(format!("encode: {e}")))
 }
 
 fn same_tree(what: &str, left: &Tree, right: &Tree) -> Result<(), TestCaseError> {
@@ -115,13 +85,13 @@ fn round_trip(db: &RedisDb, budget: usize) -> Result<(), TestCaseError> {
     let mut work = Work::new();
     let live = db.live_set();
     let ts = live.last_commit_ts;
-    let (t1_root, t1) = work.decode(&write_sorted(&live), budget)?;
+    let (t1_root, t1) = decode(&mut work, &write_sorted(&live), budget)?;
     db.check_tree(&t1, &t1_root.join("redis/db_0/KEYMAP.jsonl"))
         .map_err(|e| TestCaseError::fail(format!("decoded tree vs model: {e}")))?;
 
-    let s2 = work.encode(&t1_root, ts, budget)?;
+    let s2 = encode(&work, &t1_root, ts, budget)?;
     check_encoded(&s2, ts)?;
-    let again = work.encode(&t1_root, ts, DEFAULT_MEMORY_BUDGET)?;
+    let again = encode(&work, &t1_root, ts, DEFAULT_MEMORY_BUDGET)?;
     prop_assert!(
         s2 == again,
         "encode is not deterministic across runs/budgets"
@@ -139,7 +109,7 @@ fn round_trip(db: &RedisDb, budget: usize) -> Result<(), TestCaseError> {
         prop_assert_eq!(got, want, "encoder output is not the canonical layout");
     }
 
-    let (t2_root, t2) = work.decode(&s2, budget)?;
+    let (t2_root, t2) = decode(&mut work, &s2, budget)?;
     if db.append_order_is_canonical() {
         same_tree("T1 vs T2", &t1, &t2)?;
     } else {
@@ -149,7 +119,7 @@ fn round_trip(db: &RedisDb, budget: usize) -> Result<(), TestCaseError> {
             &normalize_append_order(&t2),
         )?;
     }
-    let s3 = work.encode(&t2_root, ts, budget)?;
+    let s3 = encode(&work, &t2_root, ts, budget)?;
     prop_assert!(s3 == s2, "S3 != S2: encode(decode(S2)) is not a fixpoint");
     Ok(())
 }
@@ -164,13 +134,21 @@ fn shuffle(set: &EntrySet, seed: u64) -> Vec<u8> {
 fn order_and_shadowing(db: &RedisDb, seed: u64, budgets: [usize; 3]) -> Result<(), TestCaseError> {
     let mut work = Work::new();
     let live = db.live_set();
-    let (_, reference) = work.decode(&write_sorted(&live), DEFAULT_MEMORY_BUDGET)?;
-    let (_, t) = work.decode(&shuffle(&live, seed), budgets[0])?;
+    let (_, reference) = decode(&mut work, &write_sorted(&live), DEFAULT_MEMORY_BUDGET)?;
+    let (_, t) = decode(&mut work, &shuffle(&live, seed), budgets[0])?;
     same_tree("sorted vs shuffled", &reference, &t)?;
     // Older versions may be garbage: in a sorted file the decoder never looks at them.
-    let (_, t) = work.decode(&write_sorted(&db.shadowed_set(seed, true)), budgets[1])?;
+    let (_, t) = decode(
+        &mut work,
+        &write_sorted(&db.shadowed_set(seed, true)),
+        budgets[1],
+    )?;
     same_tree("live vs live + shadowed versions", &reference, &t)?;
-    let (_, t) = work.decode(&shuffle(&db.shadowed_set(seed, false), !seed), budgets[2])?;
+    let (_, t) = decode(
+        &mut work,
+        &shuffle(&db.shadowed_set(seed, false), !seed),
+        budgets[2],
+    )?;
     same_tree("live vs shuffled live + shadowed versions", &reference, &t)?;
     Ok(())
 }
@@ -230,9 +208,9 @@ fn scan_index_ttl_lines_move_after_a_round_trip() {
     assert!(!db.append_order_is_canonical());
     let mut work = Work::new();
     let live = db.live_set();
-    let (root, t1) = work.decode(&write_sorted(&live), 4096).unwrap();
-    let s2 = work.encode(&root, live.last_commit_ts, 4096).unwrap();
-    let (_, t2) = work.decode(&s2, 4096).unwrap();
+    let (root, t1) = decode(&mut work, &write_sorted(&live), 4096).unwrap();
+    let s2 = encode(&work, &root, live.last_commit_ts, 4096).unwrap();
+    let (_, t2) = decode(&mut work, &s2, 4096).unwrap();
     let sidecar = |t: &Tree| t["redis/db_0/strings_ttl.jsonl"].clone().unwrap();
     assert_eq!(
         sidecar(&t1),
@@ -289,11 +267,8 @@ fn unsorted_garbage_reproducer() -> EntrySet {
 fn unsorted_input_with_a_garbage_older_version_decodes() {
     let set = unsorted_garbage_reproducer();
     let mut work = Work::new();
-    let (_, sorted) = work
-        .decode(&write_sorted(&set), 4096)
-        .expect("sorted decodes");
-    let (_, unsorted) = work
-        .decode(&write_shuffled(&set, &[0, 1]), 4096)
+    let (_, sorted) = decode(&mut work, &write_sorted(&set), 4096).expect("sorted decodes");
+    let (_, unsorted) = decode(&mut work, &write_shuffled(&set, &[0, 1]), 4096)
         .expect("the same entries unsorted decode too");
     assert_eq!(diff_trees(&sorted, &unsorted), None);
 }
@@ -307,8 +282,8 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let mut work = Work::new();
-        let (_, reference) = work.decode(&write_sorted(&db.live_set()), DEFAULT_MEMORY_BUDGET)?;
-        let (_, t) = work.decode(&shuffle(&db.shadowed_set(seed, true), seed), 4096)?;
+        let (_, reference) = decode(&mut work, &write_sorted(&db.live_set()), DEFAULT_MEMORY_BUDGET)?;
+        let (_, t) = decode(&mut work, &shuffle(&db.shadowed_set(seed, true), seed), 4096)?;
         same_tree("live vs shuffled live + garbage shadowed versions", &reference, &t)?;
     }
 }

@@ -21,46 +21,22 @@ use elastickv_splitmix::SplitMix64;
 use elastickv_synth::model::{write_shuffled, write_sorted};
 use elastickv_synth::s3::{Mix, S3Db, decode_snapshot, encode_tree, generate};
 use elastickv_testkit::tree::{Tree, diff_trees, read_tree};
+use elastickv_testkit::work::Work;
 use proptest::prelude::*;
-use tempfile::TempDir;
 
 /// Decoder budgets: 1 makes every sort spill.
 const BUDGETS: &[usize] = &[1, 4096, 64 << 20];
 
-struct Work {
-    dir: TempDir,
-    n: u32,
-}
-
-impl Work {
-    fn new() -> Self {
-        Work {
-            dir: tempfile::tempdir().expect("tempdir"),
-            n: 0,
-        }
-    }
-
-    fn path(&mut self, what: &str) -> PathBuf {
-        self.n += 1;
-        self.dir.path().join(format!("{}-{what}", self.n))
-    }
-
-    fn scratch(&self) -> PathBuf {
-        self.dir.path().join("scratch")
-    }
-
-    /// Decodes snapshot bytes with renames on; returns the root and its tree.
-    fn decode(&mut self, bytes: &[u8], budget: usize) -> Result<(PathBuf, Tree), TestCaseError> {
-        let snapshot = self.path("snapshot.fsm");
-        std::fs::write(&snapshot, bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let out = self.path("tree");
-        let mut flags = DecodeFlags::default();
-        flags.exclusions.rename_s3_collisions = true;
-        decode_snapshot(&snapshot, &out, &self.scratch(), budget, &flags)
-            .map_err(|e| TestCaseError::fail(format!("decode: {e}")))?;
-        let tree = read_tree(&out).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        Ok((out, tree))
-    }
+/// Decodes snapshot bytes with renames on; returns the root and its tree.
+fn decode(work: &mut Work, bytes: &[u8], budget: usize) -> Result<(PathBuf, Tree), TestCaseError> {
+    let snapshot = work.snapshot(bytes);
+    let out = work.path("tree");
+    let mut flags = DecodeFlags::default();
+    flags.exclusions.rename_s3_collisions = true;
+    decode_snapshot(&snapshot, &out, &work.scratch(), budget, &flags)
+        .map_err(|e| TestCaseError::fail(format!("decode: {e}")))?;
+    let tree = read_tree(&out).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    Ok((out, tree))
 }
 
 fn same_tree(what: &str, left: &Tree, right: &Tree) -> Result<(), TestCaseError> {
@@ -89,14 +65,14 @@ proptest! {
         let db = db(seed, objects);
         let mut work = Work::new();
         let live = db.live_set();
-        let (t1_root, t1) = work.decode(&write_sorted(&live), BUDGETS[b])?;
+        let (t1_root, t1) = decode(&mut work, &write_sorted(&live), BUDGETS[b])?;
         db.check_tree(&t1_root).map_err(|e| TestCaseError::fail(format!("T1 vs model: {e}")))?;
-        let (_, t1_again) = work.decode(&write_sorted(&live), 64 << 20)?;
+        let (_, t1_again) = decode(&mut work, &write_sorted(&live), 64 << 20)?;
         same_tree("T1 across budgets", &t1, &t1_again)?;
         let scratch = work.scratch();
         let s2 = encode_tree(&t1_root, live.last_commit_ts, &scratch, BUDGETS[b])
             .map_err(|e| TestCaseError::fail(format!("encode: {e}")))?;
-        let (_, t2) = work.decode(&s2, BUDGETS[b])?;
+        let (_, t2) = decode(&mut work, &s2, BUDGETS[b])?;
         same_tree("T1 vs T2", &t1, &t2)?;
     }
 
@@ -106,12 +82,12 @@ proptest! {
         let db = generate(seed, &Mix { objects, odd_keys: true, ..Mix::default() });
         let mut work = Work::new();
         let live = db.live_set();
-        let (t1_root, t1) = work.decode(&write_sorted(&live), BUDGETS[b])?;
+        let (t1_root, t1) = decode(&mut work, &write_sorted(&live), BUDGETS[b])?;
         db.check_tree(&t1_root).map_err(|e| TestCaseError::fail(format!("T1 vs model: {e}")))?;
         let scratch = work.scratch();
         let s2 = encode_tree(&t1_root, live.last_commit_ts, &scratch, BUDGETS[b])
             .map_err(|e| TestCaseError::fail(format!("encode: {e}")))?;
-        let (_, t2) = work.decode(&s2, BUDGETS[b])?;
+        let (_, t2) = decode(&mut work, &s2, BUDGETS[b])?;
         same_tree("T1 vs T2", &t1, &t2)?;
     }
 
@@ -120,11 +96,11 @@ proptest! {
     fn decode_ignores_entry_order_and_shadowed_versions(seed in any::<u64>(), objects in 1usize..10) {
         let db = db(seed, objects);
         let mut work = Work::new();
-        let (_, t1) = work.decode(&write_sorted(&db.live_set()), 1 << 20)?;
+        let (_, t1) = decode(&mut work, &write_sorted(&db.live_set()), 1 << 20)?;
         let shadowed = db.shadowed_set(seed ^ 0x5555);
         let mut order: Vec<usize> = (0..shadowed.entries.len()).collect();
         SplitMix64(seed).shuffle(&mut order);
-        let (_, t) = work.decode(&write_shuffled(&shadowed, &order), 1)?;
+        let (_, t) = decode(&mut work, &write_shuffled(&shadowed, &order), 1)?;
         same_tree("shuffled and shadowed", &t1, &t)?;
     }
 
@@ -133,8 +109,8 @@ proptest! {
     fn any_chunking_decodes_to_the_same_bytes(seed in any::<u64>(), chunk in 1usize..5000, offload in 0usize..4) {
         let db = db(seed, 6);
         let mut work = Work::new();
-        let (_, t1) = work.decode(&write_sorted(&db.live_set()), 1 << 20)?;
-        let (_, t) = work.decode(&write_sorted(&db.rechunked(chunk, offload).live_set()), 1 << 20)?;
+        let (_, t1) = decode(&mut work, &write_sorted(&db.live_set()), 1 << 20)?;
+        let (_, t) = decode(&mut work, &write_sorted(&db.rechunked(chunk, offload).live_set()), 1 << 20)?;
         same_tree("rechunked", &t1, &t)?;
     }
 }

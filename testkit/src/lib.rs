@@ -6,6 +6,7 @@
 //!   for a Go sentinel.
 //! * [`tree`] — a dump tree read into a path → bytes map, and a readable difference
 //!   between two of them.
+//! * [`work`] — a case's scratch directory, with a fresh path for every step.
 //!
 //! Nothing here knows the codec's types (see `Cargo.toml`), so every crate's tests can
 //! use it, the codec's included. The seeded generator the tests draw from is
@@ -13,3 +14,4 @@
 
 pub mod tree;
 pub mod vectors;
+pub mod work;
