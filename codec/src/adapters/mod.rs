@@ -12,6 +12,7 @@ use crate::dispatch::{Adapter, AdapterSet};
 #[cfg(test)]
 mod conformance_kit;
 pub mod dynamodb;
+mod protowire;
 pub mod redis;
 pub mod s3;
 pub mod sqs;

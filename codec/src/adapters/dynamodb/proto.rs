@@ -15,6 +15,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::adapters::protowire::{self, BYTES, Field, VARINT, WireError};
+
 /// `DynamoKeySchema`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeySchema {
@@ -130,6 +132,12 @@ pub enum ProtoError {
     /// Attribute values nested deeper than [`MAX_NESTING`].
     #[error("attribute values nested deeper than {MAX_NESTING} levels")]
     TooDeep,
+}
+
+impl From<WireError> for ProtoError {
+    fn from(WireError(what): WireError) -> Self {
+        ProtoError::Wire(what)
+    }
 }
 
 type Result<T> = std::result::Result<T, ProtoError>;
@@ -316,129 +324,12 @@ fn utf8(bytes: &[u8]) -> Result<String> {
     String::from_utf8(bytes.to_vec()).map_err(|_| ProtoError::Utf8)
 }
 
-/// One field value as it appears on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field<'a> {
-    Varint(u64),
-    Bytes(&'a [u8]),
-    /// Fixed-width or group: never a known field here, skipped.
-    Other,
-}
-
-/// Largest field number protobuf allows in a message.
-const MAX_FIELD_NUMBER: u64 = (1 << 29) - 1;
-/// Largest field number protobuf-go accepts inside a skipped group.
-const MAX_GROUP_FIELD_NUMBER: u64 = i32::MAX as u64;
-/// Group nesting protobuf-go tolerates while skipping.
-const MAX_GROUP_DEPTH: usize = 10_000;
-
-const VARINT: u8 = 0;
-const FIXED64: u8 = 1;
-const BYTES: u8 = 2;
-const START_GROUP: u8 = 3;
-const END_GROUP: u8 = 4;
-const FIXED32: u8 = 5;
-
-/// Calls `visit` for every top-level field of `msg`, in order.
+/// [`protowire::for_each_field`] with this module's error type.
 fn for_each_field<'a>(
-    mut msg: &'a [u8],
-    mut visit: impl FnMut(u64, Field<'a>) -> Result<()>,
+    msg: &'a [u8],
+    visit: impl FnMut(u64, Field<'a>) -> Result<()>,
 ) -> Result<()> {
-    while !msg.is_empty() {
-        let (num, wire) = read_tag(&mut msg, MAX_FIELD_NUMBER)?;
-        if wire == END_GROUP {
-            return Err(ProtoError::Wire("unexpected end-group tag"));
-        }
-        let field = read_field(&mut msg, num, wire)?;
-        visit(num, field)?;
-    }
-    Ok(())
-}
-
-fn read_field<'a>(msg: &mut &'a [u8], num: u64, wire: u8) -> Result<Field<'a>> {
-    Ok(match wire {
-        VARINT => Field::Varint(read_varint(msg)?),
-        FIXED64 => {
-            skip(msg, 8)?;
-            Field::Other
-        }
-        BYTES => {
-            let len = read_varint(msg)?;
-            let len = usize::try_from(len)
-                .ok()
-                .filter(|&len| len <= msg.len())
-                .ok_or(ProtoError::Wire("length-delimited field runs past the end"))?;
-            let (bytes, rest) = msg.split_at(len);
-            *msg = rest;
-            Field::Bytes(bytes)
-        }
-        START_GROUP => {
-            skip_group(msg, num)?;
-            Field::Other
-        }
-        FIXED32 => {
-            skip(msg, 4)?;
-            Field::Other
-        }
-        _ => return Err(ProtoError::Wire("reserved wire type")),
-    })
-}
-
-fn skip(msg: &mut &[u8], n: usize) -> Result<()> {
-    if msg.len() < n {
-        return Err(ProtoError::Wire("truncated fixed-width field"));
-    }
-    *msg = &msg[n..];
-    Ok(())
-}
-
-/// Skips the body of group `num` up to its matching end tag, iteratively.
-fn skip_group(msg: &mut &[u8], num: u64) -> Result<()> {
-    let mut open = vec![num];
-    while let Some(&current) = open.last() {
-        if msg.is_empty() {
-            return Err(ProtoError::Wire("unterminated group"));
-        }
-        let (inner, wire) = read_tag(msg, MAX_GROUP_FIELD_NUMBER)?;
-        match wire {
-            END_GROUP if inner == current => {
-                open.pop();
-            }
-            END_GROUP => return Err(ProtoError::Wire("mismatched end-group tag")),
-            START_GROUP if open.len() >= MAX_GROUP_DEPTH => {
-                return Err(ProtoError::Wire("groups nested too deeply"));
-            }
-            START_GROUP => open.push(inner),
-            _ => {
-                read_field(msg, inner, wire)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn read_tag(msg: &mut &[u8], max_number: u64) -> Result<(u64, u8)> {
-    let tag = read_varint(msg)?;
-    let num = tag >> 3;
-    if num == 0 || num > max_number {
-        return Err(ProtoError::Wire("invalid field number"));
-    }
-    Ok((num, (tag & 7) as u8))
-}
-
-fn read_varint(msg: &mut &[u8]) -> Result<u64> {
-    let mut value = 0u64;
-    for (i, &byte) in msg.iter().enumerate().take(10) {
-        if i == 9 && byte > 1 {
-            return Err(ProtoError::Wire("varint overflows 64 bits"));
-        }
-        value |= u64::from(byte & 0x7f) << (7 * i);
-        if byte < 0x80 {
-            *msg = &msg[i + 1..];
-            return Ok(value);
-        }
-    }
-    Err(ProtoError::Wire("truncated varint"))
+    protowire::for_each_field(msg, visit)
 }
 
 // --- encoding ------------------------------------------------------------------

@@ -11,6 +11,8 @@
 
 use prost::Message;
 
+use crate::adapters::protowire::{self, Field, WireError};
+
 /// Magic in front of a stored stream entry.
 pub const STREAM_ENTRY_MAGIC: &[u8] = b"\0RXE\x01";
 /// Magic in front of a legacy zset blob.
@@ -90,6 +92,12 @@ impl std::fmt::Display for ProtoError {
     }
 }
 
+impl From<WireError> for ProtoError {
+    fn from(WireError(what): WireError) -> Self {
+        ProtoError::Wire(what)
+    }
+}
+
 /// Decodes a stored stream entry into its interleaved field strings.
 pub fn parse_stream_entry(value: &[u8]) -> Result<Vec<String>, ProtoError> {
     let body = strip_magic(value, STREAM_ENTRY_MAGIC)?;
@@ -159,135 +167,12 @@ fn utf8(bytes: &[u8]) -> Result<String, ProtoError> {
     String::from_utf8(bytes.to_vec()).map_err(|_| ProtoError::Utf8)
 }
 
-/// One field value as it appears on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field<'a> {
-    Varint,
-    Fixed64(u64),
-    Bytes(&'a [u8]),
-    Fixed32,
-    /// A group, already skipped.
-    Group,
-}
-
-/// Largest field number protobuf allows in a message.
-const MAX_FIELD_NUMBER: u64 = (1 << 29) - 1;
-/// Largest field number protobuf-go accepts inside a skipped group.
-const MAX_GROUP_FIELD_NUMBER: u64 = i32::MAX as u64;
-/// Group nesting protobuf-go tolerates while skipping.
-const MAX_GROUP_DEPTH: usize = 10_000;
-
-/// Calls `visit` for every top-level field of `msg`. Fields the visitor does not
-/// recognise (including known numbers with a different wire type) are ignored,
-/// exactly like protobuf-go's unknown-field handling.
+/// [`protowire::for_each_field`] with this module's error type.
 fn for_each_field<'a>(
-    mut msg: &'a [u8],
-    mut visit: impl FnMut(u64, Field<'a>) -> Result<(), ProtoError>,
+    msg: &'a [u8],
+    visit: impl FnMut(u64, Field<'a>) -> Result<(), ProtoError>,
 ) -> Result<(), ProtoError> {
-    while !msg.is_empty() {
-        let (num, wire) = read_tag(&mut msg, MAX_FIELD_NUMBER)?;
-        if wire == END_GROUP {
-            return Err(ProtoError::Wire("unexpected end-group tag"));
-        }
-        let field = read_field(&mut msg, num, wire)?;
-        visit(num, field)?;
-    }
-    Ok(())
-}
-
-const VARINT: u8 = 0;
-const FIXED64: u8 = 1;
-const BYTES: u8 = 2;
-const START_GROUP: u8 = 3;
-const END_GROUP: u8 = 4;
-const FIXED32: u8 = 5;
-
-fn read_field<'a>(msg: &mut &'a [u8], num: u64, wire: u8) -> Result<Field<'a>, ProtoError> {
-    Ok(match wire {
-        VARINT => {
-            read_varint(msg)?;
-            Field::Varint
-        }
-        FIXED64 => Field::Fixed64(u64::from_le_bytes(take_array(msg)?)),
-        BYTES => {
-            let len = read_varint(msg)?;
-            let len = usize::try_from(len)
-                .ok()
-                .filter(|&len| len <= msg.len())
-                .ok_or(ProtoError::Wire("length-delimited field runs past the end"))?;
-            let (bytes, rest) = msg.split_at(len);
-            *msg = rest;
-            Field::Bytes(bytes)
-        }
-        START_GROUP => {
-            skip_group(msg, num)?;
-            Field::Group
-        }
-        FIXED32 => {
-            take_array::<4>(msg)?;
-            Field::Fixed32
-        }
-        _ => return Err(ProtoError::Wire("reserved wire type")),
-    })
-}
-
-/// Skips the body of group `num` up to its matching end tag, iteratively so hostile
-/// nesting cannot exhaust the stack.
-fn skip_group(msg: &mut &[u8], num: u64) -> Result<(), ProtoError> {
-    let mut open = vec![num];
-    while let Some(&current) = open.last() {
-        if msg.is_empty() {
-            return Err(ProtoError::Wire("unterminated group"));
-        }
-        let (inner, wire) = read_tag(msg, MAX_GROUP_FIELD_NUMBER)?;
-        match wire {
-            END_GROUP if inner == current => {
-                open.pop();
-            }
-            END_GROUP => return Err(ProtoError::Wire("mismatched end-group tag")),
-            START_GROUP if open.len() >= MAX_GROUP_DEPTH => {
-                return Err(ProtoError::Wire("groups nested too deeply"));
-            }
-            START_GROUP => open.push(inner),
-            _ => {
-                read_field(msg, inner, wire)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn read_tag(msg: &mut &[u8], max_number: u64) -> Result<(u64, u8), ProtoError> {
-    let tag = read_varint(msg)?;
-    let num = tag >> 3;
-    if num == 0 || num > max_number {
-        return Err(ProtoError::Wire("invalid field number"));
-    }
-    Ok((num, (tag & 7) as u8))
-}
-
-fn read_varint(msg: &mut &[u8]) -> Result<u64, ProtoError> {
-    let mut value = 0u64;
-    for (i, &byte) in msg.iter().enumerate().take(10) {
-        // The tenth byte may only contribute the top bit of a u64.
-        if i == 9 && byte > 1 {
-            return Err(ProtoError::Wire("varint overflows 64 bits"));
-        }
-        value |= u64::from(byte & 0x7f) << (7 * i);
-        if byte < 0x80 {
-            *msg = &msg[i + 1..];
-            return Ok(value);
-        }
-    }
-    Err(ProtoError::Wire("truncated varint"))
-}
-
-fn take_array<const N: usize>(msg: &mut &[u8]) -> Result<[u8; N], ProtoError> {
-    let (head, rest) = msg
-        .split_first_chunk::<N>()
-        .ok_or(ProtoError::Wire("truncated fixed-width field"))?;
-    *msg = rest;
-    Ok(*head)
+    protowire::for_each_field(msg, visit)
 }
 
 #[cfg(test)]
@@ -373,17 +258,6 @@ mod tests {
             parse_stream_entry(&huge_number),
             Err(ProtoError::Wire(_))
         ));
-    }
-
-    #[test]
-    fn varints() {
-        let mut ok: &[u8] = b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01rest";
-        assert_eq!(read_varint(&mut ok), Ok(u64::MAX));
-        assert_eq!(ok, b"rest");
-        let mut overflow: &[u8] = b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02";
-        assert!(read_varint(&mut overflow).is_err());
-        let mut short: &[u8] = b"\x80";
-        assert!(read_varint(&mut short).is_err());
     }
 
     #[test]
