@@ -4,7 +4,7 @@
 //! plain or zstd writer, hashing every file as it is read.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -337,11 +337,12 @@ fn stream_archive(
     let mut summary = PackSummary::default();
     let (job_tx, job_rx) = sync_channel::<Job>(workers);
     let job_rx = Mutex::new(job_rx);
+    let pool = Pool::default();
     std::thread::scope(|scope| -> Result<(), ArchiveError> {
         let (order_tx, order_rx) = sync_channel::<Receiver<Done>>(2 * workers);
         for _ in 0..workers {
-            let (job_rx, checksums_path) = (&job_rx, checksums_path.as_path());
-            scope.spawn(move || work(root, checksums_path, job_rx));
+            let (job_rx, checksums_path, pool) = (&job_rx, checksums_path.as_path(), &pool);
+            scope.spawn(move || work(root, checksums_path, job_rx, pool));
         }
         let dispatcher = scope.spawn(move || dispatch(root, paths, checker, &job_tx, &order_tx));
         let mut writer = Writer {
@@ -349,6 +350,7 @@ fn stream_archive(
             checksums_path: &checksums_path,
             summary: &mut summary,
             progress,
+            pool: &pool,
         };
         let written = writer.write_jobs(&order_rx);
         // Unblocks a dispatcher still queueing after the writer failed.
@@ -404,9 +406,10 @@ const JOB_BYTES: u64 = 1 << 20;
 const JOB_BLOCKS: usize = 8;
 /// A worker sends the tar bytes it laid out once they reach this size. Files up to
 /// [`CHUNK`] are read whole into the block; larger ones follow their header in
-/// blocks of `CHUNK`, hashed as they are read. A job holds at most about
-/// `JOB_BLOCKS * (BLOCK + CHUNK)` = 8 MiB, and at most `3 * workers` jobs are in
-/// flight (in practice a block per job: most of them are 256 small files).
+/// blocks of their own, each a full buffer ([`BLOCK_CAPACITY`]), hashed as they are
+/// read. A job holds at most `JOB_BLOCKS * BLOCK_CAPACITY` (about 8 MiB), and at most
+/// `3 * workers` jobs are in flight (in practice a block per job: most of them are
+/// 256 small files).
 const BLOCK: usize = 512 << 10;
 const CHUNK: usize = 512 << 10;
 
@@ -675,12 +678,13 @@ fn job_entry(
 }
 
 /// A reading worker: jobs until the queue closes.
-fn work(root: &Path, checksums_path: &Path, jobs: &Mutex<Receiver<Job>>) {
+fn work(root: &Path, checksums_path: &Path, jobs: &Mutex<Receiver<Job>>, pool: &Pool) {
     let mut reader = Reader {
         root,
         checksums_path,
         owners: Owners::default(),
         dirs: DirCache::default(),
+        pool,
     };
     loop {
         let job = match jobs.lock() {
@@ -702,6 +706,7 @@ struct Reader<'a> {
     checksums_path: &'a Path,
     owners: Owners,
     dirs: DirCache,
+    pool: &'a Pool,
 }
 
 /// Why a job stopped early without an error of its own.
@@ -716,7 +721,7 @@ impl Reader<'_> {
         entries: Vec<JobEntry>,
         reply: &SyncSender<Done>,
     ) -> Result<(), ArchiveError> {
-        let mut block = new_block();
+        let mut block = self.pool.block();
         for entry in entries {
             if self.entry(entry, &mut block, reply)?.is_err() {
                 return Ok(());
@@ -749,64 +754,101 @@ impl Reader<'_> {
             mtime: meta.mtime,
             typeflag: if want.is_some() { TYPE_REG } else { TYPE_DIR },
         };
-        let Some(want) = want else {
+        let Some(want_row) = want else {
             header::write_header(&mut block.bytes, &header).map_err(write_error)?;
             block.dirs += 1;
-            return Ok(send_if_full(block, reply));
+            return Ok(self.send_if_full(block, reply));
         };
         let path = || self.root.join(std::ffi::OsStr::from_bytes(&header.name));
-        let mut file =
-            self.dirs
-                .open(self.root, &header.name)
-                .map_err(|e| match e.raw_os_error() {
-                    Some(libc::ELOOP) => ArchiveError::non_regular(path(), "symlink"),
-                    _ => ArchiveError::io(path(), e),
-                })?;
+        let file = self
+            .dirs
+            .open(self.root, &header.name)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => ArchiveError::non_regular(path(), "symlink"),
+                _ => ArchiveError::io(path(), e),
+            })?;
         header::write_header(&mut block.bytes, &header).map_err(write_error)?;
         let size = header.size;
         if size <= CHUNK as u64 {
             let start = block.bytes.len();
-            block.bytes.resize(start + size as usize, 0);
-            fill(&mut file, &path, &mut block.bytes[start..])?;
+            read_exact(&file, &path, &mut block.bytes, size as usize)?;
             let have = Sha256::digest(&block.bytes[start..]).into();
-            check_digest(self.checksums_path, &header.name, &path(), want, have)?;
+            check_digest(self.checksums_path, &header.name, &path(), want_row, have)?;
             end_file(block, size);
-            return Ok(send_if_full(block, reply));
+            return Ok(self.send_if_full(block, reply));
         }
-        if send(block, reply).is_err() {
+        if self.send(block, reply).is_err() {
             return Ok(Err(WriterGone));
         }
         let mut hasher = Sha256::new();
         let mut left = size;
         loop {
-            let n = usize::try_from(left).map_or(CHUNK, |left| left.min(CHUNK));
-            let mut bytes = Vec::with_capacity(n + header::BLOCK);
-            bytes.resize(n, 0);
-            fill(&mut file, &path, &mut bytes)?;
-            hasher.update(&bytes);
-            left -= n as u64;
-            *block = Block {
-                bytes,
-                ..Block::default()
-            };
+            // As much as the (empty) buffer holds: a read never goes past `want`
+            // into the next piece's bytes, since the spare capacity is `want`.
+            let room = block.bytes.capacity() - block.bytes.len();
+            let want = usize::try_from(left).map_or(room, |left| left.min(room));
+            read_exact(&file, &path, &mut block.bytes, want)?;
+            hasher.update(&block.bytes);
+            left -= want as u64;
             if left == 0 {
                 let have = hasher.finalize().into();
-                check_digest(self.checksums_path, &header.name, &path(), want, have)?;
-                end_file(block, n as u64);
+                check_digest(self.checksums_path, &header.name, &path(), want_row, have)?;
+                end_file(block, want as u64);
                 return Ok(Ok(()));
             }
-            block.content = n as u64;
-            if send(block, reply).is_err() {
+            block.content = want as u64;
+            if self.send(block, reply).is_err() {
                 return Ok(Err(WriterGone));
             }
         }
     }
+
+    /// Sends `block` on and starts a new one.
+    fn send(&self, block: &mut Block, reply: &SyncSender<Done>) -> Result<(), WriterGone> {
+        let full = std::mem::replace(block, self.pool.block());
+        reply.send(Ok(full)).map_err(|_| WriterGone)
+    }
+
+    fn send_if_full(&self, block: &mut Block, reply: &SyncSender<Done>) -> Result<(), WriterGone> {
+        if block.bytes.len() >= BLOCK {
+            self.send(block, reply)
+        } else {
+            Ok(())
+        }
+    }
 }
 
-fn new_block() -> Block {
-    Block {
-        bytes: Vec::with_capacity(BLOCK + CHUNK + 4 * header::BLOCK),
-        ..Block::default()
+/// Block buffers handed back by the writer for the workers to fill again: no
+/// allocation, page fault or zeroing per block once the first few went round.
+#[derive(Default)]
+struct Pool {
+    free: Mutex<Vec<Vec<u8>>>,
+}
+
+/// Buffers the pool keeps (more are freed): about what is in flight.
+const POOL_BUFFERS: usize = 16;
+/// Capacity of a block buffer: a full block, then one more small file.
+const BLOCK_CAPACITY: usize = BLOCK + CHUNK + 4 * header::BLOCK;
+
+impl Pool {
+    fn block(&self) -> Block {
+        let reused = self.free.lock().ok().and_then(|mut free| free.pop());
+        Block {
+            bytes: reused.unwrap_or_else(|| Vec::with_capacity(BLOCK_CAPACITY)),
+            ..Block::default()
+        }
+    }
+
+    fn give(&self, mut bytes: Vec<u8>) {
+        if bytes.capacity() < BLOCK_CAPACITY {
+            return;
+        }
+        bytes.clear();
+        if let Ok(mut free) = self.free.lock()
+            && free.len() < POOL_BUFFERS
+        {
+            free.push(bytes);
+        }
     }
 }
 
@@ -818,26 +860,13 @@ fn end_file(block: &mut Block, content: u64) {
     block.content += content;
 }
 
-/// Sends `block` on and starts a new one.
-fn send(block: &mut Block, reply: &SyncSender<Done>) -> Result<(), WriterGone> {
-    let full = std::mem::replace(block, new_block());
-    reply.send(Ok(full)).map_err(|_| WriterGone)
-}
-
-fn send_if_full(block: &mut Block, reply: &SyncSender<Done>) -> Result<(), WriterGone> {
-    if block.bytes.len() >= BLOCK {
-        send(block, reply)
-    } else {
-        Ok(())
-    }
-}
-
 /// The writing side: the blocks of every job, in job order.
 struct Writer<'a> {
     sink: &'a mut dyn Write,
     checksums_path: &'a Path,
     summary: &'a mut PackSummary,
     progress: &'a mut dyn Progress,
+    pool: &'a Pool,
 }
 
 impl Writer<'_> {
@@ -852,6 +881,7 @@ impl Writer<'_> {
                 self.summary.bytes += block.content;
                 self.progress
                     .update(self.summary.bytes, self.summary.dirs + self.summary.files);
+                self.pool.give(block.bytes);
                 if block.last {
                     complete = true;
                     break;
@@ -908,23 +938,32 @@ impl DirCache {
     }
 }
 
-/// Fills `buf` from the file; a file that shrank since the walk fails the pack (the
-/// tar would be corrupt otherwise).
-fn fill(file: &mut File, path: &dyn Fn() -> PathBuf, buf: &mut [u8]) -> Result<(), ArchiveError> {
-    let mut at = 0;
-    while at < buf.len() {
-        match file.read(&mut buf[at..]) {
+/// Appends exactly `want` bytes of the file to `buf`, reading into its spare
+/// capacity (no zeroing; one read for a small file). Bytes past `want` (the file grew
+/// since the walk) are dropped; a file that shrank fails the pack (the tar would be
+/// corrupt otherwise).
+fn read_exact(
+    file: &File,
+    path: &dyn Fn() -> PathBuf,
+    buf: &mut Vec<u8>,
+    want: usize,
+) -> Result<(), ArchiveError> {
+    let end = buf.len() + want;
+    buf.reserve(want);
+    while buf.len() < end {
+        match rustix::io::read(file, rustix::buffer::spare_capacity(buf)) {
             Ok(0) => {
                 return Err(ArchiveError::non_regular(
                     path(),
                     "shrank while the archive was being packed",
                 ));
             }
-            Ok(n) => at += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(ArchiveError::io(path(), e)),
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(ArchiveError::io(path(), e.into())),
         }
     }
+    buf.truncate(end);
     Ok(())
 }
 
