@@ -119,7 +119,11 @@ fn publish_error(e: FsError) -> ArchiveError {
 pub enum Verification {
     /// Verify every file, then write: a failing tree writes nothing to the output, as
     /// Go's tool does; needed where bytes cannot be taken back (stdout). Reads every
-    /// file twice.
+    /// file twice, unless the plain tar fits in [`SPOOL_LIMIT`]: the verifying pass
+    /// keeps it, and it is written (compressed) from memory. A single read of a larger
+    /// tree would have to hold the archive somewhere until its last file is verified:
+    /// in memory (unbounded) or in an archive-sized scratch file (a new way to fail,
+    /// on a full disk, and for incompressible data as much I/O as the second read).
     First,
     /// Hash every file as it is read for the archive and fail at the first difference:
     /// one read of every file, but a failing tree leaves a partial output that the
@@ -161,14 +165,64 @@ pub fn pack_stream(
 ) -> Result<PackSummary, ArchiveError> {
     let result = fs::canonicalize(root)
         .map_err(|e| ArchiveError::io(root, e))
-        .and_then(|root| {
-            if verification == Verification::First {
-                one_pass(&root, io::sink(), None, progress, "verifying the tree")?;
+        .and_then(|root| match verification {
+            Verification::First => verify_then_pack(&root, out, compression, SPOOL_LIMIT, progress),
+            Verification::WhilePacking => {
+                one_pass(&root, out, Some(compression), progress, "packing")
             }
-            one_pass(&root, out, Some(compression), progress, "packing")
         });
     progress.finish();
     result
+}
+
+/// The plain tar a verifying pass keeps to write without reading the tree again.
+pub const SPOOL_LIMIT: usize = 32 << 20;
+
+/// [`Verification::First`]: a verifying pass that keeps the plain tar while it fits
+/// in `limit` bytes; then that tar is written, or (larger trees) a second pass packs.
+fn verify_then_pack(
+    root: &Path,
+    mut out: impl Write,
+    compression: Compression,
+    limit: usize,
+    progress: &mut dyn Progress,
+) -> Result<PackSummary, ArchiveError> {
+    let mut spool = Spool {
+        tar: Some(Vec::new()),
+        limit,
+    };
+    let summary = one_pass(root, &mut spool, None, progress, "verifying the tree")?;
+    let Some(tar) = spool.tar else {
+        return one_pass(root, out, Some(compression), progress, "packing");
+    };
+    let mut sink = sink(&mut out, Some(compression))?;
+    sink.writer().write_all(&tar).map_err(write_error)?;
+    sink.finish().map_err(write_error)?;
+    Ok(summary)
+}
+
+/// Keeps what is written while it fits in `limit` bytes; past that, drops it and
+/// keeps nothing more.
+struct Spool {
+    tar: Option<Vec<u8>>,
+    limit: usize,
+}
+
+impl Write for Spool {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(tar) = &mut self.tar {
+            if tar.len() + buf.len() > self.limit {
+                self.tar = None;
+            } else {
+                tar.extend_from_slice(buf);
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Go's verdict on a tree where `found` went wrong: the tree's own verification error
@@ -184,8 +238,8 @@ fn exact_error(root: &Path, found: ArchiveError) -> ArchiveError {
     }
 }
 
-/// Lists the tree and its CHECKSUMS, then streams the archive (or, with no
-/// compression given, only reads and verifies, writing nothing).
+/// Lists the tree and its CHECKSUMS, then streams the archive (with no compression
+/// given, the plain tar of a verifying pass).
 fn one_pass(
     root: &Path,
     out: impl Write,
@@ -318,20 +372,7 @@ fn stream_archive(
     compression: Option<Compression>,
     progress: &mut dyn Progress,
 ) -> Result<PackSummary, ArchiveError> {
-    let out = BufWriter::with_capacity(OUT_BUFFER, out);
-    let mut sink = match compression {
-        None | Some(Compression::None) => Sink::Plain(out),
-        Some(Compression::Zstd) => {
-            let mut encoder =
-                zstd::stream::write::Encoder::new(out, ZSTD_LEVEL).map_err(write_error)?;
-            encoder.include_checksum(true).map_err(write_error)?;
-            // Compression on zstd's own worker thread, in jobs of contiguous input,
-            // while this thread keeps writing tar (the frame decompresses to the same
-            // tar; its bytes do not depend on timing).
-            encoder.multithread(ZSTD_WORKERS).map_err(write_error)?;
-            Sink::Zstd(encoder)
-        }
-    };
+    let mut sink = sink(out, compression)?;
     let checksums_path = checker.checksums_path.clone();
     let workers = reader_count();
     let mut summary = PackSummary::default();
@@ -373,6 +414,24 @@ fn panicked(root: &Path) -> ArchiveError {
 /// on system calls) and at most 8.
 fn reader_count() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
+}
+
+/// The buffered plain (`None`: a verifying pass) or compressing writer.
+fn sink<W: Write>(out: W, compression: Option<Compression>) -> Result<Sink<W>, ArchiveError> {
+    let out = BufWriter::with_capacity(OUT_BUFFER, out);
+    match compression {
+        None | Some(Compression::None) => Ok(Sink::Plain(out)),
+        Some(Compression::Zstd) => {
+            let mut encoder =
+                zstd::stream::write::Encoder::new(out, ZSTD_LEVEL).map_err(write_error)?;
+            encoder.include_checksum(true).map_err(write_error)?;
+            // Compression on zstd's own worker thread, in jobs of contiguous input,
+            // while this thread keeps writing tar (the frame decompresses to the same
+            // tar; its bytes do not depend on timing).
+            encoder.multithread(ZSTD_WORKERS).map_err(write_error)?;
+            Ok(Sink::Zstd(encoder))
+        }
+    }
 }
 
 /// The plain or compressing writer, finished explicitly so the frame end's write
@@ -1005,6 +1064,32 @@ mod tests {
         dir
     }
 
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_packed_file_is_published_private_and_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tree();
+        let root = dir.path().join("tree");
+        let output = dir.path().join("out.tar");
+        pack_to_file(&root, &output, Compression::None, &mut NoProgress).unwrap();
+        assert_eq!(names(dir.path()), ["out.tar", "tree"]);
+        let mode = fs::metadata(&output).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(fs::read(&output).unwrap() == pack(&root, Compression::None, Verification::First));
+        // An existing output is refused, as Go's exclusive create does, and kept.
+        let err = pack_to_file(&root, &output, Compression::None, &mut NoProgress).unwrap_err();
+        assert_eq!(err.code(), "io", "{err}");
+        assert_eq!(names(dir.path()), ["out.tar", "tree"]);
+    }
+
     fn pack(root: &Path, compression: Compression, verification: Verification) -> Vec<u8> {
         let mut out = Vec::new();
         pack_stream(root, &mut out, compression, verification, &mut NoProgress).unwrap();
@@ -1038,6 +1123,27 @@ mod tests {
         assert_eq!(files, 305);
     }
 
+    /// Verifying first gives the same archive whether the tar was kept from the
+    /// verifying pass or packed again by a second one.
+    #[test]
+    fn verifying_first_with_and_without_the_spool() {
+        let dir = tree();
+        let root = dir.path().join("tree");
+        let plain = pack(&root, Compression::None, Verification::WhilePacking);
+        for limit in [usize::MAX, plain.len(), plain.len() - 1, 0] {
+            for compression in [Compression::None, Compression::Zstd] {
+                let mut out = Vec::new();
+                let summary =
+                    verify_then_pack(&root, &mut out, compression, limit, &mut NoProgress).unwrap();
+                assert_eq!(summary.files, 305);
+                if compression == Compression::Zstd {
+                    out = zstd::stream::decode_all(&out[..]).unwrap();
+                }
+                assert!(out == plain, "limit {limit}, {compression:?}");
+            }
+        }
+    }
+
     #[test]
     fn a_changed_large_file_fails_and_leaves_no_archive() {
         let dir = tree();
@@ -1049,7 +1155,11 @@ mod tests {
         let err = pack_to_file(&root, &output, Compression::Zstd, &mut NoProgress).unwrap_err();
         assert_eq!(err.code(), "checksum-mismatch", "{err}");
         assert!(err.to_string().contains(LARGE), "{err}");
-        assert!(!output.exists());
+        assert_eq!(
+            names(dir.path()),
+            ["tree"],
+            "neither output nor temporary file"
+        );
     }
 
     #[test]
@@ -1060,7 +1170,11 @@ mod tests {
         let output = dir.path().join("out.tar");
         let err = pack_to_file(&root, &output, Compression::None, &mut NoProgress).unwrap_err();
         assert_eq!(err.code(), "archive-unchecksummed-file", "{err}");
-        assert!(!output.exists());
+        assert_eq!(
+            names(dir.path()),
+            ["tree"],
+            "neither output nor temporary file"
+        );
         // Verified first, nothing reaches the output at all.
         let mut out = Vec::new();
         let err = pack_tree(&root, &mut out, Compression::None).unwrap_err();
