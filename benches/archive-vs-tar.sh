@@ -21,7 +21,8 @@
 #       vs        tar -xf X.tar -C DIR
 #
 # and prints per pair the median wall times, their ratio tar / ours (> 1: ours is
-# faster) and the largest peak RSS. Ours does more than tar: pack verifies every file
+# faster), the median CPU seconds (user + sys, all processes of the side; steadier than
+# wall on a busy machine) and the largest peak RSS. Ours does more than tar: pack verifies every file
 # against CHECKSUMS (hashing it as it is read), unpack verifies the unpacked tree.
 # The work directory is on tmpfs when /dev/shm exists (ARCHIVE_DIR overrides).
 set -euo pipefail
@@ -60,10 +61,10 @@ theirs=(
   "mkdir '$work/out.d' && tar -xf '$work/ref.tar' -C '$work/out.d'"
 )
 
-# One timed run of "$1": appends "wall rss" to file $2.
+# One timed run of "$1": appends "wall rss user sys" to file $2.
 timed() {
   rm -rf "$work/out.tar.zst" "$work/out.tar" "$work/out.d"
-  /usr/bin/time -f "%e %M" -o "$work/time" bash -c "$1" >/dev/null 2>&1
+  /usr/bin/time -f "%e %M %U %S" -o "$work/time" bash -c "$1" >/dev/null 2>&1
   cat "$work/time" >> "$2"
 }
 
@@ -76,11 +77,14 @@ done
 
 median() { cut -d' ' -f1 "$1" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 maxrss() { cut -d' ' -f2 "$1" | sort -n | tail -1; }
-printf '%-12s %9s %9s %7s %12s %12s\n' case ours_s tar_s ratio ours_KiB tar_KiB
+cpu() { awk '{printf "%.2f\n", $3 + $4}' "$1" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+printf '%-12s %9s %9s %7s %9s %9s %12s %12s\n' case ours_s tar_s ratio ours_cpu tar_cpu ours_KiB tar_KiB
 for i in "${!names[@]}"; do
   o=$(median "$work/ours.$i") t=$(median "$work/theirs.$i")
-  printf '%-12s %9s %9s %7s %12s %12s\n' "${names[$i]}" "$o" "$t" \
+  printf '%-12s %9s %9s %7s %9s %9s %12s %12s\n' "${names[$i]}" "$o" "$t" \
     "$(awk -v o="$o" -v t="$t" 'BEGIN {printf "%.2f", (o > 0 ? t / o : 0)}')" \
+    "$(cpu "$work/ours.$i")" "$(cpu "$work/theirs.$i")" \
     "$(maxrss "$work/ours.$i")" "$(maxrss "$work/theirs.$i")"
 done
-echo "(medians of $runs alternating rounds; ratio = tar / ours, > 1 means ours is faster)"
+echo "(medians of $runs alternating rounds; ratio = tar / ours, > 1 means ours is faster;"
+echo " cpu = user + sys seconds; load after: $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -2,7 +2,7 @@
 //! CHECKSUMS rows, read and hash every file on a pool of workers, write Go's tar bytes,
 //! optionally zstd) into a sink, both with every file verified while it is packed
 //! (`pack/…`, what `--output FILE` does) and verified first (`pack-verify-first/…`,
-//! `--output -`, two reads), over a decoded-tree-like mix:
+//! `--output -`, two reads once the tar exceeds 32 MiB), over a decoded-tree-like mix:
 //! many small files (64 B – 4 KiB, 20k, or 500 under `cargo test --benches`) in 64
 //! directories plus four large files (`EKV_BENCH_MIB / 4` each). Reports bytes per
 //! second of file content and files per second. `benches/archive-vs-tar.sh` compares

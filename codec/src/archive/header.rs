@@ -172,18 +172,34 @@ fn format_string(b: &mut [u8], s: &[u8]) {
 /// [`format_string`] (so a value that needs the whole field loses its NUL, and one
 /// that needs more is cut; the PAX record then carries it).
 fn format_octal(b: &mut [u8], x: i128) {
-    let digits = if x < 0 {
-        format!("-{:o}", x.unsigned_abs())
-    } else {
-        format!("{x:o}")
-    };
+    // Digits right-aligned in a stack buffer (no allocation: this runs for every
+    // field of every header); 44 bytes hold the sign and 43 octal digits of any i128.
+    let mut digits = [0u8; 44];
+    let mut at = digits.len();
+    let mut n = x.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n & 7) as u8;
+        n >>= 3;
+        if n == 0 {
+            break;
+        }
+    }
+    if x < 0 {
+        at -= 1;
+        digits[at] = b'-';
+    }
+    let digits = &digits[at..];
     let width = b.len().saturating_sub(1);
-    let padded = if digits.len() < width {
-        format!("{}{digits}", "0".repeat(width - digits.len()))
+    if digits.len() < width {
+        // Zero-padded to `len - 1`, then the NUL.
+        let pad = width - digits.len();
+        b[..pad].fill(b'0');
+        b[pad..width].copy_from_slice(digits);
+        b[width] = 0;
     } else {
-        digits
-    };
-    format_string(b, padded.as_bytes());
+        format_string(b, digits);
+    }
 }
 
 /// Go's `fitsInOctal(n, x)`.
@@ -333,5 +349,17 @@ mod tests {
         let mut b = [0xffu8; 12];
         format_octal(&mut b, 1_700_000_000);
         assert_eq!(&b, b"14524770400\0");
+        // Needing the whole field, the NUL goes; needing more, the value is cut.
+        let mut b = [0xffu8; 8];
+        format_octal(&mut b, 0o77777777);
+        assert_eq!(&b, b"77777777");
+        format_octal(&mut b, 0o123456701);
+        assert_eq!(&b, b"12345670");
+        let mut b = [0xffu8; 8];
+        format_octal(&mut b, -8);
+        assert_eq!(&b, b"0000-10\0");
+        let mut b = [0xffu8; 8];
+        format_octal(&mut b, 0);
+        assert_eq!(&b, b"0000000\0");
     }
 }

@@ -557,16 +557,34 @@ pub fn verify_checksums(root: &Path) -> Result<VerifySummary, ChecksumsError> {
 
 /// Every regular file under `root` but `<root>/CHECKSUMS`, sorted by relative path
 /// through the external sort (keys only), so a million-file tree stays in bounded
-/// memory. Symlinks and special files are skipped, never followed; the walk is
-/// iterative so depth cannot overflow.
+/// memory. Symlinks and special files are skipped, never followed.
 fn sorted_regular_files(root: &Path) -> Result<SortedRecords, ChecksumsError> {
-    let scratch_error = |e| ChecksumsError::from(FsError::io(std::env::temp_dir(), e));
+    let walked = sorted_walk(root, |_, file_type, rel, _| {
+        Ok(file_type.is_file() && rel != CHECKSUMS_FILE_NAME.as_bytes())
+    })?;
+    Ok(walked)
+}
+
+/// The one tree walk of the tools that list a dump tree in path order (CHECKSUMS
+/// writing and verification, `archive pack`): every entry under `root` (not `root`
+/// itself) for which `keep` says so, keyed by its slash-separated relative path and
+/// sorted by path bytes through the external sort, so neither a million-file tree nor
+/// a million-entry directory is held in memory. `keep(entry, type, rel, value)` may
+/// append the record's value (the entry's kind, its metadata); it sees every entry,
+/// directories included, whether kept or not. Links are never followed (the type is
+/// the directory entry's own), and the walk is iterative so depth cannot overflow.
+pub fn sorted_walk<F>(root: &Path, mut keep: F) -> Result<SortedRecords, FsError>
+where
+    F: FnMut(&fs::DirEntry, fs::FileType, &[u8], &mut Vec<u8>) -> io::Result<bool>,
+{
+    let scratch_error = |e| FsError::io(std::env::temp_dir(), e);
     let mut sorter = ExternalSorter::new(listing_sort_options());
+    let mut value = Vec::new();
     let mut pending: Vec<(PathBuf, Vec<u8>)> = vec![(root.to_path_buf(), Vec::new())];
     while let Some((dir, prefix)) = pending.pop() {
         for entry in fs::read_dir(&dir).map_err(|e| FsError::io(&dir, e))? {
             let entry = entry.map_err(|e| FsError::io(&dir, e))?;
-            let ft = entry
+            let file_type = entry
                 .file_type()
                 .map_err(|e| FsError::io(entry.path(), e))?;
             let mut rel = prefix.clone();
@@ -574,10 +592,14 @@ fn sorted_regular_files(root: &Path) -> Result<SortedRecords, ChecksumsError> {
                 rel.push(b'/');
             }
             rel.extend_from_slice(entry.file_name().as_bytes());
-            if ft.is_dir() {
+            value.clear();
+            let kept = keep(&entry, file_type, &rel, &mut value)
+                .map_err(|e| FsError::io(entry.path(), e))?;
+            if kept {
+                sorter.push(&rel, &value).map_err(scratch_error)?;
+            }
+            if file_type.is_dir() {
                 pending.push((entry.path(), rel));
-            } else if ft.is_file() && rel != CHECKSUMS_FILE_NAME.as_bytes() {
-                sorter.push(&rel, &[]).map_err(scratch_error)?;
             }
         }
     }
