@@ -5,6 +5,8 @@
 #   benches/compare.sh                 redis-mixed at scale 1 in a temporary directory
 #   SCALE=0.25 RUNS=5 benches/compare.sh
 #   WORK=/dev/shm/ekv benches/compare.sh        measure the code, not the disk
+#   PROFILE=ddb-items SCALE=0.25 benches/compare.sh   another generate profile; its adapter
+#                                                      (ADAPTER overrides; `mixed`: all four)
 #   GO_DECODE=/path/elastickv-snapshot-decode GO_ENCODE=/path/elastickv-snapshot-encode \
 #     benches/compare.sh                          add the Go tools to every round
 #
@@ -19,6 +21,19 @@ cd "$(dirname "$0")/.."
 scale="${SCALE:-1}"
 runs="${RUNS:-3}"
 profile="${PROFILE:-redis-mixed}"
+# The adapter the profile writes: decoding another would time an empty tree.
+case "$profile" in
+  redis-mixed) default_adapter=redis ;;
+  ddb-items) default_adapter=dynamodb ;;
+  s3-large) default_adapter=s3 ;;
+  sqs-messages) default_adapter=sqs ;;
+  *) default_adapter= ;;
+esac
+adapter="${ADAPTER-$default_adapter}"
+adapter_flag=()
+[ -z "$adapter" ] || adapter_flag=(--adapter "$adapter")
+go_adapter_flag=()
+[ -z "$adapter" ] || go_adapter_flag=(-adapter "$adapter")
 work="${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/ekv-compare.XXXXXX")}"
 mkdir -p "$work"
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
@@ -26,9 +41,9 @@ mkdir -p "$work"
 cargo build --release --quiet -p elastickv-snapshot
 bin="${CARGO_TARGET_DIR:-target}/release/elastickv-snapshot"
 
-echo "compare: $profile at scale $scale, $runs rounds, work in $work"
+echo "compare: $profile at scale $scale (adapter: ${adapter:-all}), $runs rounds, work in $work"
 "$bin" generate --profile "$profile" --scale "$scale" --fsm "$work/in.fsm" --force >/dev/null
-"$bin" decode --adapter redis --input "$work/in.fsm" --output "$work/tree" >/dev/null
+"$bin" decode "${adapter_flag[@]}" --input "$work/in.fsm" --output "$work/tree" >/dev/null
 echo "compare: $(du -sh "$work/in.fsm" | cut -f1) snapshot, $(find "$work/tree" -type f | wc -l) files in the tree"
 
 declare -A samples
@@ -49,17 +64,17 @@ tar_read() { tar -C "$work" -c tree | cat >/dev/null; }
 
 for round in $(seq 1 "$runs"); do
   echo "compare: round $round"
-  fresh; time_it decode "$bin" decode --adapter redis --input "$work/in.fsm" --output "$work/out"
+  fresh; time_it decode "$bin" decode "${adapter_flag[@]}" --input "$work/in.fsm" --output "$work/out"
   fresh; time_it cp_r cp -r "$work/tree" "$work/out"
-  fresh; time_it encode "$bin" encode --adapter redis --input "$work/tree" --output "$work/out.fsm"
+  fresh; time_it encode "$bin" encode "${adapter_flag[@]}" --input "$work/tree" --output "$work/out.fsm"
   fresh; time_it tar_read tar_read
-  fresh; time_it self_test "$bin" encode --adapter redis --self-test --scratch-root "$work" --input "$work/tree" --output "$work/out.fsm"
+  fresh; time_it self_test "$bin" encode "${adapter_flag[@]}" --self-test --scratch-root "$work" --input "$work/tree" --output "$work/out.fsm"
   if [ -n "${GO_DECODE:-}" ]; then
-    fresh; time_it go_decode "$GO_DECODE" -adapter redis -input "$work/in.fsm" -output "$work/out"
+    fresh; time_it go_decode "$GO_DECODE" "${go_adapter_flag[@]}" -input "$work/in.fsm" -output "$work/out"
   fi
   if [ -n "${GO_ENCODE:-}" ]; then
-    fresh; time_it go_encode "$GO_ENCODE" -adapter redis -input "$work/tree" -output "$work/out.fsm"
-    fresh; time_it go_self_test "$GO_ENCODE" -adapter redis -self-test -scratch-root "$work" -input "$work/tree" -output "$work/out.fsm"
+    fresh; time_it go_encode "$GO_ENCODE" "${go_adapter_flag[@]}" -input "$work/tree" -output "$work/out.fsm"
+    fresh; time_it go_self_test "$GO_ENCODE" "${go_adapter_flag[@]}" -self-test -scratch-root "$work" -input "$work/tree" -output "$work/out.fsm"
   fi
 done
 fresh

@@ -1,6 +1,7 @@
 //! DynamoDB (docs/format.md §3.1, §4.4, §6.3), three oracles chosen by the first byte:
 //!
-//! 0. envelopes and protobufs: arbitrary values decode or fail cleanly; whatever
+//! 0. envelopes and protobufs: arbitrary values decode or fail cleanly, and the
+//!    item checker and key-attribute decoder agree with the whole decode; whatever
 //!    decodes re-encodes to a fixpoint; a drawn item round-trips through the protobuf
 //!    and through its public JSON (both the file and the bundle-line rendering);
 //! 1. numbers: the `big.Rat` file-name canonicaliser never panics and is idempotent;
@@ -20,7 +21,8 @@ use elastickv_codec::adapters::dynamodb::docs::{
 use elastickv_codec::adapters::dynamodb::keys::{parse_item, parse_table_meta};
 use elastickv_codec::adapters::dynamodb::number::{canonical, ordered_key_bytes};
 use elastickv_codec::adapters::dynamodb::proto::{
-    AttributeValue, Item, decode_item, decode_schema, encode_item, encode_schema,
+    AttributeValue, Item, decode_item, decode_item_attributes, decode_schema, encode_item,
+    encode_schema, validate_item,
 };
 use elastickv_codec::adapters::dynamodb::values::{
     ITEM_MAGIC, item_value, parse_item as parse_item_value,
@@ -41,7 +43,26 @@ pub fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
 
 fn protos(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
     let raw: Vec<u8> = u.arbitrary()?;
-    if let Ok(item) = decode_item(&raw) {
+    // The decoder checks items on arrival with validate_item and decodes only their
+    // key attributes to sort them: both must agree with the whole decode.
+    let decoded = decode_item(&raw);
+    assert_eq!(
+        validate_item(&raw),
+        decoded.as_ref().map(|_| ()).map_err(Clone::clone),
+        "validate_item and decode_item disagree"
+    );
+    if let Ok(whole) = &decoded {
+        let names: Vec<&str> = whole
+            .attributes
+            .keys()
+            .map(String::as_str)
+            .take(2)
+            .collect();
+        let mut keys = whole.clone();
+        keys.attributes.retain(|k, _| names.contains(&k.as_str()));
+        assert_eq!(decode_item_attributes(&raw, &names).as_ref(), Ok(&keys));
+    }
+    if let Ok(item) = decoded {
         let mut once = Vec::new();
         encode_item(&item, &mut once);
         let again = decode_item(&once).expect("an encoded item decodes");

@@ -7,12 +7,21 @@
 //! parsers must never panic, and whatever they accept must render to a tree line (or
 //! `_queue.json`) that parses back and renders to the same bytes.
 //!
-//! Input layout: byte 0 picks the sub-oracle (modulo 6); the rest is its input.
+//! The `_internals/side_records.jsonl` line check of the faithful restore must never
+//! panic, refuse only with its typed error, accept every line the decoder writes for a
+//! side row of the queue (giving that row back), and accept nothing that does not
+//! render back to itself.
+//!
+//! Input layout: byte 0 picks the sub-oracle (modulo 7); the rest is its input.
 
 use arbitrary::Unstructured;
-use elastickv_codec::adapters::sqs::docs::{render_message_line, render_queue_doc};
+use elastickv_codec::adapters::sqs::docs::{
+    render_message_line, render_queue_doc, render_side_record,
+};
 use elastickv_codec::adapters::sqs::keys::{self, Layout};
 use elastickv_codec::adapters::sqs::values::{self, Dialect};
+use elastickv_codec::adapters::sqs::{SideRow, SqsError, check_side_record_line};
+use elastickv_codec::dispatch;
 use elastickv_codec::tree::bsv::encode_base64url;
 
 /// The sub-oracles, in selector order.
@@ -23,6 +32,7 @@ const PARSERS: &[(&str, crate::Oracle)] = &[
     ("key_builders", key_builders),
     ("message", message),
     ("queue_meta", queue_meta),
+    ("side_record_line", side_record_line),
 ];
 
 /// The oracle.
@@ -241,6 +251,139 @@ fn queue_meta(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
     Ok(())
 }
 
+// --- side_records.jsonl lines ----------------------------------------------------
+
+/// A side row of `queue` the decoder would write a line for, drawn from every side
+/// family and both layouts; returns the key and the generation it proves.
+fn side_row_key(
+    u: &mut Unstructured<'_>,
+    queue: &[u8],
+) -> arbitrary::Result<(Vec<u8>, Option<u64>)> {
+    let q = encode_base64url(queue);
+    let generation: u64 = u.arbitrary()?;
+    let partition: Option<u32> = u.arbitrary()?;
+    let layout = partition.map_or(Layout::Classic, Layout::Partitioned);
+    let id: Vec<u8> = u.arbitrary()?;
+    Ok(match u.int_in_range(0..=5)? {
+        0 => {
+            let millis = u.arbitrary()?;
+            let key = keys::timed_key_at(keys::MSG_VIS, &q, layout, generation, millis, &id);
+            (key, Some(generation))
+        }
+        1 => {
+            let millis = u.arbitrary()?;
+            let key = keys::timed_key_at(keys::MSG_BYAGE, &q, layout, generation, millis, &id);
+            (key, Some(generation))
+        }
+        2 => {
+            let group: Vec<u8> = u.arbitrary()?;
+            let key = keys::dedup_key_at(&q, layout, generation, &group, &id);
+            (key, Some(generation))
+        }
+        3 => (
+            keys::group_key_at(&q, layout, generation, &id),
+            Some(generation),
+        ),
+        4 => (
+            keys::tombstone_key(queue, generation),
+            generation.checked_add(1),
+        ),
+        _ => (keys::queue_key(keys::QUEUE_SEQ, queue), None),
+    })
+}
+
+/// What every answer of the line check must satisfy: a refusal is the typed
+/// side-record error naming line 1; an accepted line is the decoder's rendering of
+/// the row it yields, whose key routes to the prefix the line claims.
+fn check_line_answer(queue_b64: &[u8], text: &[u8]) -> Option<SideRow> {
+    match check_side_record_line(queue_b64, text) {
+        Err(SqsError::EncodeInvalidSideRecord { line, .. }) => {
+            assert_eq!(line, 1, "the error names the line");
+            None
+        }
+        Err(other) => panic!("untyped refusal of a side-record line: {other:?}"),
+        Ok(row) => {
+            assert_eq!(
+                render_side_record(&row.prefix, &row.key, &row.value),
+                text,
+                "an accepted line renders back to itself"
+            );
+            let routed = dispatch::route(&row.key).expect("an accepted key routes");
+            assert_eq!(routed.bytes, row.prefix.as_bytes());
+            Some(row)
+        }
+    }
+}
+
+fn side_record_line(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
+    let queue: Vec<u8> = u.arbitrary()?;
+    let q = encode_base64url(&queue);
+    match u.int_in_range(0u8..=2)? {
+        // Hostile text: raw bytes or a side-record-shaped object around fuzz values.
+        0 => {
+            let text = json_text(u, &["prefix", "key_hex", "value_b64", "Prefix", "x"])?;
+            check_line_answer(q.as_bytes(), &text);
+        }
+        // A line the decoder writes: accepted, giving the row back, in the directory of
+        // the queue the decoder files the row under — not always the one it was built
+        // for: in the classic layout a generation whose first byte is a base64url
+        // character extends the queue segment (Go's boundary rule, docs/format.md §3.3).
+        1 => {
+            let (key, generation) = side_row_key(u, &queue)?;
+            let value: Vec<u8> = u.arbitrary()?;
+            let prefix = dispatch::route(&key).expect("a built side key routes");
+            let owner = if prefix.bytes == keys::QUEUE_SEQ {
+                keys::parse_seq_key(prefix.rest(&key))
+            } else {
+                keys::parse_side_key(prefix.rest(&key))
+            };
+            let prefix = std::str::from_utf8(prefix.bytes).expect("prefixes are ASCII");
+            let text = render_side_record(prefix, &key, &value);
+            check_line_answer(q.as_bytes(), &text);
+            // A key no queue owns is never written to a side-records file.
+            let Ok(owner) = owner.map(<[u8]>::to_vec) else {
+                return Ok(());
+            };
+            let row = check_line_answer(&owner, &text).unwrap_or_else(|| {
+                panic!(
+                    "a decoder-written line is refused: {}",
+                    String::from_utf8_lossy(&text)
+                )
+            });
+            assert_eq!((&row.key, &row.value), (&key, &value));
+            if owner == q.as_bytes() {
+                // Parsed as built, so the generation is the one built in.
+                assert_eq!(row.generation, generation, "generation of {key:02x?}");
+            }
+            // The same line under another queue's directory is refused.
+            let other = [owner.as_slice(), b"A"].concat();
+            assert!(check_line_answer(&other, &text).is_none());
+        }
+        // A decoder-written line with a few bytes changed.
+        _ => {
+            let (key, _) = side_row_key(u, &queue)?;
+            let value: Vec<u8> = u.arbitrary()?;
+            let prefix = dispatch::route(&key).expect("a built side key routes");
+            let prefix = std::str::from_utf8(prefix.bytes).expect("prefixes are ASCII");
+            let mut text = render_side_record(prefix, &key, &value);
+            for _ in 0..u.int_in_range(1..=3)? {
+                let at = u.choose_index(text.len() + 1)?;
+                let byte: u8 = u.arbitrary()?;
+                match u.int_in_range(0..=2)? {
+                    0 if at < text.len() => text[at] = byte,
+                    1 => text.insert(at, byte),
+                    _ if at < text.len() => {
+                        text.remove(at);
+                    }
+                    _ => text.truncate(at),
+                }
+            }
+            check_line_answer(q.as_bytes(), &text);
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +391,33 @@ mod tests {
     #[test]
     fn smoke() {
         crate::test_n_times(200, run);
+    }
+
+    #[test]
+    fn decoder_written_side_lines_are_accepted() {
+        let q = encode_base64url(b"orders.fifo");
+        let layouts = [Layout::Classic, Layout::Partitioned(3)];
+        for layout in layouts {
+            let key = keys::dedup_key_at(&q, layout, 7, b"g", b"d-1");
+            let text = render_side_record("!sqs|msg|dedup|", &key, b"{}");
+            let row = check_line_answer(q.as_bytes(), &text).expect("accepted");
+            assert_eq!(
+                (row.key, row.value, row.generation),
+                (key, b"{}".to_vec(), Some(7))
+            );
+            // Spaced JSON, padded base64 or a missing newline is not the decoder's line.
+            let spaced = String::from_utf8(text.clone()).unwrap().replace(",", ", ");
+            assert!(check_line_answer(q.as_bytes(), spaced.as_bytes()).is_none());
+            assert!(check_line_answer(q.as_bytes(), &text[..text.len() - 1]).is_none());
+        }
+        let seq = keys::queue_key(keys::QUEUE_SEQ, b"orders.fifo");
+        let text = render_side_record("!sqs|queue|seq|", &seq, &[0, 0, 0, 9]);
+        let row = check_line_answer(q.as_bytes(), &text).expect("seq row accepted");
+        assert_eq!(row.generation, None);
+        // A message row is not a side record.
+        let data = keys::data_key(&q, Layout::Classic, b"m");
+        let text = render_side_record("!sqs|msg|data|", &data, b"{}");
+        assert!(check_line_answer(q.as_bytes(), &text).is_none());
     }
 
     #[test]

@@ -127,7 +127,7 @@ impl DynamoDecoder {
             detail,
         };
         let body = values::item_body(value).map_err(|e| invalid(e.to_string()))?;
-        proto::decode_item(body).map_err(|e| invalid(e.to_string()))?;
+        proto::validate_item(body).map_err(|e| invalid(e.to_string()))?;
         let scratch = &self.options.scratch_dir;
         let log = match &mut self.log {
             Some(log) => log,
@@ -275,9 +275,13 @@ impl DynamoDecoder {
                 *counts.stale.entry(encoded.to_vec()).or_default() += 1;
                 continue;
             };
-            let item = proto::decode_item(body).map_err(|e| DynamoError::InvalidItem {
-                at: format!("in table {}", escape_key(&table.name)),
-                detail: e.to_string(),
+            // Only the key attributes name the file; the item was checked on arrival.
+            let keys = [table.schema.hash_key(), table.schema.range_key()];
+            let item = proto::decode_item_attributes(body, &keys).map_err(|e| {
+                DynamoError::InvalidItem {
+                    at: format!("in table {}", escape_key(&table.name)),
+                    detail: e.to_string(),
+                }
             })?;
             let as_files = self.options.bundle_bytes.is_none();
             let (hash, range) = file_segments(table, &item, as_files)?;

@@ -211,6 +211,95 @@ pub fn decode_item(body: &[u8]) -> Result<Item> {
     Ok(item)
 }
 
+/// Checks a `DynamoItem` body exactly as [`decode_item`] does — the same walk, the
+/// same first error — without building anything. The decoder checks every item when
+/// it arrives but needs the whole item only when it writes its file, so arrival costs
+/// a scan instead of a tree of strings built and dropped.
+pub fn validate_item(body: &[u8]) -> Result<()> {
+    check_attribute_map(body, 0)
+}
+
+/// The attributes of an item body whose names are in `names` (its key attributes),
+/// as [`decode_item`] would give them; the values of the others are not parsed. Only
+/// for a body [`validate_item`] accepted: on a damaged one it may miss the error
+/// [`decode_item`] reports.
+pub fn decode_item_attributes(body: &[u8], names: &[&str]) -> Result<Item> {
+    let mut item = Item::default();
+    for_each_field(body, |num, field| {
+        if let (1, Field::Bytes(b)) = (num, field)
+            && names.contains(&entry_key(b)?)
+        {
+            let (k, v) = map_entry(b, |av, v| merge_attribute(av, v, 1))?;
+            item.attributes.insert(k, v);
+        }
+        Ok(())
+    })?;
+    Ok(item)
+}
+
+/// The key of a map entry: its last field 1, empty when absent.
+fn entry_key(body: &[u8]) -> Result<&str> {
+    let mut key: &[u8] = &[];
+    for_each_field(body, |num, field| {
+        if let (1, Field::Bytes(b)) = (num, field) {
+            key = b;
+        }
+        Ok(())
+    })?;
+    std::str::from_utf8(key).map_err(|_| ProtoError::Utf8)
+}
+
+/// [`merge_attribute_map`]'s checks without the map.
+fn check_attribute_map(body: &[u8], depth: usize) -> Result<()> {
+    for_each_field(body, |num, field| {
+        if let (1, Field::Bytes(b)) = (num, field) {
+            check_map_entry(b, |v| check_attribute(v, depth + 1))?;
+        }
+        Ok(())
+    })
+}
+
+/// [`merge_attribute`]'s and [`merge_member`]'s checks without the value.
+fn check_attribute(body: &[u8], depth: usize) -> Result<()> {
+    if depth > MAX_NESTING {
+        return Err(ProtoError::TooDeep);
+    }
+    for_each_field(body, |num, field| {
+        let Field::Bytes(b) = field else {
+            return Ok(());
+        };
+        match num {
+            1 | 2 => check_utf8(b),
+            6 | 7 => for_each_field(b, |num, field| match (num, field) {
+                (1, Field::Bytes(v)) => check_utf8(v),
+                _ => Ok(()),
+            }),
+            8 => for_each_field(b, |_, _| Ok(())),
+            9 => for_each_field(b, |num, field| match (num, field) {
+                (1, Field::Bytes(v)) => check_attribute(v, depth + 1),
+                _ => Ok(()),
+            }),
+            10 => check_attribute_map(b, depth + 1),
+            _ => Ok(()),
+        }
+    })
+}
+
+/// [`map_entry`]'s checks: a UTF-8 key, each value field checked by `check`.
+fn check_map_entry(body: &[u8], mut check: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+    for_each_field(body, |num, field| match (num, field) {
+        (1, Field::Bytes(b)) => check_utf8(b),
+        (2, Field::Bytes(b)) => check(b),
+        _ => Ok(()),
+    })
+}
+
+fn check_utf8(bytes: &[u8]) -> Result<()> {
+    std::str::from_utf8(bytes)
+        .map(|_| ())
+        .map_err(|_| ProtoError::Utf8)
+}
+
 /// Merges the map entries (field 1) of `body` into `map`.
 fn merge_attribute_map(
     map: &mut BTreeMap<String, AttributeValue>,

@@ -150,4 +150,155 @@ fn nesting_is_bounded() {
         put_bytes(e, 2, &av);
     });
     assert_eq!(decode_item(&item), Err(ProtoError::TooDeep));
+    assert_eq!(validate_item(&item), Err(ProtoError::TooDeep));
+}
+
+/// Items of every attribute kind, nested, with odd names, encoded.
+fn sample_bodies() -> Vec<Vec<u8>> {
+    let nested = AttributeValue::M(
+        [
+            (
+                "l".to_owned(),
+                AttributeValue::L(vec![
+                    AttributeValue::Null(false),
+                    AttributeValue::Unset,
+                    AttributeValue::Ns(vec!["1".into(), "-2.5".into()]),
+                ]),
+            ),
+            (
+                "bs".to_owned(),
+                AttributeValue::Bs(vec![vec![], vec![0, 255]]),
+            ),
+            ("é".to_owned(), AttributeValue::Bool(true)),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let items = [
+        av_item(&[]),
+        av_item(&[("", AttributeValue::Unset)]),
+        av_item(&[
+            ("pk", AttributeValue::S("user#1".into())),
+            ("sk", AttributeValue::N("10".into())),
+            ("b", AttributeValue::B(vec![1, 2, 0xff])),
+            ("ss", AttributeValue::Ss(vec!["a".into(), String::new()])),
+            ("m", nested.clone()),
+            ("l", AttributeValue::L(vec![nested])),
+        ]),
+    ];
+    items
+        .iter()
+        .map(|item| {
+            let mut out = Vec::new();
+            encode_item(item, &mut out);
+            out
+        })
+        .collect()
+}
+
+/// One random edit: a byte changed, a byte inserted or removed, or a cut.
+fn mutate(rng: &mut elastickv_splitmix::SplitMix64, body: &mut Vec<u8>) {
+    let at = rng.index(body.len() + 1);
+    match rng.below(4) {
+        0 if at < body.len() => body[at] = rng.next_u64() as u8,
+        1 => body.insert(
+            at,
+            rng.pick(&[0x80, 0xff, 0x0a, 0x12, 0x08, 0x00, 0x4a, 0x52, 0x0b]),
+        ),
+        2 if at < body.len() => {
+            body.remove(at);
+        }
+        _ => body.truncate(at),
+    }
+}
+
+#[test]
+fn validation_agrees_with_decoding_on_damaged_items() {
+    // validate_item stands in for decode_item when an item arrives: it must accept
+    // and refuse the same bodies, with the same first error.
+    let mut rng = elastickv_splitmix::SplitMix64(0x00dd_b0c0_ffee);
+    let mut refused = 0;
+    for body in sample_bodies() {
+        assert_eq!(validate_item(&body), Ok(()));
+        for _ in 0..4000 {
+            let mut damaged = body.clone();
+            for _ in 0..=rng.below(3) {
+                mutate(&mut rng, &mut damaged);
+            }
+            let decoded = decode_item(&damaged);
+            assert_eq!(
+                validate_item(&damaged),
+                decoded.as_ref().map(|_| ()).map_err(Clone::clone),
+                "{damaged:02x?}"
+            );
+            refused += usize::from(decoded.is_err());
+        }
+    }
+    assert!(
+        refused > 1000,
+        "the edits must reach the error paths: {refused}"
+    );
+}
+
+#[test]
+fn key_attributes_decode_as_the_whole_item_does() {
+    let mut rng = elastickv_splitmix::SplitMix64(0x0000_6e79_5ca1);
+    let names: [&[&str]; 4] = [&["pk", "sk"], &["m", ""], &["l", "nope"], &[]];
+    for body in sample_bodies() {
+        for _ in 0..2000 {
+            let mut edited = body.clone();
+            mutate(&mut rng, &mut edited);
+            let Ok(whole) = decode_item(&edited) else {
+                continue;
+            };
+            for wanted in names {
+                let mut expected = whole.clone();
+                expected
+                    .attributes
+                    .retain(|k, _| wanted.contains(&k.as_str()));
+                assert_eq!(decode_item_attributes(&edited, wanted), Ok(expected));
+            }
+        }
+    }
+    // A repeated entry for a key attribute: the last one wins, as in decode_item.
+    let twice = b"\x0a\x07\x0a\x01k\x12\x02\x20\x01\x0a\x07\x0a\x01k\x12\x02\x28\x01";
+    assert_eq!(
+        decode_item_attributes(twice, &["k"]).unwrap().attributes["k"],
+        AttributeValue::Null(true)
+    );
+}
+
+#[test]
+fn validation_refuses_the_nesting_decoding_refuses() {
+    // Each level is a map holding a list: {"k": {"L": [ ... ]}}. Around the limit
+    // both must agree level for level.
+    let mut outcomes = Vec::new();
+    for levels in MAX_NESTING / 3 - 3..MAX_NESTING / 3 + 3 {
+        let mut av = Vec::new();
+        put_bytes(&mut av, 1, b"leaf");
+        for _ in 0..levels {
+            let mut list = Vec::new();
+            put_bytes(&mut list, 9, &{
+                let mut elements = Vec::new();
+                put_bytes(&mut elements, 1, &av);
+                elements
+            });
+            let mut entries = Vec::new();
+            put_message(&mut entries, 1, |e| {
+                put_bytes(e, 1, b"k");
+                put_bytes(e, 2, &list);
+            });
+            av.clear();
+            put_bytes(&mut av, 10, &entries);
+        }
+        let mut item = Vec::new();
+        put_message(&mut item, 1, |e| {
+            put_bytes(e, 1, b"x");
+            put_bytes(e, 2, &av);
+        });
+        let decoded = decode_item(&item).map(|_| ());
+        assert_eq!(validate_item(&item), decoded, "{levels} levels");
+        outcomes.push(decoded);
+    }
+    assert!(outcomes.contains(&Ok(())) && outcomes.contains(&Err(ProtoError::TooDeep)));
 }

@@ -180,16 +180,29 @@ impl SideRecordsOf<'_> {
                 return Ok(());
             }
             line += 1;
-            if buf.len() as u64 > MAX_LINE {
-                return Err(self.invalid(line, format!("line longer than {MAX_LINE} bytes")));
-            }
-            let (prefix, key, value) = self.parse_line(line, &buf)?;
-            let family = self.check_key(line, &prefix, &key)?;
-            if let Some(generation) = generation_proved(family, &key) {
+            let row = self.check_line(line, &buf)?;
+            if let Some(generation) = row.generation {
                 generations.side(generation);
             }
-            sink.add(&key, &value).map_err(SqsError::inner)?;
+            sink.add(&row.key, &row.value).map_err(SqsError::inner)?;
         }
+    }
+
+    /// Line number `line` of the file, `text` with its newline: the row it holds if it
+    /// is one the decoder writes for a side row of this queue.
+    fn check_line(&self, line: u64, text: &[u8]) -> Result<SideRow> {
+        if text.len() as u64 > MAX_LINE {
+            return Err(self.invalid(line, format!("line longer than {MAX_LINE} bytes")));
+        }
+        let (prefix, key, value) = self.parse_line(line, text)?;
+        let family = self.check_key(line, &prefix, &key)?;
+        let generation = generation_proved(family, &key);
+        Ok(SideRow {
+            prefix,
+            key,
+            value,
+            generation,
+        })
     }
 
     /// The row a line holds, if the line is byte for byte what the decoder would
@@ -252,6 +265,33 @@ impl SideRecordsOf<'_> {
         }
         Ok(prefix.family)
     }
+}
+
+/// A store row read back from a `side_records.jsonl` line.
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SideRow {
+    /// The line's `prefix`: the store prefix the key routes to.
+    pub prefix: String,
+    /// The store key.
+    pub key: Vec<u8>,
+    /// The stored value, verbatim.
+    pub value: Vec<u8>,
+    /// The live generation the row proves (none for the seq row).
+    pub generation: Option<u64>,
+}
+
+/// One `side_records.jsonl` line (with its newline) of the queue whose store-key
+/// segment is `queue_b64`, checked exactly as the faithful restore checks line 1 of
+/// the file. Public for the fuzz oracles only: the restore reads whole files.
+#[doc(hidden)]
+pub fn check_side_record_line(queue_b64: &[u8], text: &[u8]) -> Result<SideRow> {
+    let label = String::from_utf8_lossy(queue_b64);
+    let of = SideRecordsOf {
+        label: &label,
+        queue_b64,
+    };
+    of.check_line(1, text)
 }
 
 /// The live generation a side row proves, given its full key.

@@ -30,6 +30,8 @@ pub use decode::{SqsDecodeOptions, SqsDecoder};
 pub use encode::{MAX_PARTITIONS, SqsEncoder, fnv1a32, partition_for_group, validate_queue_meta};
 pub use error::{PartitionGate, SqsError};
 pub use faithful::SqsEncodeModes;
+#[doc(hidden)]
+pub use faithful::{SideRow, check_side_record_line};
 
 /// The SQS adapter as the registry knows it.
 pub static SPEC: AdapterSpec = AdapterSpec {
