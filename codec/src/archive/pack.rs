@@ -111,7 +111,8 @@ fn publish_error(e: FsError) -> ArchiveError {
     if e.kind() == FsErrorKind::Exists {
         return ArchiveError::io(e.path(), io::Error::from_raw_os_error(libc::EEXIST));
     }
-    ChecksumsError::Fs(e).into()
+    let path = e.path().to_path_buf();
+    ArchiveError::io(&path, e.into())
 }
 
 /// When the tree is verified relative to writing the archive.
@@ -462,11 +463,11 @@ const JOB_ENTRIES: usize = 256;
 /// ...or once its files hold this many content bytes.
 const JOB_BYTES: u64 = 1 << 20;
 /// Blocks a worker may have sent ahead of the writer on one job.
-const JOB_BLOCKS: usize = 8;
+const JOB_BLOCKS: usize = 2;
 /// A worker sends the tar bytes it laid out once they reach this size. Files up to
 /// [`CHUNK`] are read whole into the block; larger ones follow their header in
 /// blocks of their own, each a full buffer ([`BLOCK_CAPACITY`]), hashed as they are
-/// read. A job holds at most `JOB_BLOCKS * BLOCK_CAPACITY` (about 8 MiB), and at most
+/// read. A job holds at most `JOB_BLOCKS * BLOCK_CAPACITY` (about 2 MiB), and at most
 /// `3 * workers` jobs are in flight (in practice a block per job: most of them are
 /// 256 small files).
 const BLOCK: usize = 512 << 10;
@@ -853,7 +854,9 @@ impl Reader<'_> {
                 let have = hasher.finalize().into();
                 check_digest(self.checksums_path, &header.name, &path(), want_row, have)?;
                 end_file(block, want as u64);
-                return Ok(Ok(()));
+                // The tail may fill most of the buffer: sent on now, the next file's
+                // bytes still fit without the buffer growing.
+                return Ok(self.send_if_full(block, reply));
             }
             block.content = want as u64;
             if self.send(block, reply).is_err() {
@@ -1133,15 +1136,65 @@ mod tests {
         for limit in [usize::MAX, plain.len(), plain.len() - 1, 0] {
             for compression in [Compression::None, Compression::Zstd] {
                 let mut out = Vec::new();
+                let mut phases = Phases::default();
                 let summary =
-                    verify_then_pack(&root, &mut out, compression, limit, &mut NoProgress).unwrap();
+                    verify_then_pack(&root, &mut out, compression, limit, &mut phases).unwrap();
                 assert_eq!(summary.files, 305);
                 if compression == Compression::Zstd {
                     out = zstd::stream::decode_all(&out[..]).unwrap();
                 }
                 assert!(out == plain, "limit {limit}, {compression:?}");
+                let second_read = limit < plain.len();
+                assert_eq!(
+                    phases.0.iter().any(|p| p == "packing"),
+                    second_read,
+                    "limit {limit}: {:?}",
+                    phases.0
+                );
             }
         }
+    }
+
+    /// The phase labels a pack went through.
+    #[derive(Default)]
+    struct Phases(Vec<String>);
+
+    impl Progress for Phases {
+        fn phase(&mut self, label: &str, _total_bytes: Option<u64>) {
+            self.0.push(label.to_owned());
+        }
+    }
+
+    #[test]
+    fn a_failing_tree_too_large_for_the_spool_writes_nothing() {
+        let dir = tree();
+        let root = dir.path().join("tree");
+        let mut data = fs::read(root.join(LARGE)).unwrap();
+        *data.last_mut().unwrap() ^= 1;
+        fs::write(root.join(LARGE), data).unwrap();
+        for compression in [Compression::None, Compression::Zstd] {
+            let mut out = Vec::new();
+            let err =
+                verify_then_pack(&root, &mut out, compression, 0, &mut NoProgress).unwrap_err();
+            assert_eq!(err.code(), "checksum-mismatch", "{err}");
+            assert!(
+                out.is_empty(),
+                "{compression:?}: {} bytes written",
+                out.len()
+            );
+        }
+    }
+
+    #[test]
+    fn an_output_name_near_the_file_name_limit_is_packed() {
+        let dir = tree();
+        let root = dir.path().join("tree");
+        let name = format!("{}.tar", "o".repeat(246));
+        let output = dir.path().join(&name);
+        pack_to_file(&root, &output, Compression::None, &mut NoProgress).unwrap();
+        let plain = pack(&root, Compression::None, Verification::WhilePacking);
+        assert!(fs::read(&output).unwrap() == plain);
+        assert_eq!(names(dir.path()), [name, "tree".to_owned()]);
     }
 
     #[test]

@@ -257,10 +257,11 @@ fn random_hex() -> String {
 fn temp_path_for(output: &Path, name: TempName) -> PathBuf {
     match name {
         TempName::Suffixed => {
-            let mut path = output.as_os_str().to_owned();
-            path.push(".tmp-");
-            path.push(random_hex());
-            PathBuf::from(path)
+            let file_name = output.file_name().map_or(&b""[..], |n| n.as_bytes());
+            let mut temp = file_name[..file_name.len().min(TEMP_NAME_KEEP)].to_vec();
+            temp.extend_from_slice(b".tmp-");
+            temp.extend_from_slice(random_hex().as_bytes());
+            parent_dir(output).join(OsString::from_vec(temp))
         }
         TempName::Hidden => {
             let file_name = output.file_name().map_or(&b""[..], |n| n.as_bytes());
