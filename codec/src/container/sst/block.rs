@@ -132,6 +132,21 @@ pub fn uvarint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
     None
 }
 
+/// One length field of a row-block entry (a uvarint of at most 32 bits), with the
+/// one-byte form, which nearly every field takes, decoded inline.
+#[inline]
+fn entry_len(entries: &[u8], pos: &mut usize) -> Option<usize> {
+    match entries.get(*pos) {
+        Some(&byte) if byte < 0x80 => {
+            *pos += 1;
+            Some(usize::from(byte))
+        }
+        _ => uvarint(entries, pos)
+            .filter(|v| *v <= u64::from(u32::MAX))
+            .map(|v| v as usize),
+    }
+}
+
 /// Decodes a block handle (two uvarints; pebble may append block properties, which
 /// are ignored).
 pub fn decode_handle(bytes: &[u8]) -> Option<Handle> {
@@ -187,6 +202,15 @@ pub struct BlockSource<'a, R> {
     pub name: &'a str,
     /// Read-ahead of this table, kept by the caller between blocks.
     pub window: &'a mut Window,
+}
+
+/// Where [`BlockSource::read_block_in_place`] left a block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// Stored as is: this range of the window.
+    Window(std::ops::Range<usize>),
+    /// Decompressed: the first this many bytes of `out`.
+    Out(usize),
 }
 
 /// What reading a block learned, for inspect.
@@ -312,10 +336,13 @@ impl<R: Read + Seek> BlockSource<'_, R> {
         handle: Handle,
         out: &mut Vec<u8>,
     ) -> Result<BlockRead, ContainerError> {
-        let (read, stored) = self.read_block_in_place(handle, out)?;
-        if let Some(range) = stored {
-            out.clear();
-            out.extend_from_slice(&self.window.bytes[range]);
+        let (read, place) = self.read_block_in_place(handle, out)?;
+        match place {
+            Place::Window(range) => {
+                out.clear();
+                out.extend_from_slice(&self.window.bytes[range]);
+            }
+            Place::Out(len) => out.truncate(len),
         }
         Ok(read)
     }
@@ -323,8 +350,9 @@ impl<R: Read + Seek> BlockSource<'_, R> {
     /// [`BlockSource::read_block`] without copying a block stored uncompressed: then
     /// `out` is left alone and the block is `window.bytes()[range]` for the returned
     /// range, valid until the window is next refilled. Compressed blocks are
-    /// decompressed straight out of the window into `out`; nothing else is copied
-    /// between the read and the rows.
+    /// decompressed straight out of the window into `out[..len]`; nothing else is
+    /// copied between the read and the rows, and `out` is not cleared first (what
+    /// lies past `len` is a previous block's, never read as this one's).
     ///
     /// # Errors
     /// As [`BlockSource::read_block`].
@@ -332,7 +360,7 @@ impl<R: Read + Seek> BlockSource<'_, R> {
         &mut self,
         handle: Handle,
         out: &mut Vec<u8>,
-    ) -> Result<(BlockRead, Option<std::ops::Range<usize>>), ContainerError> {
+    ) -> Result<(BlockRead, Place), ContainerError> {
         if handle.length > MAX_BLOCK {
             return Err(self.corrupt(
                 handle.offset,
@@ -375,33 +403,40 @@ impl<R: Read + Seek> BlockSource<'_, R> {
         };
         let read = BlockRead { compression };
         if compression == Compression::None {
-            return Ok((read, Some(at.start..at.start + data_len)));
+            return Ok((read, Place::Window(at.start..at.start + data_len)));
         }
-        self.decompress(compression, &raw[..data_len], handle.offset, out)?;
-        Ok((read, None))
+        let len = self.decompress(compression, &raw[..data_len], handle.offset, out)?;
+        Ok((read, Place::Out(len)))
     }
 
+    /// Decompresses `data` into `out[..len]`; `len`.
     fn decompress(
         &self,
         compression: Compression,
         data: &[u8],
         offset: u64,
         out: &mut Vec<u8>,
-    ) -> Result<(), ContainerError> {
-        out.clear();
+    ) -> Result<usize, ContainerError> {
         match compression {
-            Compression::None => out.extend_from_slice(data),
+            Compression::None => {
+                out.clear();
+                out.extend_from_slice(data);
+            }
             Compression::Snappy => {
                 let len = snap::raw::decompress_len(data)
                     .map_err(|e| self.corrupt(offset, format!("snappy block: {e}")))?;
                 self.check_decompressed_len(len as u64, offset)?;
-                out.resize(len, 0);
-                let n = snap::raw::Decoder::new()
-                    .decompress(data, out)
-                    .map_err(|e| self.corrupt(offset, format!("snappy block: {e}")))?;
-                out.truncate(n);
+                // Grown (and zeroed) only past what an earlier block needed: zeroing
+                // every block before overwriting it cost as much as a copy of it.
+                if out.len() < len {
+                    out.resize(len, 0);
+                }
+                return snap::raw::Decoder::new()
+                    .decompress(data, &mut out[..len])
+                    .map_err(|e| self.corrupt(offset, format!("snappy block: {e}")));
             }
             Compression::Zstd => {
+                out.clear();
                 let mut pos = 0;
                 let len = uvarint(data, &mut pos)
                     .ok_or_else(|| self.corrupt(offset, "zstd block: bad length prefix"))?;
@@ -421,7 +456,7 @@ impl<R: Read + Seek> BlockSource<'_, R> {
                 }
             }
         }
-        Ok(())
+        Ok(out.len())
     }
 
     fn check_decompressed_len(&self, len: u64, offset: u64) -> Result<(), ContainerError> {
@@ -435,7 +470,43 @@ impl<R: Read + Seek> BlockSource<'_, R> {
     }
 }
 
+/// Whether the user key of the internal key `previous[..shared] ‖ suffix` sorts
+/// strictly after the user key of `previous` (user key: all but the
+/// [`INTERNAL_TRAILER`]). The first `shared` bytes are equal by construction, so only
+/// what follows them is compared. Keys too short for a trailer count as ascending:
+/// the row check refuses them.
+pub fn user_key_ascends(previous: &[u8], shared: usize, suffix: &[u8]) -> bool {
+    let (Some(old), Some(new)) = (
+        previous.len().checked_sub(INTERNAL_TRAILER),
+        (shared + suffix.len()).checked_sub(INTERNAL_TRAILER),
+    ) else {
+        return true;
+    };
+    if shared <= old.min(new) {
+        // Equal up to `shared`; the rest of the new user key is in `suffix`. Pebble
+        // shares the longest common prefix, so the first byte nearly always decides.
+        let (new, old) = (&suffix[..new - shared], &previous[shared..old]);
+        match (new.first(), old.first()) {
+            (Some(a), Some(b)) if a != b => a > b,
+            _ => new > old,
+        }
+    } else {
+        // The shared bytes cover one user key entirely: the new one is after the old
+        // one only when it extends it.
+        shared > old && new > old
+    }
+}
+
+/// Length of the trailer (sequence number and kind) that ends a pebble internal key;
+/// rows are ordered by the user key before it.
+pub const INTERNAL_TRAILER: usize = 8;
+
 /// Walks the entries of a decompressed row block, rebuilding prefix-compressed keys.
+///
+/// It also tells whether each user key sorts after the previous one, from the shared
+/// prefix the block already encodes: only the bytes after it are compared, and the
+/// previous key is never copied, so checking the order costs a few byte comparisons
+/// per row instead of a whole-key comparison and copy.
 #[derive(Debug, Default)]
 pub struct RowIter {
     pos: usize,
@@ -444,6 +515,14 @@ pub struct RowIter {
     /// The current key.
     pub key: Vec<u8>,
     value: (usize, usize),
+    /// How many bytes of `key` the next entry may share: none at a block's start.
+    shareable: usize,
+    /// Whether the current entry's user key sorts after the previous entry's, when
+    /// there was one (this block's, or the previous block's under
+    /// [`RowIter::reset_keeping_key`]).
+    ascends: Option<bool>,
+    /// The previous key, kept only when an entry did not sort after it (for messages).
+    disordered_previous: Vec<u8>,
 }
 
 impl RowIter {
@@ -488,7 +567,18 @@ impl RowIter {
         self.pos = 0;
         self.end = end;
         self.key.clear();
+        self.shareable = 0;
         Ok(())
+    }
+
+    /// [`RowIter::reset`], but the current key stays the one the next entry is
+    /// ordered against (the next block's first entry still shares nothing with it):
+    /// consecutive data blocks of a table then need no copy of the boundary key.
+    pub fn reset_keeping_key(&mut self, block: &[u8]) -> Result<(), String> {
+        let key = std::mem::take(&mut self.key);
+        let reset = self.reset(block);
+        self.key = key;
+        reset
     }
 
     /// Advances to the next entry; `false` after the last. The value is then
@@ -499,20 +589,14 @@ impl RowIter {
         }
         let entries = &block[..self.end];
         let mut pos = self.pos;
-        let mut field = |what: &str| {
-            uvarint(entries, &mut pos)
-                .filter(|v| *v <= u64::from(u32::MAX))
-                .map(|v| v as usize)
-                .ok_or_else(|| format!("entry at {}: bad {what} length", self.pos))
-        };
-        let shared = field("shared key")?;
-        let unshared = field("key")?;
-        let value_len = field("value")?;
-        if shared > self.key.len() {
+        let bad = |what: &str| format!("entry at {}: bad {what} length", self.pos);
+        let shared = entry_len(entries, &mut pos).ok_or_else(|| bad("shared key"))?;
+        let unshared = entry_len(entries, &mut pos).ok_or_else(|| bad("key"))?;
+        let value_len = entry_len(entries, &mut pos).ok_or_else(|| bad("value"))?;
+        if shared > self.shareable {
             return Err(format!(
                 "entry at {}: shares {shared} bytes of a {}-byte previous key",
-                self.pos,
-                self.key.len()
+                self.pos, self.shareable
             ));
         }
         let key_end = pos
@@ -523,11 +607,33 @@ impl RowIter {
             .checked_add(value_len)
             .filter(|e| *e <= entries.len())
             .ok_or_else(|| format!("entry at {}: value runs past the entries", self.pos))?;
+        let suffix = &entries[pos..key_end];
+        // An empty key is no previous entry: a fresh iterator, or a block start after
+        // `reset` (data rows are never empty: they end in a trailer).
+        self.ascends = (!self.key.is_empty()).then(|| {
+            let ascends = user_key_ascends(&self.key, shared, suffix);
+            if !ascends {
+                self.disordered_previous.clone_from(&self.key);
+            }
+            ascends
+        });
         self.key.truncate(shared);
-        self.key.extend_from_slice(&entries[pos..key_end]);
+        self.key.extend_from_slice(suffix);
+        self.shareable = self.key.len();
         self.value = (key_end, value_end);
         self.pos = value_end;
         Ok(true)
+    }
+
+    /// Whether the current entry's user key sorts strictly after the previous entry's;
+    /// `None` when there was no previous key (a fresh iterator, or after `reset`).
+    pub fn ascends(&self) -> Option<bool> {
+        self.ascends
+    }
+
+    /// The previous key when [`RowIter::ascends`] said `Some(false)`.
+    pub fn disordered_previous(&self) -> &[u8] {
+        &self.disordered_previous
     }
 
     /// Where the current entry's value is in the block.
@@ -606,6 +712,76 @@ mod tests {
                 .collect();
             assert_eq!(got, want, "interval {interval}");
         }
+    }
+
+    /// Every user key over {a, b} up to 3 bytes, with two different trailers.
+    fn small_internal_keys() -> Vec<Vec<u8>> {
+        let mut users: Vec<Vec<u8>> = vec![Vec::new()];
+        for len in 1..=3 {
+            for bits in 0..(1u32 << len) {
+                users.push(
+                    (0..len)
+                        .map(|i| if bits >> i & 1 == 1 { b'b' } else { b'a' })
+                        .collect(),
+                );
+            }
+        }
+        let mut keys = Vec::new();
+        for user in users {
+            for trailer in [[0u8; INTERNAL_TRAILER], [0xff; INTERNAL_TRAILER]] {
+                let mut key = user.clone();
+                key.extend_from_slice(&trailer);
+                keys.push(key);
+            }
+        }
+        keys
+    }
+
+    #[test]
+    fn order_from_the_shared_prefix_matches_comparing_user_keys() {
+        let keys = small_internal_keys();
+        for previous in &keys {
+            for key in &keys {
+                let common = previous
+                    .iter()
+                    .zip(key.iter())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                let want = key[..key.len() - INTERNAL_TRAILER]
+                    > previous[..previous.len() - INTERNAL_TRAILER];
+                // Any shared length up to the common prefix is a valid encoding.
+                for shared in 0..=common {
+                    assert_eq!(
+                        user_key_ascends(previous, shared, &key[shared..]),
+                        want,
+                        "{previous:?} then {key:?}, sharing {shared}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_iterator_orders_rows_across_blocks_only_when_asked() {
+        let first = row_block(&[(b"b\0\0\0\0\0\0\0\x01", b"")], 16);
+        let second = row_block(&[(b"a\0\0\0\0\0\0\0\x01", b"")], 16);
+        let mut iter = RowIter::new(&first).unwrap();
+        assert!(iter.advance(&first).unwrap());
+        assert_eq!(iter.ascends(), None);
+        iter.reset_keeping_key(&second).unwrap();
+        assert!(iter.advance(&second).unwrap());
+        assert_eq!(iter.ascends(), Some(false));
+        assert_eq!(iter.disordered_previous(), b"b\0\0\0\0\0\0\0\x01");
+        iter.reset(&first).unwrap();
+        assert!(iter.advance(&first).unwrap());
+        assert_eq!(iter.ascends(), None);
+        // A block's first entry shares nothing with the previous block's key.
+        let mut block = vec![1, 8, 0];
+        block.extend_from_slice(b"\0\0\0\0\0\0\0\x02");
+        block.extend_from_slice(&0u32.to_le_bytes());
+        block.extend_from_slice(&1u32.to_le_bytes());
+        iter.reset_keeping_key(&block).unwrap();
+        assert!(iter.advance(&block).unwrap_err().contains("shares 1 bytes"));
     }
 
     #[test]

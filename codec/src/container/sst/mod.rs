@@ -41,6 +41,7 @@ pub struct SstIngestReader<R> {
     next_table: usize,
     table: Option<table::Table>,
     tables: Vec<TableFacts>,
+    /// The last row of the last table finished.
     previous: Vec<u8>,
     rows: u64,
     raw_rows_skipped: u64,
@@ -323,25 +324,34 @@ impl<R: Read + Seek> SstIngestReader<R> {
                 continue;
             };
             if !table.next_row(&mut self.input)? {
+                self.previous.clear();
+                self.previous.extend_from_slice(table.last_key());
                 let done = self.table.take().map(|t| t.facts);
                 self.finish_table(done)?;
                 continue;
             }
             let row = table.row();
             let offset = row.block_offset;
-            if self.rows > 0 && row.key <= self.previous.as_slice() {
+            // Within a table the block's shared prefix decides (no copy of the key);
+            // a table's first row is compared with the previous table's last.
+            let (ascends, previous) = match table.row_ascends() {
+                Some(ascends) => (ascends, table.disordered_previous()),
+                None => (
+                    self.rows == 0 || row.key > self.previous.as_slice(),
+                    self.previous.as_slice(),
+                ),
+            };
+            if !ascends {
                 return Err(ContainerError::new(
                     ContainerErrorKind::SstCorrupt,
                     offset,
                     format!(
                         "row {} does not sort after the previous row {}",
                         quote_key(row.key),
-                        quote_key(&self.previous)
+                        quote_key(previous)
                     ),
                 ));
             }
-            self.previous.clear();
-            self.previous.extend_from_slice(row.key);
             self.rows += 1;
             if runtime::is_live_raw_row(row.key, row.value) {
                 self.raw_rows_skipped += 1;

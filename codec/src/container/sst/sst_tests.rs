@@ -289,6 +289,45 @@ fn rows_other_than_set_are_refused() {
 }
 
 #[test]
+fn rows_out_of_order_are_refused_within_and_across_blocks_and_tables() {
+    // Three rows a block: rows 0 and 1 share a block, rows 2 and 3 do not.
+    for (swap, duplicate) in [(0, false), (2, false), (4, true)] {
+        let mut rows = store_rows(9);
+        if duplicate {
+            rows[swap + 1].0 = rows[swap].0.clone();
+        } else {
+            rows.swap(swap, swap + 1);
+        }
+        let error = read_all(&one_table(&rows, V4_SNAPPY_TWO_LEVEL))
+            .err()
+            .unwrap();
+        assert_eq!(error.kind(), ContainerErrorKind::SstCorrupt, "{error}");
+        assert!(error.message().contains("does not sort after"), "{error}");
+        let previous = String::from_utf8_lossy(&rows[swap].0[..14]).into_owned();
+        assert!(error.message().contains(&previous), "{error} / {previous}");
+    }
+    // The second table starts before the first one ends, though its manifest
+    // bounds say otherwise.
+    let rows = store_rows(6);
+    let (first, second) = (&rows[..4], &rows[2..]);
+    let tables = [
+        (
+            build_table(first, V4_SNAPPY_TWO_LEVEL),
+            first[0].0.clone(),
+            first[3].0.clone(),
+        ),
+        (
+            build_table(second, V4_SNAPPY_TWO_LEVEL),
+            rows[4].0.clone(),
+            rows[7].0.clone(),
+        ),
+    ];
+    let error = read_all(&snapshot(&tables, 10)).err().unwrap();
+    assert_eq!(error.kind(), ContainerErrorKind::SstCorrupt, "{error}");
+    assert!(error.message().contains("does not sort after"), "{error}");
+}
+
+#[test]
 fn unsupported_features_are_typed_errors() {
     let rows = store_rows(3);
     for (layout, text) in [
