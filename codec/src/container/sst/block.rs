@@ -159,12 +159,88 @@ pub fn decode_handle(bytes: &[u8]) -> Option<Handle> {
 /// How much of a table one read brings in.
 pub const WINDOW: u64 = 1 << 20;
 
-/// A stretch of a table read ahead, so that consecutive blocks cost one read.
+/// A stretch of the snapshot file read ahead, so that consecutive blocks cost one
+/// read (or none: a chunk of the content check's [`Stream`]).
 #[derive(Debug, Default)]
 pub struct Window {
-    /// Table offset of `bytes[0]`.
+    /// File offset of `bytes[0]`.
     start: u64,
     bytes: Vec<u8>,
+}
+
+/// Size of the chunks the content check reads the file in and hands on.
+pub const CHUNK: usize = 256 << 10;
+
+/// Chunks a reader may hold at once: in the channel, held, and in the window.
+pub const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// A chunk of the snapshot file.
+#[derive(Debug)]
+pub struct Chunk {
+    /// File offset of `bytes[0]`.
+    pub at: u64,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl Chunk {
+    fn end(&self) -> u64 {
+        self.at + self.bytes.len() as u64
+    }
+}
+
+/// The file as the content check reads it, in file order: the rows take their data
+/// blocks from these chunks instead of reading the file a second time, and hand the
+/// spent buffers back for the next chunks. When the stream has ended, or has passed
+/// what is wanted, the reader reads the file itself, so the rows never depend on
+/// the check getting anywhere.
+#[derive(Debug)]
+pub struct Stream {
+    chunks: std::sync::mpsc::Receiver<Chunk>,
+    spent: std::sync::mpsc::Sender<Vec<u8>>,
+    held: Option<Chunk>,
+}
+
+impl Stream {
+    /// A stream receiving `chunks` and returning buffers on `spent`.
+    pub fn new(
+        chunks: std::sync::mpsc::Receiver<Chunk>,
+        spent: std::sync::mpsc::Sender<Vec<u8>>,
+    ) -> Self {
+        Stream {
+            chunks,
+            spent,
+            held: None,
+        }
+    }
+
+    /// Returns a buffer for reuse when it is chunk-sized (others are dropped).
+    fn recycle(&self, bytes: Vec<u8>) {
+        if bytes.capacity() >= CHUNK {
+            // The check may have finished: then the buffer is simply freed.
+            let _ = self.spent.send(bytes);
+        }
+    }
+
+    /// Makes `held` the chunk holding file offset `at`, recycling the ones before;
+    /// `false` when the stream has ended or its next chunk starts past `at`.
+    fn seek(&mut self, at: u64) -> bool {
+        loop {
+            match &self.held {
+                Some(chunk) if chunk.end() > at => return chunk.at <= at,
+                Some(_) => {
+                    if let Some(chunk) = self.held.take() {
+                        self.recycle(chunk.bytes);
+                    }
+                }
+                None => {}
+            }
+            match self.chunks.recv() {
+                Ok(chunk) => self.held = Some(chunk),
+                Err(_) => return false,
+            }
+        }
+    }
 }
 
 impl Window {
@@ -202,6 +278,8 @@ pub struct BlockSource<'a, R> {
     pub name: &'a str,
     /// Read-ahead of this table, kept by the caller between blocks.
     pub window: &'a mut Window,
+    /// The content check's chunks, when it reads the file beside the rows.
+    pub stream: Option<&'a mut Stream>,
 }
 
 /// Where [`BlockSource::read_block_in_place`] left a block.
@@ -268,17 +346,69 @@ impl<R: Read + Seek> BlockSource<'_, R> {
                 ),
             ));
         }
-        if !self.window.holds(offset, len) {
+        let at = self.base + offset;
+        if !self.window.holds(at, len) && !self.take_from_stream(at, len) {
             self.refill(offset, len)?;
         }
-        match self.window.range(offset, len) {
+        match self.window.range(at, len) {
             Some(range) => Ok(range),
             None => {
                 let held = self.window.bytes.len() as u64;
-                let got = held - offset.saturating_sub(self.window.start).min(held);
+                let got = held - at.saturating_sub(self.window.start).min(held);
                 Err(self.corrupt(offset, format!("short read: {got} of {len} bytes")))
             }
         }
+    }
+
+    /// Makes the window hold `len` bytes at file offset `at` from the stream: the
+    /// chunk holding them becomes the window, or, for a block across chunks, its
+    /// bytes are gathered (the window's tail, then the chunks'). `false`, with the
+    /// window unchanged, when the stream cannot supply them.
+    fn take_from_stream(&mut self, at: u64, len: u64) -> bool {
+        let Some(stream) = self.stream.as_deref_mut() else {
+            return false;
+        };
+        let end = at + len;
+        let window_end = self.window.start + self.window.bytes.len() as u64;
+        let in_window = self.window.start <= at && at < window_end;
+        if !in_window {
+            if !stream.seek(at) {
+                return false;
+            }
+            if stream.held.as_ref().is_some_and(|chunk| end <= chunk.end())
+                && let Some(chunk) = stream.held.take()
+            {
+                let old = std::mem::replace(&mut self.window.bytes, chunk.bytes);
+                self.window.start = chunk.at;
+                stream.recycle(old);
+                return true;
+            }
+        }
+        // Across chunks: at most one block is copied, grown as the bytes arrive.
+        let mut gathered = Vec::new();
+        let mut pos = at;
+        if in_window {
+            let from = (at - self.window.start) as usize;
+            gathered.extend_from_slice(&self.window.bytes[from..]);
+            pos = window_end;
+        }
+        while pos < end {
+            if !stream.seek(pos) {
+                return false;
+            }
+            let Some(chunk) = &stream.held else {
+                return false;
+            };
+            let upto = end.min(chunk.end());
+            gathered.extend_from_slice(
+                &chunk.bytes[(pos - chunk.at) as usize..(upto - chunk.at) as usize],
+            );
+            pos = upto;
+        }
+        let old = std::mem::replace(&mut self.window.bytes, gathered);
+        self.window.start = at;
+        stream.recycle(old);
+        true
     }
 
     /// Reads the table from `offset` into the window: `len` bytes, or [`WINDOW`] when
@@ -292,7 +422,7 @@ impl<R: Read + Seek> BlockSource<'_, R> {
         // Read straight into the window's own memory: it is zeroed once, when it
         // first grows, and `read_to_end` would read in small steps (8 KiB, 16 KiB,
         // …) and copy what it had read at every doubling.
-        self.window.start = offset;
+        self.window.start = at;
         self.input
             .seek(SeekFrom::Start(at))
             .map_err(|e| ContainerError::io(at, e))?;

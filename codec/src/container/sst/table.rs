@@ -9,7 +9,8 @@ use std::io::{Read, Seek};
 
 use super::super::{ContainerError, ContainerErrorKind};
 use super::block::{
-    BlockSource, Checksum, Handle, INTERNAL_TRAILER, Place, RowIter, Window, decode_handle, uvarint,
+    BlockSource, Checksum, Handle, INTERNAL_TRAILER, Place, RowIter, Stream, Window, decode_handle,
+    uvarint,
 };
 
 /// Pebble's footer magic.
@@ -137,6 +138,7 @@ impl Table {
             checksum: Checksum::None,
             name,
             window: &mut window,
+            stream: None,
         };
         let footer = read_footer(&mut source)?;
         source.checksum = footer.checksum;
@@ -197,6 +199,19 @@ impl Table {
     /// Typed container errors: corrupt blocks, checksum mismatches, rows that are not
     /// SET (deletions, merges, range keys) or whose value lives outside the block.
     pub fn next_row<R: Read + Seek>(&mut self, input: &mut R) -> Result<bool, ContainerError> {
+        self.next_row_streamed(input, None)
+    }
+
+    /// [`Table::next_row`], taking data blocks from the content check's chunks when
+    /// it has them (see [`Stream`]).
+    ///
+    /// # Errors
+    /// As [`Table::next_row`].
+    pub fn next_row_streamed<R: Read + Seek>(
+        &mut self,
+        input: &mut R,
+        mut stream: Option<&mut Stream>,
+    ) -> Result<bool, ContainerError> {
         loop {
             if self.data_live {
                 let block = match &self.data_place {
@@ -214,7 +229,7 @@ impl Table {
             let Some(handle) = self.next_data_handle(input)? else {
                 return Ok(false);
             };
-            self.load_data_block(input, handle)?;
+            self.load_data_block(input, handle, stream.as_deref_mut())?;
         }
         self.accept_row()?;
         self.facts.rows += 1;
@@ -303,7 +318,12 @@ impl Table {
         )
     }
 
-    fn source<'a, R>(&'a mut self, input: &'a mut R, index: bool) -> BlockSource<'a, R> {
+    fn source<'a, R>(
+        &'a mut self,
+        input: &'a mut R,
+        index: bool,
+        stream: Option<&'a mut Stream>,
+    ) -> BlockSource<'a, R> {
         BlockSource {
             input,
             base: self.base,
@@ -315,6 +335,7 @@ impl Table {
             } else {
                 &mut self.window
             },
+            stream,
         }
     }
 
@@ -344,7 +365,9 @@ impl Table {
                 return Ok(None);
             };
             let mut partition = std::mem::take(&mut self.partition);
-            let read = self.source(input, true).read_block(handle, &mut partition);
+            let read = self
+                .source(input, true, None)
+                .read_block(handle, &mut partition);
             self.partition = partition;
             read?;
             let iter = RowIter::new(&self.partition).map_err(|m| self.corrupt(handle.offset, m))?;
@@ -370,10 +393,11 @@ impl Table {
         &mut self,
         input: &mut R,
         handle: Handle,
+        stream: Option<&mut Stream>,
     ) -> Result<(), ContainerError> {
         let mut data = std::mem::take(&mut self.data);
         let read = self
-            .source(input, false)
+            .source(input, false, stream)
             .read_block_in_place(handle, &mut data);
         self.data = data;
         let (read, place) = read?;
