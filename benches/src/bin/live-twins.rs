@@ -7,11 +7,13 @@
 //! through its reader and the visibility filter (what decode does before the
 //! adapters), and prints each round's times, the median ratio SST / native and the
 //! throughput of both in MB/s of their own file sizes. Alternating within one run is
-//! what makes the ratio meaningful on a shared machine.
+//! what makes the ratio meaningful on a shared machine. `--only native|sst` with
+//! `--ab` reads just that file, `--rounds` times: one reader alone, for a profiler
+//! (`perf record`, `valgrind --tool=callgrind`).
 //!
 //! ```text
 //! live-twins --profile NAME --scale F [--seed N] DIR
-//! live-twins --ab DIR [--rounds N]
+//! live-twins --ab DIR [--rounds N] [--only native|sst]
 //! ```
 
 use std::fs::File;
@@ -26,7 +28,7 @@ use elastickv_synth::sst::twins;
 use elastickv_synth::workload::{DEFAULT_SEED, Profile, Scale, Workload, write_snapshot};
 
 const USAGE: &str = "usage: live-twins --profile NAME --scale F [--seed N] DIR\n       \
-                     live-twins --ab DIR [--rounds N]";
+                     live-twins --ab DIR [--rounds N] [--only native|sst]";
 
 /// CPU seconds of the whole process so far, threads that ended included
 /// (`/proc/self/stat` utime + stime, in clock ticks of 1/100 s).
@@ -89,6 +91,28 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
+/// Reads one of the twins `rounds` times and prints the median.
+fn only(dir: &Path, rounds: usize, which: &str) -> Result<(), String> {
+    let sst = match which {
+        "sst" => true,
+        "native" => false,
+        _ => return Err(format!("--only takes native or sst, not {which:?}")),
+    };
+    let path = dir.join(format!("{which}.fsm"));
+    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let t = read_through(&path, sst)?;
+        wall.push(t.wall);
+        cpu.push(t.cpu);
+    }
+    println!(
+        "{which}: median {:.3} s (cpu {:.2}) over {rounds} rounds",
+        median(&mut wall),
+        median(&mut cpu)
+    );
+    Ok(())
+}
+
 fn ab(dir: &Path, rounds: usize) -> Result<(), String> {
     let (native, sst) = (dir.join("native.fsm"), dir.join("sst.fsm"));
     let size = |p: &Path| {
@@ -137,7 +161,7 @@ fn ab(dir: &Path, rounds: usize) -> Result<(), String> {
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let (mut profile, mut scale, mut seed, mut dir) = (None, 1.0, DEFAULT_SEED, None);
-    let (mut ab_dir, mut rounds) = (None, 9);
+    let (mut ab_dir, mut rounds, mut which) = (None, 9, None);
     while let Some(arg) = args.next() {
         let mut value = || {
             args.next()
@@ -145,6 +169,7 @@ fn run() -> Result<(), String> {
         };
         match arg.as_str() {
             "--ab" => ab_dir = Some(PathBuf::from(value()?)),
+            "--only" => which = Some(value()?),
             "--rounds" => rounds = value()?.parse().map_err(|e| format!("--rounds: {e}"))?,
             "--profile" => profile = Some(value()?.parse::<Profile>().map_err(|e| e.to_string())?),
             "--scale" => scale = value()?.parse().map_err(|e| format!("--scale: {e}"))?,
@@ -154,7 +179,10 @@ fn run() -> Result<(), String> {
         }
     }
     if let Some(dir) = ab_dir {
-        return ab(&dir, rounds.max(1));
+        return match which {
+            Some(which) => only(&dir, rounds.max(1), &which),
+            None => ab(&dir, rounds.max(1)),
+        };
     }
     let (Some(profile), Some(dir)) = (profile, dir) else {
         return Err(USAGE.to_owned());

@@ -132,6 +132,21 @@ pub fn uvarint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
     None
 }
 
+/// One length field of a row-block entry (a uvarint of at most 32 bits), with the
+/// one-byte form, which nearly every field takes, decoded inline.
+#[inline]
+fn entry_len(entries: &[u8], pos: &mut usize) -> Option<usize> {
+    match entries.get(*pos) {
+        Some(&byte) if byte < 0x80 => {
+            *pos += 1;
+            Some(usize::from(byte))
+        }
+        _ => uvarint(entries, pos)
+            .filter(|v| *v <= u64::from(u32::MAX))
+            .map(|v| v as usize),
+    }
+}
+
 /// Decodes a block handle (two uvarints; pebble may append block properties, which
 /// are ignored).
 pub fn decode_handle(bytes: &[u8]) -> Option<Handle> {
@@ -144,12 +159,88 @@ pub fn decode_handle(bytes: &[u8]) -> Option<Handle> {
 /// How much of a table one read brings in.
 pub const WINDOW: u64 = 1 << 20;
 
-/// A stretch of a table read ahead, so that consecutive blocks cost one read.
+/// A stretch of the snapshot file read ahead, so that consecutive blocks cost one
+/// read (or none: a chunk of the content check's [`Stream`]).
 #[derive(Debug, Default)]
 pub struct Window {
-    /// Table offset of `bytes[0]`.
+    /// File offset of `bytes[0]`.
     start: u64,
     bytes: Vec<u8>,
+}
+
+/// Size of the chunks the content check reads the file in and hands on.
+pub const CHUNK: usize = 256 << 10;
+
+/// Chunks a reader may hold at once: in the channel, held, and in the window.
+pub const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// A chunk of the snapshot file.
+#[derive(Debug)]
+pub struct Chunk {
+    /// File offset of `bytes[0]`.
+    pub at: u64,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl Chunk {
+    fn end(&self) -> u64 {
+        self.at + self.bytes.len() as u64
+    }
+}
+
+/// The file as the content check reads it, in file order: the rows take their data
+/// blocks from these chunks instead of reading the file a second time, and hand the
+/// spent buffers back for the next chunks. When the stream has ended, or has passed
+/// what is wanted, the reader reads the file itself, so the rows never depend on
+/// the check getting anywhere.
+#[derive(Debug)]
+pub struct Stream {
+    chunks: std::sync::mpsc::Receiver<Chunk>,
+    spent: std::sync::mpsc::Sender<Vec<u8>>,
+    held: Option<Chunk>,
+}
+
+impl Stream {
+    /// A stream receiving `chunks` and returning buffers on `spent`.
+    pub fn new(
+        chunks: std::sync::mpsc::Receiver<Chunk>,
+        spent: std::sync::mpsc::Sender<Vec<u8>>,
+    ) -> Self {
+        Stream {
+            chunks,
+            spent,
+            held: None,
+        }
+    }
+
+    /// Returns a buffer for reuse when it is chunk-sized (others are dropped).
+    fn recycle(&self, bytes: Vec<u8>) {
+        if bytes.capacity() >= CHUNK {
+            // The check may have finished: then the buffer is simply freed.
+            let _ = self.spent.send(bytes);
+        }
+    }
+
+    /// Makes `held` the chunk holding file offset `at`, recycling the ones before;
+    /// `false` when the stream has ended or its next chunk starts past `at`.
+    fn seek(&mut self, at: u64) -> bool {
+        loop {
+            match &self.held {
+                Some(chunk) if chunk.end() > at => return chunk.at <= at,
+                Some(_) => {
+                    if let Some(chunk) = self.held.take() {
+                        self.recycle(chunk.bytes);
+                    }
+                }
+                None => {}
+            }
+            match self.chunks.recv() {
+                Ok(chunk) => self.held = Some(chunk),
+                Err(_) => return false,
+            }
+        }
+    }
 }
 
 impl Window {
@@ -187,6 +278,17 @@ pub struct BlockSource<'a, R> {
     pub name: &'a str,
     /// Read-ahead of this table, kept by the caller between blocks.
     pub window: &'a mut Window,
+    /// The content check's chunks, when it reads the file beside the rows.
+    pub stream: Option<&'a mut Stream>,
+}
+
+/// Where [`BlockSource::read_block_in_place`] left a block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// Stored as is: this range of the window.
+    Window(std::ops::Range<usize>),
+    /// Decompressed: the first this many bytes of `out`.
+    Out(usize),
 }
 
 /// What reading a block learned, for inspect.
@@ -244,17 +346,69 @@ impl<R: Read + Seek> BlockSource<'_, R> {
                 ),
             ));
         }
-        if !self.window.holds(offset, len) {
+        let at = self.base + offset;
+        if !self.window.holds(at, len) && !self.take_from_stream(at, len) {
             self.refill(offset, len)?;
         }
-        match self.window.range(offset, len) {
+        match self.window.range(at, len) {
             Some(range) => Ok(range),
             None => {
                 let held = self.window.bytes.len() as u64;
-                let got = held - offset.saturating_sub(self.window.start).min(held);
+                let got = held - at.saturating_sub(self.window.start).min(held);
                 Err(self.corrupt(offset, format!("short read: {got} of {len} bytes")))
             }
         }
+    }
+
+    /// Makes the window hold `len` bytes at file offset `at` from the stream: the
+    /// chunk holding them becomes the window, or, for a block across chunks, its
+    /// bytes are gathered (the window's tail, then the chunks'). `false`, with the
+    /// window unchanged, when the stream cannot supply them.
+    fn take_from_stream(&mut self, at: u64, len: u64) -> bool {
+        let Some(stream) = self.stream.as_deref_mut() else {
+            return false;
+        };
+        let end = at + len;
+        let window_end = self.window.start + self.window.bytes.len() as u64;
+        let in_window = self.window.start <= at && at < window_end;
+        if !in_window {
+            if !stream.seek(at) {
+                return false;
+            }
+            if stream.held.as_ref().is_some_and(|chunk| end <= chunk.end())
+                && let Some(chunk) = stream.held.take()
+            {
+                let old = std::mem::replace(&mut self.window.bytes, chunk.bytes);
+                self.window.start = chunk.at;
+                stream.recycle(old);
+                return true;
+            }
+        }
+        // Across chunks: at most one block is copied, grown as the bytes arrive.
+        let mut gathered = Vec::new();
+        let mut pos = at;
+        if in_window {
+            let from = (at - self.window.start) as usize;
+            gathered.extend_from_slice(&self.window.bytes[from..]);
+            pos = window_end;
+        }
+        while pos < end {
+            if !stream.seek(pos) {
+                return false;
+            }
+            let Some(chunk) = &stream.held else {
+                return false;
+            };
+            let upto = end.min(chunk.end());
+            gathered.extend_from_slice(
+                &chunk.bytes[(pos - chunk.at) as usize..(upto - chunk.at) as usize],
+            );
+            pos = upto;
+        }
+        let old = std::mem::replace(&mut self.window.bytes, gathered);
+        self.window.start = at;
+        stream.recycle(old);
+        true
     }
 
     /// Reads the table from `offset` into the window: `len` bytes, or [`WINDOW`] when
@@ -268,7 +422,7 @@ impl<R: Read + Seek> BlockSource<'_, R> {
         // Read straight into the window's own memory: it is zeroed once, when it
         // first grows, and `read_to_end` would read in small steps (8 KiB, 16 KiB,
         // …) and copy what it had read at every doubling.
-        self.window.start = offset;
+        self.window.start = at;
         self.input
             .seek(SeekFrom::Start(at))
             .map_err(|e| ContainerError::io(at, e))?;
@@ -312,10 +466,13 @@ impl<R: Read + Seek> BlockSource<'_, R> {
         handle: Handle,
         out: &mut Vec<u8>,
     ) -> Result<BlockRead, ContainerError> {
-        let (read, stored) = self.read_block_in_place(handle, out)?;
-        if let Some(range) = stored {
-            out.clear();
-            out.extend_from_slice(&self.window.bytes[range]);
+        let (read, place) = self.read_block_in_place(handle, out)?;
+        match place {
+            Place::Window(range) => {
+                out.clear();
+                out.extend_from_slice(&self.window.bytes[range]);
+            }
+            Place::Out(len) => out.truncate(len),
         }
         Ok(read)
     }
@@ -323,8 +480,9 @@ impl<R: Read + Seek> BlockSource<'_, R> {
     /// [`BlockSource::read_block`] without copying a block stored uncompressed: then
     /// `out` is left alone and the block is `window.bytes()[range]` for the returned
     /// range, valid until the window is next refilled. Compressed blocks are
-    /// decompressed straight out of the window into `out`; nothing else is copied
-    /// between the read and the rows.
+    /// decompressed straight out of the window into `out[..len]`; nothing else is
+    /// copied between the read and the rows, and `out` is not cleared first (what
+    /// lies past `len` is a previous block's, never read as this one's).
     ///
     /// # Errors
     /// As [`BlockSource::read_block`].
@@ -332,7 +490,7 @@ impl<R: Read + Seek> BlockSource<'_, R> {
         &mut self,
         handle: Handle,
         out: &mut Vec<u8>,
-    ) -> Result<(BlockRead, Option<std::ops::Range<usize>>), ContainerError> {
+    ) -> Result<(BlockRead, Place), ContainerError> {
         if handle.length > MAX_BLOCK {
             return Err(self.corrupt(
                 handle.offset,
@@ -375,33 +533,40 @@ impl<R: Read + Seek> BlockSource<'_, R> {
         };
         let read = BlockRead { compression };
         if compression == Compression::None {
-            return Ok((read, Some(at.start..at.start + data_len)));
+            return Ok((read, Place::Window(at.start..at.start + data_len)));
         }
-        self.decompress(compression, &raw[..data_len], handle.offset, out)?;
-        Ok((read, None))
+        let len = self.decompress(compression, &raw[..data_len], handle.offset, out)?;
+        Ok((read, Place::Out(len)))
     }
 
+    /// Decompresses `data` into `out[..len]`; `len`.
     fn decompress(
         &self,
         compression: Compression,
         data: &[u8],
         offset: u64,
         out: &mut Vec<u8>,
-    ) -> Result<(), ContainerError> {
-        out.clear();
+    ) -> Result<usize, ContainerError> {
         match compression {
-            Compression::None => out.extend_from_slice(data),
+            Compression::None => {
+                out.clear();
+                out.extend_from_slice(data);
+            }
             Compression::Snappy => {
                 let len = snap::raw::decompress_len(data)
                     .map_err(|e| self.corrupt(offset, format!("snappy block: {e}")))?;
                 self.check_decompressed_len(len as u64, offset)?;
-                out.resize(len, 0);
-                let n = snap::raw::Decoder::new()
-                    .decompress(data, out)
-                    .map_err(|e| self.corrupt(offset, format!("snappy block: {e}")))?;
-                out.truncate(n);
+                // Grown (and zeroed) only past what an earlier block needed: zeroing
+                // every block before overwriting it cost as much as a copy of it.
+                if out.len() < len {
+                    out.resize(len, 0);
+                }
+                return snap::raw::Decoder::new()
+                    .decompress(data, &mut out[..len])
+                    .map_err(|e| self.corrupt(offset, format!("snappy block: {e}")));
             }
             Compression::Zstd => {
+                out.clear();
                 let mut pos = 0;
                 let len = uvarint(data, &mut pos)
                     .ok_or_else(|| self.corrupt(offset, "zstd block: bad length prefix"))?;
@@ -421,7 +586,7 @@ impl<R: Read + Seek> BlockSource<'_, R> {
                 }
             }
         }
-        Ok(())
+        Ok(out.len())
     }
 
     fn check_decompressed_len(&self, len: u64, offset: u64) -> Result<(), ContainerError> {
@@ -435,7 +600,43 @@ impl<R: Read + Seek> BlockSource<'_, R> {
     }
 }
 
+/// Whether the user key of the internal key `previous[..shared] ‖ suffix` sorts
+/// strictly after the user key of `previous` (user key: all but the
+/// [`INTERNAL_TRAILER`]). The first `shared` bytes are equal by construction, so only
+/// what follows them is compared. Keys too short for a trailer count as ascending:
+/// the row check refuses them.
+pub fn user_key_ascends(previous: &[u8], shared: usize, suffix: &[u8]) -> bool {
+    let (Some(old), Some(new)) = (
+        previous.len().checked_sub(INTERNAL_TRAILER),
+        (shared + suffix.len()).checked_sub(INTERNAL_TRAILER),
+    ) else {
+        return true;
+    };
+    if shared <= old.min(new) {
+        // Equal up to `shared`; the rest of the new user key is in `suffix`. Pebble
+        // shares the longest common prefix, so the first byte nearly always decides.
+        let (new, old) = (&suffix[..new - shared], &previous[shared..old]);
+        match (new.first(), old.first()) {
+            (Some(a), Some(b)) if a != b => a > b,
+            _ => new > old,
+        }
+    } else {
+        // The shared bytes cover one user key entirely: the new one is after the old
+        // one only when it extends it.
+        shared > old && new > old
+    }
+}
+
+/// Length of the trailer (sequence number and kind) that ends a pebble internal key;
+/// rows are ordered by the user key before it.
+pub const INTERNAL_TRAILER: usize = 8;
+
 /// Walks the entries of a decompressed row block, rebuilding prefix-compressed keys.
+///
+/// It also tells whether each user key sorts after the previous one, from the shared
+/// prefix the block already encodes: only the bytes after it are compared, and the
+/// previous key is never copied, so checking the order costs a few byte comparisons
+/// per row instead of a whole-key comparison and copy.
 #[derive(Debug, Default)]
 pub struct RowIter {
     pos: usize,
@@ -444,6 +645,14 @@ pub struct RowIter {
     /// The current key.
     pub key: Vec<u8>,
     value: (usize, usize),
+    /// How many bytes of `key` the next entry may share: none at a block's start.
+    shareable: usize,
+    /// Whether the current entry's user key sorts after the previous entry's, when
+    /// there was one (this block's, or the previous block's under
+    /// [`RowIter::reset_keeping_key`]).
+    ascends: Option<bool>,
+    /// The previous key, kept only when an entry did not sort after it (for messages).
+    disordered_previous: Vec<u8>,
 }
 
 impl RowIter {
@@ -488,7 +697,18 @@ impl RowIter {
         self.pos = 0;
         self.end = end;
         self.key.clear();
+        self.shareable = 0;
         Ok(())
+    }
+
+    /// [`RowIter::reset`], but the current key stays the one the next entry is
+    /// ordered against (the next block's first entry still shares nothing with it):
+    /// consecutive data blocks of a table then need no copy of the boundary key.
+    pub fn reset_keeping_key(&mut self, block: &[u8]) -> Result<(), String> {
+        let key = std::mem::take(&mut self.key);
+        let reset = self.reset(block);
+        self.key = key;
+        reset
     }
 
     /// Advances to the next entry; `false` after the last. The value is then
@@ -499,20 +719,14 @@ impl RowIter {
         }
         let entries = &block[..self.end];
         let mut pos = self.pos;
-        let mut field = |what: &str| {
-            uvarint(entries, &mut pos)
-                .filter(|v| *v <= u64::from(u32::MAX))
-                .map(|v| v as usize)
-                .ok_or_else(|| format!("entry at {}: bad {what} length", self.pos))
-        };
-        let shared = field("shared key")?;
-        let unshared = field("key")?;
-        let value_len = field("value")?;
-        if shared > self.key.len() {
+        let bad = |what: &str| format!("entry at {}: bad {what} length", self.pos);
+        let shared = entry_len(entries, &mut pos).ok_or_else(|| bad("shared key"))?;
+        let unshared = entry_len(entries, &mut pos).ok_or_else(|| bad("key"))?;
+        let value_len = entry_len(entries, &mut pos).ok_or_else(|| bad("value"))?;
+        if shared > self.shareable {
             return Err(format!(
                 "entry at {}: shares {shared} bytes of a {}-byte previous key",
-                self.pos,
-                self.key.len()
+                self.pos, self.shareable
             ));
         }
         let key_end = pos
@@ -523,11 +737,33 @@ impl RowIter {
             .checked_add(value_len)
             .filter(|e| *e <= entries.len())
             .ok_or_else(|| format!("entry at {}: value runs past the entries", self.pos))?;
+        let suffix = &entries[pos..key_end];
+        // An empty key is no previous entry: a fresh iterator, or a block start after
+        // `reset` (data rows are never empty: they end in a trailer).
+        self.ascends = (!self.key.is_empty()).then(|| {
+            let ascends = user_key_ascends(&self.key, shared, suffix);
+            if !ascends {
+                self.disordered_previous.clone_from(&self.key);
+            }
+            ascends
+        });
         self.key.truncate(shared);
-        self.key.extend_from_slice(&entries[pos..key_end]);
+        self.key.extend_from_slice(suffix);
+        self.shareable = self.key.len();
         self.value = (key_end, value_end);
         self.pos = value_end;
         Ok(true)
+    }
+
+    /// Whether the current entry's user key sorts strictly after the previous entry's;
+    /// `None` when there was no previous key (a fresh iterator, or after `reset`).
+    pub fn ascends(&self) -> Option<bool> {
+        self.ascends
+    }
+
+    /// The previous key when [`RowIter::ascends`] said `Some(false)`.
+    pub fn disordered_previous(&self) -> &[u8] {
+        &self.disordered_previous
     }
 
     /// Where the current entry's value is in the block.
@@ -606,6 +842,76 @@ mod tests {
                 .collect();
             assert_eq!(got, want, "interval {interval}");
         }
+    }
+
+    /// Every user key over {a, b} up to 3 bytes, with two different trailers.
+    fn small_internal_keys() -> Vec<Vec<u8>> {
+        let mut users: Vec<Vec<u8>> = vec![Vec::new()];
+        for len in 1..=3 {
+            for bits in 0..(1u32 << len) {
+                users.push(
+                    (0..len)
+                        .map(|i| if bits >> i & 1 == 1 { b'b' } else { b'a' })
+                        .collect(),
+                );
+            }
+        }
+        let mut keys = Vec::new();
+        for user in users {
+            for trailer in [[0u8; INTERNAL_TRAILER], [0xff; INTERNAL_TRAILER]] {
+                let mut key = user.clone();
+                key.extend_from_slice(&trailer);
+                keys.push(key);
+            }
+        }
+        keys
+    }
+
+    #[test]
+    fn order_from_the_shared_prefix_matches_comparing_user_keys() {
+        let keys = small_internal_keys();
+        for previous in &keys {
+            for key in &keys {
+                let common = previous
+                    .iter()
+                    .zip(key.iter())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                let want = key[..key.len() - INTERNAL_TRAILER]
+                    > previous[..previous.len() - INTERNAL_TRAILER];
+                // Any shared length up to the common prefix is a valid encoding.
+                for shared in 0..=common {
+                    assert_eq!(
+                        user_key_ascends(previous, shared, &key[shared..]),
+                        want,
+                        "{previous:?} then {key:?}, sharing {shared}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_iterator_orders_rows_across_blocks_only_when_asked() {
+        let first = row_block(&[(b"b\0\0\0\0\0\0\0\x01", b"")], 16);
+        let second = row_block(&[(b"a\0\0\0\0\0\0\0\x01", b"")], 16);
+        let mut iter = RowIter::new(&first).unwrap();
+        assert!(iter.advance(&first).unwrap());
+        assert_eq!(iter.ascends(), None);
+        iter.reset_keeping_key(&second).unwrap();
+        assert!(iter.advance(&second).unwrap());
+        assert_eq!(iter.ascends(), Some(false));
+        assert_eq!(iter.disordered_previous(), b"b\0\0\0\0\0\0\0\x01");
+        iter.reset(&first).unwrap();
+        assert!(iter.advance(&first).unwrap());
+        assert_eq!(iter.ascends(), None);
+        // A block's first entry shares nothing with the previous block's key.
+        let mut block = vec![1, 8, 0];
+        block.extend_from_slice(b"\0\0\0\0\0\0\0\x02");
+        block.extend_from_slice(&0u32.to_le_bytes());
+        block.extend_from_slice(&1u32.to_le_bytes());
+        iter.reset_keeping_key(&block).unwrap();
+        assert!(iter.advance(&block).unwrap_err().contains("shares 1 bytes"));
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub struct SstIngestReader<R> {
     next_table: usize,
     table: Option<table::Table>,
     tables: Vec<TableFacts>,
+    /// The last row of the last table finished.
     previous: Vec<u8>,
     rows: u64,
     raw_rows_skipped: u64,
@@ -51,6 +52,8 @@ pub struct SstIngestReader<R> {
     tail: Option<Tail>,
     /// The content check running beside the rows ([`SstIngestReader::open_file`]).
     pending: Option<Background>,
+    /// The chunks that check has read, for the data blocks.
+    stream: Option<block::Stream>,
     ended: bool,
     failed: Option<ContainerError>,
 }
@@ -59,25 +62,6 @@ pub struct SstIngestReader<R> {
 struct Background {
     handle: std::thread::JoinHandle<Result<Tail, ContainerError>>,
     cancel: Arc<AtomicBool>,
-}
-
-/// Sequential reads through `pread`, so the file offset the rows are read at is left
-/// alone; stops with an error once `cancel` is set.
-struct PositionalReader {
-    file: File,
-    pos: u64,
-    cancel: Arc<AtomicBool>,
-}
-
-impl Read for PositionalReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.cancel.load(Ordering::Relaxed) {
-            return Err(io::Error::other("content check cancelled"));
-        }
-        let n = self.file.read_at(buf, self.pos)?;
-        self.pos += n as u64;
-        Ok(n)
-    }
 }
 
 /// Whether the store payload of `input` (after any `EKVTHLC*` wrapper) is an
@@ -155,22 +139,6 @@ fn take<R: Read>(
     })
 }
 
-/// A reader that keeps a CRC32C of what passed through it and counts it.
-struct Hashing<R> {
-    inner: R,
-    crc: u32,
-    count: u64,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.crc = crc32c::crc32c_append(self.crc, &buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-}
-
 impl<R: Read + Seek> SstIngestReader<R> {
     /// Reads the wrapper and envelope and verifies the whole file (see the module doc).
     ///
@@ -183,6 +151,7 @@ impl<R: Read + Seek> SstIngestReader<R> {
             BufReader::with_capacity(1 << 16, &mut input),
             &opened.manifest.files,
             opened.tables_start(),
+            opened.tables_end,
             opened.header.wrapper,
         )?;
         let mut reader = Self::from_opened(input, opened);
@@ -206,6 +175,7 @@ impl<R: Read + Seek> SstIngestReader<R> {
             tables_end: opened.tables_end,
             tail: None,
             pending: None,
+            stream: None,
             ended: false,
             failed: None,
         }
@@ -298,6 +268,8 @@ impl<R: Read + Seek> SstIngestReader<R> {
 
     /// Waits for a background content check, keeping its verdict.
     fn finish_content_check(&mut self) -> Result<(), ContainerError> {
+        // Taking no more chunks lets the check finish alone instead of waiting.
+        self.stream = None;
         if let Some(background) = self.pending.take() {
             let checked = background.handle.join().unwrap_or_else(|_| {
                 Err(ContainerError::new(
@@ -322,26 +294,35 @@ impl<R: Read + Seek> SstIngestReader<R> {
                 }
                 continue;
             };
-            if !table.next_row(&mut self.input)? {
+            if !table.next_row_streamed(&mut self.input, self.stream.as_mut())? {
+                self.previous.clear();
+                self.previous.extend_from_slice(table.last_key());
                 let done = self.table.take().map(|t| t.facts);
                 self.finish_table(done)?;
                 continue;
             }
             let row = table.row();
             let offset = row.block_offset;
-            if self.rows > 0 && row.key <= self.previous.as_slice() {
+            // Within a table the block's shared prefix decides (no copy of the key);
+            // a table's first row is compared with the previous table's last.
+            let (ascends, previous) = match table.row_ascends() {
+                Some(ascends) => (ascends, table.disordered_previous()),
+                None => (
+                    self.rows == 0 || row.key > self.previous.as_slice(),
+                    self.previous.as_slice(),
+                ),
+            };
+            if !ascends {
                 return Err(ContainerError::new(
                     ContainerErrorKind::SstCorrupt,
                     offset,
                     format!(
                         "row {} does not sort after the previous row {}",
                         quote_key(row.key),
-                        quote_key(&self.previous)
+                        quote_key(previous)
                     ),
                 ));
             }
-            self.previous.clear();
-            self.previous.extend_from_slice(row.key);
             self.rows += 1;
             if runtime::is_live_raw_row(row.key, row.value) {
                 self.raw_rows_skipped += 1;
@@ -418,33 +399,31 @@ impl SstIngestReader<File> {
     /// costs about the larger of the two instead of their sum. Its verdict arrives
     /// with the last row: a damaged file then fails the decode before anything is
     /// published, as a native file with a bad footer does, and every block's own
-    /// checksum is verified before its rows are used.
+    /// checksum is verified before its rows are used. The file is read once: the
+    /// check hands each chunk it has hashed to the rows ([`block::Stream`]), which
+    /// read only the tables' indexes themselves.
     ///
     /// # Errors
     /// As [`SstIngestReader::new`] for the envelope; the thread cannot be started.
     pub fn open_file(mut file: File) -> Result<Self, ContainerError> {
         let opened = open_at_start(&mut file)?;
         let cancel = Arc::new(AtomicBool::new(false));
-        let check = PositionalReader {
-            file: file.try_clone().map_err(|e| ContainerError::io(0, e))?,
-            pos: 0,
-            cancel: Arc::clone(&cancel),
-        };
+        let check = file.try_clone().map_err(|e| ContainerError::io(0, e))?;
         let files = opened.manifest.files.clone();
-        let (start, wrapper) = (opened.tables_start(), opened.header.wrapper);
+        let span = (opened.tables_start(), opened.tables_end);
+        let wrapper = opened.header.wrapper;
+        let (chunks, received) = std::sync::mpsc::sync_channel(block::CHUNKS_IN_FLIGHT - 2);
+        let (returned, spent) = std::sync::mpsc::channel();
+        let stop = Arc::clone(&cancel);
         let handle = std::thread::Builder::new()
             .name("sst-content-check".to_owned())
             .spawn(move || {
-                check_content(
-                    BufReader::with_capacity(1 << 16, check),
-                    &files,
-                    start,
-                    wrapper,
-                )
+                check_content_streamed(&check, &files, span, wrapper, chunks, &spent, &stop)
             })
             .map_err(|e| ContainerError::io(0, e))?;
         let mut reader = Self::from_opened(file, opened);
         reader.pending = Some(Background { handle, cancel });
+        reader.stream = Some(block::Stream::new(received, returned));
         Ok(reader)
     }
 }
@@ -525,74 +504,203 @@ struct Tail {
     length: u64,
 }
 
+/// The content check's state as the file's bytes arrive in order: the outer CRC32C
+/// of everything, and the SHA-256 and length of each table, judged as soon as its
+/// last byte has arrived (so an earlier table's verdict comes before a later
+/// table's truncation, as reading section by section gives).
+struct Verifier<'f> {
+    files: &'f [FileMeta],
+    tables_start: u64,
+    crc: u32,
+    /// Bytes fed so far.
+    count: u64,
+    /// The table being hashed, where it starts, and its hash so far.
+    file: usize,
+    file_start: u64,
+    sha: Sha256,
+}
+
+impl<'f> Verifier<'f> {
+    fn new(files: &'f [FileMeta], tables_start: u64) -> Self {
+        Verifier {
+            files,
+            tables_start,
+            crc: 0,
+            count: 0,
+            file: 0,
+            file_start: tables_start,
+            sha: Sha256::new(),
+        }
+    }
+
+    /// Takes the next bytes of the file (none past the last table).
+    fn feed(&mut self, mut bytes: &[u8]) -> Result<(), ContainerError> {
+        self.crc = crc32c::crc32c_append(self.crc, bytes);
+        if self.count < self.tables_start {
+            let envelope = usize::try_from(self.tables_start - self.count).unwrap_or(usize::MAX);
+            let n = bytes.len().min(envelope);
+            self.count += n as u64;
+            bytes = &bytes[n..];
+        }
+        while self.count >= self.tables_start {
+            let Some(meta) = self.files.get(self.file) else {
+                self.count += bytes.len() as u64;
+                return Ok(());
+            };
+            let left = (self.file_start + meta.size as u64).saturating_sub(self.count);
+            let n = bytes.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            self.sha.update(&bytes[..n]);
+            self.count += n as u64;
+            bytes = &bytes[n..];
+            if n as u64 == left {
+                self.judge_file(meta)?;
+            } else {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Compares the finished table's SHA-256 with the manifest's; moves to the next.
+    fn judge_file(&mut self, meta: &FileMeta) -> Result<(), ContainerError> {
+        let digest = hex::encode(std::mem::take(&mut self.sha).finalize());
+        if digest != meta.sha256 {
+            return Err(ContainerError::new(
+                ContainerErrorKind::SstIntegrity,
+                self.file_start,
+                format!("SST ingest file integrity mismatch: {}", meta.name),
+            ));
+        }
+        self.file += 1;
+        self.file_start = self.count;
+        Ok(())
+    }
+
+    /// The file ended after `self.count` bytes, before the last table's end.
+    fn truncated(&self) -> ContainerError {
+        let (what, start, len) = match self.files.get(self.file) {
+            Some(meta) if self.count >= self.tables_start => (
+                format!("SST ingest file {}", meta.name),
+                self.file_start,
+                meta.size as u64,
+            ),
+            _ => ("the envelope".to_owned(), 0, self.tables_start),
+        };
+        ContainerError::new(
+            ContainerErrorKind::Truncated,
+            self.count,
+            format!(
+                "file ends inside {what}: {} of {len} bytes",
+                self.count - start
+            ),
+        )
+    }
+}
+
+/// Reads `buf.len()` bytes at `at` (fewer only at the end of the file); how many.
+fn read_full_at(file: &File, buf: &mut [u8], at: u64) -> Result<usize, ContainerError> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read_at(&mut buf[got..], at + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ContainerError::io(at + got as u64, e)),
+        }
+    }
+    Ok(got)
+}
+
 /// The content check, one sequential read from byte 0: every table's length and
 /// SHA-256, then the end of the file (nothing, or inside a wrapper exactly the CRC32C
 /// footer over everything before it).
 fn check_content<R: Read>(
-    input: R,
+    mut input: R,
     files: &[FileMeta],
     tables_start: u64,
+    tables_end: u64,
     wrapper: Wrapper,
 ) -> Result<Tail, ContainerError> {
-    let mut hashing = Hashing {
-        inner: input,
-        crc: 0,
-        count: 0,
-    };
+    let mut verifier = Verifier::new(files, tables_start);
     let mut buf = vec![0u8; 1 << 16];
-    let mut consume = |hashing: &mut Hashing<R>, len: u64, sha: &mut Option<Sha256>, what: &str| {
-        let mut left = len;
-        while left > 0 {
-            let want = usize::try_from(left).map_or(buf.len(), |l| l.min(buf.len()));
-            let n = match hashing.read(&mut buf[..want]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(ContainerError::io(hashing.count, e)),
-            };
-            if n == 0 {
-                return Err(ContainerError::new(
-                    ContainerErrorKind::Truncated,
-                    hashing.count,
-                    format!("file ends inside {what}: {} of {len} bytes", len - left),
-                ));
-            }
-            if let Some(sha) = sha {
-                sha.update(&buf[..n]);
-            }
-            left -= n as u64;
-        }
-        Ok(())
-    };
-    consume(&mut hashing, tables_start, &mut None, "the envelope")?;
-    for file in files {
-        let base = hashing.count;
-        let mut sha = Some(Sha256::new());
-        consume(
-            &mut hashing,
-            file.size as u64,
-            &mut sha,
-            &format!("SST ingest file {}", file.name),
-        )?;
-        let digest = sha.map(|s| hex::encode(s.finalize())).unwrap_or_default();
-        if digest != file.sha256 {
-            return Err(ContainerError::new(
-                ContainerErrorKind::SstIntegrity,
-                base,
-                format!("SST ingest file integrity mismatch: {}", file.name),
-            ));
-        }
+    while verifier.count < tables_end {
+        let want =
+            usize::try_from(tables_end - verifier.count).map_or(buf.len(), |l| l.min(buf.len()));
+        let n = match input.read(&mut buf[..want]) {
+            Ok(0) => return Err(verifier.truncated()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ContainerError::io(verifier.count, e)),
+        };
+        verifier.feed(&buf[..n])?;
     }
-    let end = hashing.count;
-    let crc = hashing.crc;
+    // Judges any empty tables at the end (the manifest check refuses them anyway).
+    verifier.feed(&[])?;
     let mut rest = Vec::new();
-    (&mut hashing.inner)
+    input
         .take(FOOTER_LEN as u64 + 1)
         .read_to_end(&mut rest)
-        .map_err(|e| ContainerError::io(end, e))?;
+        .map_err(|e| ContainerError::io(tables_end, e))?;
+    judge_tail(&verifier, &rest, wrapper)
+}
+
+/// [`check_content`] of a file read in [`block::CHUNK`]s by position, each handed
+/// to the rows on `chunks` once hashed (buffers come back on `spent`), so the file
+/// is read once for both. When the rows stop taking chunks the check goes on alone;
+/// it stops early only when `cancel` is set.
+fn check_content_streamed(
+    file: &File,
+    files: &[FileMeta],
+    (tables_start, tables_end): (u64, u64),
+    wrapper: Wrapper,
+    chunks: std::sync::mpsc::SyncSender<block::Chunk>,
+    spent: &std::sync::mpsc::Receiver<Vec<u8>>,
+    cancel: &AtomicBool,
+) -> Result<Tail, ContainerError> {
+    let mut verifier = Verifier::new(files, tables_start);
+    let mut chunks = Some(chunks);
+    while verifier.count < tables_end {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(ContainerError::io(
+                verifier.count,
+                io::Error::other("content check cancelled"),
+            ));
+        }
+        let at = verifier.count;
+        let want = usize::try_from(tables_end - at).map_or(block::CHUNK, |l| l.min(block::CHUNK));
+        let mut bytes = spent.try_recv().unwrap_or_default();
+        bytes.resize(want, 0);
+        let got = read_full_at(file, &mut bytes, at)?;
+        bytes.truncate(got);
+        verifier.feed(&bytes)?;
+        if got < want {
+            return Err(verifier.truncated());
+        }
+        if let Some(sender) = &chunks
+            && sender.send(block::Chunk { at, bytes }).is_err()
+        {
+            chunks = None;
+        }
+    }
+    drop(chunks);
+    verifier.feed(&[])?;
+    let mut rest = vec![0u8; FOOTER_LEN + 1];
+    let got = read_full_at(file, &mut rest, tables_end)?;
+    rest.truncate(got);
+    judge_tail(&verifier, &rest, wrapper)
+}
+
+/// What follows the last table: nothing, or exactly the CRC32C footer.
+fn judge_tail(
+    verifier: &Verifier<'_>,
+    rest: &[u8],
+    wrapper: Wrapper,
+) -> Result<Tail, ContainerError> {
+    let (end, crc) = (verifier.count, verifier.crc);
     let (footer, unfootered_crc32c) = match rest.len() {
         0 => (Footer::Absent, Some(crc)),
         FOOTER_LEN => {
-            let stored: [u8; FOOTER_LEN] = rest[..].try_into().unwrap_or_default();
+            let stored: [u8; FOOTER_LEN] = rest.try_into().unwrap_or_default();
             (runtime::judge_footer(&stored, crc, end, wrapper)?, None)
         }
         _ => {

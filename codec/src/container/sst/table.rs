@@ -8,7 +8,10 @@
 use std::io::{Read, Seek};
 
 use super::super::{ContainerError, ContainerErrorKind};
-use super::block::{BlockSource, Checksum, Handle, RowIter, Window, decode_handle, uvarint};
+use super::block::{
+    BlockSource, Checksum, Handle, INTERNAL_TRAILER, Place, RowIter, Stream, Window, decode_handle,
+    uvarint,
+};
 
 /// Pebble's footer magic.
 pub const PEBBLE_MAGIC: [u8; 8] = [0xf0, 0x9f, 0xaa, 0xb3, 0xf0, 0x9f, 0xaa, 0xb3];
@@ -85,9 +88,14 @@ pub struct Table {
     partition_iter: Option<RowIter>,
     /// The current data block when it was compressed (decompressed here).
     data: Vec<u8>,
-    /// Where the current data block is in `window` when it was stored as is.
-    data_in_window: Option<std::ops::Range<usize>>,
-    data_iter: Option<RowIter>,
+    /// Where the current data block is: in `window` when it was stored as is, at
+    /// the start of `data` when it was decompressed.
+    data_place: Place,
+    /// The rows of the current data block; its key carries over from one block to
+    /// the next, so the order of rows is checked across blocks without a copy.
+    data_iter: RowIter,
+    /// Whether `data_iter` is on a data block that may still hold rows.
+    data_live: bool,
     data_offset: u64,
     /// Read-ahead of the data blocks.
     window: Window,
@@ -130,6 +138,7 @@ impl Table {
             checksum: Checksum::None,
             name,
             window: &mut window,
+            stream: None,
         };
         let footer = read_footer(&mut source)?;
         source.checksum = footer.checksum;
@@ -162,8 +171,9 @@ impl Table {
             partition: Vec::new(),
             partition_iter: None,
             data: Vec::new(),
-            data_in_window: None,
-            data_iter: None,
+            data_place: Place::Out(0),
+            data_iter: RowIter::default(),
+            data_live: false,
             data_offset: 0,
             // The footer, metaindex, properties and top-level index were read
             // through this window: the index partitions lie just before them.
@@ -175,10 +185,11 @@ impl Table {
     }
 
     /// The current data block.
+    #[inline]
     fn data_block(&self) -> &[u8] {
-        match &self.data_in_window {
-            Some(range) => self.window.bytes().get(range.clone()).unwrap_or_default(),
-            None => &self.data,
+        match &self.data_place {
+            Place::Window(range) => self.window.bytes().get(range.clone()).unwrap_or_default(),
+            Place::Out(len) => self.data.get(..*len).unwrap_or_default(),
         }
     }
 
@@ -188,22 +199,37 @@ impl Table {
     /// Typed container errors: corrupt blocks, checksum mismatches, rows that are not
     /// SET (deletions, merges, range keys) or whose value lives outside the block.
     pub fn next_row<R: Read + Seek>(&mut self, input: &mut R) -> Result<bool, ContainerError> {
+        self.next_row_streamed(input, None)
+    }
+
+    /// [`Table::next_row`], taking data blocks from the content check's chunks when
+    /// it has them (see [`Stream`]).
+    ///
+    /// # Errors
+    /// As [`Table::next_row`].
+    pub fn next_row_streamed<R: Read + Seek>(
+        &mut self,
+        input: &mut R,
+        mut stream: Option<&mut Stream>,
+    ) -> Result<bool, ContainerError> {
         loop {
-            if let Some(iter) = &mut self.data_iter {
-                let block = match &self.data_in_window {
-                    Some(range) => self.window.bytes().get(range.clone()).unwrap_or_default(),
-                    None => &self.data,
+            if self.data_live {
+                let block = match &self.data_place {
+                    Place::Window(range) => {
+                        self.window.bytes().get(range.clone()).unwrap_or_default()
+                    }
+                    Place::Out(len) => self.data.get(..*len).unwrap_or_default(),
                 };
-                match iter.advance(block) {
+                match self.data_iter.advance(block) {
                     Ok(true) => break,
-                    Ok(false) => self.data_iter = None,
+                    Ok(false) => self.data_live = false,
                     Err(m) => return Err(self.corrupt(self.data_offset, m)),
                 }
             }
             let Some(handle) = self.next_data_handle(input)? else {
                 return Ok(false);
             };
-            self.load_data_block(input, handle)?;
+            self.load_data_block(input, handle, stream.as_deref_mut())?;
         }
         self.accept_row()?;
         self.facts.rows += 1;
@@ -213,10 +239,7 @@ impl Table {
     /// Checks the row the iterator is on (a SET with its value in place) and notes
     /// where its user key and value are.
     fn accept_row(&mut self) -> Result<(), ContainerError> {
-        let Some(iter) = &self.data_iter else {
-            return Err(self.corrupt(self.data_offset, "no row"));
-        };
-        let ikey = &iter.key;
+        let ikey = &self.data_iter.key;
         let Some(split) = ikey.len().checked_sub(8) else {
             return Err(self.corrupt(
                 self.data_offset,
@@ -238,7 +261,7 @@ impl Table {
                 ),
             ));
         }
-        let mut value = iter.value_range();
+        let mut value = self.data_iter.value_range();
         if self.value_prefix {
             let Some(&prefix) = self
                 .data_block()
@@ -271,13 +294,14 @@ impl Table {
     }
 
     /// The row [`Table::next_row`] moved to.
+    #[inline]
     pub fn row(&self) -> Row<'_> {
-        let key = self
-            .data_iter
-            .as_ref()
-            .map_or(&[][..], |iter| &iter.key[..self.row_key_len]);
         Row {
-            key,
+            key: self
+                .data_iter
+                .key
+                .get(..self.row_key_len)
+                .unwrap_or_default(),
             value: self
                 .data_block()
                 .get(self.row_value.clone())
@@ -294,7 +318,12 @@ impl Table {
         )
     }
 
-    fn source<'a, R>(&'a mut self, input: &'a mut R, index: bool) -> BlockSource<'a, R> {
+    fn source<'a, R>(
+        &'a mut self,
+        input: &'a mut R,
+        index: bool,
+        stream: Option<&'a mut Stream>,
+    ) -> BlockSource<'a, R> {
         BlockSource {
             input,
             base: self.base,
@@ -306,6 +335,7 @@ impl Table {
             } else {
                 &mut self.window
             },
+            stream,
         }
     }
 
@@ -335,7 +365,9 @@ impl Table {
                 return Ok(None);
             };
             let mut partition = std::mem::take(&mut self.partition);
-            let read = self.source(input, true).read_block(handle, &mut partition);
+            let read = self
+                .source(input, true, None)
+                .read_block(handle, &mut partition);
             self.partition = partition;
             read?;
             let iter = RowIter::new(&self.partition).map_err(|m| self.corrupt(handle.offset, m))?;
@@ -361,22 +393,46 @@ impl Table {
         &mut self,
         input: &mut R,
         handle: Handle,
+        stream: Option<&mut Stream>,
     ) -> Result<(), ContainerError> {
         let mut data = std::mem::take(&mut self.data);
         let read = self
-            .source(input, false)
+            .source(input, false, stream)
             .read_block_in_place(handle, &mut data);
         self.data = data;
-        let (read, in_window) = read?;
-        self.data_in_window = in_window;
+        let (read, place) = read?;
+        self.data_place = place;
         self.facts.data_blocks += 1;
         self.facts.compressed[read.compression.index()] += 1;
         self.data_offset = handle.offset;
-        let mut iter = self.data_iter.take().unwrap_or_default();
-        iter.reset(self.data_block())
-            .map_err(|m| self.corrupt(handle.offset, m))?;
-        self.data_iter = Some(iter);
+        let mut iter = std::mem::take(&mut self.data_iter);
+        let reset = iter.reset_keeping_key(self.data_block());
+        self.data_iter = iter;
+        reset.map_err(|m| self.corrupt(handle.offset, m))?;
+        self.data_live = true;
         Ok(())
+    }
+
+    /// Whether the current row's user key sorts after the previous row's of this
+    /// table; `None` for the table's first row.
+    #[inline]
+    pub fn row_ascends(&self) -> Option<bool> {
+        self.data_iter.ascends()
+    }
+
+    /// The previous row's user key, when [`Table::row_ascends`] said `Some(false)`.
+    pub fn disordered_previous(&self) -> &[u8] {
+        let key = self.data_iter.disordered_previous();
+        key.get(..key.len().saturating_sub(INTERNAL_TRAILER))
+            .unwrap_or_default()
+    }
+
+    /// The user key of the last row read (the table's last once it is exhausted).
+    pub fn last_key(&self) -> &[u8] {
+        self.data_iter
+            .key
+            .get(..self.row_key_len)
+            .unwrap_or_default()
     }
 }
 
