@@ -197,7 +197,7 @@ impl Chunk {
 #[derive(Debug)]
 pub struct Stream {
     chunks: std::sync::mpsc::Receiver<Chunk>,
-    spent: std::sync::mpsc::Sender<Vec<u8>>,
+    spent: std::sync::mpsc::SyncSender<Vec<u8>>,
     held: Option<Chunk>,
 }
 
@@ -205,7 +205,7 @@ impl Stream {
     /// A stream receiving `chunks` and returning buffers on `spent`.
     pub fn new(
         chunks: std::sync::mpsc::Receiver<Chunk>,
-        spent: std::sync::mpsc::Sender<Vec<u8>>,
+        spent: std::sync::mpsc::SyncSender<Vec<u8>>,
     ) -> Self {
         Stream {
             chunks,
@@ -214,11 +214,14 @@ impl Stream {
         }
     }
 
-    /// Returns a buffer for reuse when it is chunk-sized (others are dropped).
+    /// Returns a buffer for reuse when it is chunk-sized and the check has room for
+    /// it; others are freed. A block gathered across chunks becomes the window and
+    /// comes back here too: without both bounds, every large block would park one
+    /// more buffer that the check (taking one per chunk) never drains.
     fn recycle(&self, bytes: Vec<u8>) {
-        if bytes.capacity() >= CHUNK {
-            // The check may have finished: then the buffer is simply freed.
-            let _ = self.spent.send(bytes);
+        if (CHUNK..=2 * CHUNK).contains(&bytes.capacity()) {
+            // Full, or the check has finished: the buffer is simply freed.
+            let _ = self.spent.try_send(bytes);
         }
     }
 

@@ -2,14 +2,15 @@
 //! `ELASTICKV_PEBBLE_SST_INGEST_SNAPSHOT=true` (docs/format.md §1.6).
 //!
 //! The envelope lists Pebble sstables that hold every raw row of the store, in key
-//! order across files. [`SstIngestReader`] reads the file twice: a content check
-//! streams every byte once to check what covers it (the outer CRC32C footer, each
-//! table's SHA-256 and length, no trailing bytes), and the tables are read block by
-//! block (the index, then each data block), their rows handed out as the same
-//! [`EntryRef`]s the native stream gives, raw `_meta_*` and registry rows skipped.
-//! [`SstIngestReader::new`] checks first; [`SstIngestReader::open_file`] checks on a
-//! thread beside the rows and reports with the last row. Memory: the top-level index
-//! of the current table, one index partition and one data block.
+//! order across files. A content check streams every byte once to check what covers
+//! it (the outer CRC32C footer, each table's SHA-256 and length, no trailing bytes),
+//! and the tables are read block by block (the index, then each data block), their
+//! rows handed out as the same [`EntryRef`]s the native stream gives, raw `_meta_*`
+//! and registry rows skipped. [`SstIngestReader::new`] checks first, then reads the
+//! tables; [`SstIngestReader::open_file`] checks on a thread beside the rows, hands
+//! them the chunks it has hashed (so the data blocks are read once) and reports with
+//! the last row. Memory: the top-level index of the current table, one index
+//! partition, one data block and a few chunks ([`block::CHUNKS_IN_FLIGHT`]).
 
 pub mod block;
 pub mod envelope;
@@ -413,7 +414,7 @@ impl SstIngestReader<File> {
         let span = (opened.tables_start(), opened.tables_end);
         let wrapper = opened.header.wrapper;
         let (chunks, received) = std::sync::mpsc::sync_channel(block::CHUNKS_IN_FLIGHT - 2);
-        let (returned, spent) = std::sync::mpsc::channel();
+        let (returned, spent) = std::sync::mpsc::sync_channel(block::CHUNKS_IN_FLIGHT);
         let stop = Arc::clone(&cancel);
         let handle = std::thread::Builder::new()
             .name("sst-content-check".to_owned())

@@ -187,10 +187,7 @@ impl Table {
     /// The current data block.
     #[inline]
     fn data_block(&self) -> &[u8] {
-        match &self.data_place {
-            Place::Window(range) => self.window.bytes().get(range.clone()).unwrap_or_default(),
-            Place::Out(len) => self.data.get(..*len).unwrap_or_default(),
-        }
+        placed(self.window.bytes(), &self.data, &self.data_place)
     }
 
     /// Moves to the next row (then [`Table::row`]); `false` after the last.
@@ -214,12 +211,8 @@ impl Table {
     ) -> Result<bool, ContainerError> {
         loop {
             if self.data_live {
-                let block = match &self.data_place {
-                    Place::Window(range) => {
-                        self.window.bytes().get(range.clone()).unwrap_or_default()
-                    }
-                    Place::Out(len) => self.data.get(..*len).unwrap_or_default(),
-                };
+                // Field by field, not `data_block`: the iterator is borrowed mutably.
+                let block = placed(self.window.bytes(), &self.data, &self.data_place);
                 match self.data_iter.advance(block) {
                     Ok(true) => break,
                     Ok(false) => self.data_live = false,
@@ -297,11 +290,7 @@ impl Table {
     #[inline]
     pub fn row(&self) -> Row<'_> {
         Row {
-            key: self
-                .data_iter
-                .key
-                .get(..self.row_key_len)
-                .unwrap_or_default(),
+            key: self.last_key(),
             value: self
                 .data_block()
                 .get(self.row_value.clone())
@@ -433,6 +422,15 @@ impl Table {
             .key
             .get(..self.row_key_len)
             .unwrap_or_default()
+    }
+}
+
+/// The bytes of a data block: in the read window, or decompressed out of it.
+#[inline]
+fn placed<'a>(window: &'a [u8], data: &'a [u8], place: &Place) -> &'a [u8] {
+    match place {
+        Place::Window(range) => window.get(range.clone()).unwrap_or_default(),
+        Place::Out(len) => data.get(..*len).unwrap_or_default(),
     }
 }
 
