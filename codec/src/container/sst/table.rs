@@ -417,6 +417,7 @@ impl Table {
     }
 
     /// The user key of the last row read (the table's last once it is exhausted).
+    #[inline]
     pub fn last_key(&self) -> &[u8] {
         self.data_iter
             .key
