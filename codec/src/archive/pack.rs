@@ -537,10 +537,7 @@ impl Checker {
             }
             .into());
         }
-        listing
-            .rows
-            .advance()
-            .map_err(|e| ArchiveError::io(std::env::temp_dir(), e))?;
+        listing.rows.advance().map_err(scratch_error)?;
         Ok(Checker {
             rows: listing.rows,
             checksums_path,
@@ -566,9 +563,7 @@ impl Checker {
         if key < rel {
             return Err(self.missing(key, line));
         }
-        self.rows
-            .advance()
-            .map_err(|e| ArchiveError::io(std::env::temp_dir(), e))?;
+        self.rows.advance().map_err(scratch_error)?;
         if let Some((again, value)) = self.rows.current()
             && again == rel
         {
@@ -593,12 +588,7 @@ impl Checker {
     }
 
     fn row(&self, value: &[u8]) -> Result<(u64, [u8; 32]), ArchiveError> {
-        listing_value(value).ok_or_else(|| {
-            ArchiveError::io(
-                std::env::temp_dir(),
-                io::Error::other("scratch record of the CHECKSUMS listing is cut short"),
-            )
-        })
+        listing_value(value).ok_or_else(|| cut_short("CHECKSUMS listing"))
     }
 
     fn missing(&self, rel: &[u8], line: u64) -> ArchiveError {
@@ -648,12 +638,19 @@ fn unlisted(rel: &[u8]) -> ArchiveError {
     }
 }
 
+/// A failure of the scratch files behind the sorted walk and listing: reported as
+/// an I/O error of the temporary directory they live in.
+#[cold]
+fn scratch_error(e: io::Error) -> ArchiveError {
+    ArchiveError::io(std::env::temp_dir(), e)
+}
+
+/// A scratch record of `what` too short to decode.
 #[cold]
 fn cut_short(what: &str) -> ArchiveError {
-    ArchiveError::io(
-        std::env::temp_dir(),
-        io::Error::other(format!("scratch record of the {what} is cut short")),
-    )
+    scratch_error(io::Error::other(format!(
+        "scratch record of the {what} is cut short"
+    )))
 }
 
 /// The dispatching thread: every walked entry in order, files matched with their
@@ -671,9 +668,7 @@ fn dispatch(
     let mut entries = Vec::with_capacity(JOB_ENTRIES);
     let mut bytes = 0u64;
     loop {
-        let next = paths
-            .next()
-            .map_err(|e| ArchiveError::io(std::env::temp_dir(), e))?;
+        let next = paths.next().map_err(scratch_error)?;
         let more = match next {
             Some((rel, value)) => {
                 let entry = job_entry(root, rel, value, &mut checker)?;
