@@ -749,7 +749,7 @@ fn work(root: &Path, checksums_path: &Path, jobs: &Mutex<Receiver<Job>>, pool: &
         let Ok(job) = job else {
             return;
         };
-        if let Err(e) = reader.run(job.entries, &job.reply) {
+        if let Err(Stop::Failed(e)) = reader.run(job.entries, &job.reply) {
             let _ = job.reply.send(Err(e));
         }
     }
@@ -764,27 +764,30 @@ struct Reader<'a> {
     pool: &'a Pool,
 }
 
-/// Why a job stopped early without an error of its own.
-struct WriterGone;
+/// Why a job stopped before its last block.
+enum Stop {
+    /// The writer has gone: not an error of the job (the writer's own is reported).
+    Gone,
+    /// The job failed; the writer is told.
+    Failed(ArchiveError),
+}
+
+impl From<ArchiveError> for Stop {
+    fn from(e: ArchiveError) -> Stop {
+        Stop::Failed(e)
+    }
+}
 
 impl Reader<'_> {
     /// Lays out one job's entries as tar bytes, sending them in blocks; the last
-    /// block says the job is complete. The writer having gone is not an error here
-    /// (its own error is reported).
-    fn run(
-        &mut self,
-        entries: Vec<JobEntry>,
-        reply: &SyncSender<Done>,
-    ) -> Result<(), ArchiveError> {
+    /// block says the job is complete.
+    fn run(&mut self, entries: Vec<JobEntry>, reply: &SyncSender<Done>) -> Result<(), Stop> {
         let mut block = self.pool.block();
         for entry in entries {
-            if self.entry(entry, &mut block, reply)?.is_err() {
-                return Ok(());
-            }
+            self.entry(entry, &mut block, reply)?;
         }
         block.last = true;
-        let _ = reply.send(Ok(block));
-        Ok(())
+        reply.send(Ok(block)).map_err(|_| Stop::Gone)
     }
 
     /// Appends one entry's header and content to `block` (sending it on when full,
@@ -796,7 +799,7 @@ impl Reader<'_> {
         entry: JobEntry,
         block: &mut Block,
         reply: &SyncSender<Done>,
-    ) -> Result<Result<(), WriterGone>, ArchiveError> {
+    ) -> Result<(), Stop> {
         let JobEntry { rel, meta, want } = entry;
         let header = EntryHeader {
             name: rel,
@@ -812,7 +815,7 @@ impl Reader<'_> {
         let Some(want_row) = want else {
             header::write_header(&mut block.bytes, &header).map_err(write_error)?;
             block.dirs += 1;
-            return Ok(self.send_if_full(block, reply));
+            return self.send_if_full(block, reply);
         };
         let path = || self.root.join(std::ffi::OsStr::from_bytes(&header.name));
         let file = self
@@ -830,11 +833,9 @@ impl Reader<'_> {
             let have = Sha256::digest(&block.bytes[start..]).into();
             check_digest(self.checksums_path, &header.name, &path(), want_row, have)?;
             end_file(block, size);
-            return Ok(self.send_if_full(block, reply));
+            return self.send_if_full(block, reply);
         }
-        if self.send(block, reply).is_err() {
-            return Ok(Err(WriterGone));
-        }
+        self.send(block, reply)?;
         let mut hasher = Sha256::new();
         let mut left = size;
         loop {
@@ -851,22 +852,20 @@ impl Reader<'_> {
                 end_file(block, want as u64);
                 // The tail may fill most of the buffer: sent on now, the next file's
                 // bytes still fit without the buffer growing.
-                return Ok(self.send_if_full(block, reply));
+                return self.send_if_full(block, reply);
             }
             block.content = want as u64;
-            if self.send(block, reply).is_err() {
-                return Ok(Err(WriterGone));
-            }
+            self.send(block, reply)?;
         }
     }
 
     /// Sends `block` on and starts a new one.
-    fn send(&self, block: &mut Block, reply: &SyncSender<Done>) -> Result<(), WriterGone> {
+    fn send(&self, block: &mut Block, reply: &SyncSender<Done>) -> Result<(), Stop> {
         let full = std::mem::replace(block, self.pool.block());
-        reply.send(Ok(full)).map_err(|_| WriterGone)
+        reply.send(Ok(full)).map_err(|_| Stop::Gone)
     }
 
-    fn send_if_full(&self, block: &mut Block, reply: &SyncSender<Done>) -> Result<(), WriterGone> {
+    fn send_if_full(&self, block: &mut Block, reply: &SyncSender<Done>) -> Result<(), Stop> {
         if block.bytes.len() >= BLOCK {
             self.send(block, reply)
         } else {
