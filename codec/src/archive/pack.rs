@@ -464,14 +464,13 @@ const JOB_ENTRIES: usize = 256;
 const JOB_BYTES: u64 = 1 << 20;
 /// Blocks a worker may have sent ahead of the writer on one job.
 const JOB_BLOCKS: usize = 2;
-/// A worker sends the tar bytes it laid out once they reach this size. Files up to
-/// [`CHUNK`] are read whole into the block; larger ones follow their header in
+/// A worker sends the tar bytes it laid out once they reach this size, and reads
+/// files up to this size whole into the block; larger ones follow their header in
 /// blocks of their own, each a full buffer ([`BLOCK_CAPACITY`]), hashed as they are
-/// read. A job holds at most `JOB_BLOCKS * BLOCK_CAPACITY` (about 2 MiB), and at most
-/// `3 * workers` jobs are in flight (in practice a block per job: most of them are
-/// 256 small files).
+/// read, their tail block sent on once it holds this much. A job holds at most
+/// `JOB_BLOCKS * BLOCK_CAPACITY` (about 2 MiB), and at most `3 * workers` jobs are in
+/// flight (in practice a block per job: most of them are 256 small files).
 const BLOCK: usize = 512 << 10;
-const CHUNK: usize = 512 << 10;
 
 /// Entries for one worker, and where its blocks go.
 struct Job {
@@ -827,7 +826,7 @@ impl Reader<'_> {
             })?;
         header::write_header(&mut block.bytes, &header).map_err(write_error)?;
         let size = header.size;
-        if size <= CHUNK as u64 {
+        if size <= BLOCK as u64 {
             let start = block.bytes.len();
             read_exact(&file, &path, &mut block.bytes, size as usize)?;
             let have = Sha256::digest(&block.bytes[start..]).into();
@@ -883,8 +882,10 @@ struct Pool {
 
 /// Buffers the pool keeps (more are freed): about what is in flight.
 const POOL_BUFFERS: usize = 16;
-/// Capacity of a block buffer: a full block, then one more small file.
-const BLOCK_CAPACITY: usize = BLOCK + CHUNK + 4 * header::BLOCK;
+/// Capacity of a block buffer: a block holds fewer than [`BLOCK`] bytes before a file
+/// of at most [`BLOCK`] bytes is appended with its headers and padding, so a buffer
+/// never grows.
+const BLOCK_CAPACITY: usize = 2 * BLOCK + 4 * header::BLOCK;
 
 impl Pool {
     fn block(&self) -> Block {
@@ -1034,7 +1035,7 @@ mod tests {
 
     const LARGE: &str = "s3/bucket/large.bin";
 
-    /// Enough small files for several jobs, and files at and around the chunk size.
+    /// Enough small files for several jobs, and files at and around the block size.
     fn tree() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("tree");
@@ -1051,9 +1052,9 @@ mod tests {
         }
         fs::create_dir_all(root.join("s3/bucket")).unwrap();
         let big = |len: usize| (0..len).map(|i| (i * 31 % 251) as u8).collect::<Vec<u8>>();
-        fs::write(root.join(LARGE), big(3 * CHUNK + 17)).unwrap();
-        fs::write(root.join("s3/bucket/chunk.bin"), big(CHUNK)).unwrap();
-        fs::write(root.join("s3/bucket/chunk1.bin"), big(CHUNK + 1)).unwrap();
+        fs::write(root.join(LARGE), big(3 * BLOCK + 17)).unwrap();
+        fs::write(root.join("s3/bucket/chunk.bin"), big(BLOCK)).unwrap();
+        fs::write(root.join("s3/bucket/chunk1.bin"), big(BLOCK + 1)).unwrap();
         Manifest::new_phase0(WallTime::from_unix(1_700_000_000, 0).unwrap())
             .write_file(&root)
             .unwrap();
