@@ -294,9 +294,6 @@ struct Meta {
     mtime: i64,
 }
 
-/// Length of an encoded [`Meta`].
-const META_LEN: usize = 4 + 4 + 4 + 8 + 8 + 8;
-
 impl Meta {
     fn of(meta: &fs::Metadata) -> Meta {
         Meta {
@@ -319,20 +316,19 @@ impl Meta {
     }
 
     fn decode(b: &[u8]) -> Option<Meta> {
-        let b: &[u8; META_LEN] = b.get(..META_LEN)?.try_into().ok()?;
-        let u32_at = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        let u64_at = |i: usize| {
-            let mut x = [0u8; 8];
-            x.copy_from_slice(&b[i..i + 8]);
-            u64::from_be_bytes(x)
-        };
+        let (mode, b) = b.split_first_chunk()?;
+        let (uid, b) = b.split_first_chunk()?;
+        let (gid, b) = b.split_first_chunk()?;
+        let (nlink, b) = b.split_first_chunk()?;
+        let (size, b) = b.split_first_chunk()?;
+        let (mtime, _) = b.split_first_chunk()?;
         Some(Meta {
-            mode: u32_at(0),
-            uid: u32_at(4),
-            gid: u32_at(8),
-            nlink: u64_at(12),
-            size: u64_at(20),
-            mtime: u64_at(28) as i64,
+            mode: u32::from_be_bytes(*mode),
+            uid: u32::from_be_bytes(*uid),
+            gid: u32::from_be_bytes(*gid),
+            nlink: u64::from_be_bytes(*nlink),
+            size: u64::from_be_bytes(*size),
+            mtime: i64::from_be_bytes(*mtime),
         })
     }
 }
@@ -1060,6 +1056,22 @@ mod tests {
             .unwrap();
         write_checksums(&root).unwrap();
         dir
+    }
+
+    #[test]
+    fn meta_decodes_what_it_encodes_and_refuses_a_short_record() {
+        let meta = Meta {
+            mode: 0o644,
+            uid: 1000,
+            gid: u32::MAX,
+            nlink: 1,
+            size: 3 << 40,
+            mtime: -1,
+        };
+        let mut bytes = Vec::new();
+        meta.encode(&mut bytes);
+        assert_eq!(Meta::decode(&bytes), Some(meta));
+        assert_eq!(Meta::decode(&bytes[..bytes.len() - 1]), None);
     }
 
     fn names(dir: &Path) -> Vec<String> {
