@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::header::{self, EntryHeader, TYPE_DIR, TYPE_REG};
 use super::owners::Owners;
 use super::{ArchiveError, Compression, kind_name, require_single_regular, verify_dump_root};
-use crate::pipeline::{NoProgress, Progress};
+use crate::pipeline::Progress;
 use crate::sort::SortedRecords;
 use crate::tree::checksums::{
     CHECKSUMS_FILE_NAME, ChecksumsError, listing_value, sorted_listing, sorted_walk,
@@ -132,16 +132,8 @@ pub enum Verification {
     WhilePacking,
 }
 
-/// Verifies the tree at `root` and writes its archive to `out`, verifying first.
-pub fn pack_tree(
-    root: &Path,
-    out: impl Write,
-    compression: Compression,
-) -> Result<PackSummary, ArchiveError> {
-    pack_tree_with_progress(root, out, compression, &mut NoProgress)
-}
-
-/// [`pack_tree`], reporting the files written to `progress`.
+/// Verifies the tree at `root`, then writes its archive to `out` (the command's
+/// stdout output), reporting the files written to `progress`.
 pub fn pack_tree_with_progress(
     root: &Path,
     out: impl Write,
@@ -1026,6 +1018,7 @@ mod tests {
 
     use super::*;
     use crate::error::ErrorCode;
+    use crate::pipeline::NoProgress;
     use crate::tree::checksums::write_checksums;
     use crate::tree::walltime::WallTime;
 
@@ -1237,7 +1230,14 @@ mod tests {
         );
         // Verified first, nothing reaches the output at all.
         let mut out = Vec::new();
-        let err = pack_tree(&root, &mut out, Compression::None).unwrap_err();
+        let err = pack_stream(
+            &root,
+            &mut out,
+            Compression::None,
+            Verification::First,
+            &mut NoProgress,
+        )
+        .unwrap_err();
         assert_eq!(err.code(), "archive-unchecksummed-file", "{err}");
         assert!(out.is_empty());
     }
