@@ -1021,6 +1021,7 @@ mod tests {
     use crate::pipeline::NoProgress;
     use crate::tree::checksums::write_checksums;
     use crate::tree::walltime::WallTime;
+    use elastickv_testkit::work::names;
 
     const LARGE: &str = "s3/bucket/large.bin";
 
@@ -1065,15 +1066,6 @@ mod tests {
         meta.encode(&mut bytes);
         assert_eq!(Meta::decode(&bytes), Some(meta));
         assert_eq!(Meta::decode(&bytes[..bytes.len() - 1]), None);
-    }
-
-    fn names(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
     }
 
     #[test]
