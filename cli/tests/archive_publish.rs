@@ -11,23 +11,6 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
-fn generate_tree(dir: &Path) {
-    let out = run(
-        MAIN,
-        dir,
-        &[
-            os("generate"),
-            os("--profile"),
-            os("redis-mixed"),
-            os("--scale"),
-            os("0.02"),
-            os("--tree"),
-            os("tree"),
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-}
-
 fn pack_args(output: &str) -> [&str; 7] {
     [
         "archive",
@@ -56,7 +39,7 @@ fn pack(dir: &Path, output: &str) -> Command {
 #[test]
 fn a_killed_pack_never_leaves_its_output_name() {
     let dir = tempfile::tempdir().unwrap();
-    generate_tree(dir.path());
+    generate_redis_mixed(dir.path(), "0.02", "--tree", "tree");
     let started = Instant::now();
     assert!(pack(dir.path(), "full.tar").status().unwrap().success());
     let whole = started.elapsed();

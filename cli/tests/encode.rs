@@ -7,6 +7,7 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
+use elastickv_testkit::work::names;
 use support::*;
 
 const T: u64 = 116114217163165220;
@@ -422,16 +423,6 @@ fn self_test_mismatch_publishes_nothing() {
         "self-test diff (see out.fsm.mismatch.txt): backup: --self-test diff against --input"
     ));
     assert!(!d.join("out.fsm").exists());
-}
-
-/// Names in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// The self-test compares what the decoder produces as it is produced: it writes no

@@ -153,20 +153,7 @@ fn peak_rss_kib(dir: &Path, name: &str, args: &[&str]) -> u64 {
 /// A generated tree with one large file added by `add`.
 fn tree_with(dir: &Path, add: impl FnOnce(&Path)) -> PathBuf {
     let tree = dir.join("tree");
-    let out = run(
-        MAIN,
-        dir,
-        &[
-            os("generate"),
-            os("--profile"),
-            os("redis-mixed"),
-            os("--scale"),
-            os("0.001"),
-            os("--tree"),
-            tree.as_os_str(),
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    generate_redis_mixed(dir, "0.001", "--tree", &tree);
     add(&tree.join("redis/db_0"));
     tree
 }

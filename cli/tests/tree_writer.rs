@@ -3,29 +3,11 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use elastickv_testkit::tree::{Tree, read_tree};
 use support::*;
-
-fn generate(dir: &Path, scale: &str) {
-    let out = run(
-        MAIN,
-        dir,
-        &[
-            os("generate"),
-            os("--profile"),
-            os("redis-mixed"),
-            os("--scale"),
-            os(scale),
-            os("--fsm"),
-            os("in.fsm"),
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-}
 
 fn decode_args<'a>(output: &'a str, jobs: &'a str) -> Vec<&'a str> {
     vec![
@@ -60,7 +42,7 @@ fn comparable(mut tree: Tree) -> Tree {
 #[test]
 fn the_tree_does_not_depend_on_jobs() {
     let dir = tempfile::tempdir().unwrap();
-    generate(dir.path(), "0.002");
+    generate_redis_mixed(dir.path(), "0.002", "--fsm", "in.fsm");
     let mut trees = Vec::new();
     for jobs in ["1", "2", "8"] {
         let output = format!("out-{jobs}");
@@ -94,7 +76,7 @@ fn the_tree_does_not_depend_on_jobs() {
 #[test]
 fn a_killed_decode_never_leaves_checksums() {
     let dir = tempfile::tempdir().unwrap();
-    generate(dir.path(), "0.01");
+    generate_redis_mixed(dir.path(), "0.01", "--fsm", "in.fsm");
     let args = decode_args("full", "4");
     let started = Instant::now();
     let full = Command::new(MAIN)

@@ -17,6 +17,7 @@
 use std::cmp::Ordering;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::ops::ControlFlow;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
@@ -337,11 +338,26 @@ pub fn merge_join(
     right: &mut SortedRecords,
     mut each: impl FnMut(Joined<'_>),
 ) -> io::Result<()> {
+    merge_join_until(left, right, |joined| {
+        each(joined);
+        ControlFlow::Continue(())
+    })
+    .map(|_| ())
+}
+
+/// [`merge_join`] that stops at the first step `each` breaks on (what a check for
+/// equal listings needs: the first difference settles it), reading nothing further;
+/// `Break` says it stopped early.
+pub fn merge_join_until(
+    left: &mut SortedRecords,
+    right: &mut SortedRecords,
+    mut each: impl FnMut(Joined<'_>) -> ControlFlow<()>,
+) -> io::Result<ControlFlow<()>> {
     left.advance()?;
     right.advance()?;
     loop {
         let (joined, step_left, step_right) = match (left.current(), right.current()) {
-            (None, None) => return Ok(()),
+            (None, None) => return Ok(ControlFlow::Continue(())),
             (Some((key, value)), None) => (Joined::Left(key, value), true, false),
             (None, Some((key, value))) => (Joined::Right(key, value), false, true),
             (Some((lk, lv)), Some((rk, rv))) => match lk.cmp(rk) {
@@ -358,7 +374,9 @@ pub fn merge_join(
                 ),
             },
         };
-        each(joined);
+        if each(joined).is_break() {
+            return Ok(ControlFlow::Break(()));
+        }
         if step_left {
             left.advance()?;
         }
@@ -1050,6 +1068,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A break ends the join at that step: nothing after it is handed out.
+    #[test]
+    fn merge_join_until_stops_at_the_first_break() {
+        let records = |keys: &[&str]| -> Records {
+            keys.iter()
+                .map(|k| (k.as_bytes().to_vec(), Vec::new()))
+                .collect()
+        };
+        let (a, b) = (records(&["a", "b", "d", "e"]), records(&["a", "c", "d"]));
+        let (mut left, mut right) = (sorted(&a, usize::MAX), sorted(&b, usize::MAX));
+        let mut seen = Vec::new();
+        let flow = merge_join_until(&mut left, &mut right, |joined| {
+            let (key, flow) = match joined {
+                Joined::Both { key, .. } => (key, ControlFlow::Continue(())),
+                Joined::Left(key, _) | Joined::Right(key, _) => (key, ControlFlow::Break(())),
+            };
+            seen.push(key.to_vec());
+            flow
+        })
+        .unwrap();
+        assert_eq!(flow, ControlFlow::Break(()));
+        assert_eq!(seen, [b"a".to_vec(), b"b".to_vec()]);
+        let (mut left, mut right) = (sorted(&a, usize::MAX), sorted(&a, usize::MAX));
+        let flow = merge_join_until(&mut left, &mut right, |joined| match joined {
+            Joined::Both { .. } => ControlFlow::Continue(()),
+            _ => ControlFlow::Break(()),
+        })
+        .unwrap();
+        assert_eq!(flow, ControlFlow::Continue(()));
     }
 
     #[test]

@@ -12,7 +12,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use elastickv_codec::archive::{Compression, pack_tree, unpack_archive};
+use elastickv_codec::archive::{Compression, Verification, pack_stream, unpack_archive};
+use elastickv_codec::pipeline::NoProgress;
 use elastickv_codec::pipeline::encode_info::{EncodeInfo, SelfTestInfo, encode_info_path};
 use elastickv_codec::restore::{PrepareRequest, prepare_restore};
 use elastickv_codec::tree::checksums::write_checksums;
@@ -141,7 +142,13 @@ fn pack_unpack(
     let src = tmp.path().join("src");
     build_tree(&src, nodes);
     let mut archive = Vec::new();
-    let packed = pack_tree(&src, &mut archive, compression);
+    let packed = pack_stream(
+        &src,
+        &mut archive,
+        compression,
+        Verification::First,
+        &mut NoProgress,
+    );
     let dst = tmp.path().join("dst");
     let result = packed
         .map_err(|e| TestCaseError::fail(format!("pack: {e}")))

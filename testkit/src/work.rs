@@ -58,6 +58,24 @@ impl Default for Work {
     }
 }
 
+/// The names of the entries in `dir`, sorted: what a test expects to be left there.
+///
+/// # Panics
+/// When `dir` cannot be read.
+pub fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,6 +27,22 @@ pub fn os(s: &str) -> &OsStr {
     OsStr::new(s)
 }
 
+/// `generate --profile redis-mixed --scale <scale> <kind> <target>` run in `dir`
+/// (`kind`: `--tree` or `--fsm`); it must succeed.
+pub fn generate_redis_mixed(dir: &Path, scale: &str, kind: &str, target: impl AsRef<OsStr>) {
+    let args = [
+        os("generate"),
+        os("--profile"),
+        os("redis-mixed"),
+        os("--scale"),
+        os(scale),
+        os(kind),
+        target.as_ref(),
+    ];
+    let out = run(MAIN, dir, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -19,7 +19,7 @@ use std::path::Path;
 
 pub use error::ArchiveError;
 pub use pack::{
-    PackSummary, Verification, check_output_outside_input, pack_stream, pack_to_file, pack_tree,
+    PackSummary, Verification, check_output_outside_input, pack_stream, pack_to_file,
     pack_tree_with_progress,
 };
 pub use unpack::{

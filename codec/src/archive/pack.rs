@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::header::{self, EntryHeader, TYPE_DIR, TYPE_REG};
 use super::owners::Owners;
 use super::{ArchiveError, Compression, kind_name, require_single_regular, verify_dump_root};
-use crate::pipeline::{NoProgress, Progress};
+use crate::pipeline::Progress;
 use crate::sort::SortedRecords;
 use crate::tree::checksums::{
     CHECKSUMS_FILE_NAME, ChecksumsError, listing_value, sorted_listing, sorted_walk,
@@ -132,16 +132,8 @@ pub enum Verification {
     WhilePacking,
 }
 
-/// Verifies the tree at `root` and writes its archive to `out`, verifying first.
-pub fn pack_tree(
-    root: &Path,
-    out: impl Write,
-    compression: Compression,
-) -> Result<PackSummary, ArchiveError> {
-    pack_tree_with_progress(root, out, compression, &mut NoProgress)
-}
-
-/// [`pack_tree`], reporting the files written to `progress`.
+/// Verifies the tree at `root`, then writes its archive to `out` (the command's
+/// stdout output), reporting the files written to `progress`.
 pub fn pack_tree_with_progress(
     root: &Path,
     out: impl Write,
@@ -294,9 +286,6 @@ struct Meta {
     mtime: i64,
 }
 
-/// Length of an encoded [`Meta`].
-const META_LEN: usize = 4 + 4 + 4 + 8 + 8 + 8;
-
 impl Meta {
     fn of(meta: &fs::Metadata) -> Meta {
         Meta {
@@ -319,20 +308,19 @@ impl Meta {
     }
 
     fn decode(b: &[u8]) -> Option<Meta> {
-        let b: &[u8; META_LEN] = b.get(..META_LEN)?.try_into().ok()?;
-        let u32_at = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        let u64_at = |i: usize| {
-            let mut x = [0u8; 8];
-            x.copy_from_slice(&b[i..i + 8]);
-            u64::from_be_bytes(x)
-        };
+        let (mode, b) = b.split_first_chunk()?;
+        let (uid, b) = b.split_first_chunk()?;
+        let (gid, b) = b.split_first_chunk()?;
+        let (nlink, b) = b.split_first_chunk()?;
+        let (size, b) = b.split_first_chunk()?;
+        let (mtime, _) = b.split_first_chunk()?;
         Some(Meta {
-            mode: u32_at(0),
-            uid: u32_at(4),
-            gid: u32_at(8),
-            nlink: u64_at(12),
-            size: u64_at(20),
-            mtime: u64_at(28) as i64,
+            mode: u32::from_be_bytes(*mode),
+            uid: u32::from_be_bytes(*uid),
+            gid: u32::from_be_bytes(*gid),
+            nlink: u64::from_be_bytes(*nlink),
+            size: u64::from_be_bytes(*size),
+            mtime: i64::from_be_bytes(*mtime),
         })
     }
 }
@@ -464,14 +452,13 @@ const JOB_ENTRIES: usize = 256;
 const JOB_BYTES: u64 = 1 << 20;
 /// Blocks a worker may have sent ahead of the writer on one job.
 const JOB_BLOCKS: usize = 2;
-/// A worker sends the tar bytes it laid out once they reach this size. Files up to
-/// [`CHUNK`] are read whole into the block; larger ones follow their header in
+/// A worker sends the tar bytes it laid out once they reach this size, and reads
+/// files up to this size whole into the block; larger ones follow their header in
 /// blocks of their own, each a full buffer ([`BLOCK_CAPACITY`]), hashed as they are
-/// read. A job holds at most `JOB_BLOCKS * BLOCK_CAPACITY` (about 2 MiB), and at most
-/// `3 * workers` jobs are in flight (in practice a block per job: most of them are
-/// 256 small files).
+/// read, their tail block sent on once it holds this much. A job holds at most
+/// `JOB_BLOCKS * BLOCK_CAPACITY` (about 2 MiB), and at most `3 * workers` jobs are in
+/// flight (in practice a block per job: most of them are 256 small files).
 const BLOCK: usize = 512 << 10;
-const CHUNK: usize = 512 << 10;
 
 /// Entries for one worker, and where its blocks go.
 struct Job {
@@ -537,10 +524,7 @@ impl Checker {
             }
             .into());
         }
-        listing
-            .rows
-            .advance()
-            .map_err(|e| ArchiveError::io(std::env::temp_dir(), e))?;
+        listing.rows.advance().map_err(scratch_error)?;
         Ok(Checker {
             rows: listing.rows,
             checksums_path,
@@ -566,9 +550,7 @@ impl Checker {
         if key < rel {
             return Err(self.missing(key, line));
         }
-        self.rows
-            .advance()
-            .map_err(|e| ArchiveError::io(std::env::temp_dir(), e))?;
+        self.rows.advance().map_err(scratch_error)?;
         if let Some((again, value)) = self.rows.current()
             && again == rel
         {
@@ -593,12 +575,7 @@ impl Checker {
     }
 
     fn row(&self, value: &[u8]) -> Result<(u64, [u8; 32]), ArchiveError> {
-        listing_value(value).ok_or_else(|| {
-            ArchiveError::io(
-                std::env::temp_dir(),
-                io::Error::other("scratch record of the CHECKSUMS listing is cut short"),
-            )
-        })
+        listing_value(value).ok_or_else(|| cut_short("CHECKSUMS listing"))
     }
 
     fn missing(&self, rel: &[u8], line: u64) -> ArchiveError {
@@ -648,12 +625,19 @@ fn unlisted(rel: &[u8]) -> ArchiveError {
     }
 }
 
+/// A failure of the scratch files behind the sorted walk and listing: reported as
+/// an I/O error of the temporary directory they live in.
+#[cold]
+fn scratch_error(e: io::Error) -> ArchiveError {
+    ArchiveError::io(std::env::temp_dir(), e)
+}
+
+/// A scratch record of `what` too short to decode.
 #[cold]
 fn cut_short(what: &str) -> ArchiveError {
-    ArchiveError::io(
-        std::env::temp_dir(),
-        io::Error::other(format!("scratch record of the {what} is cut short")),
-    )
+    scratch_error(io::Error::other(format!(
+        "scratch record of the {what} is cut short"
+    )))
 }
 
 /// The dispatching thread: every walked entry in order, files matched with their
@@ -671,9 +655,7 @@ fn dispatch(
     let mut entries = Vec::with_capacity(JOB_ENTRIES);
     let mut bytes = 0u64;
     loop {
-        let next = paths
-            .next()
-            .map_err(|e| ArchiveError::io(std::env::temp_dir(), e))?;
+        let next = paths.next().map_err(scratch_error)?;
         let more = match next {
             Some((rel, value)) => {
                 let entry = job_entry(root, rel, value, &mut checker)?;
@@ -754,7 +736,7 @@ fn work(root: &Path, checksums_path: &Path, jobs: &Mutex<Receiver<Job>>, pool: &
         let Ok(job) = job else {
             return;
         };
-        if let Err(e) = reader.run(job.entries, &job.reply) {
+        if let Err(Stop::Failed(e)) = reader.run(job.entries, &job.reply) {
             let _ = job.reply.send(Err(e));
         }
     }
@@ -769,27 +751,30 @@ struct Reader<'a> {
     pool: &'a Pool,
 }
 
-/// Why a job stopped early without an error of its own.
-struct WriterGone;
+/// Why a job stopped before its last block.
+enum Stop {
+    /// The writer has gone: not an error of the job (the writer's own is reported).
+    Gone,
+    /// The job failed; the writer is told.
+    Failed(ArchiveError),
+}
+
+impl From<ArchiveError> for Stop {
+    fn from(e: ArchiveError) -> Stop {
+        Stop::Failed(e)
+    }
+}
 
 impl Reader<'_> {
     /// Lays out one job's entries as tar bytes, sending them in blocks; the last
-    /// block says the job is complete. The writer having gone is not an error here
-    /// (its own error is reported).
-    fn run(
-        &mut self,
-        entries: Vec<JobEntry>,
-        reply: &SyncSender<Done>,
-    ) -> Result<(), ArchiveError> {
+    /// block says the job is complete.
+    fn run(&mut self, entries: Vec<JobEntry>, reply: &SyncSender<Done>) -> Result<(), Stop> {
         let mut block = self.pool.block();
         for entry in entries {
-            if self.entry(entry, &mut block, reply)?.is_err() {
-                return Ok(());
-            }
+            self.entry(entry, &mut block, reply)?;
         }
         block.last = true;
-        let _ = reply.send(Ok(block));
-        Ok(())
+        reply.send(Ok(block)).map_err(|_| Stop::Gone)
     }
 
     /// Appends one entry's header and content to `block` (sending it on when full,
@@ -801,7 +786,7 @@ impl Reader<'_> {
         entry: JobEntry,
         block: &mut Block,
         reply: &SyncSender<Done>,
-    ) -> Result<Result<(), WriterGone>, ArchiveError> {
+    ) -> Result<(), Stop> {
         let JobEntry { rel, meta, want } = entry;
         let header = EntryHeader {
             name: rel,
@@ -817,7 +802,7 @@ impl Reader<'_> {
         let Some(want_row) = want else {
             header::write_header(&mut block.bytes, &header).map_err(write_error)?;
             block.dirs += 1;
-            return Ok(self.send_if_full(block, reply));
+            return self.send_if_full(block, reply);
         };
         let path = || self.root.join(std::ffi::OsStr::from_bytes(&header.name));
         let file = self
@@ -829,17 +814,15 @@ impl Reader<'_> {
             })?;
         header::write_header(&mut block.bytes, &header).map_err(write_error)?;
         let size = header.size;
-        if size <= CHUNK as u64 {
+        if size <= BLOCK as u64 {
             let start = block.bytes.len();
             read_exact(&file, &path, &mut block.bytes, size as usize)?;
             let have = Sha256::digest(&block.bytes[start..]).into();
             check_digest(self.checksums_path, &header.name, &path(), want_row, have)?;
             end_file(block, size);
-            return Ok(self.send_if_full(block, reply));
+            return self.send_if_full(block, reply);
         }
-        if self.send(block, reply).is_err() {
-            return Ok(Err(WriterGone));
-        }
+        self.send(block, reply)?;
         let mut hasher = Sha256::new();
         let mut left = size;
         loop {
@@ -856,22 +839,20 @@ impl Reader<'_> {
                 end_file(block, want as u64);
                 // The tail may fill most of the buffer: sent on now, the next file's
                 // bytes still fit without the buffer growing.
-                return Ok(self.send_if_full(block, reply));
+                return self.send_if_full(block, reply);
             }
             block.content = want as u64;
-            if self.send(block, reply).is_err() {
-                return Ok(Err(WriterGone));
-            }
+            self.send(block, reply)?;
         }
     }
 
     /// Sends `block` on and starts a new one.
-    fn send(&self, block: &mut Block, reply: &SyncSender<Done>) -> Result<(), WriterGone> {
+    fn send(&self, block: &mut Block, reply: &SyncSender<Done>) -> Result<(), Stop> {
         let full = std::mem::replace(block, self.pool.block());
-        reply.send(Ok(full)).map_err(|_| WriterGone)
+        reply.send(Ok(full)).map_err(|_| Stop::Gone)
     }
 
-    fn send_if_full(&self, block: &mut Block, reply: &SyncSender<Done>) -> Result<(), WriterGone> {
+    fn send_if_full(&self, block: &mut Block, reply: &SyncSender<Done>) -> Result<(), Stop> {
         if block.bytes.len() >= BLOCK {
             self.send(block, reply)
         } else {
@@ -889,8 +870,10 @@ struct Pool {
 
 /// Buffers the pool keeps (more are freed): about what is in flight.
 const POOL_BUFFERS: usize = 16;
-/// Capacity of a block buffer: a full block, then one more small file.
-const BLOCK_CAPACITY: usize = BLOCK + CHUNK + 4 * header::BLOCK;
+/// Capacity of a block buffer: a block holds fewer than [`BLOCK`] bytes before a file
+/// of at most [`BLOCK`] bytes is appended with its headers and padding, so a buffer
+/// never grows.
+const BLOCK_CAPACITY: usize = 2 * BLOCK + 4 * header::BLOCK;
 
 impl Pool {
     fn block(&self) -> Block {
@@ -1035,12 +1018,14 @@ mod tests {
 
     use super::*;
     use crate::error::ErrorCode;
+    use crate::pipeline::NoProgress;
     use crate::tree::checksums::write_checksums;
     use crate::tree::walltime::WallTime;
+    use elastickv_testkit::work::names;
 
     const LARGE: &str = "s3/bucket/large.bin";
 
-    /// Enough small files for several jobs, and files at and around the chunk size.
+    /// Enough small files for several jobs, and files at and around the block size.
     fn tree() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("tree");
@@ -1057,9 +1042,9 @@ mod tests {
         }
         fs::create_dir_all(root.join("s3/bucket")).unwrap();
         let big = |len: usize| (0..len).map(|i| (i * 31 % 251) as u8).collect::<Vec<u8>>();
-        fs::write(root.join(LARGE), big(3 * CHUNK + 17)).unwrap();
-        fs::write(root.join("s3/bucket/chunk.bin"), big(CHUNK)).unwrap();
-        fs::write(root.join("s3/bucket/chunk1.bin"), big(CHUNK + 1)).unwrap();
+        fs::write(root.join(LARGE), big(3 * BLOCK + 17)).unwrap();
+        fs::write(root.join("s3/bucket/chunk.bin"), big(BLOCK)).unwrap();
+        fs::write(root.join("s3/bucket/chunk1.bin"), big(BLOCK + 1)).unwrap();
         Manifest::new_phase0(WallTime::from_unix(1_700_000_000, 0).unwrap())
             .write_file(&root)
             .unwrap();
@@ -1067,13 +1052,20 @@ mod tests {
         dir
     }
 
-    fn names(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
+    #[test]
+    fn meta_decodes_what_it_encodes_and_refuses_a_short_record() {
+        let meta = Meta {
+            mode: 0o644,
+            uid: 1000,
+            gid: u32::MAX,
+            nlink: 1,
+            size: 3 << 40,
+            mtime: -1,
+        };
+        let mut bytes = Vec::new();
+        meta.encode(&mut bytes);
+        assert_eq!(Meta::decode(&bytes), Some(meta));
+        assert_eq!(Meta::decode(&bytes[..bytes.len() - 1]), None);
     }
 
     #[test]
@@ -1230,7 +1222,14 @@ mod tests {
         );
         // Verified first, nothing reaches the output at all.
         let mut out = Vec::new();
-        let err = pack_tree(&root, &mut out, Compression::None).unwrap_err();
+        let err = pack_stream(
+            &root,
+            &mut out,
+            Compression::None,
+            Verification::First,
+            &mut NoProgress,
+        )
+        .unwrap_err();
         assert_eq!(err.code(), "archive-unchecksummed-file", "{err}");
         assert!(out.is_empty());
     }

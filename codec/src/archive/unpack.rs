@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
+use std::ops::ControlFlow;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::pipeline::{NoProgress, Progress};
-use crate::sort::{ExternalSorter, Joined, SortOptions, SortedRecords, merge_join};
+use crate::sort::{ExternalSorter, Joined, SortOptions, SortedRecords, merge_join_until};
 use crate::tree::checksums::{CHECKSUMS_FILE_NAME, listing_value, sorted_listing};
 use crate::tree::manifest::{MANIFEST_FILE_NAME, Manifest};
 
@@ -243,19 +244,24 @@ fn digests_match(root: &Path, mut written: SortedRecords) -> Result<bool, Archiv
     }
     // Every file written but CHECKSUMS pairs with the one row listing it, with the
     // digest it was written with; a row repeated or left over stands alone.
-    let mut all_match = true;
-    merge_join(&mut written, &mut listing.rows, |joined| {
-        all_match &= match joined {
+    // The first difference settles it: the rest is not read.
+    let joined = merge_join_until(&mut written, &mut listing.rows, |joined| {
+        let matched = match joined {
             Joined::Left(rel, _) => rel == CHECKSUMS_FILE_NAME.as_bytes(),
             Joined::Both { key, left, right } => {
                 key != CHECKSUMS_FILE_NAME.as_bytes()
                     && listing_value(right).is_some_and(|(_, want)| want == left)
             }
             Joined::Right(..) => false,
+        };
+        if matched {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
         }
     })
     .map_err(scratch_error)?;
-    Ok(all_match)
+    Ok(joined.is_continue())
 }
 
 /// Reads every entry; directory modes are applied after the last one. Returns the
