@@ -469,8 +469,14 @@ pub fn item_from_line(value: &GoValue) -> Result<Item, ItemDocError> {
     }
 }
 
-/// Object members with duplicates removed, the last one winning (a Go map decode).
+/// Object members with duplicates removed, the last one winning (a Go map decode),
+/// in name order.
 fn last_wins(members: &[(String, GoValue)]) -> Vec<(&String, &GoValue)> {
+    // Documents this tool writes have their names sorted and unique already (Go's
+    // map order): then they are the answer as they stand, without a map to sort them.
+    if members.windows(2).all(|w| w[0].0 < w[1].0) {
+        return members.iter().map(|(k, v)| (k, v)).collect();
+    }
     let mut map: BTreeMap<&String, &GoValue> = BTreeMap::new();
     for (k, v) in members {
         map.insert(k, v);
@@ -494,12 +500,18 @@ fn attribute_from_public(value: &GoValue, depth: usize) -> Result<AttributeValue
     let GoValue::Object(members) = value else {
         return Err("attribute is not an object".to_owned());
     };
-    let members = last_wins(members);
-    let [(ty, v)] = members.as_slice() else {
-        return Err(format!(
-            "attribute object must have exactly one type key, got {}",
-            members.len()
-        ));
+    let (ty, v) = match members.as_slice() {
+        // The usual shape, one type key: no duplicates to drop.
+        [(ty, v)] => (ty, v),
+        _ => match last_wins(members).as_slice() {
+            [(ty, v)] => (*ty, *v),
+            unique => {
+                return Err(format!(
+                    "attribute object must have exactly one type key, got {}",
+                    unique.len()
+                ));
+            }
+        },
     };
     let string = |v: &GoValue, what: &str| match v {
         GoValue::String(s) => Ok(s.clone()),
