@@ -296,7 +296,7 @@ fn encode_item_file(
     let path = &dir.path().join(std::ffi::OsStr::from_bytes(name));
     let bytes = read_listed_file(dir, name, path)?;
     let value = docs::parse_one_value(&bytes).map_err(|d| invalid_item(path, d))?;
-    let item = docs::item_from_public(&value).map_err(|d| invalid_item(path, d))?;
+    let item = docs::item_from_public(value).map_err(|d| invalid_item(path, d))?;
     emit_item(&item, table, sink).map_err(|d| invalid_item(path, d))?
 }
 
@@ -333,7 +333,7 @@ fn encode_bundle(path: &Path, table: &TableCtx<'_>, sink: &mut dyn EntrySink) ->
         }
         let at = |d: String| invalid_item(path, format!("line {number}: {d}"));
         let value = parse(&line).map_err(|e| at(e.to_string()))?;
-        let item = docs::item_from_line(&value).map_err(at)?;
+        let item = docs::item_from_line(value).map_err(at)?;
         emit_item(&item, table, sink).map_err(at)??;
     }
 }
