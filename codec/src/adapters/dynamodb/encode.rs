@@ -354,14 +354,17 @@ fn emit_item(
     let item_key = keys::item_key(table.name, &hash, &range);
     let mut rows = Vec::new();
     for (index, gsi) in &schema.global_secondary_indexes {
-        let ks = gsi.key_schema.clone().unwrap_or_default();
-        let Some(idx_hash) = optional_segment(item, &ks.hash_key, "index hash")? else {
+        let (ks_hash, ks_range) = gsi
+            .key_schema
+            .as_ref()
+            .map_or(("", ""), |ks| (ks.hash_key.as_str(), ks.range_key.as_str()));
+        let Some(idx_hash) = optional_segment(item, ks_hash, "index hash")? else {
             continue;
         };
-        let idx_range = if ks.range_key.is_empty() {
+        let idx_range = if ks_range.is_empty() {
             Vec::new()
         } else {
-            match optional_segment(item, &ks.range_key, "index range")? {
+            match optional_segment(item, ks_range, "index range")? {
                 Some(seg) => seg,
                 None => continue,
             }
@@ -399,18 +402,22 @@ fn optional_segment(
     let Some(value) = item.attributes.get(name) else {
         return Ok(None);
     };
-    let raw = match value {
-        AttributeValue::S(s) => s.as_bytes().to_vec(),
-        AttributeValue::B(b) => b.clone(),
-        AttributeValue::N(n) => number::ordered_key_bytes(n)
-            .map_err(|e| format!("{role} key attribute {name:?}: {e}"))?,
+    let ordered;
+    let raw: &[u8] = match value {
+        AttributeValue::S(s) => s.as_bytes(),
+        AttributeValue::B(b) => b,
+        AttributeValue::N(n) => {
+            ordered = number::ordered_key_bytes(n)
+                .map_err(|e| format!("{role} key attribute {name:?}: {e}"))?;
+            &ordered
+        }
         _ => {
             return Err(format!(
                 "{role} key attribute {name:?}: primary key attribute is not S, N, or B"
             ));
         }
     };
-    Ok(Some(keys::ordered_segment(&raw)))
+    Ok(Some(keys::ordered_segment(raw)))
 }
 
 fn add(sink: &mut dyn EntrySink, key: &[u8], value: &[u8]) -> Result<()> {
