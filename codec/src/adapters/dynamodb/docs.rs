@@ -431,7 +431,10 @@ pub fn render_item_line(item: &Item) -> Vec<u8> {
 pub type ItemDocError = String;
 
 /// An item from its public JSON (Go's `map[string]any` then `publicToItem`).
-pub fn item_from_public(value: &GoValue) -> Result<Item, ItemDocError> {
+///
+/// Takes the document by value so its names and strings move into the item
+/// instead of being copied.
+pub fn item_from_public(value: GoValue) -> Result<Item, ItemDocError> {
     let mut item = Item::default();
     match value {
         GoValue::Null => {}
@@ -439,7 +442,7 @@ pub fn item_from_public(value: &GoValue) -> Result<Item, ItemDocError> {
             for (name, raw) in last_wins(members) {
                 let av = attribute_from_public(raw, 0)
                     .map_err(|e| format!("attribute {name:?}: {e}"))?;
-                item.attributes.insert(name.clone(), av);
+                item.attributes.insert(name, av);
             }
         }
         other => {
@@ -454,38 +457,56 @@ pub fn item_from_public(value: &GoValue) -> Result<Item, ItemDocError> {
 
 /// An item from one JSONL bundle line: the public item JSON this tool writes, or
 /// a line of a DynamoDB export (`{"Item": {...}}`).
-pub fn item_from_line(value: &GoValue) -> Result<Item, ItemDocError> {
+pub fn item_from_line(value: GoValue) -> Result<Item, ItemDocError> {
+    // Only a line shaped like an export needs a second reading when the first fails,
+    // so only such a line is kept aside.
+    let export = export_item(&value).cloned();
     match item_from_public(value) {
         Ok(item) => Ok(item),
-        Err(public_err) => match value {
-            GoValue::Object(members) => match last_wins(members).as_slice() {
-                [(name, inner @ GoValue::Object(_))] if name.as_str() == "Item" => {
-                    item_from_public(inner).map_err(|_| public_err)
-                }
-                _ => Err(public_err),
-            },
-            _ => Err(public_err),
+        Err(public_err) => match export {
+            Some(inner) => item_from_public(inner).map_err(|_| public_err),
+            None => Err(public_err),
         },
     }
 }
 
-/// Object members with duplicates removed, the last one winning (a Go map decode).
-fn last_wins(members: &[(String, GoValue)]) -> Vec<(&String, &GoValue)> {
-    let mut map: BTreeMap<&String, &GoValue> = BTreeMap::new();
+/// The inner object of an export line `{"Item": {...}}` (its only member once
+/// duplicates are dropped).
+fn export_item(value: &GoValue) -> Option<&GoValue> {
+    let GoValue::Object(members) = value else {
+        return None;
+    };
+    let last = members.last()?;
+    let only = members.iter().all(|(name, _)| *name == last.0);
+    match last {
+        (name, inner @ GoValue::Object(_)) if only && name.as_str() == "Item" => Some(inner),
+        _ => None,
+    }
+}
+
+/// Object members with duplicates removed, the last one winning (a Go map decode),
+/// in name order.
+fn last_wins(members: Vec<(String, GoValue)>) -> Vec<(String, GoValue)> {
+    // Documents this tool writes have their names sorted and unique already (Go's
+    // map order): then they are the answer as they stand, without a map to sort them.
+    if members.windows(2).all(|w| w[0].0 < w[1].0) {
+        return members;
+    }
+    let mut map = BTreeMap::new();
     for (k, v) in members {
         map.insert(k, v);
     }
     map.into_iter().collect()
 }
 
-fn array<'v>(v: &'v GoValue, what: &str) -> Result<&'v [GoValue], String> {
+fn array(v: GoValue, what: &str) -> Result<Vec<GoValue>, String> {
     match v {
         GoValue::Array(items) => Ok(items),
         _ => Err(format!("{what} value is not an array")),
     }
 }
 
-fn attribute_from_public(value: &GoValue, depth: usize) -> Result<AttributeValue, String> {
+fn attribute_from_public(value: GoValue, depth: usize) -> Result<AttributeValue, String> {
     if depth >= MAX_NESTING {
         return Err(format!(
             "attribute values nested deeper than {MAX_NESTING} levels"
@@ -495,34 +516,34 @@ fn attribute_from_public(value: &GoValue, depth: usize) -> Result<AttributeValue
         return Err("attribute is not an object".to_owned());
     };
     let members = last_wins(members);
-    let [(ty, v)] = members.as_slice() else {
+    let count = members.len();
+    let Ok([(ty, v)]) = <[(String, GoValue); 1]>::try_from(members) else {
         return Err(format!(
-            "attribute object must have exactly one type key, got {}",
-            members.len()
+            "attribute object must have exactly one type key, got {count}"
         ));
     };
-    let string = |v: &GoValue, what: &str| match v {
-        GoValue::String(s) => Ok(s.clone()),
+    let string = |v: GoValue, what: &str| match v {
+        GoValue::String(s) => Ok(s),
         _ => Err(format!("{what} value is not a string")),
     };
-    let boolean = |v: &GoValue, what: &str| match v {
-        GoValue::Bool(b) => Ok(*b),
+    let boolean = |v: GoValue, what: &str| match v {
+        GoValue::Bool(b) => Ok(b),
         _ => Err(format!("{what} value is not a boolean")),
     };
-    let binary = |v: &GoValue| match v {
+    let binary = |v: GoValue| match v {
         GoValue::String(s) => {
-            decode_std(s).map_err(|e| format!("binary value is not valid base64: {e}"))
+            decode_std(&s).map_err(|e| format!("binary value is not valid base64: {e}"))
         }
         _ => Err("binary value is not a base64 string".to_owned()),
     };
-    let strings = |v: &GoValue| -> Result<Vec<String>, String> {
+    let strings = |v: GoValue| -> Result<Vec<String>, String> {
         let GoValue::Array(items) = v else {
             return Err("set value is not an array".to_owned());
         };
         items
-            .iter()
+            .into_iter()
             .map(|e| match e {
-                GoValue::String(s) => Ok(s.clone()),
+                GoValue::String(s) => Ok(s),
                 _ => Err("set element is not a string".to_owned()),
             })
             .collect()
@@ -537,13 +558,13 @@ fn attribute_from_public(value: &GoValue, depth: usize) -> Result<AttributeValue
         "NS" => AttributeValue::Ns(strings(v)?),
         "BS" => AttributeValue::Bs(
             array(v, "BS")?
-                .iter()
+                .into_iter()
                 .map(binary)
                 .collect::<Result<_, _>>()?,
         ),
         "L" => AttributeValue::L(
             array(v, "L")?
-                .iter()
+                .into_iter()
                 .map(|e| match e {
                     GoValue::Object(_) => attribute_from_public(e, depth + 1),
                     _ => Err("L element is not an object".to_owned()),
@@ -561,7 +582,7 @@ fn attribute_from_public(value: &GoValue, depth: usize) -> Result<AttributeValue
                 }
                 let av = attribute_from_public(child, depth + 1)
                     .map_err(|e| format!("M[{name:?}]: {e}"))?;
-                map.insert(name.clone(), av);
+                map.insert(name, av);
             }
             AttributeValue::M(map)
         }

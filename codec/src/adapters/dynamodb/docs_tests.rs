@@ -123,14 +123,14 @@ fn items_render_and_read_back() {
         br#"{"b":{"B":"AAH/"},"l":{"L":[{"NULL":false},{"BS":["","AA=="]}]},"m":{"M":{"x":{"SS":["<"]}}},"n":{"N":" 1.0"},"t":{"BOOL":true}}"#,
     )
     .unwrap();
-    let item = item_from_public(&value).unwrap();
+    let item = item_from_public(value).unwrap();
     assert_eq!(item.attributes["b"], AttributeValue::B(vec![0, 1, 255]));
     assert_eq!(
         String::from_utf8(render_item_line(&item)).unwrap(),
         "{\"b\":{\"B\":\"AAH/\"},\"l\":{\"L\":[{\"NULL\":false},{\"BS\":[\"\",\"AA==\"]}]},\"m\":{\"M\":{\"x\":{\"SS\":[\"\\u003c\"]}}},\"n\":{\"N\":\" 1.0\"},\"t\":{\"BOOL\":true}}\n"
     );
     let indented = render_item(&item);
-    assert_eq!(item_from_public(&parse(&indented).unwrap()).unwrap(), item);
+    assert_eq!(item_from_public(parse(&indented).unwrap()).unwrap(), item);
     // An unset value renders as NULL true.
     let mut unset = Item::default();
     unset.attributes.insert("u".into(), AttributeValue::Unset);
@@ -151,28 +151,34 @@ fn item_documents_are_checked() {
         (br#"{"a":{"SS":[null]}}"#, "set element"),
         (br#"[1]"#, "cannot unmarshal array"),
     ] {
-        let err = item_from_public(&parse(bad).unwrap()).unwrap_err();
+        let err = item_from_public(parse(bad).unwrap()).unwrap_err();
         assert!(err.contains(why), "{}: {err}", String::from_utf8_lossy(bad));
     }
     // Duplicate members: the last wins, like a Go map.
-    let item = item_from_public(&parse(br#"{"a":{"S":"x","S":"y"}}"#).unwrap()).unwrap();
+    let item = item_from_public(parse(br#"{"a":{"S":"x","S":"y"}}"#).unwrap()).unwrap();
     assert_eq!(item.attributes["a"], AttributeValue::S("y".into()));
     // Go's StdEncoding skips CR/LF.
-    let item = item_from_public(&parse(br#"{"a":{"B":"AA\r\n=="}}"#).unwrap()).unwrap();
+    let item = item_from_public(parse(br#"{"a":{"B":"AA\r\n=="}}"#).unwrap()).unwrap();
     assert_eq!(item.attributes["a"], AttributeValue::B(vec![0]));
 }
 
 #[test]
 fn bundle_lines_accept_dynamodb_exports() {
     let export = parse(br#"{"Item":{"pk":{"S":"a"},"n":{"N":"1"}}}"#).unwrap();
-    let item = item_from_line(&export).unwrap();
+    let item = item_from_line(export).unwrap();
     assert_eq!(item.attributes.len(), 2);
     assert_eq!(item.attributes["pk"], AttributeValue::S("a".into()));
     // A public item whose only attribute is named Item stays a public item.
     let public = parse(br#"{"Item":{"S":"a"}}"#).unwrap();
     assert_eq!(
-        item_from_line(&public).unwrap().attributes["Item"],
+        item_from_line(public).unwrap().attributes["Item"],
         AttributeValue::S("a".into())
     );
-    assert!(item_from_line(&parse(br#"{"Item":{"pk":1}}"#).unwrap()).is_err());
+    assert!(item_from_line(parse(br#"{"Item":{"pk":1}}"#).unwrap()).is_err());
+    // A repeated Item member: the last one is the export's item, as in a Go map.
+    let twice = parse(br#"{"Item":{"pk":1},"Item":{"pk":{"S":"b"}}}"#).unwrap();
+    assert_eq!(
+        item_from_line(twice).unwrap().attributes["pk"],
+        AttributeValue::S("b".into())
+    );
 }

@@ -22,7 +22,7 @@ use std::path::Path;
 use crate::adapter::{AdapterEncoder, EntrySink};
 use crate::error::BoxError;
 use crate::sort::{ExternalSorter, SortOptions, SortedRecords};
-use crate::tree::fs::{FsError, FsErrorKind, open_regular_for_read};
+use crate::tree::fs::{DumpDir, FsError, FsErrorKind, open_regular_for_read};
 use crate::tree::gojson_reader::parse;
 use crate::tree::segment::encode_segment;
 
@@ -98,13 +98,14 @@ impl DynamoEncoder {
             name: table,
             schema: &schema,
         };
+        let handle = open_dump_dir(&items)?;
         let mut listing = self.list(&items)?;
         while let Some(entry) = listing.next(&items)? {
             let path = items.join(std::ffi::OsStr::from_bytes(&entry.name));
             match entry.kind {
                 Kind::Dir => self.encode_hash_dir(&path, &table, sink)?,
                 Kind::File if entry.name.ends_with(b".json") => {
-                    encode_item_file(&path, &table, sink)?;
+                    encode_item_file(&handle, &entry.name, &table, sink)?;
                 }
                 Kind::File if entry.name.ends_with(b".jsonl") => {
                     encode_bundle(&path, &table, sink)?;
@@ -122,6 +123,7 @@ impl DynamoEncoder {
         table: &TableCtx<'_>,
         sink: &mut dyn EntrySink,
     ) -> Result<()> {
+        let handle = open_dump_dir(dir)?;
         let mut listing = self.list(dir)?;
         while let Some(entry) = listing.next(dir)? {
             let path = dir.join(std::ffi::OsStr::from_bytes(&entry.name));
@@ -133,7 +135,7 @@ impl DynamoEncoder {
                     ));
                 }
                 Kind::File if entry.name.ends_with(b".json") => {
-                    encode_item_file(&path, table, sink)?;
+                    encode_item_file(&handle, &entry.name, table, sink)?;
                 }
                 Kind::File => {}
                 Kind::Other => return Err(not_regular(&path)),
@@ -284,10 +286,17 @@ fn check_schema(doc: &SchemaDoc, dir_name: &[u8], path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn encode_item_file(path: &Path, table: &TableCtx<'_>, sink: &mut dyn EntrySink) -> Result<()> {
-    let bytes = read_dump_file(path)?;
+/// One item file, listed as `name` in the directory held by `dir`.
+fn encode_item_file(
+    dir: &DumpDir,
+    name: &[u8],
+    table: &TableCtx<'_>,
+    sink: &mut dyn EntrySink,
+) -> Result<()> {
+    let path = &dir.path().join(std::ffi::OsStr::from_bytes(name));
+    let bytes = read_listed_file(dir, name, path)?;
     let value = docs::parse_one_value(&bytes).map_err(|d| invalid_item(path, d))?;
-    let item = docs::item_from_public(&value).map_err(|d| invalid_item(path, d))?;
+    let item = docs::item_from_public(value).map_err(|d| invalid_item(path, d))?;
     emit_item(&item, table, sink).map_err(|d| invalid_item(path, d))?
 }
 
@@ -324,7 +333,7 @@ fn encode_bundle(path: &Path, table: &TableCtx<'_>, sink: &mut dyn EntrySink) ->
         }
         let at = |d: String| invalid_item(path, format!("line {number}: {d}"));
         let value = parse(&line).map_err(|e| at(e.to_string()))?;
-        let item = docs::item_from_line(&value).map_err(at)?;
+        let item = docs::item_from_line(value).map_err(at)?;
         emit_item(&item, table, sink).map_err(at)??;
     }
 }
@@ -345,14 +354,17 @@ fn emit_item(
     let item_key = keys::item_key(table.name, &hash, &range);
     let mut rows = Vec::new();
     for (index, gsi) in &schema.global_secondary_indexes {
-        let ks = gsi.key_schema.clone().unwrap_or_default();
-        let Some(idx_hash) = optional_segment(item, &ks.hash_key, "index hash")? else {
+        let (ks_hash, ks_range) = gsi
+            .key_schema
+            .as_ref()
+            .map_or(("", ""), |ks| (ks.hash_key.as_str(), ks.range_key.as_str()));
+        let Some(idx_hash) = optional_segment(item, ks_hash, "index hash")? else {
             continue;
         };
-        let idx_range = if ks.range_key.is_empty() {
+        let idx_range = if ks_range.is_empty() {
             Vec::new()
         } else {
-            match optional_segment(item, &ks.range_key, "index range")? {
+            match optional_segment(item, ks_range, "index range")? {
                 Some(seg) => seg,
                 None => continue,
             }
@@ -390,18 +402,22 @@ fn optional_segment(
     let Some(value) = item.attributes.get(name) else {
         return Ok(None);
     };
-    let raw = match value {
-        AttributeValue::S(s) => s.as_bytes().to_vec(),
-        AttributeValue::B(b) => b.clone(),
-        AttributeValue::N(n) => number::ordered_key_bytes(n)
-            .map_err(|e| format!("{role} key attribute {name:?}: {e}"))?,
+    let ordered;
+    let raw: &[u8] = match value {
+        AttributeValue::S(s) => s.as_bytes(),
+        AttributeValue::B(b) => b,
+        AttributeValue::N(n) => {
+            ordered = number::ordered_key_bytes(n)
+                .map_err(|e| format!("{role} key attribute {name:?}: {e}"))?;
+            &ordered
+        }
         _ => {
             return Err(format!(
                 "{role} key attribute {name:?}: primary key attribute is not S, N, or B"
             ));
         }
     };
-    Ok(Some(keys::ordered_segment(&raw)))
+    Ok(Some(keys::ordered_segment(raw)))
 }
 
 fn add(sink: &mut dyn EntrySink, key: &[u8], value: &[u8]) -> Result<()> {
@@ -470,6 +486,34 @@ fn open_dump_file(path: &Path) -> Result<fs::File> {
 fn read_dump_file(path: &Path) -> Result<Vec<u8>> {
     let file = open_dump_file(path)?;
     let mut buf = Vec::new();
+    file.take(MAX_DOCUMENT_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| DynamoError::io("read", path, e))?;
+    if buf.len() as u64 > MAX_DOCUMENT_BYTES {
+        return Err(invalid_item(
+            path,
+            format!("larger than {MAX_DOCUMENT_BYTES} bytes"),
+        ));
+    }
+    Ok(buf)
+}
+
+/// Opens a directory of the dump by handle, so the item files listed in it are
+/// opened relative to it: one name lookup a file and no `lstat` before the open.
+fn open_dump_dir(path: &Path) -> Result<DumpDir> {
+    DumpDir::open(path).map_err(|e| refusal(path, e))
+}
+
+/// Reads the file `name` (at `path`) that `dir`'s listing reported as regular, with
+/// the refusals of [`read_dump_file`]. The buffer is sized from the open's `fstat`,
+/// so a file takes one read plus the one that sees its end, instead of a read per
+/// doubling of a growing buffer.
+fn read_listed_file(dir: &DumpDir, name: &[u8], path: &Path) -> Result<Vec<u8>> {
+    let (file, size) = dir
+        .open_listed_file(std::ffi::OsStr::from_bytes(name))
+        .map_err(|e| refusal(path, e))?;
+    let room = size.min(MAX_DOCUMENT_BYTES) + 1;
+    let mut buf = Vec::with_capacity(usize::try_from(room).unwrap_or(0));
     file.take(MAX_DOCUMENT_BYTES + 1)
         .read_to_end(&mut buf)
         .map_err(|e| DynamoError::io("read", path, e))?;

@@ -450,10 +450,32 @@ fn put_string_nonempty(out: &mut Vec<u8>, num: u64, s: &str) {
 }
 
 /// A nested message built by `body`, written with its length.
+///
+/// The body is built in place behind a one-byte length, which fits every body
+/// under 128 bytes (most attribute entries); a longer body is shifted to make room
+/// for its longer length. That is the same bytes as building it in a buffer of its
+/// own and copying it, without an allocation per nested message.
 fn put_message(out: &mut Vec<u8>, num: u64, body: impl FnOnce(&mut Vec<u8>)) {
-    let mut inner = Vec::new();
-    body(&mut inner);
-    put_bytes(out, num, &inner);
+    put_varint(out, num << 3 | u64::from(BYTES));
+    let at = out.len();
+    out.push(0);
+    body(out);
+    let len = out.len() - at - 1;
+    if len < 0x80 {
+        out[at] = len as u8;
+        return;
+    }
+    let (mut prefix, mut n, mut v) = ([0u8; 10], 0, len as u64);
+    while v >= 0x80 {
+        prefix[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    prefix[n] = v as u8;
+    n += 1;
+    out.resize(out.len() + n - 1, 0);
+    out.copy_within(at + 1..at + 1 + len, at + n);
+    out[at..at + n].copy_from_slice(&prefix[..n]);
 }
 
 fn put_key_schema(out: &mut Vec<u8>, k: &KeySchema) {

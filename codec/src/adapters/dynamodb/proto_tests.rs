@@ -302,3 +302,17 @@ fn validation_refuses_the_nesting_decoding_refuses() {
     }
     assert!(outcomes.contains(&Ok(())) && outcomes.contains(&Err(ProtoError::TooDeep)));
 }
+
+#[test]
+fn in_place_messages_match_messages_built_apart() {
+    // Around every length where the length varint grows a byte, after a prefix so
+    // the shift must keep what came before.
+    for len in [0, 1, 127, 128, 129, 16_383, 16_384, 2_097_151, 2_097_152] {
+        let body: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let mut apart = b"head".to_vec();
+        put_bytes(&mut apart, 3, &body);
+        let mut in_place = b"head".to_vec();
+        put_message(&mut in_place, 3, |m| m.extend_from_slice(&body));
+        assert_eq!(in_place, apart, "body of {len} bytes");
+    }
+}
