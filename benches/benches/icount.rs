@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use elastickv_benches::{
     SEED, encoded, records, segment_inputs, snapshot_bytes, versioned_records, wrap_runtime,
 };
-use elastickv_codec::adapter::{AdapterDecoder, Warnings};
+use elastickv_codec::adapter::{AdapterDecoder, AdapterSpec, Warnings};
 use elastickv_codec::adapters::redis::docs::{
     HashDoc, NameValue, Score, StreamEntryLine, ZSetDoc, ZSetMember,
 };
@@ -532,19 +532,10 @@ fn ddb_tree() -> (RedisWork, PathBuf) {
 #[library_benchmark]
 #[bench::ddb_items(ddb_tree())]
 fn ddb_encode((work, tree): (RedisWork, PathBuf)) -> (u64, RedisWork) {
-    let sort = SortOptions {
-        memory_budget: 1 << 30,
-        scratch_dir: work.scratch.clone(),
-    };
-    let summary = encode_tree_to(
-        &tree,
-        &[&elastickv_codec::adapters::dynamodb::SPEC],
-        1,
-        sort,
-        io::sink(),
+    (
+        encode_adapter_tree(&elastickv_codec::adapters::dynamodb::SPEC, &work, &tree),
+        work,
     )
-    .expect("encode");
-    (summary.entries, work)
 }
 
 // ---------------------------------------------------------------------------------
@@ -599,6 +590,17 @@ fn decode_sqs(input: &Path, out: &Path, scratch: &Path) -> u64 {
     scan.counters.entries
 }
 
+/// Encodes one adapter's tree into a sink (the sorts stay in memory); the entries.
+fn encode_adapter_tree(spec: &'static AdapterSpec, work: &RedisWork, tree: &Path) -> u64 {
+    let sort = SortOptions {
+        memory_budget: 1 << 30,
+        scratch_dir: work.scratch.clone(),
+    };
+    encode_tree_to(tree, &[spec], 1, sort, io::sink())
+        .expect("encode")
+        .entries
+}
+
 fn sqs_tree() -> (RedisWork, PathBuf) {
     let work = sqs_work();
     let tree = work.dir.path().join("tree");
@@ -610,19 +612,10 @@ fn sqs_tree() -> (RedisWork, PathBuf) {
 #[library_benchmark]
 #[bench::sqs_messages(sqs_tree())]
 fn sqs_encode((work, tree): (RedisWork, PathBuf)) -> (u64, RedisWork) {
-    let sort = SortOptions {
-        memory_budget: 1 << 30,
-        scratch_dir: work.scratch.clone(),
-    };
-    let summary = encode_tree_to(
-        &tree,
-        &[&elastickv_codec::adapters::sqs::SPEC],
-        1,
-        sort,
-        io::sink(),
+    (
+        encode_adapter_tree(&elastickv_codec::adapters::sqs::SPEC, &work, &tree),
+        work,
     )
-    .expect("encode");
-    (summary.entries, work)
 }
 
 library_benchmark_group!(

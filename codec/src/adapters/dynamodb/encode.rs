@@ -484,8 +484,12 @@ fn open_dump_file(path: &Path) -> Result<fs::File> {
 }
 
 fn read_dump_file(path: &Path) -> Result<Vec<u8>> {
-    let file = open_dump_file(path)?;
-    let mut buf = Vec::new();
+    read_document(open_dump_file(path)?, Vec::new(), path)
+}
+
+/// Reads a document into `buf`, refusing one over [`MAX_DOCUMENT_BYTES`] without
+/// reading more than one byte past the limit.
+fn read_document(file: fs::File, mut buf: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
     file.take(MAX_DOCUMENT_BYTES + 1)
         .read_to_end(&mut buf)
         .map_err(|e| DynamoError::io("read", path, e))?;
@@ -513,15 +517,6 @@ fn read_listed_file(dir: &DumpDir, name: &[u8], path: &Path) -> Result<Vec<u8>> 
         .open_listed_file(std::ffi::OsStr::from_bytes(name))
         .map_err(|e| refusal(path, e))?;
     let room = size.min(MAX_DOCUMENT_BYTES) + 1;
-    let mut buf = Vec::with_capacity(usize::try_from(room).unwrap_or(0));
-    file.take(MAX_DOCUMENT_BYTES + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| DynamoError::io("read", path, e))?;
-    if buf.len() as u64 > MAX_DOCUMENT_BYTES {
-        return Err(invalid_item(
-            path,
-            format!("larger than {MAX_DOCUMENT_BYTES} bytes"),
-        ));
-    }
-    Ok(buf)
+    let buf = Vec::with_capacity(usize::try_from(room).unwrap_or(0));
+    read_document(file, buf, path)
 }
