@@ -8,6 +8,9 @@
 //! (varints) followed by the restart offsets (LE u32 each) and their count.
 
 use std::io::{Read, Seek, SeekFrom};
+use std::sync::Arc;
+
+use super::shared::{CHUNK, Stream};
 
 use super::super::{ContainerError, ContainerErrorKind, MAX_ENCODED_KEY, MAX_ENCODED_VALUE};
 
@@ -160,90 +163,12 @@ pub fn decode_handle(bytes: &[u8]) -> Option<Handle> {
 pub const WINDOW: u64 = 1 << 20;
 
 /// A stretch of the snapshot file read ahead, so that consecutive blocks cost one
-/// read (or none: a chunk of the content check's [`Stream`]).
+/// read (or none: a chunk the content check read, see [`Stream`]).
 #[derive(Debug, Default)]
 pub struct Window {
     /// File offset of `bytes[0]`.
     start: u64,
-    bytes: Vec<u8>,
-}
-
-/// Size of the chunks the content check reads the file in and hands on.
-pub const CHUNK: usize = 256 << 10;
-
-/// Chunks a reader may hold at once: in the channel, held, and in the window.
-pub const CHUNKS_IN_FLIGHT: usize = 4;
-
-/// A chunk of the snapshot file.
-#[derive(Debug)]
-pub struct Chunk {
-    /// File offset of `bytes[0]`.
-    pub at: u64,
-    /// The bytes.
-    pub bytes: Vec<u8>,
-}
-
-impl Chunk {
-    fn end(&self) -> u64 {
-        self.at + self.bytes.len() as u64
-    }
-}
-
-/// The file as the content check reads it, in file order: the rows take their data
-/// blocks from these chunks instead of reading the file a second time, and hand the
-/// spent buffers back for the next chunks. When the stream has ended, or has passed
-/// what is wanted, the reader reads the file itself, so the rows never depend on
-/// the check getting anywhere.
-#[derive(Debug)]
-pub struct Stream {
-    chunks: std::sync::mpsc::Receiver<Chunk>,
-    spent: std::sync::mpsc::SyncSender<Vec<u8>>,
-    held: Option<Chunk>,
-}
-
-impl Stream {
-    /// A stream receiving `chunks` and returning buffers on `spent`.
-    pub fn new(
-        chunks: std::sync::mpsc::Receiver<Chunk>,
-        spent: std::sync::mpsc::SyncSender<Vec<u8>>,
-    ) -> Self {
-        Stream {
-            chunks,
-            spent,
-            held: None,
-        }
-    }
-
-    /// Returns a buffer for reuse when it is chunk-sized and the check has room for
-    /// it; others are freed. A block gathered across chunks becomes the window and
-    /// comes back here too: without both bounds, every large block would park one
-    /// more buffer that the check (taking one per chunk) never drains.
-    fn recycle(&self, bytes: Vec<u8>) {
-        if (CHUNK..=2 * CHUNK).contains(&bytes.capacity()) {
-            // Full, or the check has finished: the buffer is simply freed.
-            let _ = self.spent.try_send(bytes);
-        }
-    }
-
-    /// Makes `held` the chunk holding file offset `at`, recycling the ones before;
-    /// `false` when the stream has ended or its next chunk starts past `at`.
-    fn seek(&mut self, at: u64) -> bool {
-        loop {
-            match &self.held {
-                Some(chunk) if chunk.end() > at => return chunk.at <= at,
-                Some(_) => {
-                    if let Some(chunk) = self.held.take() {
-                        self.recycle(chunk.bytes);
-                    }
-                }
-                None => {}
-            }
-            match self.chunks.recv() {
-                Ok(chunk) => self.held = Some(chunk),
-                Err(_) => return false,
-            }
-        }
-    }
+    bytes: Arc<Vec<u8>>,
 }
 
 impl Window {
@@ -281,8 +206,8 @@ pub struct BlockSource<'a, R> {
     pub name: &'a str,
     /// Read-ahead of this table, kept by the caller between blocks.
     pub window: &'a mut Window,
-    /// The content check's chunks, when it reads the file beside the rows.
-    pub stream: Option<&'a mut Stream>,
+    /// The file shared with the content check, when it reads beside the rows.
+    pub stream: Option<&'a Stream>,
 }
 
 /// Where [`BlockSource::read_block_in_place`] left a block.
@@ -350,7 +275,7 @@ impl<R: Read + Seek> BlockSource<'_, R> {
             ));
         }
         let at = self.base + offset;
-        if !self.window.holds(at, len) && !self.take_from_stream(at, len) {
+        if !self.window.holds(at, len) && !self.take_from_stream(at, len)? {
             self.refill(offset, len)?;
         }
         match self.window.range(at, len) {
@@ -363,55 +288,47 @@ impl<R: Read + Seek> BlockSource<'_, R> {
         }
     }
 
-    /// Makes the window hold `len` bytes at file offset `at` from the stream: the
-    /// chunk holding them becomes the window, or, for a block across chunks, its
-    /// bytes are gathered (the window's tail, then the chunks'). `false`, with the
-    /// window unchanged, when the stream cannot supply them.
-    fn take_from_stream(&mut self, at: u64, len: u64) -> bool {
-        let Some(stream) = self.stream.as_deref_mut() else {
-            return false;
+    /// Makes the window hold `len` bytes at file offset `at` from the shared file:
+    /// the chunk holding them becomes the window, or, for a block across chunks, its
+    /// bytes are gathered. `false` when the file is not shared.
+    fn take_from_stream(&mut self, at: u64, len: u64) -> Result<bool, ContainerError> {
+        let Some(stream) = self.stream else {
+            return Ok(false);
         };
+        // Let go of the last window first, so that its buffer can be reused.
+        self.window.bytes = Arc::default();
         let end = at + len;
-        let window_end = self.window.start + self.window.bytes.len() as u64;
-        let in_window = self.window.start <= at && at < window_end;
-        if !in_window {
-            if !stream.seek(at) {
-                return false;
-            }
-            if stream.held.as_ref().is_some_and(|chunk| end <= chunk.end())
-                && let Some(chunk) = stream.held.take()
-            {
-                let old = std::mem::replace(&mut self.window.bytes, chunk.bytes);
-                self.window.start = chunk.at;
-                stream.recycle(old);
-                return true;
-            }
-        }
-        // Across chunks: at most one block is copied, grown as the bytes arrive.
-        let mut gathered = Vec::new();
-        let mut pos = at;
-        if in_window {
-            let from = (at - self.window.start) as usize;
-            gathered.extend_from_slice(&self.window.bytes[from..]);
-            pos = window_end;
-        }
-        while pos < end {
-            if !stream.seek(pos) {
-                return false;
-            }
-            let Some(chunk) = &stream.held else {
-                return false;
+        let (start, chunk) = stream.chunk(at)?;
+        let chunk_end = start + chunk.len() as u64;
+        if end <= chunk_end || chunk.len() < CHUNK {
+            // Inside one chunk, or the file ends in it (`fetch` reports the short read).
+            *self.window = Window {
+                start,
+                bytes: chunk,
             };
-            let upto = end.min(chunk.end());
-            gathered.extend_from_slice(
-                &chunk.bytes[(pos - chunk.at) as usize..(upto - chunk.at) as usize],
-            );
-            pos = upto;
+            return Ok(true);
         }
-        let old = std::mem::replace(&mut self.window.bytes, gathered);
-        self.window.start = at;
-        stream.recycle(old);
-        true
+        // Across chunks: at most one block is copied, grown as the chunks come.
+        let mut gathered = chunk[(at - start) as usize..].to_vec();
+        // Each chunk is let go before the next is asked for, so that its buffer can
+        // be reused once the check has passed it.
+        drop(chunk);
+        let mut pos = chunk_end;
+        while pos < end {
+            let (start, chunk) = stream.chunk(pos)?;
+            let from = (pos - start) as usize;
+            let upto = usize::try_from(end - start).map_or(chunk.len(), |e| e.min(chunk.len()));
+            if from >= upto {
+                break;
+            }
+            gathered.extend_from_slice(&chunk[from..upto]);
+            pos = start + upto as u64;
+        }
+        *self.window = Window {
+            start: at,
+            bytes: Arc::new(gathered),
+        };
+        Ok(true)
     }
 
     /// Reads the table from `offset` into the window: `len` bytes, or [`WINDOW`] when
@@ -421,7 +338,11 @@ impl<R: Read + Seek> BlockSource<'_, R> {
         let at = self.base + offset;
         let want = len.max(WINDOW).min(self.size - offset);
         let want = usize::try_from(want).unwrap_or(usize::MAX);
-        let bytes = &mut self.window.bytes;
+        // Reuse the window's buffer unless a chunk of the shared file is in it.
+        if Arc::get_mut(&mut self.window.bytes).is_none() {
+            self.window.bytes = Arc::default();
+        }
+        let bytes = Arc::make_mut(&mut self.window.bytes);
         // Read straight into the window's own memory: it is zeroed once, when it
         // first grows, and `read_to_end` would read in small steps (8 KiB, 16 KiB,
         // …) and copy what it had read at every doubling.

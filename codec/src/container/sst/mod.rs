@@ -7,30 +7,28 @@
 //! and the tables are read block by block (the index, then each data block), their
 //! rows handed out as the same [`EntryRef`]s the native stream gives, raw `_meta_*`
 //! and registry rows skipped. [`SstIngestReader::new`] checks first, then reads the
-//! tables; [`SstIngestReader::open_file`] checks on a thread beside the rows, hands
-//! them the chunks it has hashed (so the data blocks are read once) and reports with
-//! the last row. Memory: the top-level index of the current table, one index
-//! partition, one data block and a few chunks ([`block::CHUNKS_IN_FLIGHT`]).
+//! tables; [`SstIngestReader::open_file`] checks on a thread beside the rows, the
+//! two sharing what they read of the file ([`shared`]), and reports with the last
+//! row. Memory: the top-level index of the current table, one index partition, one
+//! data block and the shared chunks ([`shared::CHUNKS_KEPT`] at most).
 
 pub mod block;
 pub mod envelope;
+pub mod shared;
 pub mod table;
+mod verify;
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use sha2::{Digest, Sha256};
-
 use super::reader::{EntryRef, StoreMeta, quote_key, validate_entry};
-use super::runtime::{
-    self, FOOTER_LEN, HLC_V1_LEN, HLC_V2_MIN_PAYLOAD, HLC_V2_PREFIX_LEN, Sniffed,
-};
+use super::runtime::{self, HLC_V1_LEN, HLC_V2_MIN_PAYLOAD, HLC_V2_PREFIX_LEN, Sniffed};
 use super::{ContainerError, ContainerErrorKind, Footer, Header, Wrapper};
 pub use envelope::{FileMeta, Manifest};
 pub use table::TableFacts;
+use verify::{Tail, check_content, check_content_shared};
 
 /// A reader over an `EKVSSTI1` snapshot, bare or inside an `EKVTHLC*` wrapper.
 pub struct SstIngestReader<R> {
@@ -53,8 +51,8 @@ pub struct SstIngestReader<R> {
     tail: Option<Tail>,
     /// The content check running beside the rows ([`SstIngestReader::open_file`]).
     pending: Option<Background>,
-    /// The chunks that check has read, for the data blocks.
-    stream: Option<block::Stream>,
+    /// The file as shared with that check, for the data blocks.
+    stream: Option<shared::Stream>,
     ended: bool,
     failed: Option<ContainerError>,
 }
@@ -269,7 +267,7 @@ impl<R: Read + Seek> SstIngestReader<R> {
 
     /// Waits for a background content check, keeping its verdict.
     fn finish_content_check(&mut self) -> Result<(), ContainerError> {
-        // Taking no more chunks lets the check finish alone instead of waiting.
+        // Taking no more chunks lets the check stop keeping them.
         self.stream = None;
         if let Some(background) = self.pending.take() {
             let checked = background.handle.join().unwrap_or_else(|_| {
@@ -295,7 +293,7 @@ impl<R: Read + Seek> SstIngestReader<R> {
                 }
                 continue;
             };
-            if !table.next_row_streamed(&mut self.input, self.stream.as_mut())? {
+            if !table.next_row_streamed(&mut self.input, self.stream.as_ref())? {
                 self.previous.clear();
                 self.previous.extend_from_slice(table.last_key());
                 let done = self.table.take().map(|t| t.facts);
@@ -397,12 +395,11 @@ impl<R: Read + Seek> SstIngestReader<R> {
 impl SstIngestReader<File> {
     /// Like [`SstIngestReader::new`], but the content check (SHA-256 of every table,
     /// the outer CRC32C) runs on its own thread while the rows are read, so decoding
-    /// costs about the larger of the two instead of their sum. Its verdict arrives
-    /// with the last row: a damaged file then fails the decode before anything is
-    /// published, as a native file with a bad footer does, and every block's own
-    /// checksum is verified before its rows are used. The file is read once: the
-    /// check hands each chunk it has hashed to the rows ([`block::Stream`]), which
-    /// read only the tables' indexes themselves.
+    /// costs about half the sum of the two. Its verdict arrives with the last row: a
+    /// damaged file then fails the decode before anything is published, as a native
+    /// file with a bad footer does, and every block's own checksum is verified before
+    /// its rows are used. The file is read once: each chunk by whichever of the two
+    /// needs it first ([`shared`]); the rows read only the tables' indexes alone.
     ///
     /// # Errors
     /// As [`SstIngestReader::new`] for the envelope; the thread cannot be started.
@@ -410,21 +407,18 @@ impl SstIngestReader<File> {
         let opened = open_at_start(&mut file)?;
         let cancel = Arc::new(AtomicBool::new(false));
         let check = file.try_clone().map_err(|e| ContainerError::io(0, e))?;
+        let (checked, rows) = shared::Stream::pair(check, opened.tables_end);
         let files = opened.manifest.files.clone();
         let span = (opened.tables_start(), opened.tables_end);
         let wrapper = opened.header.wrapper;
-        let (chunks, received) = std::sync::mpsc::sync_channel(block::CHUNKS_IN_FLIGHT - 2);
-        let (returned, spent) = std::sync::mpsc::sync_channel(block::CHUNKS_IN_FLIGHT);
         let stop = Arc::clone(&cancel);
         let handle = std::thread::Builder::new()
             .name("sst-content-check".to_owned())
-            .spawn(move || {
-                check_content_streamed(&check, &files, span, wrapper, chunks, &spent, &stop)
-            })
+            .spawn(move || check_content_shared(checked, &files, span, wrapper, &stop))
             .map_err(|e| ContainerError::io(0, e))?;
         let mut reader = Self::from_opened(file, opened);
         reader.pending = Some(Background { handle, cancel });
-        reader.stream = Some(block::Stream::new(received, returned));
+        reader.stream = Some(rows);
         Ok(reader)
     }
 }
@@ -494,228 +488,6 @@ fn open_envelope<R: Read>(input: &mut R) -> Result<Opened, ContainerError> {
         manifest,
         bases,
         tables_end: at,
-    })
-}
-
-/// What the content check establishes about the end of the file.
-#[derive(Debug, Clone, Copy)]
-struct Tail {
-    footer: Footer,
-    unfootered_crc32c: Option<u32>,
-    length: u64,
-}
-
-/// The content check's state as the file's bytes arrive in order: the outer CRC32C
-/// of everything, and the SHA-256 and length of each table, judged as soon as its
-/// last byte has arrived (so an earlier table's verdict comes before a later
-/// table's truncation, as reading section by section gives).
-struct Verifier<'f> {
-    files: &'f [FileMeta],
-    tables_start: u64,
-    crc: u32,
-    /// Bytes fed so far.
-    count: u64,
-    /// The table being hashed, where it starts, and its hash so far.
-    file: usize,
-    file_start: u64,
-    sha: Sha256,
-}
-
-impl<'f> Verifier<'f> {
-    fn new(files: &'f [FileMeta], tables_start: u64) -> Self {
-        Verifier {
-            files,
-            tables_start,
-            crc: 0,
-            count: 0,
-            file: 0,
-            file_start: tables_start,
-            sha: Sha256::new(),
-        }
-    }
-
-    /// Takes the next bytes of the file (none past the last table).
-    fn feed(&mut self, mut bytes: &[u8]) -> Result<(), ContainerError> {
-        self.crc = crc32c::crc32c_append(self.crc, bytes);
-        if self.count < self.tables_start {
-            let envelope = usize::try_from(self.tables_start - self.count).unwrap_or(usize::MAX);
-            let n = bytes.len().min(envelope);
-            self.count += n as u64;
-            bytes = &bytes[n..];
-        }
-        while self.count >= self.tables_start {
-            let Some(meta) = self.files.get(self.file) else {
-                self.count += bytes.len() as u64;
-                return Ok(());
-            };
-            let left = (self.file_start + meta.size as u64).saturating_sub(self.count);
-            let n = bytes.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-            self.sha.update(&bytes[..n]);
-            self.count += n as u64;
-            bytes = &bytes[n..];
-            if n as u64 == left {
-                self.judge_file(meta)?;
-            } else {
-                return Ok(());
-            }
-        }
-        Ok(())
-    }
-
-    /// Compares the finished table's SHA-256 with the manifest's; moves to the next.
-    fn judge_file(&mut self, meta: &FileMeta) -> Result<(), ContainerError> {
-        let digest = hex::encode(std::mem::take(&mut self.sha).finalize());
-        if digest != meta.sha256 {
-            return Err(ContainerError::new(
-                ContainerErrorKind::SstIntegrity,
-                self.file_start,
-                format!("SST ingest file integrity mismatch: {}", meta.name),
-            ));
-        }
-        self.file += 1;
-        self.file_start = self.count;
-        Ok(())
-    }
-
-    /// The file ended after `self.count` bytes, before the last table's end.
-    fn truncated(&self) -> ContainerError {
-        let (what, start, len) = match self.files.get(self.file) {
-            Some(meta) if self.count >= self.tables_start => (
-                format!("SST ingest file {}", meta.name),
-                self.file_start,
-                meta.size as u64,
-            ),
-            _ => ("the envelope".to_owned(), 0, self.tables_start),
-        };
-        ContainerError::new(
-            ContainerErrorKind::Truncated,
-            self.count,
-            format!(
-                "file ends inside {what}: {} of {len} bytes",
-                self.count - start
-            ),
-        )
-    }
-}
-
-/// Reads `buf.len()` bytes at `at` (fewer only at the end of the file); how many.
-fn read_full_at(file: &File, buf: &mut [u8], at: u64) -> Result<usize, ContainerError> {
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read_at(&mut buf[got..], at + got as u64) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(ContainerError::io(at + got as u64, e)),
-        }
-    }
-    Ok(got)
-}
-
-/// The content check, one sequential read from byte 0: every table's length and
-/// SHA-256, then the end of the file (nothing, or inside a wrapper exactly the CRC32C
-/// footer over everything before it).
-fn check_content<R: Read>(
-    mut input: R,
-    files: &[FileMeta],
-    tables_start: u64,
-    tables_end: u64,
-    wrapper: Wrapper,
-) -> Result<Tail, ContainerError> {
-    let mut verifier = Verifier::new(files, tables_start);
-    let mut buf = vec![0u8; 1 << 16];
-    while verifier.count < tables_end {
-        let want =
-            usize::try_from(tables_end - verifier.count).map_or(buf.len(), |l| l.min(buf.len()));
-        let n = match input.read(&mut buf[..want]) {
-            Ok(0) => return Err(verifier.truncated()),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(ContainerError::io(verifier.count, e)),
-        };
-        verifier.feed(&buf[..n])?;
-    }
-    // Judges any empty tables at the end (the manifest check refuses them anyway).
-    verifier.feed(&[])?;
-    let mut rest = Vec::new();
-    input
-        .take(FOOTER_LEN as u64 + 1)
-        .read_to_end(&mut rest)
-        .map_err(|e| ContainerError::io(tables_end, e))?;
-    judge_tail(&verifier, &rest, wrapper)
-}
-
-/// [`check_content`] of a file read in [`block::CHUNK`]s by position, each handed
-/// to the rows on `chunks` once hashed (buffers come back on `spent`), so the file
-/// is read once for both. When the rows stop taking chunks the check goes on alone;
-/// it stops early only when `cancel` is set.
-fn check_content_streamed(
-    file: &File,
-    files: &[FileMeta],
-    (tables_start, tables_end): (u64, u64),
-    wrapper: Wrapper,
-    chunks: std::sync::mpsc::SyncSender<block::Chunk>,
-    spent: &std::sync::mpsc::Receiver<Vec<u8>>,
-    cancel: &AtomicBool,
-) -> Result<Tail, ContainerError> {
-    let mut verifier = Verifier::new(files, tables_start);
-    let mut chunks = Some(chunks);
-    while verifier.count < tables_end {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(ContainerError::io(
-                verifier.count,
-                io::Error::other("content check cancelled"),
-            ));
-        }
-        let at = verifier.count;
-        let want = usize::try_from(tables_end - at).map_or(block::CHUNK, |l| l.min(block::CHUNK));
-        let mut bytes = spent.try_recv().unwrap_or_default();
-        bytes.resize(want, 0);
-        let got = read_full_at(file, &mut bytes, at)?;
-        bytes.truncate(got);
-        verifier.feed(&bytes)?;
-        if got < want {
-            return Err(verifier.truncated());
-        }
-        if let Some(sender) = &chunks
-            && sender.send(block::Chunk { at, bytes }).is_err()
-        {
-            chunks = None;
-        }
-    }
-    drop(chunks);
-    verifier.feed(&[])?;
-    let mut rest = vec![0u8; FOOTER_LEN + 1];
-    let got = read_full_at(file, &mut rest, tables_end)?;
-    rest.truncate(got);
-    judge_tail(&verifier, &rest, wrapper)
-}
-
-/// What follows the last table: nothing, or exactly the CRC32C footer.
-fn judge_tail(
-    verifier: &Verifier<'_>,
-    rest: &[u8],
-    wrapper: Wrapper,
-) -> Result<Tail, ContainerError> {
-    let (end, crc) = (verifier.count, verifier.crc);
-    let (footer, unfootered_crc32c) = match rest.len() {
-        0 => (Footer::Absent, Some(crc)),
-        FOOTER_LEN => {
-            let stored: [u8; FOOTER_LEN] = rest.try_into().unwrap_or_default();
-            (runtime::judge_footer(&stored, crc, end, wrapper)?, None)
-        }
-        _ => {
-            return Err(ContainerError::new(
-                ContainerErrorKind::SstIntegrity,
-                end,
-                "SST ingest snapshot contains trailing bytes",
-            ));
-        }
-    };
-    Ok(Tail {
-        footer,
-        unfootered_crc32c,
-        length: end + rest.len() as u64,
     })
 }
 

@@ -1,3 +1,4 @@
+use sha2::{Digest, Sha256};
 use std::io::Cursor;
 
 use super::*;
@@ -613,7 +614,7 @@ fn tables_read_from_the_checks_chunks_match_tables_read_directly() {
             })
             .collect();
         assert!(
-            tables[0].0.len() > 2 * block::CHUNK,
+            tables[0].0.len() > 2 * shared::CHUNK,
             "{}",
             tables[0].0.len()
         );
@@ -656,7 +657,7 @@ fn blocks_larger_than_a_chunk_read_from_the_stream_match_tables_read_directly() 
             rows_per_block: 1,
             ..V4_SNAPPY_TWO_LEVEL
         };
-        let rows = wide_rows(0, 12, block::CHUNK + 40_000);
+        let rows = wide_rows(0, 12, shared::CHUNK + 40_000);
         let table = (
             build_table(&rows, layout),
             rows[0].0.clone(),
@@ -673,4 +674,57 @@ fn blocks_larger_than_a_chunk_read_from_the_stream_match_tables_read_directly() 
         assert_eq!(streamed.0.len(), 12);
         assert_eq!(streamed, direct, "compression {compression}");
     }
+}
+
+#[test]
+fn damage_the_table_hashes_cannot_see_fails_alike_shared_or_direct() {
+    // Damage the tables' SHA-256 cannot see (their manifest is written after it),
+    // caught by block checksums or the table's structure while the check runs
+    // beside: whatever fails first must be what reading the tables directly
+    // reports, in kind, place and words; one flip at a time, then an early and a
+    // late flip together.
+    let layout = Layout {
+        compression: 1,
+        rows_per_block: 5,
+        ..V4_SNAPPY_TWO_LEVEL
+    };
+    let rows = wide_rows(0, 900, 300);
+    let table = build_table(&rows, layout);
+    assert!(table.len() > shared::CHUNK, "{}", table.len());
+    let (smallest, largest) = (rows[0].0.clone(), rows[899].0.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.fsm");
+    let verdicts = |table: Vec<u8>| {
+        let bytes = snapshot(&[(table, smallest.clone(), largest.clone())], 900);
+        let direct = entries_of(SstIngestReader::new(Cursor::new(&bytes[..])).unwrap());
+        std::fs::write(&path, &bytes).unwrap();
+        let shared =
+            entries_of(SstIngestReader::open_file(std::fs::File::open(&path).unwrap()).unwrap());
+        match (direct, shared) {
+            (Ok(direct), Ok(shared)) => {
+                assert_eq!(direct, shared);
+                None
+            }
+            (Err(direct), Err(shared)) => {
+                let said = |e: &ContainerError| (e.kind(), e.offset(), e.message().to_owned());
+                assert_eq!(said(&shared), said(&direct));
+                Some(direct.kind())
+            }
+            (direct, shared) => panic!("direct {direct:?}, shared {shared:?}"),
+        }
+    };
+    let step = table.len() / 90;
+    let mut checksum_failures = 0;
+    for at in (0..table.len()).step_by(step) {
+        let mut damaged = table.clone();
+        damaged[at] ^= 0x10;
+        checksum_failures +=
+            usize::from(verdicts(damaged) == Some(ContainerErrorKind::SstChecksum));
+        let late = table.len() * 3 / 4 + at / 8;
+        let mut twice = table.clone();
+        twice[at / 2] ^= 0x04;
+        twice[late] ^= 0x04;
+        verdicts(twice);
+    }
+    assert!(checksum_failures > 60, "{checksum_failures}");
 }

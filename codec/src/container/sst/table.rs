@@ -9,9 +9,9 @@ use std::io::{Read, Seek};
 
 use super::super::{ContainerError, ContainerErrorKind};
 use super::block::{
-    BlockSource, Checksum, Handle, INTERNAL_TRAILER, Place, RowIter, Stream, Window, decode_handle,
-    uvarint,
+    BlockSource, Checksum, Handle, INTERNAL_TRAILER, Place, RowIter, Window, decode_handle, uvarint,
 };
+use super::shared::Stream;
 
 /// Pebble's footer magic.
 pub const PEBBLE_MAGIC: [u8; 8] = [0xf0, 0x9f, 0xaa, 0xb3, 0xf0, 0x9f, 0xaa, 0xb3];
@@ -199,15 +199,15 @@ impl Table {
         self.next_row_streamed(input, None)
     }
 
-    /// [`Table::next_row`], taking data blocks from the content check's chunks when
-    /// it has them (see [`Stream`]).
+    /// [`Table::next_row`], taking data blocks from the file shared with the content
+    /// check (see [`Stream`]).
     ///
     /// # Errors
     /// As [`Table::next_row`].
     pub fn next_row_streamed<R: Read + Seek>(
         &mut self,
         input: &mut R,
-        mut stream: Option<&mut Stream>,
+        stream: Option<&Stream>,
     ) -> Result<bool, ContainerError> {
         loop {
             if self.data_live {
@@ -222,7 +222,7 @@ impl Table {
             let Some(handle) = self.next_data_handle(input)? else {
                 return Ok(false);
             };
-            self.load_data_block(input, handle, stream.as_deref_mut())?;
+            self.load_data_block(input, handle, stream)?;
         }
         self.accept_row()?;
         self.facts.rows += 1;
@@ -311,7 +311,7 @@ impl Table {
         &'a mut self,
         input: &'a mut R,
         index: bool,
-        stream: Option<&'a mut Stream>,
+        stream: Option<&'a Stream>,
     ) -> BlockSource<'a, R> {
         BlockSource {
             input,
@@ -382,7 +382,7 @@ impl Table {
         &mut self,
         input: &mut R,
         handle: Handle,
-        stream: Option<&mut Stream>,
+        stream: Option<&Stream>,
     ) -> Result<(), ContainerError> {
         let mut data = std::mem::take(&mut self.data);
         let read = self
