@@ -163,7 +163,7 @@ pub fn decode_handle(bytes: &[u8]) -> Option<Handle> {
 pub const WINDOW: u64 = 1 << 20;
 
 /// A stretch of the snapshot file read ahead, so that consecutive blocks cost one
-/// read (or none: a chunk the content check read, see [`Stream`]).
+/// read (or none: a chunk of the file shared with the content check, [`Stream`]).
 #[derive(Debug, Default)]
 pub struct Window {
     /// File offset of `bytes[0]`.
@@ -290,30 +290,42 @@ impl<R: Read + Seek> BlockSource<'_, R> {
 
     /// Makes the window hold `len` bytes at file offset `at` from the shared file:
     /// the chunk holding them becomes the window, or, for a block across chunks, its
-    /// bytes are gathered. `false` when the file is not shared.
+    /// bytes are gathered (the window's tail, then the chunks'). `false` when the
+    /// file is not shared.
     fn take_from_stream(&mut self, at: u64, len: u64) -> Result<bool, ContainerError> {
         let Some(stream) = self.stream else {
             return Ok(false);
         };
+        let end = at + len;
+        let window_end = self.window.start + self.window.bytes.len() as u64;
+        // Across chunks: at most one block is copied, grown as the chunks come. A
+        // block starting in the window takes its first bytes from there (asking for
+        // that chunk again could read it again).
+        let (mut gathered, mut pos) = if self.window.start <= at && at < window_end {
+            let from = (at - self.window.start) as usize;
+            (self.window.bytes[from..].to_vec(), window_end)
+        } else {
+            (Vec::new(), at)
+        };
         // Let go of the last window first, so that its buffer can be reused.
         self.window.bytes = Arc::default();
-        let end = at + len;
-        let (start, chunk) = stream.chunk(at)?;
-        let chunk_end = start + chunk.len() as u64;
-        if end <= chunk_end || chunk.len() < CHUNK {
-            // Inside one chunk, or the file ends in it (`fetch` reports the short read).
-            *self.window = Window {
-                start,
-                bytes: chunk,
-            };
-            return Ok(true);
+        if gathered.is_empty() {
+            let (start, chunk) = stream.chunk(at)?;
+            let chunk_end = start + chunk.len() as u64;
+            if end <= chunk_end || chunk.len() < CHUNK {
+                // Inside one chunk, or the file ends in it (`fetch` reports the
+                // short read).
+                *self.window = Window {
+                    start,
+                    bytes: chunk,
+                };
+                return Ok(true);
+            }
+            gathered.extend_from_slice(&chunk[(at - start) as usize..]);
+            pos = chunk_end;
         }
-        // Across chunks: at most one block is copied, grown as the chunks come.
-        let mut gathered = chunk[(at - start) as usize..].to_vec();
         // Each chunk is let go before the next is asked for, so that its buffer can
-        // be reused once the check has passed it.
-        drop(chunk);
-        let mut pos = chunk_end;
+        // be reused once the other side has passed it.
         while pos < end {
             let (start, chunk) = stream.chunk(pos)?;
             let from = (pos - start) as usize;
@@ -338,10 +350,8 @@ impl<R: Read + Seek> BlockSource<'_, R> {
         let at = self.base + offset;
         let want = len.max(WINDOW).min(self.size - offset);
         let want = usize::try_from(want).unwrap_or(usize::MAX);
-        // Reuse the window's buffer unless a chunk of the shared file is in it.
-        if Arc::get_mut(&mut self.window.bytes).is_none() {
-            self.window.bytes = Arc::default();
-        }
+        // Never a chunk of a shared file (whose data blocks come from the stream,
+        // and whose index windows are the table's own): the buffer is reused.
         let bytes = Arc::make_mut(&mut self.window.bytes);
         // Read straight into the window's own memory: it is zeroed once, when it
         // first grows, and `read_to_end` would read in small steps (8 KiB, 16 KiB,

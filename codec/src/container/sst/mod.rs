@@ -395,11 +395,12 @@ impl<R: Read + Seek> SstIngestReader<R> {
 impl SstIngestReader<File> {
     /// Like [`SstIngestReader::new`], but the content check (SHA-256 of every table,
     /// the outer CRC32C) runs on its own thread while the rows are read, so decoding
-    /// costs about half the sum of the two. Its verdict arrives with the last row: a
-    /// damaged file then fails the decode before anything is published, as a native
-    /// file with a bad footer does, and every block's own checksum is verified before
-    /// its rows are used. The file is read once: each chunk by whichever of the two
-    /// needs it first ([`shared`]); the rows read only the tables' indexes alone.
+    /// costs about the larger of the two instead of their sum. Its verdict arrives
+    /// with the last row: a damaged file then fails the decode before anything is
+    /// published, as a native file with a bad footer does, and every block's own
+    /// checksum is verified before its rows are used. The two share the file: each
+    /// chunk is read by whichever needs it first ([`shared`]); the rows read each
+    /// table's footer, metaindex, properties and indexes on their own.
     ///
     /// # Errors
     /// As [`SstIngestReader::new`] for the envelope; the thread cannot be started.

@@ -2,11 +2,12 @@
 //! ([`super::SstIngestReader::open_file`]).
 //!
 //! Both walk the file forwards: the check through every byte, the rows through the
-//! data blocks. The file is cut into [`CHUNK`]-aligned chunks and each is read once,
-//! by whichever side needs it first, and kept until both have passed it; the other
-//! side then takes it without a system call or a copy. Neither side ever waits for
-//! the other: the work of reading falls to whichever is ahead at the moment, so the
-//! two run at the pace of the larger of their totals instead of at the pace of the
+//! data blocks. The file is cut into [`CHUNK`]-aligned chunks; each is read by
+//! whichever side needs it first and kept until both have passed it, the other side
+//! then taking it without a system call or a copy (a side more than
+//! [`CHUNKS_KEPT`] chunks ahead reads for itself). Neither side ever waits for the
+//! other: the work of reading falls to whichever is ahead at the moment, so the two
+//! run at the pace of the larger of their totals instead of at the pace of the
 //! slower one at every moment (one thread handing chunks to the other would make
 //! the rows wait wherever they are faster, and the check wherever they are slower).
 
@@ -22,11 +23,10 @@ use super::super::ContainerError;
 pub const CHUNK: usize = 256 << 10;
 
 /// Chunks kept at most: how far one side may be ahead of the other and still leave
-/// its chunks for it (further ahead, it reads for itself alone).
+/// its chunks for it (further ahead, it reads for itself alone). Spent buffers are
+/// kept for reuse too; they only ever come from kept chunks, so there are never
+/// more of both together.
 pub const CHUNKS_KEPT: usize = 64;
-
-/// Spent buffers kept for reuse, so that chunks are not zeroed anew.
-const SPARE_BUFFERS: usize = CHUNKS_KEPT;
 
 /// One of the two readers of the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,9 +151,13 @@ impl Stream {
         )
     }
 
-    /// The file, for reads past the shared chunks.
-    pub fn file(&self) -> &File {
-        &self.file.file
+    /// Reads past the shared chunks, by position ([`read_full_at`]): the file's own
+    /// offset, which its clones share, is the rows'.
+    ///
+    /// # Errors
+    /// The I/O error, at the offset that failed.
+    pub fn read_at(&self, buf: &mut [u8], at: u64) -> Result<usize, ContainerError> {
+        read_full_at(&self.file.file, buf, at)
     }
 
     /// [`SharedFile::chunk`] for this side.
@@ -195,8 +199,10 @@ impl Board {
         }
     }
 
+    /// A spent buffer, or a new one: zeroed by the allocator (fresh pages), which
+    /// costs less than growing an empty one, which writes the zeros itself.
     fn buffer(&mut self) -> Vec<u8> {
-        self.spare.pop().unwrap_or_default()
+        self.spare.pop().unwrap_or_else(|| vec![0; CHUNK])
     }
 
     fn publish(&mut self, index: u64, bytes: &Arc<Vec<u8>>, read: bool) {
@@ -224,7 +230,6 @@ impl Board {
             };
             self.first += 1;
             if let Slot::Ready(bytes) = slot
-                && self.spare.len() < SPARE_BUFFERS
                 && let Ok(bytes) = Arc::try_unwrap(bytes)
             {
                 self.spare.push(bytes);

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::super::runtime::{self, FOOTER_LEN};
 use super::super::{ContainerError, ContainerErrorKind, Footer, Wrapper};
 use super::envelope::FileMeta;
-use super::shared::{self, Stream};
+use super::shared::Stream;
 
 /// What the content check establishes about the end of the file.
 #[derive(Debug, Clone, Copy)]
@@ -175,7 +175,7 @@ pub(super) fn check_content_shared(
     }
     verifier.feed(&[])?;
     let mut rest = vec![0u8; FOOTER_LEN + 1];
-    let got = shared::read_full_at(stream.file(), &mut rest, tables_end)?;
+    let got = stream.read_at(&mut rest, tables_end)?;
     rest.truncate(got);
     judge_tail(&verifier, &rest, wrapper)
 }
