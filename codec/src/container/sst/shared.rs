@@ -30,7 +30,7 @@ pub const CHUNKS_KEPT: usize = 64;
 
 /// One of the two readers of the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
+enum Side {
     /// The content check: every byte, in order.
     Check = 0,
     /// The rows: the data blocks, in order.
@@ -39,7 +39,7 @@ pub enum Side {
 
 /// The file and the chunks read from it that a side has not passed yet.
 #[derive(Debug)]
-pub struct SharedFile {
+struct SharedFile {
     file: File,
     /// Where the chunks stop (the end of the last table).
     end: u64,
@@ -76,7 +76,7 @@ enum Claim {
 
 impl SharedFile {
     /// Shares `file` up to `end`.
-    pub fn new(file: File, end: u64) -> Self {
+    fn new(file: File, end: u64) -> Self {
         SharedFile {
             file,
             end,
@@ -84,12 +84,8 @@ impl SharedFile {
         }
     }
 
-    /// The chunk holding file offset `at`, and its offset: `CHUNK` bytes (fewer at
-    /// the end, or when the file is shorter than expected; none past the end).
-    ///
-    /// # Errors
-    /// The read's I/O error, at the offset that failed.
-    pub fn chunk(&self, side: Side, at: u64) -> Result<(u64, Arc<Vec<u8>>), ContainerError> {
+    /// [`Stream::chunk`] for `side`.
+    fn chunk(&self, side: Side, at: u64) -> Result<(u64, Arc<Vec<u8>>), ContainerError> {
         let index = at / CHUNK as u64;
         let start = index * CHUNK as u64;
         let claim = self.board().claim(side, index);
@@ -127,7 +123,7 @@ impl SharedFile {
     }
 }
 
-/// One side's way into a [`SharedFile`]; dropping it leaves the file to the other.
+/// One side's way into the shared file; dropping it leaves the file to the other.
 #[derive(Debug)]
 pub struct Stream {
     file: Arc<SharedFile>,
@@ -160,10 +156,11 @@ impl Stream {
         read_full_at(&self.file.file, buf, at)
     }
 
-    /// [`SharedFile::chunk`] for this side.
+    /// The chunk holding file offset `at`, and its offset: `CHUNK` bytes (fewer at
+    /// the end, or when the file is shorter than expected; none past the end).
     ///
     /// # Errors
-    /// The read's I/O error.
+    /// The read's I/O error, at the offset that failed.
     pub fn chunk(&self, at: u64) -> Result<(u64, Arc<Vec<u8>>), ContainerError> {
         self.file.chunk(self.side, at)
     }
@@ -199,8 +196,8 @@ impl Board {
         }
     }
 
-    /// A spent buffer, or a new one: zeroed by the allocator (fresh pages), which
-    /// costs less than growing an empty one, which writes the zeros itself.
+    /// A spent buffer, or a new one, zeroed by the allocator (at no cost when its
+    /// pages are fresh, unlike growing an empty one, which writes every zero).
     fn buffer(&mut self) -> Vec<u8> {
         self.spare.pop().unwrap_or_else(|| vec![0; CHUNK])
     }
