@@ -592,6 +592,21 @@ fn entries_of<R: Read + Seek>(
     Ok((out, reader.footer()))
 }
 
+/// Every entry of `bytes` read directly ([`SstIngestReader::new`]: check, then rows).
+fn entries_direct(bytes: &[u8]) -> Result<(Vec<Vec<u8>>, Footer), ContainerError> {
+    SstIngestReader::new(Cursor::new(bytes)).and_then(entries_of)
+}
+
+/// Every entry of `bytes` written to `path` and read with the check beside the rows
+/// ([`SstIngestReader::open_file`]).
+fn entries_shared(
+    path: &std::path::Path,
+    bytes: &[u8],
+) -> Result<(Vec<Vec<u8>>, Footer), ContainerError> {
+    std::fs::write(path, bytes).unwrap();
+    SstIngestReader::open_file(std::fs::File::open(path).unwrap()).and_then(entries_of)
+}
+
 #[test]
 fn tables_read_from_the_checks_chunks_match_tables_read_directly() {
     // Two tables of about 0.7 MB each: blocks straddle the check's chunks, stored
@@ -619,14 +634,11 @@ fn tables_read_from_the_checks_chunks_match_tables_read_directly() {
             tables[0].0.len()
         );
         let bytes = snapshot(&tables, 5900);
-        let direct = entries_of(SstIngestReader::new(Cursor::new(&bytes[..])).unwrap()).unwrap();
+        let direct = entries_direct(&bytes).unwrap();
         assert_eq!(direct.0.len(), 5900);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.fsm");
-        let open = |bytes: &[u8]| {
-            std::fs::write(&path, bytes).unwrap();
-            entries_of(SstIngestReader::open_file(std::fs::File::open(&path).unwrap()).unwrap())
-        };
+        let open = |bytes: &[u8]| entries_shared(&path, bytes);
         assert_eq!(open(&bytes).unwrap(), direct, "compression {compression}");
         // A byte flipped in the second table, a footer that does not match, a file
         // cut inside the second table: the same verdicts as reading it directly.
@@ -637,9 +649,7 @@ fn tables_read_from_the_checks_chunks_match_tables_read_directly() {
         *footer.last_mut().unwrap() ^= 1;
         let cut = bytes[..second + 5000].to_vec();
         for damaged in [flipped, footer, cut] {
-            let want = SstIngestReader::new(Cursor::new(&damaged[..]))
-                .and_then(entries_of)
-                .unwrap_err();
+            let want = entries_direct(&damaged).unwrap_err();
             let got = open(&damaged).unwrap_err();
             assert_eq!(got.kind(), want.kind(), "{got} / {want}");
             assert_eq!(got.offset(), want.offset(), "{got} / {want}");
@@ -664,13 +674,9 @@ fn blocks_larger_than_a_chunk_read_from_the_stream_match_tables_read_directly() 
             rows[11].0.clone(),
         );
         let bytes = snapshot(&[table], 12);
-        let direct = entries_of(SstIngestReader::new(Cursor::new(&bytes[..])).unwrap()).unwrap();
+        let direct = entries_direct(&bytes).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.fsm");
-        std::fs::write(&path, &bytes).unwrap();
-        let streamed =
-            entries_of(SstIngestReader::open_file(std::fs::File::open(&path).unwrap()).unwrap())
-                .unwrap();
+        let streamed = entries_shared(&dir.path().join("s.fsm"), &bytes).unwrap();
         assert_eq!(streamed.0.len(), 12);
         assert_eq!(streamed, direct, "compression {compression}");
     }
@@ -696,11 +702,7 @@ fn damage_the_table_hashes_cannot_see_fails_alike_shared_or_direct() {
     let path = dir.path().join("s.fsm");
     let verdicts = |table: Vec<u8>| {
         let bytes = snapshot(&[(table, smallest.clone(), largest.clone())], 900);
-        let direct = entries_of(SstIngestReader::new(Cursor::new(&bytes[..])).unwrap());
-        std::fs::write(&path, &bytes).unwrap();
-        let shared =
-            entries_of(SstIngestReader::open_file(std::fs::File::open(&path).unwrap()).unwrap());
-        match (direct, shared) {
+        match (entries_direct(&bytes), entries_shared(&path, &bytes)) {
             (Ok(direct), Ok(shared)) => {
                 assert_eq!(direct, shared);
                 None
