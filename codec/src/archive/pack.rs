@@ -1157,13 +1157,18 @@ mod tests {
         }
     }
 
+    /// Flips the last byte of the tree's large file, which CHECKSUMS then disowns.
+    fn change_large_file(root: &Path) {
+        let mut data = fs::read(root.join(LARGE)).unwrap();
+        *data.last_mut().unwrap() ^= 1;
+        fs::write(root.join(LARGE), data).unwrap();
+    }
+
     #[test]
     fn a_failing_tree_too_large_for_the_spool_writes_nothing() {
         let dir = tree();
         let root = dir.path().join("tree");
-        let mut data = fs::read(root.join(LARGE)).unwrap();
-        *data.last_mut().unwrap() ^= 1;
-        fs::write(root.join(LARGE), data).unwrap();
+        change_large_file(&root);
         for compression in [Compression::None, Compression::Zstd] {
             let mut out = Vec::new();
             let err =
@@ -1193,9 +1198,7 @@ mod tests {
     fn a_changed_large_file_fails_and_leaves_no_archive() {
         let dir = tree();
         let root = dir.path().join("tree");
-        let mut data = fs::read(root.join(LARGE)).unwrap();
-        *data.last_mut().unwrap() ^= 1;
-        fs::write(root.join(LARGE), data).unwrap();
+        change_large_file(&root);
         let output = dir.path().join("out.tar.zst");
         let err = pack_to_file(&root, &output, Compression::Zstd, &mut NoProgress).unwrap_err();
         assert_eq!(err.code(), "checksum-mismatch", "{err}");
