@@ -14,13 +14,14 @@
 
 use std::hint::black_box;
 use std::io::Cursor;
+use std::path::Path;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use elastickv_codec::container::sst::SstIngestReader;
 use elastickv_codec::container::{SnapshotReader, SnapshotWriter};
 use elastickv_codec::dispatch::Adapter;
 use elastickv_codec::mvcc::{Verdict, Visibility};
-use elastickv_codec::pipeline::{DecodeRequest, NoProgress, decode_to_tree};
+use elastickv_codec::pipeline::{DecodeRequest, NoProgress, decode_to_tree, default_jobs};
 use elastickv_synth::model::wrap_runtime_v1;
 use elastickv_synth::sst::twins;
 use elastickv_synth::workload::{Profile, Scale, Workload, write_snapshot};
@@ -52,7 +53,7 @@ fn native_twin() -> Vec<u8> {
 }
 
 /// Reads `path` through its reader and the visibility filter; the visible entries.
-fn read_visible(path: &std::path::Path, sst: bool) -> u64 {
+fn read_visible(path: &Path, sst: bool) -> u64 {
     let file = std::fs::File::open(path).expect("open");
     let mut visibility = Visibility::new();
     let mut visible = 0u64;
@@ -69,6 +70,23 @@ fn read_visible(path: &std::path::Path, sst: bool) -> u64 {
         }
     }
     visible
+}
+
+/// The whole decode (Redis adapter, tree written with `jobs` writers, MANIFEST and
+/// CHECKSUMS) of `path`, as the CLI runs it.
+fn decode_whole(b: &mut criterion::Bencher<'_>, path: &Path, jobs: usize) {
+    b.iter_batched(
+        || tempfile::tempdir().expect("tempdir"),
+        |out| {
+            let adapters = [Adapter::Redis].into_iter().collect();
+            let mut request = DecodeRequest::new(path, out.path().join("t"), adapters);
+            request.jobs = jobs;
+            let outcome = decode_to_tree(&request, &mut NoProgress).expect("decodes");
+            black_box(outcome.files);
+            out
+        },
+        BatchSize::PerIteration,
+    )
 }
 
 /// The same generated rows as both containers.
@@ -94,6 +112,12 @@ fn scaled(c: &mut Criterion) {
         ("scaled_ekvpbbl1", &native_path, false),
     ] {
         group.bench_function(name, |b| b.iter(|| black_box(read_visible(path, sst))));
+    }
+    for (name, path) in [
+        ("scaled_decode_ekvssti1", &sst_path),
+        ("scaled_decode_ekvpbbl1", &native_path),
+    ] {
+        group.bench_function(name, |b| decode_whole(b, path, default_jobs()));
     }
     group.finish();
 }
@@ -121,20 +145,7 @@ fn live(c: &mut Criterion) {
     ] {
         let len = std::fs::metadata(path).expect("stat").len();
         group.throughput(Throughput::Bytes(len));
-        group.bench_function(name, |b| {
-            b.iter_batched(
-                || tempfile::tempdir().expect("tempdir"),
-                |out| {
-                    let adapters = [Adapter::Redis].into_iter().collect();
-                    let mut request = DecodeRequest::new(path, out.path().join("t"), adapters);
-                    request.jobs = 1;
-                    let outcome = decode_to_tree(&request, &mut NoProgress).expect("decodes");
-                    black_box(outcome.files);
-                    out
-                },
-                BatchSize::PerIteration,
-            )
-        });
+        group.bench_function(name, |b| decode_whole(b, path, 1));
     }
     group.throughput(Throughput::Bytes(SST.len() as u64));
     group.bench_function("ekvssti1_verification_pass", |b| {

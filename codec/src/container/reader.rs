@@ -42,6 +42,7 @@ impl<'a> EntryRef<'a> {
 
     /// Splits an entry that [`validate_entry`] accepted. Kept apart from validation so
     /// the reader can record a failure before it lends out its buffers.
+    #[inline]
     pub(super) fn assemble(offset: u64, encoded_key: &'a [u8], encoded_value: &'a [u8]) -> Self {
         let (user_key, commit_ts) = split_key(encoded_key).unwrap_or((&[], 0));
         let (header, body) = encoded_value

@@ -196,6 +196,7 @@ pub(super) fn is_raw_store_row(wrapper: Wrapper, key: &[u8], value: &[u8]) -> bo
 
 /// [`is_raw_store_row`] for rows known to come from a live store (SST-ingest tables
 /// always do, wrapped or not).
+#[inline]
 pub(super) fn is_live_raw_row(key: &[u8], value: &[u8]) -> bool {
     let meta_counter = key.starts_with(META_ROW_PREFIX) && value.len() == META_ROW_VALUE_LEN;
     meta_counter || key.starts_with(WRITER_REGISTRY_PREFIX)

@@ -587,6 +587,9 @@ pub struct RowIter {
     ascends: Option<bool>,
     /// The previous key, kept only when an entry did not sort after it (for messages).
     disordered_previous: Vec<u8>,
+    /// The last 8 bytes of the current key (0 when shorter), read where the entry
+    /// stores them: loading them back from `key` just after it was written stalls.
+    trailer: u64,
 }
 
 impl RowIter {
@@ -647,6 +650,7 @@ impl RowIter {
 
     /// Advances to the next entry; `false` after the last. The value is then
     /// `&block[range]` for [`RowIter::value_range`].
+    #[inline]
     pub fn advance(&mut self, block: &[u8]) -> Result<bool, String> {
         if self.pos >= self.end {
             return Ok(false);
@@ -683,6 +687,10 @@ impl RowIter {
         });
         self.key.truncate(shared);
         self.key.extend_from_slice(suffix);
+        self.trailer = suffix
+            .last_chunk::<INTERNAL_TRAILER>()
+            .or_else(|| self.key.last_chunk::<INTERNAL_TRAILER>())
+            .map_or(0, |t| u64::from_le_bytes(*t));
         self.shareable = self.key.len();
         self.value = (key_end, value_end);
         self.pos = value_end;
@@ -698,6 +706,12 @@ impl RowIter {
     /// The previous key when [`RowIter::ascends`] said `Some(false)`.
     pub fn disordered_previous(&self) -> &[u8] {
         &self.disordered_previous
+    }
+
+    /// The last 8 bytes of the current key, little-endian (a pebble internal key's
+    /// trailer); 0 when the key is shorter.
+    pub fn trailer(&self) -> u64 {
+        self.trailer
     }
 
     /// Where the current entry's value is in the block.
@@ -768,11 +782,21 @@ mod tests {
             let mut iter = RowIter::new(&block).unwrap();
             let mut got = Vec::new();
             while iter.advance(&block).unwrap() {
-                got.push((iter.key.clone(), block[iter.value_range()].to_vec()));
+                got.push((
+                    iter.key.clone(),
+                    block[iter.value_range()].to_vec(),
+                    iter.trailer(),
+                ));
             }
+            // The trailer comes from the key's last 8 bytes wherever they are stored:
+            // in the entry ("tweedledee", at a restart), partly shared ("tweedledum"
+            // stores only "um"), or nowhere ("two" is shorter).
             let want: Vec<_> = entries
                 .iter()
-                .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .map(|(k, v)| {
+                    let trailer = k.last_chunk::<8>().map_or(0, |t| u64::from_le_bytes(*t));
+                    (k.to_vec(), v.to_vec(), trailer)
+                })
                 .collect();
             assert_eq!(got, want, "interval {interval}");
         }

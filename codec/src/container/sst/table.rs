@@ -204,6 +204,7 @@ impl Table {
     ///
     /// # Errors
     /// As [`Table::next_row`].
+    #[inline]
     pub fn next_row_streamed<R: Read + Seek>(
         &mut self,
         input: &mut R,
@@ -231,6 +232,7 @@ impl Table {
 
     /// Checks the row the iterator is on (a SET with its value in place) and notes
     /// where its user key and value are.
+    #[inline]
     fn accept_row(&mut self) -> Result<(), ContainerError> {
         let ikey = &self.data_iter.key;
         let Some(split) = ikey.len().checked_sub(8) else {
@@ -239,7 +241,7 @@ impl Table {
                 format!("internal key of {} bytes has no trailer", ikey.len()),
             ));
         };
-        let trailer = u64::from_le_bytes(ikey[split..].try_into().unwrap_or_default());
+        let trailer = self.data_iter.trailer();
         let kind = (trailer & 0xff) as u8 & !KIND_OBSOLETE_BIT;
         let user_key = &ikey[..split];
         if kind != KIND_SET {
