@@ -10,7 +10,9 @@
 //! (`elastickv_synth::sst::twins`: redis-mixed at scale 0.2, about 34 MB as
 //! EKVPBBL1 and 22 MB as EKVSSTI1, several index partitions and Snappy blocks as
 //! pebble writes them). Both are reported in bytes of the EKVPBBL1 file, so their
-//! throughputs compare the two containers on the same data directly.
+//! throughputs compare the two containers on the same data directly;
+//! `scaled_decode_*` decode them whole with the CLI's default writer threads (put
+//! `TMPDIR` on a tmpfs: on a disk the file syncs of about 54,000 files dominate).
 
 use std::hint::black_box;
 use std::io::Cursor;

@@ -45,7 +45,7 @@ pub struct Opts {
     /// The output root; must not exist or be an empty directory.
     #[arg(long)]
     output: PathBuf,
-    /// Comma-separated adapters to decode, or `all` (this build decodes redis and dynamodb).
+    /// Comma-separated adapters to decode (dynamodb, s3, redis, sqs), or `all`.
     #[arg(long, default_value = DEFAULT_ADAPTERS)]
     adapter: String,
     /// Stamped into MANIFEST.json `cluster_id`.

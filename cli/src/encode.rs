@@ -35,7 +35,7 @@ pub struct Opts {
     /// The .fsm to write; published only when complete (and self-tested).
     #[arg(long)]
     output: PathBuf,
-    /// Comma-separated adapters to encode, or `all` (this build encodes redis).
+    /// Comma-separated adapters to encode (dynamodb, s3, redis, sqs), or `all`.
     #[arg(long, default_value = DEFAULT_ADAPTERS)]
     adapter: String,
     /// Commit timestamp for the header and every key: decimal or 0x hex, not below
