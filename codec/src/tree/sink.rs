@@ -4,12 +4,16 @@
 //! fresh tree ([`super::writer::TreeWriter`]); the self-test compares each one, as it
 //! is produced, with the input tree's file at that path and writes nothing
 //! ([`crate::pipeline::compare::ComparingSink`]). Either way a file is a `/`-joined
-//! path below the tree's root and bytes, whole ([`TreeSink::write_file`]) or in pieces
-//! ([`TreeSink::create_file`]); directories are only ever created, never compared.
+//! path below the tree's root and bytes, whole ([`TreeSink::write_file`]), in pieces
+//! ([`TreeSink::create_file`]) or copied from ranges of a scratch file
+//! ([`TreeSink::write_ranges`]); directories are only ever created, never compared.
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::fs::FsError;
 
@@ -35,11 +39,66 @@ pub trait TreeSink: Send + Sync + fmt::Debug {
     /// As [`write_file`](TreeSink::write_file).
     fn create_file(&self, rel: &[u8]) -> Result<TreeFile, FsError>;
 
+    /// Writes the file `rel` made of `ranges` of a scratch file, in order. By default
+    /// on the caller's thread through [`create_file`](TreeSink::create_file); a sink
+    /// with writer threads may copy it there, in bounded memory whatever its size.
+    ///
+    /// # Errors
+    /// As [`write_file`](TreeSink::write_file), or reading the ranges fails.
+    fn write_ranges(&self, rel: &[u8], ranges: FileRanges) -> Result<(), FsError> {
+        let mut file = self.create_file(rel)?;
+        ranges
+            .copy_to(&mut vec![0; RANGE_BUFFER], &mut file)
+            .map_err(|e| FsError::io(file.path(), e))?;
+        file.finish()
+    }
+
     /// The directory `rel` (and its parents) exists, even without a file in it.
     ///
     /// # Errors
     /// It cannot be created.
     fn create_dir(&self, rel: &[u8]) -> Result<(), FsError>;
+}
+
+/// How much of a [`FileRanges`] is copied at a time.
+pub const RANGE_BUFFER: usize = 256 << 10;
+
+/// `(offset, len)` ranges of a file that, in order, are another file's content.
+#[derive(Debug, Clone)]
+pub struct FileRanges {
+    /// The file they are read from.
+    pub file: Arc<File>,
+    /// `(offset, len)` of each range.
+    pub ranges: Vec<(u64, u64)>,
+}
+
+impl FileRanges {
+    /// The content's length.
+    pub fn len(&self) -> u64 {
+        self.ranges.iter().map(|(_, len)| len).sum()
+    }
+
+    /// Whether the content is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Reads the ranges through `buf` (its length at a time) into `out`.
+    ///
+    /// # Errors
+    /// A read (short reads included) or a write fails.
+    pub fn copy_to(&self, buf: &mut [u8], out: &mut dyn Write) -> io::Result<()> {
+        for &(offset, len) in &self.ranges {
+            let mut done = 0u64;
+            while done < len {
+                let n = usize::try_from(len - done).map_or(buf.len(), |n| n.min(buf.len()));
+                self.file.read_exact_at(&mut buf[..n], offset + done)?;
+                out.write_all(&buf[..n])?;
+                done += n as u64;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What is behind a [`TreeFile`]'s buffer: a file on disk, or a comparison.

@@ -12,8 +12,8 @@
 //! external sort keyed by path, so `CHECKSUMS` is assembled without reading the tree
 //! back, in bounded memory whatever the file count.
 //!
-//! Whole files may be handed to a bounded pool of writer threads ([`TreeWriter::new`]
-//! with `jobs > 1`). Names, contents and the sorted digests do not depend on which
+//! Whole files, and files copied from ranges of a scratch file, may be handed to a
+//! bounded pool of writer threads ([`TreeWriter::new`] with `jobs > 1`). Names, contents and the sorted digests do not depend on which
 //! thread writes what, so the tree is identical for every `jobs`.
 
 use std::collections::HashMap;
@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 use super::fs::{DIR_MODE, FsError, FsErrorKind, PRIVATE_FILE_MODE};
 use super::pool::{FirstFailure, Pool};
 pub use super::sink::TreeFile;
-use super::sink::{FileSink, TreeSink};
+use super::sink::{FileRanges, FileSink, RANGE_BUFFER, TreeSink};
 use crate::sort::{ExternalSorter, SortOptions, SortedRecords};
 
 /// Batches of files ([`Pool`]) queued per writer thread before the producer waits:
@@ -62,7 +62,23 @@ struct Shared {
 struct Job {
     dir: Arc<OwnedFd>,
     rel: Vec<u8>,
-    bytes: Vec<u8>,
+    content: Content,
+}
+
+/// A queued file's content.
+enum Content {
+    Bytes(Vec<u8>),
+    /// Copied by the writer thread, [`RANGE_BUFFER`] at a time.
+    Ranges(FileRanges),
+}
+
+impl Content {
+    fn len(&self) -> u64 {
+        match self {
+            Content::Bytes(bytes) => bytes.len() as u64,
+            Content::Ranges(ranges) => ranges.len(),
+        }
+    }
 }
 
 impl std::fmt::Debug for TreeWriter {
@@ -129,16 +145,30 @@ impl TreeWriter {
     /// The name exists already, a directory cannot be created, or a writer thread
     /// failed earlier.
     pub fn write_file(&self, rel: &[u8], bytes: Vec<u8>) -> Result<(), FsError> {
+        self.queue(rel, Content::Bytes(bytes))
+    }
+
+    /// Writes the file `rel` made of `ranges` (see [`TreeSink::write_ranges`]): on a
+    /// writer thread when there is a pool, like [`write_file`](TreeWriter::write_file),
+    /// but without holding the content in memory.
+    ///
+    /// # Errors
+    /// As [`write_file`](TreeWriter::write_file), or reading the ranges fails.
+    pub fn write_ranges(&self, rel: &[u8], ranges: FileRanges) -> Result<(), FsError> {
+        self.queue(rel, Content::Ranges(ranges))
+    }
+
+    fn queue(&self, rel: &[u8], content: Content) -> Result<(), FsError> {
         self.shared.check_failure()?;
         let dir = self.shared.dir_of(rel)?;
         let job = Job {
             dir,
             rel: rel.to_vec(),
-            bytes,
+            content,
         };
         match &self.pool {
             Some(pool) => {
-                let bytes = job.bytes.len();
+                let bytes = usize::try_from(job.content.len()).unwrap_or(usize::MAX);
                 if pool.send(job, bytes) {
                     Ok(())
                 } else {
@@ -166,7 +196,7 @@ impl TreeWriter {
             &Job {
                 dir,
                 rel: rel.to_vec(),
-                bytes,
+                content: Content::Bytes(bytes),
             },
             mode,
         )
@@ -182,8 +212,10 @@ impl TreeWriter {
         let dir = self.shared.dir_of(rel)?;
         let file = self.shared.create_in(&dir, rel, PRIVATE_FILE_MODE)?;
         Ok(TreeFile::new(Box::new(DiskFile {
-            file,
-            hasher: Sha256::new(),
+            out: HashingFile {
+                file,
+                hasher: Sha256::new(),
+            },
             rel: rel.to_vec(),
             shared: Arc::clone(&self.shared),
         })))
@@ -242,10 +274,27 @@ impl TreeWriter {
 /// The file behind a [`TreeFile`] of a [`TreeWriter`]: written as its buffer
 /// flushes, hashed on the way.
 struct DiskFile {
-    file: File,
-    hasher: Sha256,
+    out: HashingFile,
     rel: Vec<u8>,
     shared: Arc<Shared>,
+}
+
+/// A file being written, hashed on the way.
+struct HashingFile {
+    file: File,
+    hasher: Sha256,
+}
+
+impl Write for HashingFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
 }
 
 impl FileSink for DiskFile {
@@ -256,19 +305,17 @@ impl FileSink for DiskFile {
     /// Records the digest (the bytes were flushed by [`TreeFile::finish`]).
     fn finish(self: Box<Self>) -> Result<(), FsError> {
         self.shared
-            .record(&self.rel, &self.hasher.finalize().into())
+            .record(&self.rel, &self.out.hasher.finalize().into())
     }
 }
 
 impl Write for DiskFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
+        self.out.write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
+        self.out.flush()
     }
 }
 
@@ -283,6 +330,10 @@ impl TreeSink for TreeWriter {
 
     fn create_file(&self, rel: &[u8]) -> Result<TreeFile, FsError> {
         TreeWriter::create_file(self, rel)
+    }
+
+    fn write_ranges(&self, rel: &[u8], ranges: FileRanges) -> Result<(), FsError> {
+        TreeWriter::write_ranges(self, rel, ranges)
     }
 
     fn create_dir(&self, rel: &[u8]) -> Result<(), FsError> {
@@ -381,10 +432,17 @@ impl Shared {
     }
 
     fn write_job(&self, job: &Job, mode: u32) -> Result<(), FsError> {
-        let mut file = self.create_in(&job.dir, &job.rel, mode)?;
-        file.write_all(&job.bytes)
-            .map_err(|e| FsError::io(self.full_path(&job.rel), e))?;
-        self.record(&job.rel, &Sha256::digest(&job.bytes).into())
+        let file = self.create_in(&job.dir, &job.rel, mode)?;
+        let mut out = HashingFile {
+            file,
+            hasher: Sha256::new(),
+        };
+        let written = match &job.content {
+            Content::Bytes(bytes) => out.write_all(bytes),
+            Content::Ranges(ranges) => ranges.copy_to(&mut vec![0; RANGE_BUFFER], &mut out),
+        };
+        written.map_err(|e| FsError::io(self.full_path(&job.rel), e))?;
+        self.record(&job.rel, &out.hasher.finalize().into())
     }
 
     fn record(&self, rel: &[u8], digest: &FileDigest) -> Result<(), FsError> {

@@ -24,15 +24,42 @@ fn digests(records: SortedRecords) -> Vec<(String, String)> {
     out
 }
 
-/// Writes 300 files over a few directories, some whole, some streamed.
+/// A scratch file of `len` bytes, each its offset mod 251, for [`FileRanges`].
+fn source(scratch: &Path, len: usize) -> Arc<File> {
+    let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    let path = scratch.join(format!("source-{len}"));
+    fs::write(&path, bytes).unwrap();
+    Arc::new(File::open(path).unwrap())
+}
+
+/// Ranges of [`source`] for file `i`: several, one longer than [`RANGE_BUFFER`].
+fn ranges_of(i: u32) -> Vec<(u64, u64)> {
+    let i = u64::from(i);
+    vec![
+        (i, 3),
+        (1000 + i, RANGE_BUFFER as u64 + i + 5),
+        (7, 0),
+        (i * 2, 1),
+    ]
+}
+
+/// Writes 300 files over a few directories: some whole, some streamed, some copied
+/// from ranges of a scratch file.
 fn write_tree(root: &Path, scratch: &Path, jobs: usize) -> Vec<(String, String)> {
     let writer = TreeWriter::new(root, jobs, sort(scratch)).unwrap();
+    let from = source(scratch, 2 * RANGE_BUFFER);
     for i in 0..300u32 {
         let rel = format!(
             "redis/db_0/{}/{i:03}.bin",
             ["strings", "hll", "x/y"][i as usize % 3]
         );
-        if i % 7 == 0 {
+        if i % 11 == 0 {
+            let ranges = FileRanges {
+                file: Arc::clone(&from),
+                ranges: ranges_of(i),
+            };
+            writer.write_ranges(rel.as_bytes(), ranges).unwrap();
+        } else if i % 7 == 0 {
             let mut file = writer.create_file(rel.as_bytes()).unwrap();
             for piece in 0..i {
                 write!(file, "{piece},").unwrap();
@@ -69,6 +96,53 @@ fn digests_are_those_of_the_files_sorted_by_path() {
     let mode = |rel: &str| fs::metadata(root.join(rel)).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode("redis/db_0/strings/000.bin"), 0o600);
     assert_eq!(mode("redis/db_0/hll/001.bin"), 0o600);
+}
+
+#[test]
+fn files_from_ranges_hold_the_ranges_in_order() {
+    for jobs in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, scratch) = (dir.path().join("out"), dir.path().join("scratch"));
+        fs::create_dir(&root).unwrap();
+        fs::create_dir(&scratch).unwrap();
+        write_tree(&root, &scratch, jobs);
+        let all = fs::read(scratch.join(format!("source-{}", 2 * RANGE_BUFFER))).unwrap();
+        for i in (0..300u32).step_by(11) {
+            let rel = format!(
+                "redis/db_0/{}/{i:03}.bin",
+                ["strings", "hll", "x/y"][i as usize % 3]
+            );
+            let want: Vec<u8> = ranges_of(i)
+                .into_iter()
+                .flat_map(|(at, len)| all[at as usize..(at + len) as usize].to_vec())
+                .collect();
+            assert_eq!(
+                fs::read(root.join(&rel)).unwrap(),
+                want,
+                "{rel}, jobs {jobs}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_range_past_the_end_of_its_file_fails_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, scratch) = (dir.path().join("out"), dir.path().join("scratch"));
+    fs::create_dir(&root).unwrap();
+    fs::create_dir(&scratch).unwrap();
+    for jobs in [1, 2] {
+        let out = root.join(format!("jobs-{jobs}"));
+        fs::create_dir(&out).unwrap();
+        let writer = TreeWriter::new(&out, jobs, sort(&scratch)).unwrap();
+        let ranges = FileRanges {
+            file: source(&scratch, 100),
+            ranges: vec![(0, 50), (90, 20)],
+        };
+        // With writer threads the failure may surface only when they are joined.
+        let failed = writer.write_ranges(b"short.bin", ranges).is_err();
+        assert!(failed || writer.finish().is_err(), "jobs {jobs}");
+    }
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! payloads go to a [`DataLog`] and their coordinates, the manifests, the chunk
 //! references and the object names go to external sorts. Finalize then walks every
 //! object state in `(bucket, object, generation)` order, merge-joining the sorted
-//! streams, and streams each body out of the data log. Memory is the sort budgets
+//! streams, and has the tree's writer threads copy each body out of the data log. Memory is the sort budgets
 //! plus the coordinates of the chunks one manifest can use, whatever the object
 //! sizes and counts.
 
@@ -630,7 +630,7 @@ impl BucketFlush {
         let (path, kind) = self.resolve_name(dec, object, decision)?;
         check_object_path(&path)?;
         let body = assemble_plan(&self.bucket, object, &manifest, &declared, chunks)?;
-        self.write_body(dec, walk, &path, &body)?;
+        self.write_body(dec, &path, &body)?;
         let mut sidecar = path.clone();
         sidecar.extend_from_slice(META_SUFFIX.as_bytes());
         dec.tree
@@ -720,23 +720,15 @@ impl BucketFlush {
         Ok((object.to_vec(), None))
     }
 
-    fn write_body(
-        &self,
-        dec: &S3Decoder,
-        walk: &mut Walk,
-        path: &[u8],
-        body: &[Chunk],
-    ) -> Result<()> {
-        let mut file = dec.tree.create_file(&rel(&self.dir, path))?;
-        for chunk in body {
-            let at = file.path();
-            dec.data
-                .copy(chunk.offset, chunk.len, &mut walk.buf, &mut |b| {
-                    file.write_all(b)
-                })
-                .map_err(|e| S3Error::io(&at, e))?;
+    /// Writes the object's body, copied out of the data log by the tree's writer
+    /// threads when it has some, while this thread goes on to the next object.
+    fn write_body(&self, dec: &S3Decoder, path: &[u8], body: &[Chunk]) -> Result<()> {
+        let rel = rel(&self.dir, path);
+        let ranges = body.iter().map(|c| (c.offset, c.len)).collect();
+        match S3Decoder::scratch(dec.data.ranges(ranges))? {
+            Some(ranges) => dec.tree.write_ranges(&rel, ranges)?,
+            None => dec.tree.write_file(&rel, Vec::new())?,
         }
-        file.finish()?;
         Ok(())
     }
 

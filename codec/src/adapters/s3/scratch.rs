@@ -7,14 +7,17 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::sort::{ExternalSorter, SortOptions, SortedRecords};
+use crate::tree::sink::FileRanges;
 
 /// Chunk payloads, appended once and read back by `(offset, len)`.
 #[derive(Debug)]
 pub struct DataLog {
     out: Option<BufWriter<File>>,
-    file: Option<File>,
+    /// Shared with the tree's writer threads once sealed ([`DataLog::ranges`]).
+    file: Option<Arc<File>>,
     len: u64,
 }
 
@@ -50,9 +53,29 @@ impl DataLog {
     /// Ends the appends; reads may follow.
     pub fn seal(&mut self) -> io::Result<()> {
         if let Some(out) = self.out.take() {
-            self.file = Some(out.into_inner().map_err(io::IntoInnerError::into_error)?);
+            self.file = Some(Arc::new(
+                out.into_inner().map_err(io::IntoInnerError::into_error)?,
+            ));
         }
         Ok(())
+    }
+
+    fn sealed(&self) -> io::Result<&Arc<File>> {
+        self.file
+            .as_ref()
+            .ok_or_else(|| io::Error::other("data log read before it was sealed"))
+    }
+
+    /// The `(offset, len)` payloads `ranges`, in order, as one file's content; `None`
+    /// when they hold no byte (the log may then have no file at all).
+    pub fn ranges(&self, ranges: Vec<(u64, u64)>) -> io::Result<Option<FileRanges>> {
+        if ranges.iter().all(|(_, len)| *len == 0) {
+            return Ok(None);
+        }
+        Ok(Some(FileRanges {
+            file: Arc::clone(self.sealed()?),
+            ranges,
+        }))
     }
 
     /// Hands `len` bytes at `offset` to `each`, [`COPY_BUFFER`] at a time.
@@ -66,10 +89,7 @@ impl DataLog {
         if len == 0 {
             return Ok(());
         }
-        let file = self
-            .file
-            .as_ref()
-            .ok_or_else(|| io::Error::other("data log read before it was sealed"))?;
+        let file = self.sealed()?;
         buf.resize(COPY_BUFFER, 0);
         let mut done = 0u64;
         while done < len {
