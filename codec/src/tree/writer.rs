@@ -13,8 +13,9 @@
 //! back, in bounded memory whatever the file count.
 //!
 //! Whole files, and files copied from ranges of a scratch file, may be handed to a
-//! bounded pool of writer threads ([`TreeWriter::new`] with `jobs > 1`). Names, contents and the sorted digests do not depend on which
-//! thread writes what, so the tree is identical for every `jobs`.
+//! bounded pool of writer threads ([`TreeWriter::new`] with `jobs > 1`). Names,
+//! contents and the sorted digests do not depend on which thread writes what, so the
+//! tree is identical for every `jobs`.
 
 use std::collections::HashMap;
 use std::fs::File;

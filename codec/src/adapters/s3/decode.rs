@@ -5,9 +5,9 @@
 //! payloads go to a [`DataLog`] and their coordinates, the manifests, the chunk
 //! references and the object names go to external sorts. Finalize then walks every
 //! object state in `(bucket, object, generation)` order, merge-joining the sorted
-//! streams, and has the tree's writer threads copy each body out of the data log. Memory is the sort budgets
-//! plus the coordinates of the chunks one manifest can use, whatever the object
-//! sizes and counts.
+//! streams, and has the tree's writer threads copy each body out of the data log.
+//! Memory is the sort budgets plus the coordinates of the chunks one manifest can
+//! use, whatever the object sizes and counts.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
