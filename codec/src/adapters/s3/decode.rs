@@ -355,7 +355,6 @@ impl S3Decoder {
                 sorter(&dir, 1),
             )))?,
             last_decision: None,
-            buf: Vec::new(),
         };
         self.flush_buckets(log, &mut walk, warnings)
     }
@@ -510,7 +509,6 @@ struct Walk {
     uploads: Stream,
     /// The decision of the last name (several generations may share it).
     last_decision: Option<(Vec<u8>, u8)>,
-    buf: Vec<u8>,
 }
 
 /// One chunk of an object, as the flush sees it.
@@ -536,6 +534,17 @@ struct BucketFlush {
     keymap: ExternalSorter,
     bucket_json_taken: bool,
     keymap_taken: bool,
+}
+
+/// Writes the file `rel` made of `chunks`' payloads, copied out of the data log by
+/// the tree's writer threads while this thread goes on.
+fn write_payloads(dec: &S3Decoder, rel: &[u8], chunks: &[Chunk]) -> Result<()> {
+    let ranges = chunks.iter().map(|c| (c.offset, c.len)).collect();
+    match S3Decoder::scratch(dec.data.ranges(ranges))? {
+        Some(ranges) => dec.tree.write_ranges(rel, ranges)?,
+        None => dec.tree.write_file(rel, Vec::new())?,
+    }
+    Ok(())
 }
 
 fn rel(dir: &str, name: &[u8]) -> Vec<u8> {
@@ -720,16 +729,8 @@ impl BucketFlush {
         Ok((object.to_vec(), None))
     }
 
-    /// Writes the object's body, copied out of the data log by the tree's writer
-    /// threads when it has some, while this thread goes on to the next object.
     fn write_body(&self, dec: &S3Decoder, path: &[u8], body: &[Chunk]) -> Result<()> {
-        let rel = rel(&self.dir, path);
-        let ranges = body.iter().map(|c| (c.offset, c.len)).collect();
-        match S3Decoder::scratch(dec.data.ranges(ranges))? {
-            Some(ranges) => dec.tree.write_ranges(&rel, ranges)?,
-            None => dec.tree.write_file(&rel, Vec::new())?,
-        }
-        Ok(())
+        write_payloads(dec, &rel(&self.dir, path), body)
     }
 
     /// Reports an object without a manifest (or of a stale generation) and, with
@@ -749,8 +750,7 @@ impl BucketFlush {
             encode_segment(object)
         );
         let mut blobs = 0u64;
-        let Walk { chunks, buf, .. } = walk;
-        for_each_chunk(chunks, key, &mut |c| {
+        for_each_chunk(&mut walk.chunks, key, &mut |c| {
             if c.offloaded {
                 return Ok(());
             }
@@ -773,13 +773,7 @@ impl BucketFlush {
                 c.chunk_no,
                 c.part_version
             );
-            let mut file = dec.tree.create_file(&rel(&dir, name.as_bytes()))?;
-            let at = file.path();
-            dec.data
-                .copy(c.offset, c.len, buf, &mut |b| file.write_all(b))
-                .map_err(|e| S3Error::io(&at, e))?;
-            file.finish()?;
-            Ok(())
+            write_payloads(dec, &rel(&dir, name.as_bytes()), std::slice::from_ref(&c))
         })?;
         warnings.push(
             "s3_orphan_chunks",

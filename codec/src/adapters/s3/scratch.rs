@@ -5,7 +5,6 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,9 +19,6 @@ pub struct DataLog {
     file: Option<Arc<File>>,
     len: u64,
 }
-
-/// How much of a payload is copied at a time.
-pub const COPY_BUFFER: usize = 256 << 10;
 
 impl DataLog {
     /// An empty log; its anonymous file is created on the first append.
@@ -60,45 +56,20 @@ impl DataLog {
         Ok(())
     }
 
-    fn sealed(&self) -> io::Result<&Arc<File>> {
-        self.file
-            .as_ref()
-            .ok_or_else(|| io::Error::other("data log read before it was sealed"))
-    }
-
     /// The `(offset, len)` payloads `ranges`, in order, as one file's content; `None`
     /// when they hold no byte (the log may then have no file at all).
     pub fn ranges(&self, ranges: Vec<(u64, u64)>) -> io::Result<Option<FileRanges>> {
         if ranges.iter().all(|(_, len)| *len == 0) {
             return Ok(None);
         }
+        let file = self
+            .file
+            .as_ref()
+            .ok_or_else(|| io::Error::other("data log read before it was sealed"))?;
         Ok(Some(FileRanges {
-            file: Arc::clone(self.sealed()?),
+            file: Arc::clone(file),
             ranges,
         }))
-    }
-
-    /// Hands `len` bytes at `offset` to `each`, [`COPY_BUFFER`] at a time.
-    pub fn copy(
-        &self,
-        offset: u64,
-        len: u64,
-        buf: &mut Vec<u8>,
-        each: &mut dyn FnMut(&[u8]) -> io::Result<()>,
-    ) -> io::Result<()> {
-        if len == 0 {
-            return Ok(());
-        }
-        let file = self.sealed()?;
-        buf.resize(COPY_BUFFER, 0);
-        let mut done = 0u64;
-        while done < len {
-            let n = usize::try_from((len - done).min(COPY_BUFFER as u64)).unwrap_or(COPY_BUFFER);
-            file.read_exact_at(&mut buf[..n], offset + done)?;
-            each(&buf[..n])?;
-            done += n as u64;
-        }
-        Ok(())
     }
 }
 
