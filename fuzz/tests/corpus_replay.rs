@@ -103,6 +103,10 @@ regressions! {
     // ("8gS", not "8g") and the faithful restore rightly refuses it in the first one.
     // The oracle first expected the line in the directory of the queue it was built for.
     side_line_generation_extends_queue_segment: "sqs" / "side-line-generation-extends-queue-segment";
+    // A queue meta row whose name is empty: its directory would be `sqs/` itself, and the
+    // tree writer failed on the empty path segment with an I/O error (not a data error).
+    // The decoder now refuses such a name (also "." and "..") as a malformed key.
+    sqs_queue_meta_with_empty_name: "whole_snapshot" / "sqs-queue-meta-with-empty-name";
 }
 
 fn replay_regression(oracle: &str, file: &str) {

@@ -124,6 +124,17 @@ impl SqsDecoder {
             .map_err(|e| e.to_string())
             .and_then(|text| decode_base64url(text).map_err(|e| e.to_string()))
             .map_err(|detail| SqsError::malformed_key(key, detail))?;
+        // The name becomes the queue's directory: one that names none (Go writes such a
+        // queue into `sqs/` itself, or its parent) is refused.
+        if matches!(encode_segment(&name).as_str(), "" | "." | "..") {
+            return Err(SqsError::malformed_key(
+                key,
+                format!(
+                    "queue name {:?} cannot name a directory",
+                    String::from_utf8_lossy(&name)
+                ),
+            ));
+        }
         let invalid = |detail: String| SqsError::InvalidQueueMeta {
             key: Escaped(key).to_string(),
             detail,
