@@ -18,7 +18,7 @@ use arbitrary::Unstructured;
 use elastickv_codec::adapters::dynamodb::docs::{
     item_from_line, item_from_public, render_item, render_item_line,
 };
-use elastickv_codec::adapters::dynamodb::keys::{parse_item, parse_table_meta};
+use elastickv_codec::adapters::dynamodb::keys::{KeyError, parse_item, parse_table_meta};
 use elastickv_codec::adapters::dynamodb::number::{canonical, ordered_key_bytes};
 use elastickv_codec::adapters::dynamodb::proto::{
     AttributeValue, Item, decode_item, decode_item_attributes, decode_schema, encode_item,
@@ -29,6 +29,7 @@ use elastickv_codec::adapters::dynamodb::values::{
 };
 use elastickv_codec::tree::bsv::encode_base64url;
 use elastickv_codec::tree::gojson_reader::parse;
+use elastickv_codec::tree::segment::{encode_segment, names_own_directory};
 
 /// The oracle.
 pub fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
@@ -293,8 +294,16 @@ fn keys(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
         assert!(parse_table_meta(b64.as_bytes()).is_err());
     } else {
         assert_eq!(parse_item(&rest), Ok((b64.as_bytes(), generation)));
-        let (encoded, decoded) = parse_table_meta(b64.as_bytes()).expect("valid table key");
-        assert_eq!((encoded, decoded), (b64.as_str(), name));
+        if names_own_directory(&encode_segment(&name)) {
+            let (encoded, decoded) = parse_table_meta(b64.as_bytes()).expect("valid table key");
+            assert_eq!((encoded, decoded), (b64.as_str(), name));
+        } else {
+            // "." and "..": a table directory that would be dynamodb/ or the root.
+            assert!(matches!(
+                parse_table_meta(b64.as_bytes()),
+                Err(KeyError::NotADirectoryName(_))
+            ));
+        }
     }
     Ok(())
 }

@@ -105,6 +105,12 @@ pub fn encode_segment(raw: &[u8]) -> String {
     }
 }
 
+/// Whether the encoded segment `segment` names a directory of its own: an empty one,
+/// `.` or `..` would put a table's or queue's files into its parent, or beside it.
+pub fn names_own_directory(segment: &str) -> bool {
+    !matches!(segment, "" | "." | "..")
+}
+
 /// `EncodeBinarySegment`: `b64.` + base64url for DynamoDB `B` key attributes.
 pub fn encode_binary_segment(raw: &[u8]) -> String {
     // RawURLEncoding.EncodedLen, computed before encoding so huge keys stay cheap.

@@ -3,6 +3,7 @@
 //! keys the encoder restores (generation 1, ordered key encoding v2).
 
 use crate::tree::bsv::{decode_base64url, encode_base64url};
+use crate::tree::segment::{encode_segment, names_own_directory};
 
 /// `!ddb|meta|table|<b64url table>`.
 pub const TABLE_META_PREFIX: &[u8] = b"!ddb|meta|table|";
@@ -24,6 +25,10 @@ pub enum KeyError {
     /// Nothing after the prefix.
     #[error("empty table segment")]
     EmptyTable,
+    /// A table name that cannot name the table's directory (empty, `.`, `..`): Go
+    /// writes such a table into `dynamodb/` itself, or its parent.
+    #[error("table name {0:?} cannot name a directory")]
+    NotADirectoryName(String),
     /// The table segment is not base64url.
     #[error("table segment is not base64url: {0}")]
     Base64(String),
@@ -53,6 +58,11 @@ pub fn parse_table_meta(rest: &[u8]) -> Result<(&str, Vec<u8>), KeyError> {
     // either way, so non-UTF-8 is just one more way to be malformed.
     let encoded = std::str::from_utf8(rest).map_err(|_| KeyError::NotText)?;
     let raw = decode_base64url(encoded).map_err(|e| KeyError::Base64(e.to_string()))?;
+    if !names_own_directory(&encode_segment(&raw)) {
+        return Err(KeyError::NotADirectoryName(
+            String::from_utf8_lossy(&raw).into_owned(),
+        ));
+    }
     Ok((encoded, raw))
 }
 
@@ -171,6 +181,17 @@ mod tests {
         assert_eq!(parse_table_meta(b"dA").unwrap(), ("dA", b"t".to_vec()));
         assert_eq!(parse_table_meta(b""), Err(KeyError::EmptyTable));
         assert!(parse_table_meta(b"!!").is_err());
+        // "." and "..": their directory would be dynamodb/ itself or the tree root.
+        for (encoded, name) in [(&b"Lg"[..], "."), (b"Li4", "..")] {
+            assert_eq!(
+                parse_table_meta(encoded),
+                Err(KeyError::NotADirectoryName(name.to_owned()))
+            );
+        }
+        assert!(
+            parse_table_meta(b"Li4u").is_ok(),
+            "\"...\" is a name like any other"
+        );
         assert_eq!(table_meta_key("t"), b"!ddb|meta|table|dA");
         assert_eq!(table_gen_key("t"), b"!ddb|meta|gen|dA");
     }

@@ -17,7 +17,7 @@ use crate::dispatch::{Adapter, Family, Prefix};
 use crate::error::BoxError;
 use crate::sort::{ExternalSorter, SortOptions, SortedRecords};
 use crate::tree::bsv::decode_base64url;
-use crate::tree::segment::encode_segment;
+use crate::tree::segment::{encode_segment, names_own_directory};
 use crate::tree::sink::TreeSink;
 
 use super::docs::{render_message_line, render_queue_doc, render_side_record};
@@ -126,7 +126,7 @@ impl SqsDecoder {
             .map_err(|detail| SqsError::malformed_key(key, detail))?;
         // The name becomes the queue's directory: one that names none (Go writes such a
         // queue into `sqs/` itself, or its parent) is refused.
-        if matches!(encode_segment(&name).as_str(), "" | "." | "..") {
+        if !names_own_directory(&encode_segment(&name)) {
             return Err(SqsError::malformed_key(
                 key,
                 format!(
